@@ -1,0 +1,1 @@
+"""CourseHub extensions (filled by later capabilities)."""

@@ -1,0 +1,1 @@
+"""CourseHub graders (filled by later capabilities)."""

@@ -1,0 +1,1 @@
+"""CourseHub JupyterHub customisation: authenticator, spawner, templates and shared constants."""

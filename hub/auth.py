@@ -1,0 +1,160 @@
+"""CourseHub's JupyterHub authenticator: email + password, and Google (OpenID Connect).
+
+Accounts live in the course service. This authenticator holds no user data: it asks the
+service, over loopback HTTP with the service's own hub token, whether a password is right or
+which account a Google identity belongs to, and turns the answer into the hub's auth model
+(name, admin flag, groups). Google goes through oauthenticator's OpenID Connect support; its
+endpoints come from the issuer's discovery document, so a test provider and Google take the
+same path.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from functools import cached_property
+from typing import Any
+
+from coursehub.hub.constants import SERVICE_PORT, SERVICE_PREFIX
+from coursehub.hub.health import HubHealthHandler
+from oauthenticator.generic import GenericOAuthenticator
+from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from traitlets import Unicode, default
+
+_GROUPS_KEY = "coursehub_groups"
+
+
+class CourseAuthenticator(GenericOAuthenticator):
+    service_url = Unicode(
+        f"http://127.0.0.1:{SERVICE_PORT}{SERVICE_PREFIX}",
+        config=True,
+        help="The course service's URL as the hub reaches it (loopback, not through the proxy).",
+    )
+    service_token = Unicode(
+        config=True, help="The course service's hub API token; proves calls come from the hub."
+    )
+    oidc_issuer = Unicode(
+        "https://accounts.google.com",
+        config=True,
+        help="OpenID Connect issuer whose discovery document names the endpoints.",
+    )
+
+    @cached_property
+    def _discovery(self) -> dict[str, Any]:
+        # Read once, at start-up, when the hub first asks for an endpoint.
+        url = f"{self.oidc_issuer.rstrip('/')}/.well-known/openid-configuration"
+        with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310 - https/loopback
+            return json.load(response)
+
+    @default("authorize_url")
+    def _authorize_url_default(self) -> str:
+        return self._discovery["authorization_endpoint"] if self.client_id else ""
+
+    @default("token_url")
+    def _token_url_default(self) -> str:
+        return self._discovery["token_endpoint"] if self.client_id else ""
+
+    @default("userdata_url")
+    def _userdata_url_default(self) -> str:
+        return self._discovery["userinfo_endpoint"] if self.client_id else ""
+
+    @default("login_service")
+    def _login_service_default(self) -> str:
+        return "Google"
+
+    @default("scope")
+    def _scope_default(self) -> list[str]:
+        return ["openid", "email", "profile"]
+
+    @default("username_claim")
+    def _username_claim_default(self) -> str:
+        # Replaced by the CourseHub user name in update_auth_model.
+        return "sub"
+
+    @default("manage_groups")
+    def _manage_groups_default(self) -> bool:
+        return True
+
+    @default("allow_all")
+    def _allow_all_default(self) -> bool:
+        # Who may sign in is decided by the course service: having an account is enough.
+        return True
+
+    @property
+    def google_enabled(self) -> bool:
+        return bool(self.client_id and self.token_url)
+
+    async def authenticate(
+        self, handler: web.RequestHandler, data: dict | None = None, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        # The hub's login form posts here with a password; the OAuth callback comes with none.
+        # Dispatching is all this override does: each path is handled by its own hook.
+        if data is not None and "password" in data:
+            return await self.authenticate_password(handler, data)
+        if not self.google_enabled:
+            raise web.HTTPError(404, "Google sign-in is not configured on this CourseHub.")
+        return await super().authenticate(handler, data, **kwargs)
+
+    async def authenticate_password(
+        self, handler: web.RequestHandler, data: dict[str, str]
+    ) -> dict[str, Any] | None:
+        status, body = await self._ask_service(
+            "password-sign-in",
+            {"login": data.get("username", ""), "password": data.get("password", "")},
+        )
+        if status == 401:
+            return None  # the hub shows "Invalid username or password"
+        if status != 200:
+            raise web.HTTPError(status, body.get("error", "Sign-in is unavailable right now."))
+        return body
+
+    async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
+        user_info = auth_model["auth_state"][self.user_auth_state_key]
+        status, body = await self._ask_service(
+            "google-sign-in",
+            {
+                "sub": user_info.get("sub", ""),
+                "email": user_info.get("email", ""),
+                "email_verified": user_info.get("email_verified") is True,
+                "name": user_info.get("name", ""),
+            },
+        )
+        if status != 200:
+            raise web.HTTPError(status, body.get("error", "Google sign-in failed."))
+        auth_model["name"] = body["name"]
+        auth_model["admin"] = body["admin"]
+        auth_model["auth_state"][_GROUPS_KEY] = body["groups"]
+        return auth_model
+
+    def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
+        return set(auth_state.get(_GROUPS_KEY, []))
+
+    async def _ask_service(self, endpoint: str, payload: dict[str, Any]) -> tuple[int, dict]:
+        try:
+            response = await AsyncHTTPClient().fetch(
+                f"{self.service_url}/api/internal/{endpoint}",
+                method="POST",
+                headers={
+                    "Authorization": f"token {self.service_token}",
+                    "Content-Type": "application/json",
+                },
+                body=json.dumps(payload),
+                request_timeout=15,
+            )
+        except HTTPClientError as error:
+            if error.response is None:
+                raise web.HTTPError(
+                    503, "CourseHub's course service is not answering; try again in a minute."
+                ) from None
+            return error.code, json.loads(error.response.body or b"{}")
+        except OSError:
+            raise web.HTTPError(
+                503, "CourseHub's course service is not answering; try again in a minute."
+            ) from None
+        return response.code, json.loads(response.body)
+
+    def get_handlers(self, app: Any) -> list[tuple[str, type]]:
+        # Authenticator handlers come before the hub's own, so this /hub/health reports the
+        # hub database and Redis instead of a bare 200.
+        return [*super().get_handlers(app), (r"/health$", HubHealthHandler)]

@@ -1,0 +1,46 @@
+"""The hub's ``/hub/health``: its own database and the Redis CourseHub uses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import redis.asyncio as redis
+from jupyterhub.handlers.base import BaseHandler
+from sqlalchemy import text
+
+
+class HubHealthHandler(BaseHandler):
+    def check_xsrf_cookie(self) -> None:
+        """GET and HEAD only; nothing to protect."""
+
+    async def get(self) -> None:
+        report = {"database": self._database(), "redis": await self._redis()}
+        healthy = all(value == "ok" for value in report.values())
+        self.set_status(200 if healthy else 503)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"status": "ok" if healthy else "degraded", **report}))
+
+    head = get
+
+    def _database(self) -> str:
+        try:
+            self.db.execute(text("SELECT 1"))
+        except Exception as error:  # report, don't raise: this is what health is for
+            self.db.rollback()
+            return f"error: {type(error).__name__}"
+        return "ok"
+
+    async def _redis(self) -> str:
+        url = os.environ.get("REDIS_URL")
+        if not url:
+            return "error: REDIS_URL is not set"
+        client = redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            await asyncio.wait_for(client.ping(), timeout=3)
+        except Exception as error:
+            return f"error: {type(error).__name__}"
+        finally:
+            await client.aclose()
+        return "ok"

@@ -1,0 +1,97 @@
+"""JupyterHub wiring for CourseHub: reads environment variables, holds no logic.
+
+`coursehub up` sets the variables for a single machine; README.md lists them all.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from coursehub.hub.constants import (
+    ACCESS_SERVICE_SCOPE,
+    SCOPE_READ,
+    SCOPE_WRITE,
+    SERVICE_NAME,
+    SERVICE_PORT,
+    SERVICE_PREFIX,
+)
+
+c = get_config()  # noqa: F821 - provided by JupyterHub
+env = os.environ
+here = Path(__file__).resolve().parent
+data_dir = Path(env.get("COURSEHUB_DATA_DIR", ".coursehub")).resolve()
+public_url = env.get("COURSEHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+service_port = int(env.get("COURSEHUB_SERVICE_PORT", SERVICE_PORT))
+hub_port = int(env.get("COURSEHUB_HUB_PORT", "8081"))
+service_token = env["COURSEHUB_SERVICE_TOKEN"]
+
+# -- the hub and its proxy ---------------------------------------------------------------
+c.JupyterHub.bind_url = env.get("COURSEHUB_BIND_URL", "http://127.0.0.1:8000")
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{hub_port}"
+c.JupyterHub.db_url = env.get("COURSEHUB_HUB_DB_URL", f"sqlite:///{data_dir / 'jupyterhub.sqlite'}")
+c.JupyterHub.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(data_dir / "jupyterhub.pid")
+c.ConfigurableHTTPProxy.command = [
+    env.get(
+        "COURSEHUB_PROXY_COMMAND", str(here / "hub/proxy/node_modules/.bin/configurable-http-proxy")
+    )
+]
+c.ConfigurableHTTPProxy.api_url = env.get("COURSEHUB_PROXY_API_URL", "http://127.0.0.1:8001")
+c.JupyterHub.template_paths = [str(here / "hub" / "templates")]
+c.JupyterHub.default_url = f"{SERVICE_PREFIX}/courses"
+c.JupyterHub.cleanup_servers = env.get("COURSEHUB_CLEANUP_SERVERS", "1") == "1"
+
+# -- sign-in -------------------------------------------------------------------------------
+c.JupyterHub.authenticator_class = "coursehub"
+c.CourseAuthenticator.service_url = f"http://127.0.0.1:{service_port}{SERVICE_PREFIX}"
+c.CourseAuthenticator.service_token = service_token
+c.CourseAuthenticator.client_id = env.get("GOOGLE_CLIENT_ID", "")
+c.CourseAuthenticator.client_secret = env.get("GOOGLE_CLIENT_SECRET", "")
+c.CourseAuthenticator.oidc_issuer = env.get("COURSEHUB_OIDC_ISSUER", "https://accounts.google.com")
+c.CourseAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
+
+# -- notebook servers ------------------------------------------------------------------------
+c.JupyterHub.spawner_class = env.get("COURSEHUB_SPAWNER", "coursehub")
+c.CourseSpawner.homes_dir = str(data_dir / "homes")
+
+# -- the course service, scopes and roles ----------------------------------------------------
+service_env_keys = [
+    "COURSEHUB_PUBLIC_URL",
+    "COURSEHUB_MAIL_FROM",
+    "COURSEHUB_SMTP_HOST",
+    "COURSEHUB_SMTP_PORT",
+    "COURSEHUB_SMTP_USER",
+    "COURSEHUB_SMTP_PASSWORD",
+    "COURSEHUB_SMTP_STARTTLS",
+]
+c.JupyterHub.services = [
+    {
+        "name": SERVICE_NAME,
+        "display": True,
+        "url": f"http://127.0.0.1:{service_port}",
+        "command": [sys.executable, "-m", "coursehub.services.lms"],
+        "api_token": service_token,
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": [SCOPE_READ, SCOPE_WRITE],
+        "environment": {
+            "DATABASE_URL": env["DATABASE_URL"],
+            "REDIS_URL": env["REDIS_URL"],
+            "COURSEHUB_DATA_DIR": str(data_dir),
+            "COURSEHUB_SERVICE_PORT": str(service_port),
+            **{key: env[key] for key in service_env_keys if key in env},
+        },
+    }
+]
+c.JupyterHub.custom_scopes = {
+    SCOPE_READ: {"description": "Read your CourseHub courses, progress and account."},
+    SCOPE_WRITE: {"description": "Act in CourseHub for you: enroll, submit, post, manage."},
+}
+c.JupyterHub.load_roles = [
+    {"name": "user", "scopes": ["self", ACCESS_SERVICE_SCOPE, SCOPE_READ, SCOPE_WRITE]},
+    {
+        "name": "coursehub-service",
+        "description": "Keeps hub users' admin flags and groups in step with roles.",
+        "services": [SERVICE_NAME],
+        "scopes": ["admin:users", "admin:groups", "groups", "list:users", "read:users"],
+    },
+]

@@ -1,0 +1,1 @@
+"""HTTP handlers of the course service, one module per resource."""

@@ -1,0 +1,48 @@
+"""Keeping JupyterHub's view of a person (admin flag, instructor group) in step with their role.
+
+The course database holds roles; the hub learns them at every sign-in through the
+authenticator. When an admin changes a role, this pushes it to the hub at once so that the
+hub admin panel and scopes agree without waiting for the next sign-in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from coursehub.hub.constants import INSTRUCTORS_GROUP, Role, hub_groups_for
+from coursehub.services.settings import Settings
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+log = logging.getLogger(__name__)
+
+
+async def _call(settings: Settings, method: str, path: str, body: Any = None) -> None:
+    await AsyncHTTPClient().fetch(
+        f"{settings.hub_api_url.rstrip('/')}/{path}",
+        method=method,
+        headers={"Authorization": f"token {settings.hub_api_token}"},
+        body=None if body is None else json.dumps(body),
+        allow_nonstandard_methods=True,
+        request_timeout=10,
+    )
+
+
+async def push_role(settings: Settings, username: str, role: Role) -> bool:
+    """Tell the hub about ``username``'s role; False when the hub has no such user yet."""
+    try:
+        await _call(settings, "PATCH", f"users/{username}", {"admin": role is Role.ADMIN})
+    except HTTPClientError as error:
+        if error.code == 404:
+            return False  # they have never signed in; their first sign-in carries the role
+        raise
+    in_group = INSTRUCTORS_GROUP in hub_groups_for(role)
+    await _call(
+        settings,
+        "POST" if in_group else "DELETE",
+        f"groups/{INSTRUCTORS_GROUP}/users",
+        {"users": [username]},
+    )
+    log.info("Hub now sees %s as %s", username, role.value)
+    return True

@@ -1,0 +1,97 @@
+"""``coursehub up``: everything CourseHub needs on one machine, started in order, stopped on Ctrl-C.
+
+Steps: the proxy's npm package, PostgreSQL (``DATABASE_URL`` or embedded), Redis
+(``REDIS_URL`` or embedded), migrations, demo data, then JupyterHub, which starts the proxy
+and the course service itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from coursehub.services import migrate
+from coursehub.services.embedded import embedded_postgres, embedded_redis
+from coursehub.services.settings import sqlalchemy_url
+
+log = logging.getLogger("coursehub.up")
+REPO = Path(__file__).resolve().parent.parent
+PROXY_DIR = REPO / "hub" / "proxy"
+HUB_CONFIG = REPO / "jupyterhub_config.py"
+
+
+def ensure_proxy() -> Path:
+    """configurable-http-proxy from npm, installed once from the pinned lock file."""
+    binary = PROXY_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
+    if not binary.exists():
+        log.info("Installing configurable-http-proxy from npm (once)")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROXY_DIR, check=True)
+    return binary
+
+
+def load_secrets(data_dir: Path) -> dict[str, str]:
+    """Tokens the hub and service share, made once per data directory (mode 0600)."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {"service_token": secrets.token_hex(32)}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(values))
+    return values
+
+
+def hub_environment(data_dir: Path, database_url: str, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        COURSEHUB_DATA_DIR=str(data_dir),
+        COURSEHUB_SERVICE_TOKEN=load_secrets(data_dir)["service_token"],
+        COURSEHUB_PROXY_COMMAND=str(ensure_proxy()),
+    )
+    return env
+
+
+def prepare_database(database_url: str, data_dir: Path, demo: bool) -> None:
+    from coursehub.services.cli import bootstrap_admin_from_env, seed_and_print
+
+    migrate.upgrade(sqlalchemy_url(database_url))
+    if demo:
+        asyncio.run(seed_and_print(sqlalchemy_url(database_url), data_dir))
+    asyncio.run(bootstrap_admin_from_env(sqlalchemy_url(database_url)))
+
+
+def run_hub(env: dict[str, str]) -> int:
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG)],
+        env=env,
+        cwd=env["COURSEHUB_DATA_DIR"],
+    )
+
+    def forward(signum: int, _frame: object) -> None:
+        hub.send_signal(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    return hub.wait()
+
+
+def up(data_dir: Path, demo: bool = True) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        database_url = os.environ.get("DATABASE_URL") or stack.enter_context(
+            embedded_postgres(data_dir)
+        )
+        redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(data_dir))
+        prepare_database(database_url, data_dir, demo)
+        code = run_hub(hub_environment(data_dir, database_url, redis_url))
+        log.info("CourseHub stopped")
+        return code

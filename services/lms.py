@@ -1,0 +1,116 @@
+"""The course service process: ``python -m coursehub.services.lms``, started by JupyterHub.
+
+Start-up is a list of small steps, as in JupyterHub's own ``initialize()``. The service never
+migrates the database on its own: ``coursehub migrate`` (which ``coursehub up`` runs) does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as redis
+from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.handlers import accounts, courses, status, users
+from coursehub.services.settings import Settings
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.services.auth import HubOAuthCallbackHandler
+from tornado import web
+
+log = logging.getLogger("coursehub.service")
+
+
+def template_dirs() -> list[Path]:
+    # Installed as a package the hub templates sit at coursehub/hub/templates.
+    from coursehub import hub
+
+    return [Path(__file__).parent / "templates", Path(hub.__file__).parent / "templates"]
+
+
+def init_templates(settings: Settings, app_settings: dict[str, Any]) -> None:
+    env = Environment(
+        loader=FileSystemLoader([str(p) for p in template_dirs()]),
+        autoescape=select_autoescape(["html"]),
+    )
+    app_settings["jinja"] = env
+
+
+def init_database(settings: Settings, app_settings: dict[str, Any]) -> None:
+    engine = make_engine(settings.database_url)
+    app_settings["engine"] = engine
+    app_settings["sessions"] = make_sessionmaker(engine)
+
+
+def init_redis(settings: Settings, app_settings: dict[str, Any]) -> None:
+    app_settings["redis"] = redis.from_url(
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=5
+    )
+
+
+def init_background(settings: Settings, app_settings: dict[str, Any]) -> None:
+    tasks: set[asyncio.Task[None]] = set()
+
+    def run_in_background(coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    app_settings["background"] = run_in_background
+    app_settings["background_tasks"] = tasks
+
+
+def init_openapi(settings: Settings, app_settings: dict[str, Any]) -> None:
+    app_settings["openapi"] = status.load_openapi()
+
+
+INIT_STEPS = [init_templates, init_database, init_redis, init_background, init_openapi]
+
+
+def make_app(settings: Settings) -> web.Application:
+    app_settings: dict[str, Any] = {
+        "coursehub": settings,
+        "xsrf_cookies": True,
+        "log_function": status.record_request,
+        "static_path": str(Path(__file__).parent / "static"),
+        "static_url_prefix": f"{settings.service_prefix}/static/",
+    }
+    for step in INIT_STEPS:
+        step(settings, app_settings)
+    prefix = settings.service_prefix
+    handlers: list[Any] = [(f"{prefix}/oauth_callback", HubOAuthCallbackHandler)]
+    for module in (accounts, courses, users, status):
+        handlers.extend(module.default_handlers(prefix))
+    return web.Application(handlers, **app_settings)
+
+
+async def serve(settings: Settings) -> None:
+    app = make_app(settings)
+    server = app.listen(settings.port, address="127.0.0.1", xheaders=True)
+    log.info(
+        "CourseHub course service listening on 127.0.0.1:%d%s",
+        settings.port,
+        settings.service_prefix,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    await app.settings["redis"].aclose()
+    await app.settings["engine"].dispose()
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="[%(levelname)1.1s %(asctime)s coursehub] %(message)s"
+    )
+    asyncio.run(serve(Settings.from_env()))
+
+
+if __name__ == "__main__":
+    main()
