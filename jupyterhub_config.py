@@ -78,6 +78,7 @@ c.JupyterHub.services = [
             "REDIS_URL": env["REDIS_URL"],
             "COURSEHUB_DATA_DIR": str(data_dir),
             "COURSEHUB_SERVICE_PORT": str(service_port),
+            "COURSEHUB_COOKIE_SECRET": env["COURSEHUB_COOKIE_SECRET"],
             **{key: env[key] for key in service_env_keys if key in env},
         },
     }

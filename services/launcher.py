@@ -40,21 +40,24 @@ def ensure_proxy() -> Path:
 def load_secrets(data_dir: Path) -> dict[str, str]:
     """Tokens the hub and service share, made once per data directory (mode 0600)."""
     path = data_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    values = {"service_token": secrets.token_hex(32)}
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(values))
+    values = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name for name in ("service_token", "cookie_secret") if name not in values}
+    if missing:
+        values.update({name: secrets.token_hex(32) for name in missing})
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(values))
     return values
 
 
 def hub_environment(data_dir: Path, database_url: str, redis_url: str) -> dict[str, str]:
     env = dict(os.environ)
+    shared = load_secrets(data_dir)
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         COURSEHUB_DATA_DIR=str(data_dir),
-        COURSEHUB_SERVICE_TOKEN=load_secrets(data_dir)["service_token"],
+        COURSEHUB_SERVICE_TOKEN=shared["service_token"],
+        COURSEHUB_COOKIE_SECRET=shared["cookie_secret"],
         COURSEHUB_PROXY_COMMAND=str(ensure_proxy()),
     )
     return env

@@ -74,6 +74,7 @@ def make_app(settings: Settings) -> web.Application:
     app_settings: dict[str, Any] = {
         "coursehub": settings,
         "xsrf_cookies": True,
+        "cookie_secret": settings.cookie_secret,
         "log_function": status.record_request,
         "static_path": str(Path(__file__).parent / "static"),
         "static_url_prefix": f"{settings.service_prefix}/static/",

@@ -29,9 +29,9 @@ class DemoLogin:
 
 
 DEMO_PEOPLE = [
-    (Role.ADMIN, "admin@coursehub.local", "Ada Admin"),
-    (Role.INSTRUCTOR, "instructor@coursehub.local", "Ivan Instructor"),
-    (Role.STUDENT, "student@coursehub.local", "Sam Student"),
+    (Role.ADMIN, "admin@coursehub.example", "Ada Admin"),
+    (Role.INSTRUCTOR, "instructor@coursehub.example", "Ivan Instructor"),
+    (Role.STUDENT, "student@coursehub.example", "Sam Student"),
 ]
 
 
@@ -78,8 +78,8 @@ async def seed_course(session: AsyncSession, course_dir: Path, instructor: Accou
 
 async def seed_demo(session: AsyncSession, data_dir: Path) -> list[DemoLogin]:
     logins = await seed_demo_people(session, data_dir)
-    instructor = await accounts.find_by_email(session, "instructor@coursehub.local")
-    student = await accounts.find_by_email(session, "student@coursehub.local")
+    instructor = await accounts.find_by_email(session, "instructor@coursehub.example")
+    student = await accounts.find_by_email(session, "student@coursehub.example")
     assert instructor is not None and student is not None
     for course_dir in sorted(p.parent for p in CONTENT_DIR.glob("*/course.toml")):
         course = await seed_course(session, course_dir, instructor)

@@ -33,7 +33,9 @@ class Settings:
     hub_api_url: str = "http://127.0.0.1:8081/hub/api"
     # The service's own hub token; the hub's authenticator presents it on internal calls.
     hub_api_token: str = field(default="", repr=False)
-    mail_from: str = "CourseHub <no-reply@coursehub.local>"
+    # Signs the service's sign-in cookies; shared by every service process.
+    cookie_secret: str = field(default="", repr=False)
+    mail_from: str = "CourseHub <no-reply@coursehub.example>"
     smtp: SmtpSettings | None = None
     max_login_failures: int = 5
     lockout_minutes: int = 15
@@ -46,10 +48,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not env.get(name)]
+        required = ("DATABASE_URL", "REDIS_URL", "COURSEHUB_COOKIE_SECRET")
+        missing = [name for name in required if not env.get(name)]
         if missing:
             raise RuntimeError(
-                f"{' and '.join(missing)} must be set for the course service; "
+                f"{', '.join(missing)} must be set for the course service; "
                 "`coursehub up` sets them (starting embedded servers when you give none)."
             )
         smtp = None
@@ -69,7 +72,8 @@ class Settings:
             port=int(env.get("COURSEHUB_SERVICE_PORT", str(SERVICE_PORT))),
             hub_api_url=env.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api"),
             hub_api_token=env.get("JUPYTERHUB_API_TOKEN", ""),
-            mail_from=env.get("COURSEHUB_MAIL_FROM", "CourseHub <no-reply@coursehub.local>"),
+            cookie_secret=env["COURSEHUB_COOKIE_SECRET"],
+            mail_from=env.get("COURSEHUB_MAIL_FROM", "CourseHub <no-reply@coursehub.example>"),
             smtp=smtp,
         )
 
