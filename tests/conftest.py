@@ -3,19 +3,19 @@ PostgreSQL and Redis, with a database and a Redis DB of its own, dropped afterwa
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-
 from coursehub.hub.constants import Role
 from coursehub.services.accounts import hash_password
 from coursehub.services.migrate import upgrade
 from coursehub.services.models import Account
 from coursehub.services.settings import sqlalchemy_url
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
 from tests.platform import (
     Platform,
     claim_redis_db,
@@ -47,12 +47,16 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory, database_url: str,
-             redis_url: str) -> Iterator[Platform]:
+def platform(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
+) -> Iterator[Platform]:
     data_dir = tmp_path_factory.mktemp("coursehub-data")
     env = platform_env(
-        data_dir, database_url, redis_url,
-        COURSEHUB_ADMIN_EMAIL=ADMIN_EMAIL, COURSEHUB_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        data_dir,
+        database_url,
+        redis_url,
+        COURSEHUB_ADMIN_EMAIL=ADMIN_EMAIL,
+        COURSEHUB_ADMIN_PASSWORD=ADMIN_PASSWORD,
     )
     running = Platform(url=env["COURSEHUB_BIND_URL"], data_dir=data_dir, env=env)
     running.start()
@@ -69,16 +73,20 @@ def db(database_url: str) -> Iterator[Callable[[], Session]]:
 
 
 @pytest.fixture
-def make_account(db: Callable[[], Session], request: pytest.FixtureRequest
-                 ) -> Callable[..., Account]:
+def make_account(
+    db: Callable[[], Session], request: pytest.FixtureRequest
+) -> Callable[..., Account]:
     """Create an account with a known password: make_account(Role.INSTRUCTOR)."""
-    counter = iter(range(1000))
 
     def make(role: Role = Role.STUDENT, *, password: str = PASSWORD) -> Account:
-        stem = f"{request.node.name[:20].replace('_', '-').strip('-')}-{next(counter)}".lower()
+        words = request.node.originalname.removeprefix("test_").split("_")[:3]
+        stem = f"{'-'.join(words)}-{secrets.token_hex(3)}".lower()
         account = Account(
-            username=stem, email=f"{stem}@coursehub.example", name=stem.title(),
-            password_hash=hash_password(password), role=role,
+            username=stem,
+            email=f"{stem}@coursehub.example",
+            name=stem.title(),
+            password_hash=hash_password(password),
+            role=role,
         )
         with db() as session:
             session.add(account)
@@ -118,12 +126,15 @@ def account_named(db: Callable[[], Session], email: str) -> Account | None:
         return session.scalar(select(Account).where(Account.email == email))
 
 
-
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

@@ -128,7 +128,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             if isinstance(error, web.HTTPError) and error.log_message
             else self._reason
         )
-        if status_code == 403 and "XSRF" in (message or ""):
+        if status_code == 403 and "xsrf" in (message or "").lower():
             message = "This form expired or came from another site. Reload the page and try again."
         if self.is_api:
             self.finish({"error": message, "status": status_code})
