@@ -207,7 +207,10 @@ def test_a_forgotten_password_is_reset_once_through_the_mailed_link(
 
     again = client.get(link)
     assert again.status_code == 410 and "already been used" in again.text
-    replay = client.post(link, data={"_xsrf": xsrf_from(form), "password": "yet another secret"})
+    fresh_form = client.get(f"{platform.service_url}/forgot-password")
+    replay = client.post(
+        link, data={"_xsrf": xsrf_from(fresh_form), "password": "yet another secret"}
+    )
     assert replay.status_code == 410 and "already been used" in replay.text
     with db() as session:
         assert session.get(Account, account.id).password_hash == hash_after_reset
