@@ -89,10 +89,7 @@ c.JupyterHub.custom_scopes = {
 }
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", ACCESS_SERVICE_SCOPE, SCOPE_READ, SCOPE_WRITE]},
-    {
-        "name": "coursehub-service",
-        "description": "Keeps hub users' admin flags and groups in step with roles.",
-        "services": [SERVICE_NAME],
-        "scopes": ["admin:users", "admin:groups", "groups", "list:users", "read:users"],
-    },
+    # Only hub admins may grant hub admin, and CourseHub's ADMIN role is hub admin, so the
+    # course service (which pushes role changes to the hub) is an admin service.
+    {"name": "admin", "services": [SERVICE_NAME]},
 ]

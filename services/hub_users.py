@@ -38,11 +38,14 @@ async def push_role(settings: Settings, username: str, role: Role) -> bool:
             return False  # they have never signed in; their first sign-in carries the role
         raise
     in_group = INSTRUCTORS_GROUP in hub_groups_for(role)
-    await _call(
-        settings,
-        "POST" if in_group else "DELETE",
-        f"groups/{INSTRUCTORS_GROUP}/users",
-        {"users": [username]},
-    )
+    members = {"users": [username]}
+    path = f"groups/{INSTRUCTORS_GROUP}/users"
+    try:
+        await _call(settings, "POST" if in_group else "DELETE", path, members)
+    except HTTPClientError as error:
+        if error.code != 404:
+            raise
+        if in_group:  # the group is made at the first instructor's sign-in; make it now
+            await _call(settings, "POST", f"groups/{INSTRUCTORS_GROUP}", members)
     log.info("Hub now sees %s as %s", username, role.value)
     return True

@@ -74,12 +74,15 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         account = await accounts.account_for_hub_user(session, user["name"])
         self._nav_role = account.role.value
         if self.min_role is not None and not account.role.at_least(self.min_role):
+            audience = {
+                Role.INSTRUCTOR: "instructors and administrators",
+                Role.ADMIN: "administrators",
+            }.get(self.min_role, "signed-in people")
             raise web.HTTPError(
                 403,
-                f"This page is for {self.min_role.value.lower()}s"
-                f"{' and administrators' if self.min_role is Role.INSTRUCTOR else ''}; "
-                f"your account is a {account.role.value.lower()} account. "
-                "Ask an administrator if you need more access.",
+                f"This page is for {audience} only, and your account is a "
+                f"{account.role.value.lower()} account. Ask an administrator if you need "
+                "more access.",
             )
         return account
 
