@@ -7,6 +7,7 @@ a Unix user per person) or KubeSpawner through Zero to JupyterHub (many machines
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
@@ -19,6 +20,11 @@ class CourseSpawner(SimpleLocalProcessSpawner):
     @default("home_dir_template")
     def _home_dir_template_default(self) -> str:
         return str(Path(self.homes_dir) / "{username}")
+
+    @default("cmd")
+    def _cmd_default(self) -> list[str]:
+        # The hub's own interpreter, so the server starts without an activated environment.
+        return [sys.executable, "-m", "jupyterhub.singleuser"]
 
     @default("default_url")
     def _default_url_default(self) -> str:

@@ -138,8 +138,9 @@ def test_every_account_sees_its_role_and_the_shared_navigation(platform, make_ac
     for role in Role:
         http = signed_in(make_account(role))
         assert http.get(f"{platform.service_url}/api/me").json()["role"] == role.value
-        courses = http.get(f"{platform.service_url}/courses").text
-        hub_home = http.get(f"{platform.url}/hub/home").text
-        for page in (courses, hub_home):
+        courses = http.get(f"{platform.service_url}/courses")
+        hub_home = http.get(f"{platform.url}/hub/home")
+        assert courses.status_code == hub_home.status_code == 200
+        for page in (courses.text, hub_home.text):
             assert "/services/coursehub/courses" in page and "/hub/home" in page
             assert ("/hub/admin" in page) is (role is Role.ADMIN)
