@@ -15,12 +15,13 @@ import urllib.request
 from functools import cached_property
 from typing import Any
 
-from coursehub.hub.constants import SERVICE_PORT, SERVICE_PREFIX
-from coursehub.hub.health import HubHealthHandler
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Unicode, default
+
+from coursehub.hub.constants import SERVICE_PORT, SERVICE_PREFIX
+from coursehub.hub.health import HubHealthHandler
 
 _GROUPS_KEY = "coursehub_groups"
 

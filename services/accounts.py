@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from coursehub.hub.constants import Role
-from coursehub.services.models import Account, LoginThrottle, PasswordReset, RoleChange, utcnow
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from coursehub.hub.constants import Role
+from coursehub.services.models import Account, LoginThrottle, PasswordReset, RoleChange
 
 _hasher = PasswordHasher()
 # Verified against when the login names nobody, so that a miss costs as much as a hit.
@@ -139,12 +141,15 @@ async def register(
     return account
 
 
-async def _throttle(session: AsyncSession, login: str) -> LoginThrottle:
-    row = await session.get(LoginThrottle, login, with_for_update=True)
-    if row is None:
-        row = LoginThrottle(login=login, failures=0, first_failure_at=utcnow())
-        session.add(row)
-    return row
+async def _throttle(session: AsyncSession, login: str, now: datetime) -> LoginThrottle:
+    """The login name's failure counter, locked for this transaction (made if missing)."""
+    # ON CONFLICT: two first sign-ins of one name at once must not collide.
+    await session.execute(
+        insert(LoginThrottle)
+        .values(login=login, failures=0, first_failure_at=now)
+        .on_conflict_do_nothing(index_elements=[LoginThrottle.login])
+    )
+    return await session.get_one(LoginThrottle, login, with_for_update=True)
 
 
 async def sign_in(
@@ -156,7 +161,7 @@ async def sign_in(
     is refused before its password is checked: the answers never tell who has an account.
     """
     key = login.strip().lower()[:320]
-    throttle = await _throttle(session, key)
+    throttle = await _throttle(session, key, now)
     if throttle.locked_until and throttle.locked_until > now:
         raise LockedOut(int(policy.lockout.total_seconds() // 60))
     column = Account.email if "@" in key else Account.username

@@ -10,12 +10,13 @@ import os
 import sys
 from pathlib import Path
 
+from sqlalchemy import select
+
 from coursehub.hub.constants import Role
 from coursehub.services import accounts, migrate
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.models import Account
 from coursehub.services.settings import sqlalchemy_url
-from sqlalchemy import select
 
 log = logging.getLogger("coursehub")
 

@@ -11,9 +11,10 @@ import json
 import logging
 from typing import Any
 
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
 from coursehub.hub.constants import INSTRUCTORS_GROUP, Role, hub_groups_for
 from coursehub.services.settings import Settings
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as redis
-from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.handlers import accounts, courses, status, users
-from coursehub.services.settings import Settings
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
+
+from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.handlers import accounts, courses, status, users
+from coursehub.services.settings import Settings
 
 log = logging.getLogger("coursehub.service")
 

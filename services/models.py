@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from coursehub.hub.constants import Role
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -22,6 +21,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from coursehub.hub.constants import Role
 
 
 def utcnow() -> datetime:

@@ -12,11 +12,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from coursehub.hub.constants import Role
 from coursehub.services import accounts
 from coursehub.services.models import Account, Course, CourseStatus, Enrollment
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "course_content"
 

@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
 from coursehub.hub.constants import Role
 from coursehub.services.accounts import hash_password
 from coursehub.services.migrate import upgrade
 from coursehub.services.models import Account
 from coursehub.services.settings import sqlalchemy_url
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
-
 from tests.platform import (
     Platform,
     claim_redis_db,

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from coursehub.hub.constants import Role
-from coursehub.services.models import Account, LoginThrottle, PasswordReset
 from sqlalchemy import func, select, update
 
+from coursehub.hub.constants import Role
+from coursehub.services.models import Account, LoginThrottle, PasswordReset
 from tests.conftest import PASSWORD, account_named
 from tests.platform import sign_in, xsrf_from
 

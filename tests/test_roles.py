@@ -6,10 +6,10 @@ import json
 
 import httpx
 import pytest
-from coursehub.hub.constants import INSTRUCTORS_GROUP, Role
-from coursehub.services.models import Account, RoleChange
 from sqlalchemy import select
 
+from coursehub.hub.constants import INSTRUCTORS_GROUP, Role
+from coursehub.services.models import Account, RoleChange
 from tests.platform import xsrf_from
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hmac
 from datetime import timedelta
 
+from tornado import web
+
 from coursehub.hub.constants import hub_groups_for
 from coursehub.services import accounts, mail
 from coursehub.services.accounts import AccountError, ThrottlePolicy
 from coursehub.services.handlers.base import BaseHandler
 from coursehub.services.models import Account, utcnow
-from tornado import web
 
 
 class RegisterPage(BaseHandler):

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from sqlalchemy.ext.asyncio import AsyncSession
+from tornado import web
+
 from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
 from coursehub.services import accounts
 from coursehub.services.models import Account
 from coursehub.services.settings import Settings
-from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
-from sqlalchemy.ext.asyncio import AsyncSession
-from tornado import web
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_JSON_BODY = 1024 * 1024
@@ -116,7 +117,6 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             "user": self.current_user,
             "nav_role": getattr(self, "_nav_role", ""),
             "xsrf_form_html": self.xsrf_form_html,
-            "xsrf_token": self.xsrf_token.decode() if isinstance(self.xsrf_token, bytes) else "",
         }
 
     def set_default_headers(self) -> None:

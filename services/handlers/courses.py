@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from coursehub.services.handlers.base import BaseHandler
-from coursehub.services.models import Account, Course, CourseStatus, Enrollment
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from coursehub.services.handlers.base import BaseHandler
+from coursehub.services.models import Account, Course, CourseStatus, Enrollment
 
 
 async def published_courses(session: AsyncSession) -> list[dict[str, Any]]:

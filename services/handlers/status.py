@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import yaml
-from coursehub.services.handlers.base import BaseHandler
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from tornado import web
+
+from coursehub.services.handlers.base import BaseHandler
 
 REQUESTS = Counter(
     "coursehub_http_requests_total", "Requests served by the course service", ["method", "status"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from tornado import web
+
 from coursehub.hub.constants import Role
 from coursehub.services import accounts, hub_users
 from coursehub.services.handlers.accounts import account_json
 from coursehub.services.handlers.base import BaseHandler
 from coursehub.services.models import Account
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from tornado import web
 
 
 class UsersHandler(BaseHandler):

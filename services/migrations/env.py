@@ -1,8 +1,9 @@
 """Alembic environment: migrations run only through `coursehub migrate` (never on import)."""
 
 from alembic import context
-from coursehub.services.models import Base
 from sqlalchemy import create_engine, pool
+
+from coursehub.services.models import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
