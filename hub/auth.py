@@ -43,10 +43,16 @@ class CourseAuthenticator(GenericOAuthenticator):
 
     @cached_property
     def _discovery(self) -> dict[str, Any]:
-        # Read once, at start-up, when the hub first asks for an endpoint.
+        # Read once, the first time someone chooses Google; kept only when it worked.
         url = f"{self.oidc_issuer.rstrip('/')}/.well-known/openid-configuration"
-        with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310 - https/loopback
-            return json.load(response)
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - https
+                return json.load(response)
+        except (OSError, ValueError) as error:
+            self.log.error("Cannot read the OpenID Connect discovery document %s: %s", url, error)
+            raise web.HTTPError(
+                503, "Google sign-in is unavailable right now; sign in with your password."
+            ) from None
 
     @default("authorize_url")
     def _authorize_url_default(self) -> str:
@@ -84,7 +90,8 @@ class CourseAuthenticator(GenericOAuthenticator):
 
     @property
     def google_enabled(self) -> bool:
-        return bool(self.client_id and self.token_url)
+        # Only the client id: the sign-in page must not wait on the identity provider.
+        return bool(self.client_id)
 
     async def authenticate(
         self, handler: web.RequestHandler, data: dict | None = None, **kwargs: Any

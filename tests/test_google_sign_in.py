@@ -1,0 +1,359 @@
+"""Sign in with Google, end to end, against a real OpenID Connect provider run on this machine.
+
+The provider is oidc-provider from npm (tests/oidc), a standards-complete implementation, so
+CourseHub goes through the same discovery, authorization code + PKCE, token and userinfo steps
+as with Google. This module runs a CourseHub of its own, configured with the provider's issuer
+and CourseHub's client id and secret, on a database and a Redis DB of its own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from coursehub.hub.constants import Role
+from coursehub.services.accounts import hash_password
+from coursehub.services.migrate import upgrade
+from coursehub.services.models import Account
+from coursehub.services.settings import sqlalchemy_url
+from tests.platform import (
+    Platform,
+    claim_redis_db,
+    create_database,
+    drop_database,
+    free_port,
+    platform_env,
+    release_redis_db,
+)
+
+OIDC_DIR = Path(__file__).resolve().parent / "oidc"
+CLIENT_ID = "coursehub-test-client"
+CLIENT_SECRET = secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class GoogleAccount:
+    """A person's account at the identity provider: what they type and what it vouches for."""
+
+    sub: str
+    email: str
+    name: str
+    password: str
+    email_verified: bool = True
+
+    def provider_record(self) -> dict[str, object]:
+        """How the provider is told about this person (PROVIDER_ACCOUNTS)."""
+        return {
+            "sub": self.sub,
+            "email": self.email,
+            "email_verified": self.email_verified,
+            "name": self.name,
+            "password": self.password,
+        }
+
+
+# An instructor who registered with a password and now tries the Google button.
+INES = GoogleAccount(
+    "108204417523301117501",
+    "ines.okafor@coursehub.example",
+    "Ines Okafor",
+    "ines google passphrase",
+)
+# Someone new to CourseHub, whose Google account vouches for their email.
+NOAH = GoogleAccount(
+    "108204417523301117502",
+    "noah.newcomer@coursehub.example",
+    "Noah Newcomer",
+    "noah google passphrase",
+)
+# Someone whose Google account has an email address Google has not verified.
+UMA = GoogleAccount(
+    "108204417523301117503",
+    "uma.unverified@coursehub.example",
+    "Uma Unverified",
+    "uma google passphrase",
+    email_verified=False,
+)
+PEOPLE = [INES, NOAH, UMA]
+
+
+# -- the identity provider ------------------------------------------------------------------
+
+
+def install_provider() -> None:
+    """npm ci from the lock file, once per machine; a lock keeps parallel runs from racing."""
+    installed = OIDC_DIR / "node_modules" / "oidc-provider" / "package.json"
+    if installed.exists():
+        return
+    if shutil.which("npm") is None:
+        pytest.fail("Node.js and npm are needed to run the test identity provider.")
+    with (OIDC_DIR / "package-lock.json").open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.exists():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, check=True, timeout=300
+            )
+
+
+@dataclass
+class IdentityProvider:
+    issuer: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_provider(
+    issuer: str, redirect_uri: str, people: list[GoogleAccount], log_path: Path
+) -> IdentityProvider:
+    env = {
+        **os.environ,
+        "PROVIDER_PORT": str(urlsplit(issuer).port),
+        "PROVIDER_ISSUER": issuer,
+        "PROVIDER_CLIENT_ID": CLIENT_ID,
+        "PROVIDER_CLIENT_SECRET": CLIENT_SECRET,
+        "PROVIDER_REDIRECT_URI": redirect_uri,
+        "PROVIDER_ACCOUNTS": json.dumps([person.provider_record() for person in people]),
+    }
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            ["node", "provider.mjs"],
+            cwd=OIDC_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    provider = IdentityProvider(issuer, process, log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if f"oidc provider ready at {issuer}" in provider.log():
+            return provider
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    stop_provider(provider)
+    raise RuntimeError(f"The identity provider did not start:\n{provider.log()[-4000:]}")
+
+
+def stop_provider(provider: IdentityProvider) -> None:
+    provider.process.terminate()
+    try:
+        provider.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        provider.process.kill()
+        provider.process.wait()
+
+
+# -- a CourseHub with Google sign-in ----------------------------------------------------------
+
+
+@dataclass
+class GoogleHub:
+    platform: Platform
+    provider: IdentityProvider
+
+    @property
+    def url(self) -> str:
+        return self.platform.url
+
+    @property
+    def service_url(self) -> str:
+        return self.platform.service_url
+
+
+@pytest.fixture(scope="module")
+def hub_database_url() -> Iterator[str]:
+    url = create_database("coursehub_google")
+    upgrade(sqlalchemy_url(url))
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def hub_redis_url() -> Iterator[str]:
+    url = claim_redis_db()
+    yield url
+    release_redis_db(url)
+
+
+@pytest.fixture(scope="module")
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, hub_database_url: str, hub_redis_url: str
+) -> Iterator[GoogleHub]:
+    install_provider()
+    data_dir = tmp_path_factory.mktemp("coursehub-google")
+    issuer = f"http://127.0.0.1:{free_port()}"
+    env = platform_env(
+        data_dir,
+        hub_database_url,
+        hub_redis_url,
+        GOOGLE_CLIENT_ID=CLIENT_ID,
+        GOOGLE_CLIENT_SECRET=CLIENT_SECRET,
+        COURSEHUB_OIDC_ISSUER=issuer,
+    )
+    redirect_uri = f"{env['COURSEHUB_PUBLIC_URL']}/hub/oauth_callback"
+    provider = start_provider(issuer, redirect_uri, PEOPLE, data_dir / "provider.log")
+    platform = Platform(url=env["COURSEHUB_BIND_URL"], data_dir=data_dir, env=env)
+    try:
+        platform.start()
+        yield GoogleHub(platform, provider)
+    finally:
+        platform.stop()
+        stop_provider(provider)
+
+
+@pytest.fixture(scope="module")
+def db(hub_database_url: str) -> Iterator[Callable[[], Session]]:
+    engine = create_engine(sqlalchemy_url(hub_database_url))
+    yield lambda: Session(engine, expire_on_commit=False)
+    engine.dispose()
+
+
+@pytest.fixture
+def browser_page(page: Page, hub: GoogleHub) -> Iterator[Page]:
+    """The browser, kept on this machine: any request elsewhere is refused and fails the test."""
+    outside: list[str] = []
+
+    def only_loopback(route, request) -> None:  # type: ignore[no-untyped-def]
+        if urlsplit(request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            outside.append(request.url)
+            route.abort()
+
+    page.context.route("**/*", only_loopback)
+    yield page
+    assert not outside, f"the pages asked for resources off this machine: {outside}"
+
+
+def accounts_with_email(db: Callable[[], Session], email: str) -> list[Account]:
+    with db() as session:
+        return list(session.scalars(select(Account).where(Account.email == email)))
+
+
+def count_accounts(db: Callable[[], Session]) -> int:
+    with db() as session:
+        return session.scalar(select(func.count()).select_from(Account))
+
+
+def sign_in_with_google(page: Page, hub: GoogleHub, person: GoogleAccount) -> None:
+    """What a person does: the Google button, their Google email and password, then Allow."""
+    page.goto(f"{hub.url}/hub/login")
+    page.click("#google_login")
+    expect(page).to_have_url(re.compile(rf"^{re.escape(hub.provider.issuer)}/interaction/"))
+    expect(page.locator("h1")).to_have_text("Sign in")
+    page.fill("#email", person.email)
+    page.fill("#password", person.password)
+    page.click("#next")
+    expect(page.locator("#account_email")).to_have_text(person.email)
+    page.click("#allow")
+
+
+def who_am_i(page: Page, hub: GoogleHub) -> dict[str, object]:
+    response = page.request.get(f"{hub.service_url}/api/me")
+    assert response.status == 200, response.text()[:500]
+    return response.json()
+
+
+# -- the stories -------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_an_instructor_with_a_password_account_signs_in_with_google_as_the_same_person(
+    hub, browser_page, db
+):
+    with db() as session:
+        ines = Account(
+            username="instructor-ines",
+            email=INES.email,
+            name=INES.name,
+            password_hash=hash_password("ines coursehub passphrase"),
+            role=Role.INSTRUCTOR,
+        )
+        session.add(ines)
+        session.commit()
+    people_before = count_accounts(db)
+
+    sign_in_with_google(browser_page, hub, INES)
+
+    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.service_url)}/courses"))
+    expect(browser_page.locator("h1")).to_have_text("Courses")
+    expect(browser_page.locator("#signed_in_as")).to_have_text("instructor-ines")
+    me = who_am_i(browser_page, hub)
+    assert me["username"] == "instructor-ines"
+    assert me["role"] == "INSTRUCTOR"
+    [linked] = accounts_with_email(db, INES.email)
+    assert linked.id == ines.id
+    assert linked.google_subject == INES.sub
+    assert linked.last_login_at is not None
+    assert count_accounts(db) == people_before
+
+
+@pytest.mark.browser
+def test_a_newcomer_with_a_verified_google_email_gets_a_new_student_account(hub, browser_page, db):
+    assert accounts_with_email(db, NOAH.email) == []
+    people_before = count_accounts(db)
+
+    sign_in_with_google(browser_page, hub, NOAH)
+
+    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.service_url)}/courses"))
+    expect(browser_page.locator("#no_courses")).to_be_visible()
+    [noah] = accounts_with_email(db, NOAH.email)
+    assert noah.role is Role.STUDENT
+    assert noah.google_subject == NOAH.sub
+    assert noah.name == NOAH.name
+    assert noah.password_hash is None
+    assert count_accounts(db) == people_before + 1
+    me = who_am_i(browser_page, hub)
+    assert me["username"] == noah.username
+    assert me["role"] == "STUDENT"
+    expect(browser_page.locator("#signed_in_as")).to_have_text(noah.username)
+
+
+@pytest.mark.browser
+def test_a_google_account_with_an_unverified_email_is_refused_and_nothing_is_created(
+    hub, browser_page, db
+):
+    people_before = count_accounts(db)
+
+    sign_in_with_google(browser_page, hub, UMA)
+
+    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.url)}/hub/oauth_callback"))
+    expect(browser_page.locator("body")).to_contain_text(
+        "Your Google account's email address is not verified"
+    )
+    expect(browser_page.locator("body")).to_contain_text("sign in with your password")
+    assert accounts_with_email(db, UMA.email) == []
+    with db() as session:
+        assert session.scalar(select(Account).where(Account.google_subject == UMA.sub)) is None
+    assert count_accounts(db) == people_before
+    # And they are not signed in: CourseHub's pages send them to the sign-in page.
+    browser_page.goto(f"{hub.service_url}/courses")
+    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.url)}/hub/login"))
+
+
+def test_without_google_configured_the_sign_in_page_offers_no_google_button(platform):
+    with httpx.Client(follow_redirects=True, timeout=30) as client:
+        page = client.get(f"{platform.url}/hub/login")
+    assert page.status_code == 200
+    assert 'id="login_submit"' in page.text
+    assert 'id="google_login"' not in page.text
