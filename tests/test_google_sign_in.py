@@ -24,22 +24,16 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
 from coursehub.services.accounts import hash_password
-from coursehub.services.migrate import upgrade
 from coursehub.services.models import Account
-from coursehub.services.settings import sqlalchemy_url
 from tests.platform import (
     Platform,
-    claim_redis_db,
-    create_database,
-    drop_database,
     free_port,
     platform_env,
-    release_redis_db,
 )
 
 OIDC_DIR = Path(__file__).resolve().parent / "oidc"
@@ -181,31 +175,16 @@ class GoogleHub:
 
 
 @pytest.fixture(scope="module")
-def hub_database_url() -> Iterator[str]:
-    url = create_database("coursehub_google")
-    upgrade(sqlalchemy_url(url))
-    yield url
-    drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def hub_redis_url() -> Iterator[str]:
-    url = claim_redis_db()
-    yield url
-    release_redis_db(url)
-
-
-@pytest.fixture(scope="module")
 def hub(
-    tmp_path_factory: pytest.TempPathFactory, hub_database_url: str, hub_redis_url: str
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
 ) -> Iterator[GoogleHub]:
     install_provider()
     data_dir = tmp_path_factory.mktemp("coursehub-google")
     issuer = f"http://127.0.0.1:{free_port()}"
     env = platform_env(
         data_dir,
-        hub_database_url,
-        hub_redis_url,
+        database_url,
+        redis_url,
         GOOGLE_CLIENT_ID=CLIENT_ID,
         GOOGLE_CLIENT_SECRET=CLIENT_SECRET,
         COURSEHUB_OIDC_ISSUER=issuer,
@@ -219,13 +198,6 @@ def hub(
     finally:
         platform.stop()
         stop_provider(provider)
-
-
-@pytest.fixture(scope="module")
-def db(hub_database_url: str) -> Iterator[Callable[[], Session]]:
-    engine = create_engine(sqlalchemy_url(hub_database_url))
-    yield lambda: Session(engine, expire_on_commit=False)
-    engine.dispose()
 
 
 @pytest.fixture
