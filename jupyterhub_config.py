@@ -53,6 +53,7 @@ c.CourseAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
 # -- notebook servers ------------------------------------------------------------------------
 c.JupyterHub.spawner_class = env.get("COURSEHUB_SPAWNER", "coursehub")
 c.CourseSpawner.homes_dir = str(data_dir / "homes")
+c.CourseSpawner.hidden_paths = [str(data_dir)]
 
 # -- the course service, scopes and roles ----------------------------------------------------
 service_env_keys = [

@@ -1,36 +1,99 @@
-"""The single-machine spawner: each user's JupyterLab in a home of its own under the data dir.
+"""The single-machine spawner: each person's JupyterLab in a sandbox with a home of its own.
 
-This is the demo and development default. Production uses SystemdSpawner (one big machine,
-a Unix user per person) or KubeSpawner through Zero to JupyterHub (many machines); see README.
+Student code runs in these servers, so on one machine each server runs under bubblewrap as
+an unprivileged uid of its own (``uid_base`` + the hub's user id): the whole file system is
+read-only, CourseHub's data directory (databases, secrets, other people's homes) is replaced
+by an empty folder except this person's home, /tmp is private, and other processes are not
+visible. The server still reaches the hub over loopback, as every JupyterHub server must.
+
+Production uses SystemdSpawner (one big machine, a Unix user per person) or KubeSpawner
+through Zero to JupyterHub (many machines); see README.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
-from traitlets import Unicode, default
+from traitlets import Bool, Integer, List, Unicode, default
 
 
 class CourseSpawner(SimpleLocalProcessSpawner):
     homes_dir = Unicode(config=True, help="Folder that holds one home folder per user.")
+    hidden_paths = List(
+        Unicode(),
+        config=True,
+        help="Folders replaced by an empty one inside the sandbox (CourseHub's data dir).",
+    )
+    sandbox = Bool(
+        True, config=True, help="Run servers under bubblewrap as an unprivileged uid (root only)."
+    )
+    uid_base = Integer(200_000, config=True, help="Servers run as uid_base + the hub user id.")
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox and os.geteuid() == 0
+
+    @property
+    def server_uid(self) -> int:
+        return self.uid_base + self.user.id
 
     @default("home_dir_template")
     def _home_dir_template_default(self) -> str:
         return str(Path(self.homes_dir) / "{username}")
 
-    @default("cmd")
-    def _cmd_default(self) -> list[str]:
-        # The hub's own interpreter, so the server starts without an activated environment.
-        return [sys.executable, "-m", "jupyterhub.singleuser"]
-
     @default("default_url")
     def _default_url_default(self) -> str:
         return "/lab"
 
+    @default("cmd")
+    def _cmd_default(self) -> list[str]:
+        # The hub's own interpreter, so the server starts without an activated environment.
+        server = [sys.executable, "-m", "jupyterhub.singleuser"]
+        return [*self.sandbox_prefix(), *server] if self.sandboxed else server
+
     @default("args")
     def _args_default(self) -> list[str]:
-        # Running the hub as root in development: the server would refuse to start otherwise.
-        return ["--allow-root"] if os.geteuid() == 0 else []
+        # Outside the sandbox a root hub's server would refuse to start without this.
+        return ["--allow-root"] if os.geteuid() == 0 and not self.sandboxed else []
+
+    def sandbox_prefix(self) -> list[str]:
+        bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
+        if not (bwrap and setpriv):
+            raise RuntimeError(
+                "CourseHub runs notebook servers under bubblewrap: install the Debian packages "
+                "bubblewrap and util-linux (setpriv), or set CourseSpawner.sandbox = False."
+            )
+        home, uid = self.home_dir, str(self.server_uid)
+        return [
+            bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--tmpfs", "/tmp",  # noqa: S108 - a private, empty /tmp
+            *self._hide_all_but_home(home), "--bind", home, home,
+            "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
+            "--chdir", home, "--setenv", "HOME", home,
+            setpriv, "--reuid", uid, "--regid", uid, "--clear-groups", "--",
+        ]  # fmt: skip
+
+    def _hide_all_but_home(self, home: str) -> list[str]:
+        """An empty folder over each hidden path; the folders down to the home stay passable."""
+        args: list[str] = []
+        for hidden in map(Path, self.hidden_paths):
+            args += ["--perms", "0755", "--tmpfs", str(hidden)]
+            if hidden in Path(home).parents:
+                for folder in reversed(Path(home).relative_to(hidden).parents[:-1]):
+                    args += ["--perms", "0755", "--dir", str(hidden / folder)]
+        return args
+
+    def prepare_home(self) -> None:
+        home = Path(self.home_dir)
+        home.mkdir(parents=True, exist_ok=True)
+        if self.sandboxed:
+            os.chown(home, self.server_uid, self.server_uid)
+            home.chmod(0o700)
+
+    async def start(self) -> tuple[str, int]:
+        self.prepare_home()
+        return await super().start()

@@ -4,8 +4,20 @@ the data directory."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from tests.platform import xsrf_from
+
+
+def wait_for_lab(http, platform, username: str) -> None:
+    """Open JupyterLab as a browser would (this also signs in to the server)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        lab = http.get(f"{platform.url}/user/{username}/lab")
+        if lab.status_code == 200 and "JupyterLab" in lab.text:
+            return
+        time.sleep(1)
+    raise AssertionError(f"JupyterLab did not open: {lab.status_code} {lab.text[:300]}")
 
 
 def test_a_student_starts_jupyterlab_in_their_own_home(platform, make_account, signed_in):
@@ -19,14 +31,7 @@ def test_a_student_starts_jupyterlab_in_their_own_home(platform, make_account, s
     )
     assert started.status_code in (201, 202), started.text
 
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        lab = http.get(f"{platform.url}/user/{student.username}/lab")
-        if lab.status_code == 200 and "JupyterLab" in lab.text:
-            break
-        time.sleep(1)
-    else:
-        raise AssertionError(f"JupyterLab did not open: {lab.status_code} {lab.text[:300]}")
+    wait_for_lab(http, platform, student.username)
 
     status = http.get(f"{platform.url}/user/{student.username}/api/status")
     assert status.status_code == 200
@@ -46,3 +51,45 @@ def test_one_student_cannot_open_another_students_server(platform, make_account,
     http = signed_in(other)
     response = http.get(f"{platform.url}/user/{owner.username}/lab")
     assert response.status_code in (403, 404) or f"/user/{owner.username}" not in str(response.url)
+
+
+def test_a_students_server_runs_sandboxed_without_sight_of_the_platform_data(
+    platform, make_account, signed_in
+):
+    import psutil
+
+    student = make_account()
+    http = signed_in(student)
+    started = http.post(
+        f"{platform.url}/hub/api/users/{student.username}/server",
+        headers={"X-XSRFToken": http.cookies.get("_xsrf", path="/hub/")},
+    )
+    assert started.status_code in (201, 202), started.text
+    wait_for_lab(http, platform, student.username)
+
+    servers = [
+        process
+        for process in psutil.process_iter(["cmdline", "uids"])
+        if "jupyterhub.singleuser" in " ".join(process.info["cmdline"] or [])
+        and process.info["uids"].real != 0
+        and f"JUPYTERHUB_USER={student.username}".encode() in _environ_of(process)
+    ]
+    assert len(servers) == 1, "the server should run once, as an unprivileged uid"
+    server = servers[0]
+    seen_from_inside = Path(f"/proc/{server.pid}/root")
+    assert not (seen_from_inside / platform.data_dir.relative_to("/") / "secrets.json").exists()
+    assert (
+        seen_from_inside / platform.data_dir.relative_to("/") / "homes" / student.username
+    ).is_dir()
+
+    http.delete(
+        f"{platform.url}/hub/api/users/{student.username}/server",
+        headers={"X-XSRFToken": http.cookies.get("_xsrf", path="/hub/")},
+    )
+
+
+def _environ_of(process) -> bytes:
+    try:
+        return Path(f"/proc/{process.pid}/environ").read_bytes()
+    except OSError:
+        return b""
