@@ -7,10 +7,13 @@ migrates the database on its own: ``coursehub migrate`` (which ``coursehub up`` 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import pkgutil
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import redis.asyncio as redis
@@ -18,8 +21,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
 
+from coursehub.services import handlers as handlers_package
 from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.handlers import accounts, courses, status, users
+from coursehub.services.handlers import status
 from coursehub.services.settings import Settings
 
 log = logging.getLogger("coursehub.service")
@@ -84,9 +88,19 @@ def make_app(settings: Settings) -> web.Application:
         step(settings, app_settings)
     prefix = settings.service_prefix
     handlers: list[Any] = [(f"{prefix}/oauth_callback", HubOAuthCallbackHandler)]
-    for module in (accounts, courses, users, status):
+    for module in handler_modules():
         handlers.extend(module.default_handlers(prefix))
     return web.Application(handlers, **app_settings)
+
+
+def handler_modules() -> list[ModuleType]:
+    """Every module of ``coursehub.services.handlers`` that has ``default_handlers``."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(handlers_package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{handlers_package.__name__}.{info.name}")
+        if hasattr(module, "default_handlers"):
+            found.append(module)
+    return found
 
 
 async def serve(settings: Settings) -> None:

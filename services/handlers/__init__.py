@@ -1,1 +1,17 @@
-"""HTTP handlers of the course service, one module per resource."""
+"""HTTP handlers of the course service, one module per resource.
+
+Every module here that defines ``default_handlers(prefix)`` is mounted by the service
+(``coursehub.services.lms.handler_modules``). Pages live under the service prefix
+``/services/coursehub``; JSON endpoints under ``/services/coursehub/api/``.
+
+Where things are (pages; the JSON API mirrors them under /api/):
+- ``/courses`` and ``/courses/<slug>``: the public catalog and a course's page (syllabus,
+  preview lessons, enroll)
+- ``/dashboard``: a student's courses, "continue where you left off", recent completions
+- ``/learn/<slug>/<lesson id>``: the course player
+- ``/notes``: my notes and bookmarks
+- ``/teach`` and ``/teach/courses/<id>``: instructors' dashboard and course management
+- ``/admin/users``, ``/admin/categories``: administrators
+- ``/register``, ``/forgot-password``, ``/reset/<token>``: accounts
+- ``/health``, ``/metrics``, ``/api/openapi.json``: operations
+"""
