@@ -35,6 +35,11 @@ class CourseSpawner(SimpleLocalProcessSpawner):
 
     @property
     def sandboxed(self) -> bool:
+        if self.sandbox and os.geteuid() != 0:
+            self.log.warning(
+                "The hub is not running as root, so %s's server runs without the sandbox.",
+                self.user.name,
+            )
         return self.sandbox and os.geteuid() == 0
 
     @property
