@@ -4,11 +4,14 @@
 """
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
 from coursehub.hub.constants import (
     ACCESS_SERVICE_SCOPE,
+    LESSON_SERVER_PORT,
+    LESSON_SERVICE_NAME,
     SCOPE_READ,
     SCOPE_WRITE,
     SERVICE_NAME,
@@ -24,6 +27,9 @@ public_url = env.get("COURSEHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"
 service_port = int(env.get("COURSEHUB_SERVICE_PORT", SERVICE_PORT))
 hub_port = int(env.get("COURSEHUB_HUB_PORT", "8081"))
 service_token = env["COURSEHUB_SERVICE_TOKEN"]
+lesson_port = int(env.get("COURSEHUB_LESSON_PORT", LESSON_SERVER_PORT))
+# Shared by the course service and the lesson server, which the hub starts together.
+lesson_token = env.get("COURSEHUB_LESSON_TOKEN") or secrets.token_hex(32)
 
 # -- the hub and its proxy ---------------------------------------------------------------
 c.JupyterHub.bind_url = env.get("COURSEHUB_BIND_URL", "http://127.0.0.1:8000")
@@ -38,7 +44,8 @@ c.ConfigurableHTTPProxy.command = [
 ]
 c.ConfigurableHTTPProxy.api_url = env.get("COURSEHUB_PROXY_API_URL", "http://127.0.0.1:8001")
 c.JupyterHub.template_paths = [str(here / "hub" / "templates")]
-c.JupyterHub.default_url = f"{SERVICE_PREFIX}/courses"
+# Signed-in people land on their own learning; the public catalog is one click away.
+c.JupyterHub.default_url = f"{SERVICE_PREFIX}/dashboard"
 c.JupyterHub.cleanup_servers = env.get("COURSEHUB_CLEANUP_SERVERS", "1") == "1"
 
 # -- sign-in -------------------------------------------------------------------------------
@@ -54,6 +61,25 @@ c.CourseAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
 c.JupyterHub.spawner_class = env.get("COURSEHUB_SPAWNER", "coursehub")
 c.CourseSpawner.homes_dir = str(data_dir / "homes")
 c.CourseSpawner.hidden_paths = [str(data_dir)]
+# CourseHub's server extension (extensions/) calls the course service as the server's owner
+# with the server's own hub token, so that token carries the CourseHub scopes, and every
+# server learns where the service is (KubeSpawner: the service's in-cluster URL).
+c.Spawner.server_token_scopes = [
+    "users:activity!user",
+    "access:servers!server",
+    ACCESS_SERVICE_SCOPE,
+    SCOPE_READ,
+    SCOPE_WRITE,
+]
+# A class opening its lesson at once: on a small machine 50 JupyterLabs starting together
+# answer only after a minute or more, past JupyterHub's 30 s default, and then the hub gives
+# up on them (benchmarks/class_start.py measures this).
+c.Spawner.http_timeout = int(env.get("COURSEHUB_SERVER_START_SECONDS", "120"))
+c.Spawner.environment = {
+    "COURSEHUB_SERVICE_URL": env.get(
+        "COURSEHUB_SERVICE_URL", f"http://127.0.0.1:{service_port}{SERVICE_PREFIX}"
+    )
+}
 
 # -- the course service, scopes and roles ----------------------------------------------------
 service_env_keys = [
@@ -64,8 +90,29 @@ service_env_keys = [
     "COURSEHUB_SMTP_USER",
     "COURSEHUB_SMTP_PASSWORD",
     "COURSEHUB_SMTP_STARTTLS",
+    "COURSEHUB_MAX_NOTEBOOK_MB",
+    "COURSEHUB_MAX_THUMBNAIL_MB",
+    "COURSEHUB_MAX_VIDEO_MB",
+]
+lesson_env_keys = [
+    "COURSEHUB_LESSON_POOL_SIZE",
+    "COURSEHUB_LESSON_POOLED_LESSONS",
+    "COURSEHUB_LESSON_KERNEL_UID",
 ]
 c.JupyterHub.services = [
+    # Notebook lessons with live widgets: a standalone Voila on loopback with pre-heated,
+    # sandboxed kernels. No URL, so no route in the proxy: only the course service reaches it.
+    {
+        "name": LESSON_SERVICE_NAME,
+        "display": False,
+        "command": [sys.executable, "-m", "coursehub.services.lesson_server"],
+        "environment": {
+            "COURSEHUB_DATA_DIR": str(data_dir),
+            "COURSEHUB_LESSON_PORT": str(lesson_port),
+            "COURSEHUB_LESSON_TOKEN": lesson_token,
+            **{key: env[key] for key in lesson_env_keys if key in env},
+        },
+    },
     {
         "name": SERVICE_NAME,
         "display": True,
@@ -80,9 +127,13 @@ c.JupyterHub.services = [
             "COURSEHUB_DATA_DIR": str(data_dir),
             "COURSEHUB_SERVICE_PORT": str(service_port),
             "COURSEHUB_COOKIE_SECRET": env["COURSEHUB_COOKIE_SECRET"],
+            # The service's worker processes add up their metrics through this folder.
+            "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "service-metrics"),
             **{key: env[key] for key in service_env_keys if key in env},
+            "COURSEHUB_LESSON_PORT": str(lesson_port),
+            "COURSEHUB_LESSON_TOKEN": lesson_token,
         },
-    }
+    },
 ]
 c.JupyterHub.custom_scopes = {
     SCOPE_READ: {"description": "Read your CourseHub courses, progress and account."},

@@ -101,7 +101,10 @@ def _username_of(database_url: str, email: str) -> str:
 
 
 @contextmanager
-def running_coursehub(courses: int = 4, keep_data: bool = False) -> Iterator[BenchPlatform]:
+def running_coursehub(
+    courses: int = 4, keep_data: bool = False, extra_env: dict[str, str] | None = None
+) -> Iterator[BenchPlatform]:
+    """The platform; ``extra_env`` adds variables (COURSEHUB_...) a scenario needs set."""
     with ExitStack() as cleanup:
         database_url = create_database("coursehub_bench")
         cleanup.callback(drop_database, database_url)
@@ -124,6 +127,7 @@ def running_coursehub(courses: int = 4, keep_data: bool = False) -> Iterator[Ben
             # The hub hands its proxy this token (jupyterhub reads it from the environment),
             # so the benchmark can add its own route through the proxy's REST API.
             CONFIGPROXY_AUTH_TOKEN=proxy_token,
+            **(extra_env or {}),
         )
         platform = Platform(url=env["COURSEHUB_BIND_URL"], data_dir=data_dir, env=env)
         platform.start()

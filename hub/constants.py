@@ -9,6 +9,9 @@ from enum import StrEnum
 SERVICE_NAME = "coursehub"
 SERVICE_PREFIX = f"/services/{SERVICE_NAME}"
 SERVICE_PORT = 10101
+# The lesson server (standalone Voilà for notebook lessons), reached only by the course service.
+LESSON_SERVICE_NAME = f"{SERVICE_NAME}-lessons"
+LESSON_SERVER_PORT = 10102
 
 # Hub group holding every INSTRUCTOR; per-course staff groups are added by later capabilities.
 INSTRUCTORS_GROUP = "instructors"

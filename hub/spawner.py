@@ -13,12 +13,13 @@ through Zero to JupyterHub (many machines); see README.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from traitlets import Bool, Integer, List, Unicode, default
+
+from coursehub.hub.sandbox import Sandbox, SandboxUnavailable
 
 
 class CourseSpawner(SimpleLocalProcessSpawner):
@@ -66,31 +67,18 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         return ["--allow-root"] if os.geteuid() == 0 and not self.sandboxed else []
 
     def sandbox_prefix(self) -> list[str]:
-        bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
-        if not (bwrap and setpriv):
-            raise RuntimeError(
-                "CourseHub runs notebook servers under bubblewrap: install the Debian packages "
-                "bubblewrap and util-linux (setpriv), or set CourseSpawner.sandbox = False."
-            )
-        home, uid = self.home_dir, str(self.server_uid)
-        return [
-            bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--tmpfs", "/tmp",  # noqa: S108 - a private, empty /tmp
-            *self._hide_all_but_home(home), "--bind", home, home,
-            "--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session",
-            "--chdir", home, "--setenv", "HOME", home,
-            setpriv, "--reuid", uid, "--regid", uid, "--clear-groups", "--",
-        ]  # fmt: skip
-
-    def _hide_all_but_home(self, home: str) -> list[str]:
-        """An empty folder over each hidden path; the folders down to the home stay passable."""
-        args: list[str] = []
-        for hidden in map(Path, self.hidden_paths):
-            args += ["--perms", "0755", "--tmpfs", str(hidden)]
-            if hidden in Path(home).parents:
-                for folder in reversed(Path(home).relative_to(hidden).parents[:-1]):
-                    args += ["--perms", "0755", "--dir", str(hidden / folder)]
-        return args
+        """bwrap + setpriv: this person's home writable, the rest of the data dir hidden."""
+        home = self.home_dir
+        try:
+            return Sandbox(
+                uid=self.server_uid,
+                workdir=home,
+                hidden_paths=tuple(self.hidden_paths),
+                writable=(home,),
+                environment={"HOME": home},
+            ).command_prefix()
+        except SandboxUnavailable as missing:
+            raise RuntimeError(f"{missing} Or set CourseSpawner.sandbox = False.") from None
 
     def prepare_home(self) -> None:
         home = Path(self.home_dir)

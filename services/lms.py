@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import pkgutil
 import signal
+import socket
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from types import ModuleType
@@ -20,8 +23,11 @@ import redis.asyncio as redis
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from coursehub.services import handlers as handlers_package
+from coursehub.services import processes
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.handlers import status
 from coursehub.services.settings import Settings
@@ -46,8 +52,10 @@ def init_templates(settings: Settings, app_settings: dict[str, Any]) -> None:
 
 def init_database(settings: Settings, app_settings: dict[str, Any]) -> None:
     engine = make_engine(settings.database_url)
-    app_settings["engine"] = engine
+    read_engine = make_engine(settings.database_url, read_only=True)
+    app_settings["engines"] = [engine, read_engine]
     app_settings["sessions"] = make_sessionmaker(engine)
+    app_settings["read_sessions"] = make_sessionmaker(read_engine)
 
 
 def init_redis(settings: Settings, app_settings: dict[str, Any]) -> None:
@@ -103,11 +111,13 @@ def handler_modules() -> list[ModuleType]:
     return found
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
     app = make_app(settings)
-    server = app.listen(settings.port, address="127.0.0.1", xheaders=True)
+    server = HTTPServer(app, xheaders=True)
+    server.add_sockets(sockets)
     log.info(
-        "CourseHub course service listening on 127.0.0.1:%d%s",
+        "CourseHub course service (pid %d) listening on 127.0.0.1:%d%s",
+        os.getpid(),
         settings.port,
         settings.service_prefix,
     )
@@ -118,14 +128,23 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     server.stop()
     await app.settings["redis"].aclose()
-    await app.settings["engine"].dispose()
+    for engine in app.settings["engines"]:
+        await engine.dispose()
 
 
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)1.1s %(asctime)s coursehub] %(message)s"
     )
-    asyncio.run(serve(Settings.from_env()))
+    settings = Settings.from_env()
+    processes.clear_metrics_folder()
+    # Bound before forking, so every worker accepts on the same socket.
+    sockets = bind_sockets(settings.port, address="127.0.0.1")
+    sys.exit(
+        processes.run_workers(
+            settings.processes, sockets, lambda: asyncio.run(serve(settings, sockets))
+        )
+    )
 
 
 if __name__ == "__main__":

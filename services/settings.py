@@ -10,7 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursehub.hub.constants import SERVICE_PORT, SERVICE_PREFIX
+from coursehub.hub.constants import LESSON_SERVER_PORT, SERVICE_PORT, SERVICE_PREFIX
+
+MB = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     service_prefix: str = SERVICE_PREFIX
     port: int = SERVICE_PORT
+    # Worker processes of the course service (one event loop each).
+    processes: int = 1
     hub_api_url: str = "http://127.0.0.1:8081/hub/api"
     # The service's own hub token; the hub's authenticator presents it on internal calls.
     hub_api_token: str = field(default="", repr=False)
@@ -40,10 +44,33 @@ class Settings:
     max_login_failures: int = 5
     lockout_minutes: int = 15
     reset_link_minutes: int = 60
+    # Upload limits in bytes (the environment gives megabytes, 1 MB = 1,000,000 bytes).
+    max_notebook_bytes: int = 20 * MB
+    max_thumbnail_bytes: int = 5 * MB
+    max_video_bytes: int = 500 * MB
+
+    # The lesson server (standalone Voilà) on loopback, and the token it asks of every request.
+    lesson_server_url: str = f"http://127.0.0.1:{LESSON_SERVER_PORT}"
+    lesson_server_token: str = field(default="", repr=False)
 
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+    @property
+    def lessons_dir(self) -> Path:
+        """Published notebook versions as files, for the lesson server."""
+        return self.data_dir / "lessons"
+
+    @property
+    def course_files_dir(self) -> Path:
+        """Each course's data files (``<course id>/...``), next to its lessons' notebooks."""
+        return self.data_dir / "course-files"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Thumbnails and videos, under names the service chose."""
+        return self.data_dir / "uploads"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -70,12 +97,31 @@ class Settings:
             data_dir=Path(env.get("COURSEHUB_DATA_DIR", ".coursehub")).resolve(),
             public_url=env.get("COURSEHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             port=int(env.get("COURSEHUB_SERVICE_PORT", str(SERVICE_PORT))),
+            processes=max(1, int(env.get("COURSEHUB_SERVICE_PROCESSES", "0") or 0) or _cpus()),
             hub_api_url=env.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api"),
             hub_api_token=env.get("JUPYTERHUB_API_TOKEN", ""),
             cookie_secret=env["COURSEHUB_COOKIE_SECRET"],
             mail_from=env.get("COURSEHUB_MAIL_FROM", "CourseHub <no-reply@coursehub.example>"),
             smtp=smtp,
+            lesson_server_url="http://127.0.0.1:"
+            + env.get("COURSEHUB_LESSON_PORT", str(LESSON_SERVER_PORT)),
+            lesson_server_token=env.get("COURSEHUB_LESSON_TOKEN", ""),
+            max_notebook_bytes=megabytes(env, "COURSEHUB_MAX_NOTEBOOK_MB", 20),
+            max_thumbnail_bytes=megabytes(env, "COURSEHUB_MAX_THUMBNAIL_MB", 5),
+            max_video_bytes=megabytes(env, "COURSEHUB_MAX_VIDEO_MB", 500),
         )
+
+
+def megabytes(env: dict[str, str], name: str, default: float) -> int:
+    """A size limit given in megabytes, as bytes; a typo stops the service with its name."""
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise RuntimeError(f"{name} must be a number of megabytes, not {raw!r}.") from None
+    if value <= 0:
+        raise RuntimeError(f"{name} must be more than 0 megabytes.")
+    return int(value * MB)
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -84,3 +130,7 @@ def sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))

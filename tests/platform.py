@@ -125,11 +125,13 @@ class Platform:
         return code
 
 
-def platform_env(data_dir: Path, database_url: str | None, redis_url: str | None,
-                 **extra: str) -> dict[str, str]:
+def platform_env(
+    data_dir: Path, database_url: str | None, redis_url: str | None, **extra: str
+) -> dict[str, str]:
     port = free_port()
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("COURSEHUB_", "JUPYTERHUB_", "GOOGLE_"))
         and key not in ("DATABASE_URL", "REDIS_URL")
     }
@@ -140,6 +142,7 @@ def platform_env(data_dir: Path, database_url: str | None, redis_url: str | None
         COURSEHUB_HUB_PORT=str(free_port()),
         COURSEHUB_PROXY_API_URL=f"http://127.0.0.1:{free_port()}",
         COURSEHUB_SERVICE_PORT=str(free_port()),
+        COURSEHUB_LESSON_PORT=str(free_port()),
         **extra,
     )
     if database_url:

@@ -20,6 +20,7 @@ from tests.conftest import PASSWORD, account_named
 pytestmark = pytest.mark.browser
 
 COURSES_URL = re.compile(r"/services/coursehub/courses$")
+DASHBOARD_URL = re.compile(r"/services/coursehub/dashboard$")
 LOGIN_URL = re.compile(r"/hub/login(\?.*)?$")
 
 
@@ -32,13 +33,13 @@ def patient_expectations():  # type: ignore[no-untyped-def]
 
 
 def sign_in(page: Page, platform, login: str, password: str = PASSWORD) -> None:
-    """Fill the hub's sign-in form and land on the Courses page."""
+    """Fill the hub's sign-in form and land on My learning (the hub's default page)."""
     page.goto(f"{platform.url}/hub/login")
     page.locator("#username_input").fill(login)
     page.locator("#password_input").fill(password)
     page.locator("#login_submit").click()
-    expect(page).to_have_url(COURSES_URL)
-    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
+    expect(page).to_have_url(DASHBOARD_URL)
+    expect(page.get_by_role("heading", name="My learning", exact=True)).to_be_visible()
 
 
 def newest_mail_to(platform, address: str, timeout: float = 15) -> EmailMessage:
@@ -71,8 +72,8 @@ def test_a_visitor_registers_signs_in_and_signs_out(platform, page, db):
     expect(page.locator("#username_input")).to_have_value(address)
     page.locator("#password_input").fill("a long enough secret")
     page.locator("#login_submit").click()
-    expect(page).to_have_url(COURSES_URL)
-    expect(page.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
+    expect(page).to_have_url(DASHBOARD_URL)
+    expect(page.get_by_role("heading", name="My learning", exact=True)).to_be_visible()
     account = account_named(db, address)
     assert account is not None and account.role is Role.STUDENT
     expect(page.locator("#signed_in_as")).to_have_text(account.username)
@@ -81,9 +82,14 @@ def test_a_visitor_registers_signs_in_and_signs_out(platform, page, db):
     expect(page).to_have_url(LOGIN_URL)
     expect(page.get_by_role("heading", name="Sign in to CourseHub")).to_be_visible()
 
-    page.goto(f"{platform.service_url}/courses")
+    page.goto(f"{platform.service_url}/dashboard")
     expect(page).to_have_url(LOGIN_URL)
     expect(page.locator("#login_submit")).to_be_visible()
+    # The catalog is public: signed out, it offers to sign in instead of showing a name.
+    page.goto(f"{platform.service_url}/courses")
+    expect(page).to_have_url(COURSES_URL)
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#signed_in_as")).to_have_count(0)
 
 
 def role_of(db, account: Account) -> Role:
@@ -209,5 +215,7 @@ def test_a_student_uses_the_courses_page_on_a_phone(platform, phone, make_accoun
 
     courses_link.tap()
     expect(phone).to_have_url(COURSES_URL)
-    expect(phone.get_by_role("heading", name="Catalog")).to_be_visible()
+    expect(phone.get_by_role("heading", name="Courses", exact=True)).to_be_visible()
+    expect(phone.get_by_label("Search courses")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375, "no sideways scrolling"
     assert (tmp_path / "courses-phone.png").stat().st_size > 0

@@ -34,8 +34,12 @@ def test_embedded_servers_start_stop_and_keep_the_data(tmp_path):
             form = client.get(f"{platform.service_url}/register")
             created = client.post(
                 f"{platform.service_url}/register",
-                data={"_xsrf": xsrf_from(form), "name": "Kept Learner",
-                      "email": "kept@coursehub.example", "password": "still here tomorrow"},
+                data={
+                    "_xsrf": xsrf_from(form),
+                    "name": "Kept Learner",
+                    "email": "kept@coursehub.example",
+                    "password": "still here tomorrow",
+                },
             )
             assert "Your account is ready" in created.text
         secrets_before = json.loads((data_dir / "secrets.json").read_text())

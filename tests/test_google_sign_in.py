@@ -267,8 +267,8 @@ def test_an_instructor_with_a_password_account_signs_in_with_google_as_the_same_
 
     sign_in_with_google(browser_page, hub, INES)
 
-    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.service_url)}/courses"))
-    expect(browser_page.locator("h1")).to_have_text("Courses")
+    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.service_url)}/dashboard"))
+    expect(browser_page.locator("h1")).to_have_text("My learning")
     expect(browser_page.locator("#signed_in_as")).to_have_text("instructor-ines")
     me = who_am_i(browser_page, hub)
     assert me["username"] == "instructor-ines"
@@ -287,7 +287,7 @@ def test_a_newcomer_with_a_verified_google_email_gets_a_new_student_account(hub,
 
     sign_in_with_google(browser_page, hub, NOAH)
 
-    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.service_url)}/courses"))
+    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.service_url)}/dashboard"))
     expect(browser_page.locator("#no_courses")).to_be_visible()
     [noah] = accounts_with_email(db, NOAH.email)
     assert noah.role is Role.STUDENT
@@ -319,7 +319,7 @@ def test_a_google_account_with_an_unverified_email_is_refused_and_nothing_is_cre
         assert session.scalar(select(Account).where(Account.google_subject == UMA.sub)) is None
     assert count_accounts(db) == people_before
     # And they are not signed in: CourseHub's pages send them to the sign-in page.
-    browser_page.goto(f"{hub.service_url}/courses")
+    browser_page.goto(f"{hub.service_url}/dashboard")
     expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.url)}/hub/login"))
 
 

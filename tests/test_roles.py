@@ -130,7 +130,7 @@ def test_bad_role_changes_are_refused_clearly(
 def test_anonymous_api_calls_get_401_and_pages_send_visitors_to_sign_in(platform, client):
     api = client.get(f"{platform.service_url}/api/me")
     assert api.status_code == 401 and api.json()["error"] == "Sign in to continue."
-    page = client.get(f"{platform.service_url}/courses")
+    page = client.get(f"{platform.service_url}/dashboard")
     assert page.url.path == "/hub/login"
 
 
@@ -144,3 +144,26 @@ def test_every_account_sees_its_role_and_the_shared_navigation(platform, make_ac
         for page in (courses.text, hub_home.text):
             assert "/services/coursehub/courses" in page and "/hub/home" in page
             assert ("/hub/admin" in page) is (role is Role.ADMIN)
+
+
+def test_a_hub_token_changes_roles_without_an_xsrf_token(platform, make_account, signed_in, db):
+    admin, student = make_account(Role.ADMIN), make_account()
+    http = signed_in(admin)
+    token = http.post(
+        f"{platform.url}/hub/api/users/{admin.username}/tokens",
+        json={"note": "role changes from a script"},
+        headers={"X-XSRFToken": http.cookies.get("_xsrf", path="/hub/")},
+    ).json()["token"]
+    script = httpx.Client(headers={"Authorization": f"token {token}"})
+    changed = script.patch(
+        f"{platform.service_url}/api/users/{student.username}", json={"role": "INSTRUCTOR"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert role_of(db, student) is Role.INSTRUCTOR
+    forged = script.patch(
+        f"{platform.service_url}/api/users/{student.username}",
+        json={"role": "ADMIN"},
+        headers={"Authorization": "token not-a-real-token"},
+    )
+    assert forged.status_code == 401
+    assert role_of(db, student) is Role.INSTRUCTOR

@@ -1,5 +1,6 @@
 """The platform starts from the real launcher and both health endpoints report."""
 
+
 def test_hub_and_service_report_database_and_redis(platform, client):
     for url in (f"{platform.url}/hub/health", f"{platform.service_url}/health"):
         report = client.get(url).json()

@@ -43,8 +43,20 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def is_api(self) -> bool:
         return "/api/" in self.request.path
 
+    # Tornado checks XSRF before ``prepare()``, when it cannot know yet whether the request
+    # carries a valid hub token (which needs no XSRF: no browser sends it on its own). So a
+    # request with an Authorization header is checked while ``prepare()`` resolves the user:
+    # HubAuth skips the check for a valid token and makes it for a cookie sign-in.
+    _resolving_user = False
+
+    def check_xsrf_cookie(self) -> None:
+        if "Authorization" in self.request.headers and not self._resolving_user:
+            return
+        super().check_xsrf_cookie()
+
     async def prepare(self) -> None:
         # Resolve the hub user without blocking the loop; get_current_user then reads the cache.
+        self._resolving_user = True
         model = await self.hub_auth.get_user(self, sync=False)
         try:
             self._hub_auth_user_cache = self.check_hub_user(model) if model else None
@@ -62,9 +74,15 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.redirect(self.get_login_url())
 
     @asynccontextmanager
-    async def db(self) -> AsyncIterator[AsyncSession]:
-        """This request's database session; commit explicitly, anything else rolls back."""
-        async with self.application.settings["sessions"]() as session:
+    async def db(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """This request's database session; commit explicitly, anything else rolls back.
+
+        ``read_only`` sessions run on AUTOCOMMIT connections: use them for requests that
+        only read. Leave the block before writing the response, so the connection is back
+        in the pool before the client can send its next request.
+        """
+        factory = self.application.settings["read_sessions" if read_only else "sessions"]
+        async with factory() as session:
             yield session
 
     async def account(self, session: AsyncSession) -> Account:

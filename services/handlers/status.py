@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import yaml
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy import text
 from tornado import web
 
@@ -32,7 +41,8 @@ def record_request(handler: web.RequestHandler) -> None:
     seconds = handler.request.request_time()
     REQUESTS.labels(method, str(status)).inc()
     LATENCY.labels(method).observe(seconds)
-    log = web.access_log.info if status < 400 else web.access_log.warning
+    # Successful requests are counted above; logging each one costs more than serving it.
+    log = web.access_log.debug if status < 400 else web.access_log.warning
     if status >= 500:
         log = web.access_log.error
     # The summary is method, path and client address; query strings may carry tokens.
@@ -58,7 +68,7 @@ class HealthHandler(BaseHandler):
 
     async def _database(self) -> str:
         try:
-            async with self.db() as session:
+            async with self.db(read_only=True) as session:
                 await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=3)
         except Exception as error:  # report, don't raise: this is what health is for
             return f"error: {type(error).__name__}"
@@ -76,8 +86,13 @@ class MetricsHandler(BaseHandler):
     public = True
 
     def get(self) -> None:
+        registry = REGISTRY
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Several worker processes: add up what every one of them counted.
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(generate_latest())
+        self.finish(generate_latest(registry))
 
 
 def load_openapi() -> str:

@@ -1,0 +1,125 @@
+"""The server extension's handlers under ``<base url>/coursehub/``.
+
+- ``GET  api/lessons``: the notebook lessons the server's owner may publish to (what the
+  course service answers; empty for students).
+- ``POST api/lessons/<lesson id>/versions`` with ``{"path": "<notebook path>"}``: sends the
+  saved notebook at that path to the course service as the lesson's newest version.
+- ``GET  open/<lesson id>``: "Open in JupyterLab" lands here (the course service sends the
+  browser after starting the server): place the lesson's copy in ``~/courses/...`` unless it
+  is there already, then open it in JupyterLab.
+
+Every call to the course service carries the server's hub token, so the service decides
+with the owner's role and enrollment; nothing here decides who may do what.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from coursehub.extensions.course_service import CourseService, CourseServiceError
+from coursehub.extensions.lesson_copies import place_lesson_copy
+
+AUTH_RESOURCE = "coursehub"
+LESSON_ID = r"([0-9]{1,12})"
+
+
+class CourseHubMixin:
+    auth_resource = AUTH_RESOURCE
+    settings: dict[str, Any]
+
+    @property
+    def course_service(self) -> CourseService:
+        return self.settings["coursehub_service"]
+
+
+class PublishTargetsHandler(CourseHubMixin, APIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        try:
+            targets = await self.course_service.call("GET", "api/lab/lessons")
+        except CourseServiceError as error:
+            raise web.HTTPError(error.status, error.message) from None
+        self.finish(json.dumps(targets))
+
+
+class PublishHandler(CourseHubMixin, APIHandler):
+    @web.authenticated
+    @authorized("read", resource="contents")  # it reads a notebook; the service decides
+    async def post(self, lesson_id: str) -> None:
+        path = (self.get_json_body() or {}).get("path")
+        if not isinstance(path, str) or not path.endswith(".ipynb"):
+            raise web.HTTPError(400, "Say which notebook to publish: its path, ending in .ipynb.")
+        raw = await self.saved_notebook(path)
+        try:
+            answer = await self.course_service.call(
+                "POST",
+                f"api/lessons/{int(lesson_id)}/versions",
+                body=raw,
+                content_type="application/x-ipynb+json",
+            )
+        except CourseServiceError as error:
+            raise web.HTTPError(error.status, error.message) from None
+        version, created = answer.get("version"), bool(answer.get("created", True))
+        self.log.info("Published %s to lesson %s: version %s", path, lesson_id, version)
+        self.finish(
+            json.dumps(
+                {"lesson_id": int(lesson_id), "version": version, "created": created, "path": path}
+            )
+        )
+
+    async def saved_notebook(self, path: str) -> bytes:
+        """The notebook file exactly as saved, whatever contents manager holds it."""
+        if not await ensure_async(self.contents_manager.file_exists(path)):
+            raise web.HTTPError(404, f"There is no notebook at {path}; save it first.")
+        model = await ensure_async(
+            self.contents_manager.get(path, content=True, type="file", format="text")
+        )
+        return model["content"].encode()
+
+
+class OpenLessonHandler(CourseHubMixin, JupyterHandler):
+    @web.authenticated
+    @authorized("write", resource="contents")  # it may write the lesson's copy
+    async def get(self, lesson_id: str) -> None:
+        try:
+            lesson_copy = await self.course_service.call(
+                "GET", f"api/lab/lessons/{int(lesson_id)}/copy"
+            )
+        except CourseServiceError as error:
+            # Error pages format the message with %, so a % in a sentence must be doubled.
+            raise web.HTTPError(error.status, error.message.replace("%", "%%")) from None
+        try:
+            path = await place_lesson_copy(self.contents_manager, lesson_copy)
+        except ValueError as error:
+            self.log.error("CourseHub sent a lesson copy this server refuses: %s", error)
+            raise web.HTTPError(502, "CourseHub sent a lesson this server cannot place.") from None
+        self.redirect(url_path_join(self.base_url, "lab", "tree", quote(path)))
+
+
+def setup_handlers(serverapp: Any) -> None:
+    web_app = serverapp.web_app
+    hub_auth = getattr(serverapp.identity_provider, "hub_auth", None)
+    service = CourseService.from_env(token=getattr(hub_auth, "api_token", "") or "")
+    web_app.settings["coursehub_service"] = service
+    if not service.url:
+        serverapp.log.warning(
+            "CourseHub: no COURSEHUB_SERVICE_URL, so publishing and lesson copies are off."
+        )
+    base = url_path_join(web_app.settings["base_url"], "coursehub")
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base, "api/lessons"), PublishTargetsHandler),
+            (url_path_join(base, f"api/lessons/{LESSON_ID}/versions"), PublishHandler),
+            (url_path_join(base, f"open/{LESSON_ID}"), OpenLessonHandler),
+        ],
+    )
