@@ -14,6 +14,7 @@ This module only builds command lines; it imports nothing from the rest of Cours
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ class Sandbox:
         return [
             bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--tmpfs", "/tmp",  # noqa: S108 - a private, empty /tmp
+            *_software_under_tmp(),
             *self._mounts(),
             *isolation, "--die-with-parent", "--new-session",
             *environment, "--chdir", self.workdir,
@@ -93,6 +95,18 @@ class Sandbox:
 
     def _hides(self, path: Path) -> bool:
         return any(Path(hidden) in path.parents for hidden in self.hidden_paths)
+
+
+def _software_under_tmp() -> list[str]:
+    """Read-only views of the interpreter, its environment and CourseHub's own code when they
+    live under /tmp (a checkout there), which the private /tmp would otherwise hide."""
+    wanted = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1]}
+    wanted |= {Path(sys.executable).resolve().parent.parent}
+    args: list[str] = []
+    for path in sorted(wanted):
+        if PRIVATE_TMP in path.parents and not any(p in path.parents for p in wanted - {path}):
+            args += ["--ro-bind", str(path), str(path)]
+    return args
 
 
 def _passable_folders(hidden: Path, targets: Iterable[Path]) -> list[str]:

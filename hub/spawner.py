@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
+from jupyterhub.utils import random_port
 from traitlets import Bool, Integer, List, Unicode, default
 
 from coursehub.hub.sandbox import Sandbox, SandboxUnavailable
@@ -87,6 +89,34 @@ class CourseSpawner(SimpleLocalProcessSpawner):
             os.chown(home, self.server_uid, self.server_uid)
             home.chmod(0o700)
 
+    # Ports handed to this hub's servers. JupyterHub picks a free port by binding port 0 and
+    # closing it, and a server listens only seconds later, so when a class starts its servers
+    # at once two of them can be handed the same port; the hub then finds the other person's
+    # server answering there and routes to it (benchmarks/class_start.py ran into this).
+    _claimed_ports: ClassVar[set[int]] = set()
+
+    def claim_port(self) -> int:
+        port = random_port()
+        while port in CourseSpawner._claimed_ports:
+            port = random_port()
+        CourseSpawner._claimed_ports.add(port)
+        return port
+
+    def release_port(self) -> None:
+        CourseSpawner._claimed_ports.discard(self.port)
+
     async def start(self) -> tuple[str, int]:
         self.prepare_home()
-        return await super().start()
+        if self.port == 0:
+            self.port = self.claim_port()
+        try:
+            return await super().start()
+        except BaseException:
+            self.release_port()
+            raise
+
+    async def stop(self, now: bool = False) -> None:
+        try:
+            await super().stop(now=now)
+        finally:
+            self.release_port()

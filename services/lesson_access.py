@@ -56,6 +56,7 @@ class OpenLesson:
     version_number: int | None  # the published notebook version, for notebook lessons
     enrolled: bool
     staff: bool
+    course_progress: float | None = None  # the enrollment's, for enrolled students
 
     @property
     def records_progress(self) -> bool:
@@ -81,7 +82,7 @@ async def open_lesson(
         raise LessonAccessError(refused.message, refused.status) from None
     row = (
         await session.execute(
-            select(Lesson, LessonVersion.number, Enrollment.id)
+            select(Lesson, LessonVersion.number, Enrollment.id, Enrollment.progress)
             .join(Module, Module.id == Lesson.module_id)
             .outerjoin(LessonVersion, LessonVersion.id == Lesson.published_version_id)
             .outerjoin(
@@ -93,7 +94,7 @@ async def open_lesson(
     ).first()
     if row is None:
         raise LessonAccessError(NO_SUCH_LESSON, 404)
-    lesson, version_number, enrollment_id = row
+    lesson, version_number, enrollment_id, course_progress = row
     opened = OpenLesson(
         account=account,
         course=course,
@@ -101,6 +102,7 @@ async def open_lesson(
         version_number=version_number,
         enrolled=enrollment_id is not None,
         staff=enrollment.is_staff_of(account, course),
+        course_progress=course_progress,
     )
     check_may_open(opened)
     return opened

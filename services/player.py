@@ -1,8 +1,9 @@
 """The course player's view of one lesson: the syllabus with completion marks, the lessons
 before and after it, and where the student stands in it.
 
-The syllabus is the course's modules, then lessons, in the order instructors gave them
-(``coursehub.services.authoring.course_modules`` / ``course_lessons``). Someone who may open
+The syllabus is the course's modules, then lessons, in the order instructors gave them (the
+order of ``coursehub.services.authoring.course_lessons``), read in one query with the
+student's marks. Someone who may open
 only the preview lessons sees the others in the syllabus, without links.
 """
 
@@ -14,16 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services import authoring
 from coursehub.services.lesson_access import OpenLesson
 from coursehub.services.markdown import to_safe_html
-from coursehub.services.models import (
-    CourseStatus,
-    Enrollment,
-    Lesson,
-    LessonKind,
-    LessonProgress,
-)
+from coursehub.services.models import CourseStatus, Lesson, LessonKind, LessonProgress, Module
 
 KIND_LABELS = {
     LessonKind.NOTEBOOK: "Notebook",
@@ -81,63 +75,69 @@ class PlayerView:
 
 
 async def player_view(session: AsyncSession, opened: OpenLesson) -> PlayerView:
-    course, account = opened.course, opened.account
-    modules = await authoring.course_modules(session, course.id)
-    lessons = await authoring.course_lessons(session, course.id)
-    progress = await _progress_of(session, opened, [lesson.id for lesson in lessons])
-    completed_ids = {lesson_id for lesson_id, row in progress.items() if row.completed_at}
-    by_module: dict[int, SyllabusModule] = {m.id: SyllabusModule(m.title) for m in modules}
-    ordered: list[SyllabusLesson] = []
-    for lesson in lessons:
-        entry = SyllabusLesson(
-            id=lesson.id,
-            title=lesson.title,
-            kind=lesson.kind,
-            openable=_may_open(opened, lesson),
-            completed=lesson.id in completed_ids,
-            current=lesson.id == opened.lesson.id,
+    """The view, from one query: the syllabus in ``authoring.course_lessons``' order (module
+    order, then lesson order) with this person's progress on each lesson."""
+    course = opened.course
+    rows = await session.execute(
+        select(
+            Module.id,
+            Module.title,
+            Lesson.id,
+            Lesson.title,
+            Lesson.kind,
+            Lesson.is_preview,
+            LessonProgress.completed_at,
+            LessonProgress.video_position_seconds,
+            LessonProgress.video_watched_fraction,
         )
-        by_module[lesson.module_id].lessons.append(entry)
+        .select_from(Module)
+        .outerjoin(Lesson, Lesson.module_id == Module.id)
+        .outerjoin(
+            LessonProgress,
+            (LessonProgress.lesson_id == Lesson.id)
+            & (LessonProgress.account_id == opened.account.id),
+        )
+        .where(Module.course_id == course.id)
+        .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
+    )
+    modules: dict[int, SyllabusModule] = {}
+    ordered: list[SyllabusLesson] = []
+    video_position, video_fraction, completed = 0.0, 0.0, False
+    for module_id, module_title, lesson_id, title, kind, preview, done, position, fraction in rows:
+        module = modules.setdefault(module_id, SyllabusModule(module_title))
+        if lesson_id is None:
+            continue
+        current = lesson_id == opened.lesson.id
+        entry = SyllabusLesson(
+            id=lesson_id,
+            title=title,
+            kind=kind,
+            openable=_may_open(opened, preview),
+            completed=done is not None,
+            current=current,
+        )
+        module.lessons.append(entry)
         ordered.append(entry)
+        if current:
+            completed = done is not None
+            video_position, video_fraction = position or 0.0, fraction or 0.0
     openable = [entry for entry in ordered if entry.openable or entry.current]
     here = next(i for i, entry in enumerate(openable) if entry.current)
-    mine = progress.get(opened.lesson.id)
-    course_progress = None
-    if opened.enrolled:
-        course_progress = await session.scalar(
-            select(Enrollment.progress).where(
-                Enrollment.account_id == account.id, Enrollment.course_id == course.id
-            )
-        )
     lesson = opened.lesson
     return PlayerView(
         opened=opened,
-        modules=[by_module[m.id] for m in modules],
+        modules=list(modules.values()),
         previous=openable[here - 1] if here > 0 else None,
         next=openable[here + 1] if here + 1 < len(openable) else None,
-        completed=bool(mine and mine.completed_at),
-        course_progress=course_progress,
-        video_position=mine.video_position_seconds if mine else 0.0,
-        video_fraction=mine.video_watched_fraction if mine else 0.0,
+        completed=completed,
+        course_progress=opened.course_progress if opened.enrolled else None,
+        video_position=video_position,
+        video_fraction=video_fraction,
         text_html=to_safe_html(lesson.text_markdown) if lesson.kind is LessonKind.TEXT else "",
     )
 
 
-def _may_open(opened: OpenLesson, lesson: Lesson) -> bool:
+def _may_open(opened: OpenLesson, is_preview: bool) -> bool:
     if opened.staff or opened.enrolled:
         return True
-    return lesson.is_preview and opened.course.status is CourseStatus.PUBLISHED
-
-
-async def _progress_of(
-    session: AsyncSession, opened: OpenLesson, lesson_ids: list[int]
-) -> dict[int, LessonProgress]:
-    if not lesson_ids:
-        return {}
-    rows = await session.scalars(
-        select(LessonProgress).where(
-            LessonProgress.account_id == opened.account.id,
-            LessonProgress.lesson_id.in_(lesson_ids),
-        )
-    )
-    return {row.lesson_id: row for row in rows}
+    return is_preview and opened.course.status is CourseStatus.PUBLISHED

@@ -156,7 +156,10 @@ def test_the_kernel_sandbox_hides_the_data_dir_and_isolates_the_network(tmp_path
     )
     args = sandbox.command_prefix()
     assert args[0].endswith("bwrap") and "--unshare-net" in args and "--clearenv" in args
-    assert args.index("--tmpfs", args.index(str(data)) - 1) < args.index("--ro-bind", 5)
+    # The data dir is hidden before the lesson's files are shown read-only inside it.
+    course_files = args.index(f"{data}/course-files/3")
+    assert args[course_files - 1] == "--ro-bind"
+    assert args.index("--tmpfs", args.index(str(data)) - 1) < course_files
     # Folders on the way to the kernel's folder and working directory stay passable.
     for folder in ("/tmp/voila_abc", f"{data}/lessons", f"{data}/lessons/3"):  # noqa: S108
         position = args.index(folder)

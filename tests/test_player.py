@@ -217,6 +217,15 @@ def test_a_preview_visitor_sees_the_syllabus_but_only_preview_lessons_open(
 # -- the lesson server behind the course service ------------------------------------------
 
 
+def progress_rows(db, lesson_id: int) -> list[int]:
+    with db() as session:
+        return list(
+            session.scalars(
+                select(LessonProgress.account_id).where(LessonProgress.lesson_id == lesson_id)
+            )
+        )
+
+
 def test_a_notebook_lesson_is_rendered_by_the_lesson_server_in_a_sandboxed_page(
     platform, lesson_server, db, make_account, signed_in, client
 ):
@@ -227,8 +236,12 @@ def test_a_notebook_lesson_is_rendered_by_the_lesson_server_in_a_sandboxed_page(
     enroll(db, student, course)
     frame_url = course.url(platform.service_url, "Live", "/frame")
 
-    frame = signed_in(student).get(frame_url, timeout=120)
+    http = signed_in(student)
+    assert http.get(course.url(platform.service_url, "Live")).status_code == 200
+    assert progress_rows(db, course.lessons["Live"]) == []  # the frame opens a notebook lesson
+    frame = http.get(frame_url, timeout=120)
     assert frame.status_code == 200, frame.text[:500]
+    assert progress_rows(db, course.lessons["Live"]) == [student.id]
     assert "rendered by the lesson server" in frame.text
     policy = frame.headers["Content-Security-Policy"]
     assert policy.startswith("sandbox allow-scripts") and "allow-same-origin" not in policy

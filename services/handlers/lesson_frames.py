@@ -17,7 +17,7 @@ from tornado import httputil, web, websocket
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection
 
-from coursehub.services import lesson_proxy
+from coursehub.services import lesson_proxy, progress
 from coursehub.services.handlers.base import BaseHandler
 from coursehub.services.lesson_access import LessonAccessError, OpenLesson, open_lesson
 from coursehub.services.lesson_proxy import KERNEL_ID, LessonServerClient
@@ -39,26 +39,27 @@ def lesson_server(application: web.Application) -> LessonServerClient:
     return client
 
 
-async def opened_lesson(handler: BaseHandler, slug: str, lesson_id: str) -> OpenLesson:
-    """The lesson as the signed-in person may open it, or the HTTP error that says why not."""
-    async with handler.db(read_only=True) as session:
-        account = await handler.account(session)
-        try:
-            return await open_lesson(session, account, slug, int(lesson_id))
-        except LessonAccessError as refused:
-            raise web.HTTPError(refused.status, refused.message) from None
-
-
 class LessonFrameHandler(BaseHandler):
-    """The Voilà page of a notebook lesson, streamed from the lesson server."""
+    """The Voilà page of a notebook lesson, streamed from the lesson server.
+
+    Serving it is what opens a notebook lesson, so this is where the visit is recorded for
+    enrolled students (the player page records the other kinds).
+    """
 
     async def get(self, slug: str, lesson_id: str) -> None:
-        opened = await opened_lesson(self, slug, lesson_id)
-        if opened.notebook_path is None:
-            raise web.HTTPError(404, "This lesson has no published notebook yet.")
         client = lesson_server(self.application)
-        async with self.db(read_only=True) as session:
+        async with self.db() as session:
+            account = await self.account(session)
+            try:
+                opened = await open_lesson(session, account, slug, int(lesson_id))
+            except LessonAccessError as refused:
+                raise web.HTTPError(refused.status, refused.message) from None
+            if opened.notebook_path is None:
+                raise web.HTTPError(404, "This lesson has no published notebook yet.")
             path = await client.exports.ensure(session, opened)
+            if opened.records_progress:
+                await progress.record_open(session, account.id, opened.course.id, opened.lesson.id)
+                await session.commit()
         await self._relay(client, path, opened)
 
     async def _relay(self, client: LessonServerClient, path: str, opened: OpenLesson) -> None:

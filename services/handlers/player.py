@@ -3,7 +3,8 @@
 One page per lesson: the syllabus with completion marks, the lesson (a notebook rendered live
 by the lesson server in a sandboxed frame, a text, a video, or a pointer to its assessments),
 previous/next, and the student's own notes. Opening the page records the visit for enrolled
-students (``coursehub.services.progress.record_open``).
+students (``coursehub.services.progress.record_open``); for a notebook lesson its frame does,
+when the lesson server's page is served.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ class PlayerPage(BaseHandler):
                     )
                     return
                 raise web.HTTPError(refused.status, refused.message) from None
-            if opened.records_progress:
+            view = await player.player_view(session, opened)
+            # A notebook lesson is opened by its frame (handlers/lesson_frames.py), which
+            # records the visit; every other kind is opened by this page.
+            if opened.records_progress and opened.notebook_path is None:
                 await progress.record_open(session, account.id, opened.course.id, opened.lesson.id)
                 await session.commit()
-            view = await player.player_view(session, opened)
         self.set_header("Cache-Control", "no-store")
         self.render_page(
             "player.html",
