@@ -23,7 +23,6 @@ import json
 import math
 import random
 import re
-import secrets
 import shutil
 import statistics
 import sys
@@ -34,123 +33,48 @@ from datetime import UTC, datetime
 
 import httpx
 import nbformat
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
+from benchmarks.classroom import (
+    ClassRoom,
+    LessonPlan,
+    add_class,
+    hub_sign_in_form,
+    signed_in_or_fail,
+)
 from benchmarks.cpu_usage import CpuWindow
 from benchmarks.platform_setup import BenchPlatform, running_coursehub
 from benchmarks.report import RESULTS_DIR
-from coursehub.hub.constants import SERVICE_PREFIX, Role
-from coursehub.services.accounts import hash_password
-from coursehub.services.models import (
-    Account,
-    Course,
-    CourseStatus,
-    Enrollment,
-    Lesson,
-    LessonKind,
-    LessonVersion,
-    Module,
-)
-from coursehub.services.notebooks import digest, plain_text
-from coursehub.services.settings import sqlalchemy_url
+from coursehub.hub.constants import SERVICE_PREFIX
 
 GOAL_RATIO = 1.15
 LESSON_FILE = "first-steps-with-lists.ipynb"
 
 
-@dataclass(frozen=True)
-class ClassRoom:
-    course_slug: str
-    lesson_id: int
-    students: list[tuple[str, str]]  # (username, email); all share one password
-    password: str
-
-
-def add_class(database_url: str, size: int) -> ClassRoom:
-    """An instructor's published course with one published notebook lesson and ``size``
-    enrolled students."""
-    suffix = secrets.token_hex(3)
-    password = f"class start {secrets.token_hex(8)}"
-    password_hash = hash_password(password)  # one hash: argon2 is slow on purpose
+def add_lab_class(database_url: str, size: int) -> ClassRoom:
+    """A published course with one small notebook lesson, and ``size`` enrolled students."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# First steps with lists"),
         nbformat.v4.new_code_cell("numbers = [3, 1, 2]\nsorted(numbers)"),
     ]
-    notebook = json.loads(nbformat.writes(nb))
-    engine = create_engine(sqlalchemy_url(database_url))
-    try:
-        with Session(engine) as session:
-            instructor = Account(
-                username=f"class-instructor-{suffix}",
-                email=f"class-instructor-{suffix}@coursehub.example",
-                password_hash=password_hash,
-                role=Role.INSTRUCTOR,
-            )
-            students = [
-                Account(
-                    username=f"class-student-{number:02d}-{suffix}",
-                    email=f"class-student-{number:02d}-{suffix}@coursehub.example",
-                    password_hash=password_hash,
-                    role=Role.STUDENT,
-                )
-                for number in range(1, size + 1)
-            ]
-            session.add_all([instructor, *students])
-            session.flush()
-            course = Course(
-                slug=f"class-start-{suffix}",
-                title="Class start",
-                status=CourseStatus.PUBLISHED,
-                instructor_id=instructor.id,
-            )
-            session.add(course)
-            session.flush()
-            module = Module(course_id=course.id, title="Week 1")
-            session.add(module)
-            session.flush()
-            lesson = Lesson(
-                module_id=module.id, title="First steps with lists", kind=LessonKind.NOTEBOOK
-            )
-            session.add(lesson)
-            session.flush()
-            version = LessonVersion(
-                lesson_id=lesson.id,
-                number=1,
-                notebook=notebook,
-                plain_text=plain_text(notebook),
-                sha256=digest(notebook),
-                created_by_id=instructor.id,
-            )
-            session.add(version)
-            session.flush()
-            lesson.published_version_id = version.id
-            session.add_all(Enrollment(account_id=s.id, course_id=course.id) for s in students)
-            session.commit()
-            return ClassRoom(
-                course_slug=course.slug,
-                lesson_id=lesson.id,
-                students=[(s.username, s.email or "") for s in students],
-                password=password,
-            )
-    finally:
-        engine.dispose()
+    plan = LessonPlan(
+        course_title="Class start",
+        module_title="Week 1",
+        lesson_title="First steps with lists",
+        notebook=json.loads(nbformat.writes(nb)),
+    )
+    return add_class(database_url, size, plan, stem="class-start")
 
 
 async def signed_in(base_url: str, email: str, password: str) -> httpx.AsyncClient:
     """A student's browser: signed in through the hub's form and to the course pages (the
     player they press the button on), not yet to their own server."""
     client = httpx.AsyncClient(follow_redirects=True, timeout=httpx.Timeout(600, connect=30))
-    page = await client.get(f"{base_url}/hub/login")
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
-    assert xsrf, "the sign-in page has no XSRF field"
+    xsrf = hub_sign_in_form(await client.get(f"{base_url}/hub/login"))
     answer = await client.post(
-        f"{base_url}/hub/login",
-        data={"username": email, "password": password, "_xsrf": xsrf.group(1)},
+        f"{base_url}/hub/login", data={"username": email, "password": password, "_xsrf": xsrf}
     )
-    if answer.status_code != 200 or "/hub/login" in answer.url.path:
-        raise RuntimeError(f"{email} could not sign in: {answer.status_code} {answer.url}")
+    signed_in_or_fail(answer, email)
     return client
 
 
@@ -299,7 +223,7 @@ async def reset_class(bench: BenchPlatform, room: ClassRoom, service_token: str)
 
 async def run(args: argparse.Namespace) -> int:
     with running_coursehub(courses=1, keep_data=args.keep_data) as bench:
-        room = add_class(bench.database_url, args.students)
+        room = add_lab_class(bench.database_url, args.students)
         service_token = json.loads((bench.platform.data_dir / "secrets.json").read_text())[
             "service_token"
         ]

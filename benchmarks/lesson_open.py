@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
+import os
 import re
 import secrets
 import shutil
@@ -46,26 +48,18 @@ from pathlib import Path
 
 import httpx
 import psutil
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
+from benchmarks.classroom import (
+    ClassRoom,
+    LessonPlan,
+    add_class,
+    hub_sign_in_form,
+    signed_in_or_fail,
+)
 from benchmarks.cpu_usage import CpuWindow
 from benchmarks.platform_setup import running_coursehub
 from benchmarks.report import RESULTS_DIR
-from coursehub.hub.constants import SERVICE_PREFIX, Role
-from coursehub.services.accounts import hash_password
-from coursehub.services.models import (
-    Account,
-    Course,
-    CourseStatus,
-    Enrollment,
-    Lesson,
-    LessonKind,
-    LessonVersion,
-    Module,
-)
-from coursehub.services.notebooks import digest, plain_text
-from coursehub.services.settings import sqlalchemy_url
+from coursehub.hub.constants import SERVICE_PREFIX
 from tests.platform import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,72 +72,15 @@ KERNEL_ID = re.compile(rb'"kernelId": "([0-9a-f-]{36})"')
 # -- the class ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ClassRoom:
-    course_id: int
-    course_slug: str
-    lesson_id: int
-    emails: list[str]
-    password: str
-
-
-def add_class(database_url: str, size: int) -> ClassRoom:
+def add_lesson_class(database_url: str, size: int) -> ClassRoom:
     """A published course with the demo's slider lesson, and ``size`` enrolled students."""
-    suffix = secrets.token_hex(3)
-    password = f"lesson open {secrets.token_hex(8)}"
-    password_hash = hash_password(password)  # one hash for all: argon2 is slow on purpose
-    notebook = json.loads(LESSON.read_text())
-    engine = create_engine(sqlalchemy_url(database_url))
-    try:
-        with Session(engine) as session:
-            instructor = Account(
-                username=f"open-instructor-{suffix}",
-                email=f"open-instructor-{suffix}@coursehub.example",
-                password_hash=password_hash,
-                role=Role.INSTRUCTOR,
-            )
-            students = [
-                Account(
-                    username=f"open-student-{number:02d}-{suffix}",
-                    email=f"open-student-{number:02d}-{suffix}@coursehub.example",
-                    password_hash=password_hash,
-                )
-                for number in range(1, size + 1)
-            ]
-            session.add_all([instructor, *students])
-            session.flush()
-            course = Course(
-                slug=f"lesson-open-{suffix}",
-                title="Python for Data Analysis",
-                status=CourseStatus.PUBLISHED,
-                instructor_id=instructor.id,
-            )
-            session.add(course)
-            session.flush()
-            module = Module(course_id=course.id, title="Working with data")
-            session.add(module)
-            session.flush()
-            lesson = Lesson(module_id=module.id, title="Summarising data", kind=LessonKind.NOTEBOOK)
-            session.add(lesson)
-            session.flush()
-            version = LessonVersion(
-                lesson_id=lesson.id,
-                number=1,
-                notebook=notebook,
-                plain_text=plain_text(notebook),
-                sha256=digest(notebook),
-                created_by_id=instructor.id,
-            )
-            session.add(version)
-            session.flush()
-            lesson.published_version_id = version.id
-            session.add_all(Enrollment(account_id=s.id, course_id=course.id) for s in students)
-            session.commit()
-            return ClassRoom(
-                course.id, course.slug, lesson.id, [s.email or "" for s in students], password
-            )
-    finally:
-        engine.dispose()
+    plan = LessonPlan(
+        course_title="Python for Data Analysis",
+        module_title="Working with data",
+        lesson_title="Summarising data",
+        notebook=json.loads(LESSON.read_text()),
+    )
+    return add_class(database_url, size, plan, stem="lesson-open")
 
 
 def cookie_header(client: httpx.Client, path: str) -> str:
@@ -157,15 +94,11 @@ def cookie_header(client: httpx.Client, path: str) -> str:
 
 def signed_in_cookies(base_url: str, email: str, password: str) -> str:
     with httpx.Client(follow_redirects=True, timeout=60) as client:
-        page = client.get(f"{base_url}/hub/login")
-        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
-        assert xsrf, "the sign-in page has no XSRF field"
+        xsrf = hub_sign_in_form(client.get(f"{base_url}/hub/login"))
         answer = client.post(
-            f"{base_url}/hub/login",
-            data={"username": email, "password": password, "_xsrf": xsrf.group(1)},
+            f"{base_url}/hub/login", data={"username": email, "password": password, "_xsrf": xsrf}
         )
-        if answer.status_code != 200 or SERVICE_PREFIX not in answer.url.path:
-            raise RuntimeError(f"{email} could not sign in: {answer.status_code} {answer.url}")
+        signed_in_or_fail(answer, email, landing=SERVICE_PREFIX)
         return cookie_header(client, f"{SERVICE_PREFIX}/learn/")
 
 
@@ -179,6 +112,9 @@ class Answer:
     seconds: float
 
 
+REQUEST_TIMEOUT_S = 60
+
+
 async def http_get(url: str, cookie: str = "") -> Answer:
     """One GET on a fresh connection, the whole body read (chunked or not)."""
     parts = httpx.URL(url)
@@ -190,7 +126,8 @@ async def http_get(url: str, cookie: str = "") -> Answer:
         if cookie:
             lines.append(f"Cookie: {cookie}")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        raw = await reader.read(-1)
+        # A request that never answers counts as a failure (TimeoutError is an OSError).
+        raw = await asyncio.wait_for(reader.read(-1), REQUEST_TIMEOUT_S)
     finally:
         writer.close()
     seconds = time.perf_counter() - start
@@ -312,11 +249,14 @@ class StockVoila:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
+            # Voilà and its kernels share a session of their own: stop them all.
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process = None
 
     def log(self) -> str:
@@ -341,7 +281,7 @@ class StockVoila:
                 filled = self.log().count("is filled with") >= self.expected_fills
                 return not pool_size or filled or time.monotonic() > give_up
 
-            give_up = time.monotonic() + 120
+            give_up = time.monotonic() + 40
             await wait_until(answering, self.name)
             # Started is not yet pre-heated: let the kernels run the notebook.
             await quiet(processes)
@@ -478,7 +418,7 @@ async def run(args: argparse.Namespace) -> int:
     bursts: list[Burst] = []
     try:
         with running_coursehub(courses=1, keep_data=args.keep_data, extra_env=extra_env) as bench:
-            room = add_class(bench.database_url, args.students)
+            room = add_lesson_class(bench.database_url, args.students)
             files = bench.platform.data_dir / "course-files" / str(room.course_id) / "data"
             shutil.copytree(DEMO_COURSE / "data", files)
             print(f"CourseHub is up at {bench.url}; signing in {args.students} students ...")
@@ -490,6 +430,11 @@ async def run(args: argparse.Namespace) -> int:
             preheat.start()
             targets = [ours, cold.target(0), preheat.target(args.students)]
             print("Warm-up: every target once (the lesson is written, the pools fill)")
+            # Warm sign-ins: every service worker process has checked every student's cookie
+            # with the hub once (as after a few minutes of a class), by loading the player.
+            page = f"{bench.url}{SERVICE_PREFIX}/learn/{room.course_slug}/{room.lesson_id}"
+            for _ in range(8):
+                await asyncio.gather(*(http_get(page, cookie) for cookie in cookies))
             # The first visit of a lesson starts its pool (that visit runs a kernel of its own).
             first = Opening(0)
             await ours.open(0, first)

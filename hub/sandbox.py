@@ -14,6 +14,7 @@ This module only builds command lines; it imports nothing from the rest of Cours
 from __future__ import annotations
 
 import shutil
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class Sandbox:
         return [
             bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--tmpfs", "/tmp",  # noqa: S108 - a private, empty /tmp
-            *_software_under_tmp(),
+            *_software_views(),
             *self._mounts(),
             *isolation, "--die-with-parent", "--new-session",
             *environment, "--chdir", self.workdir,
@@ -97,16 +98,37 @@ class Sandbox:
         return any(Path(hidden) in path.parents for hidden in self.hidden_paths)
 
 
-def _software_under_tmp() -> list[str]:
-    """Read-only views of the interpreter, its environment and CourseHub's own code when they
-    live under /tmp (a checkout there), which the private /tmp would otherwise hide."""
+def _software_views() -> list[str]:
+    """Read-only views of the interpreter, its environment and CourseHub's own code wherever
+    the sandboxed uid could not otherwise reach them: under /tmp (a checkout there), which the
+    private /tmp hides, or below a folder closed to other users (an interpreter under
+    ``/root/.pyenv``, say), which is replaced by an empty folder holding just that view."""
     wanted = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1]}
     wanted |= {Path(sys.executable).resolve().parent.parent}
+    outermost = [path for path in wanted if not any(p in path.parents for p in wanted - {path})]
     args: list[str] = []
-    for path in sorted(wanted):
-        if PRIVATE_TMP in path.parents and not any(p in path.parents for p in wanted - {path}):
+    emptied: set[Path] = set()
+    for path in sorted(outermost):
+        if PRIVATE_TMP in path.parents:
             args += ["--ro-bind", str(path), str(path)]
+            continue
+        closed = _first_closed_folder(path)
+        if closed is None:
+            continue
+        if closed not in emptied:
+            emptied.add(closed)
+            args += ["--perms", "0755", "--tmpfs", str(closed)]
+        args += _passable_folders(closed, [path])
+        args += ["--ro-bind", str(path), str(path)]
     return args
+
+
+def _first_closed_folder(path: Path) -> Path | None:
+    """The outermost folder above ``path`` that other users may not pass through."""
+    for folder in reversed(path.parents[:-1]):  # from the top down, without "/"
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            return folder
+    return None
 
 
 def _passable_folders(hidden: Path, targets: Iterable[Path]) -> list[str]:

@@ -250,6 +250,16 @@ def test_the_extensions_load_in_a_jupyterlab_started_through_the_hub(classroom):
     assert answer.status_code == 200, answer.text
 
 
+def test_a_kernel_starts_in_the_sandboxed_server(classroom):
+    """The server's own interpreter is reachable from inside the sandbox even where it lives
+    below a folder closed to other users (a Python under /root, say)."""
+    teacher = classroom.instructor
+    started = teacher.server.post("/api/kernels", json={"name": "python3"})
+    assert started.status_code == 201, started.text
+    kernel_id = started.json()["id"]
+    assert teacher.server.delete(f"/api/kernels/{kernel_id}").status_code == 204
+
+
 def test_the_shipped_labextension_is_built_from_the_checked_in_sources():
     """extensions/labextension is what pip installs; rebuild it when the sources change
     (cd extensions/lab && npm ci && npm run build) and reinstall (pip install -e .)."""
@@ -447,7 +457,6 @@ def test_an_instructor_publishes_the_open_notebook_from_the_file_menu(
     expect(kernel_choice).to_be_hidden()
 
     page.get_by_role("menuitem", name="File", exact=True).click()
-    print("DIALOG", page.locator(".jp-Dialog").all_inner_texts())
     page.get_by_role("menuitem", name="Publish to course…").click()
     dialog = page.locator(".jp-Dialog")
     expect(dialog).to_contain_text("Publish from-the-browser.ipynb")

@@ -311,4 +311,18 @@
       result.body.notes.forEach(function (note) { list.appendChild(noteItem(note)); });
     });
   }
+
+  // Opening in JupyterLab may first start the student's server: say so while it starts.
+  var openInLab = document.getElementById("open_in_lab");
+  if (openInLab) {
+    openInLab.addEventListener("click", function () {
+      var label = openInLab.textContent;
+      openInLab.textContent = "Starting your JupyterLab…";
+      openInLab.setAttribute("aria-busy", "true");
+      setTimeout(function () {
+        openInLab.textContent = label;
+        openInLab.removeAttribute("aria-busy");
+      }, 15000);
+    });
+  }
 })();
