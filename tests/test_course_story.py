@@ -11,6 +11,7 @@ proxy, course service, lesson server, both people's JupyterLab servers, Chromium
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 from pathlib import Path
@@ -25,6 +26,8 @@ from tests.player_data import sign_in
 from tests.test_lab_extension import Hub, add_account, put_notebook, sign_in_as
 
 VIDEO = Path(__file__).parent / "media" / "lesson-clip.webm"
+# Set to a folder to keep the story's screenshots (the README's come from here).
+SCREENSHOTS = os.environ.get("COURSEHUB_SCREENSHOT_DIR")
 
 
 def umbrella_notebook(hidden_word: str) -> dict:
@@ -155,6 +158,8 @@ def test_an_instructor_builds_a_course_and_a_student_learns_it_to_the_end(platfo
         learner.locator("#lesson_end").scroll_into_view_if_needed()
         expect(learner.locator("#lesson_state")).to_be_visible(timeout=20_000)
         expect(learner.locator("#course_progress_text")).to_have_text("50")
+        if SCREENSHOTS:
+            learner.screenshot(path=str(Path(SCREENSHOTS) / "player.png"))
 
         # -- Open in JupyterLab: the student's own copy, in their own server ------------------
         with learner.expect_popup(timeout=180_000) as opened:
@@ -185,8 +190,10 @@ def test_an_instructor_builds_a_course_and_a_student_learns_it_to_the_end(platfo
         learner.set_viewport_size({"width": 375, "height": 740})
         learner.goto(f"{platform.service_url}/learn/{course.slug}/{notebook_lesson.id}")
         expect(learner.locator("#lesson_title")).to_be_visible()
+        phone_frame = learner.frame_locator("#lesson_frame")
+        expect(phone_frame.get_by_text("Umbrellas needed")).to_be_visible(timeout=90_000)
         assert learner.evaluate("document.documentElement.scrollWidth") <= 375
-        screenshot = Path(platform.data_dir) / "player-phone.png"
+        screenshot = Path(SCREENSHOTS or platform.data_dir) / "player-phone.png"
         learner.screenshot(path=str(screenshot), full_page=False)
         assert screenshot.stat().st_size > 10_000
     finally:
