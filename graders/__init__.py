@@ -1,1 +1,16 @@
-"""CourseHub graders (filled by later capabilities)."""
+"""CourseHub's autograding engine: nbgrader assignments graded in a sandbox.
+
+A pure library (no database, no web server); the job queue calls it. The public API:
+
+- ``coursehub.graders.limits.GradingLimits``
+- ``coursehub.graders.assignment_notebooks``: ``read_source``, ``student_version``,
+  ``read_submission``, ``InvalidNotebook``, ``SourceAssignment``, ``GradeCellSpec``
+- ``coursehub.graders.autograde``: ``grade``, ``GradeResult``, ``CellGrade``,
+  ``InfrastructureFault``
+
+The steps of ``grade``, one module each: ``rebuild`` (restore the instructor's cells),
+``sandbox_job`` with ``job_cgroup`` (bubblewrap, cgroups, deadline), ``runner`` and
+``grading_kernel`` (inside the sandbox), ``outcome``, ``verdict``, ``suspicion`` and
+``feedback`` (outside it). This package imports nothing here, so that the runner started in
+the sandbox loads only what it needs.
+"""

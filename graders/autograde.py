@@ -1,0 +1,221 @@
+"""Grade one submission: the engine's entry point, ``grade()``.
+
+The steps, each in a module of its own: rebuild the submission from the source
+(``rebuild``), run it in the sandbox (``sandbox_job`` starting ``runner``, whose kernel is
+``grading_kernel``), decide the scores outside the sandbox (``verdict``), look for tampering
+(``suspicion``) and make the notebook the student sees (``feedback``).
+
+Where the hidden tests are, and why student code cannot read them before they run: the job
+folder holds only the student's rebuilt notebook, whose test cells have the *student
+version's* text. The complete tests travel on the runner's stdin, and the runner makes
+itself non-dumpable before reading them, so the kernel (same uid) can neither ptrace it nor
+read its memory or descriptors. The runner hands each test to the kernel only when that test
+is due. Code the student ran earlier may watch it run then (a Python process cannot hide its
+own execution from itself); what it learns cannot change a verdict already made outside the
+kernel, and cannot reach the student: outputs of cells with hidden tests are dropped and any
+other output quoting a hidden test is removed and flagged (``feedback``), the job folder is
+emptied afterwards, and the sandbox has no network.
+
+Why a test's success cannot be faked by the usual tricks: see ``grading_kernel`` (tests run
+through the grader's own executor, never IPython's transformers or traceback handling) and
+``verdict`` (full points need both an ``ok`` reply and this run's secret nonce printed after
+the test's last statement). The runner signs its results with a key that only it and this
+process know, and writes them after killing every other process in the sandbox.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import shutil
+import stat
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import nbformat
+
+from coursehub.graders.assignment_notebooks import SourceAssignment
+from coursehub.graders.feedback import feedback_notebook
+from coursehub.graders.limits import GradingLimits
+from coursehub.graders.outcome import Outcome, decide_outcome
+from coursehub.graders.rebuild import RebuiltSubmission, rebuild
+from coursehub.graders.runner import EXECUTED, REPLIES, SUBMISSION, sign
+from coursehub.graders.sandbox_job import SandboxFailure, run_job
+from coursehub.graders.suspicion import suspicious_code
+from coursehub.graders.verdict import cell_verdicts, runner_flags
+
+OutcomeName = Literal["graded", "timeout", "memory", "crashed", "output_limit"]
+
+
+class InfrastructureFault(RuntimeError):
+    """The platform failed (sandbox, cgroups, disk, the kernel did not start): retry later."""
+
+
+@dataclass(frozen=True)
+class CellGrade:
+    """One cell that carries points: a test, a manually graded answer or a task. Its
+    feedback never holds hidden-test code or output."""
+
+    grade_id: str
+    kind: str
+    score: float | None  # None: a person grades it
+    max_points: float
+    feedback: str
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """What became of a submission. Any ``outcome`` but ``graded`` is the student's doing
+    and final; ``message`` says what to do. Tests that ran before the notebook was stopped
+    keep their points, the others get 0. ``flags`` are for a person, never part of scores.
+    """
+
+    outcome: OutcomeName
+    message: str
+    cells: tuple[CellGrade, ...]
+    score: float
+    max_score: float
+    needs_manual: bool
+    flags: tuple[str, ...]
+    feedback_notebook: dict
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["cells"] = [asdict(cell) for cell in self.cells]
+        data["flags"] = list(self.flags)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> GradeResult:
+        return cls(
+            outcome=data["outcome"],
+            message=data["message"],
+            cells=tuple(CellGrade(**cell) for cell in data["cells"]),
+            score=float(data["score"]),
+            max_score=float(data["max_score"]),
+            needs_manual=bool(data["needs_manual"]),
+            flags=tuple(data["flags"]),
+            feedback_notebook=data["feedback_notebook"],
+        )
+
+
+def grade(
+    source: SourceAssignment,
+    submitted: nbformat.NotebookNode,
+    *,
+    workdir: Path,
+    uid: int,
+    limits: GradingLimits = GradingLimits(),
+    hidden_paths: Sequence[str] = (),
+) -> GradeResult:
+    """Grade ``submitted`` against ``source`` in a sandbox as ``uid`` (blocking).
+
+    ``workdir`` is this job's own folder (emptied first and last; its parent folder, where
+    the other jobs are, is hidden from the job). ``hidden_paths`` are more folders the job
+    must not see, such as the platform's data directory."""
+    rebuilt = rebuild(source, submitted)
+    key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
+    try:
+        _prepare(workdir, uid, rebuilt)
+        plan = {
+            "key": key.hex(),
+            "nonce": nonce,
+            "limits": limits.to_json(),
+            "tests": {str(i): check.to_json() for i, check in rebuilt.tests.items()},
+        }
+        run = run_job(workdir, uid, json.dumps(plan).encode(), limits, hidden_paths)
+        executed, report, tampered = _results(workdir, key)
+    except (SandboxFailure, OSError) as error:
+        raise InfrastructureFault(f"The grading sandbox failed: {error}") from error
+    finally:
+        _empty(workdir)
+    outcome = decide_outcome(run, report, limits)
+    if outcome.infrastructure:
+        raise InfrastructureFault(outcome.message)
+    return _result(source, rebuilt, executed, report, outcome, tampered)
+
+
+def _result(
+    source: SourceAssignment,
+    rebuilt: RebuiltSubmission,
+    executed: nbformat.NotebookNode | None,
+    report: dict | None,
+    outcome: Outcome,
+    tampered: bool,
+) -> GradeResult:
+    verdicts = cell_verdicts(source, rebuilt, report, outcome.unrun_reason)
+    released = {i: rebuilt.notebook.cells[i] for i in rebuilt.tests}
+    shown, leaks = feedback_notebook(executed or rebuilt.notebook, released, rebuilt.tests)
+    flags = [
+        *rebuilt.flags,
+        *suspicious_code(rebuilt.notebook, rebuilt.released),
+        *outcome.flags,
+        *leaks,
+    ]
+    flags += [flag for verdict in verdicts for flag in verdict.flags]
+    flags += runner_flags(report, rebuilt.tests)
+    if tampered:
+        flags.append("The runner's results were missing their signature or had a wrong one.")
+    cells = tuple(
+        CellGrade(v.grade_id, v.kind, v.score, v.max_points, v.feedback) for v in verdicts
+    )
+    return GradeResult(
+        outcome=outcome.name,
+        message=outcome.message,
+        cells=cells,
+        score=sum(cell.score or 0 for cell in cells),
+        max_score=source.max_score,
+        needs_manual=any(cell.score is None for cell in cells),
+        flags=tuple(dict.fromkeys(flags)),
+        feedback_notebook=shown,
+    )
+
+
+def _prepare(workdir: Path, uid: int, rebuilt: RebuiltSubmission) -> None:
+    """The job folder, owned by the job's uid, holding only the rebuilt notebook."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    _empty(workdir)
+    os.chown(workdir, uid, uid)
+    workdir.chmod(0o700)
+    path = workdir / SUBMISSION
+    path.write_text(nbformat.writes(rebuilt.notebook))
+    os.chown(path, uid, uid)
+
+
+def _results(workdir: Path, key: bytes) -> tuple[nbformat.NotebookNode | None, dict | None, bool]:
+    """(executed notebook, runner report, whether results were there but not genuine)."""
+    try:
+        executed = _read_regular(workdir / EXECUTED)
+        replies = json.loads(_read_regular(workdir / REPLIES))
+        report = replies["report"]
+        body = json.dumps(report, sort_keys=True).encode()
+        genuine = hmac.compare_digest(str(replies["signature"]), sign(key, executed, body))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None, (workdir / REPLIES).exists()
+    if not genuine:
+        return None, None, True
+    return nbformat.reads(executed.decode(), as_version=4), report, False
+
+
+def _read_regular(path: Path, limit: int = 256 << 20) -> bytes:
+    """Read a file the job's uid could have replaced: no symlink, FIFO or device."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > limit:
+            raise ValueError(f"{path.name} is not a plain file of reasonable size")
+        return file.read(limit)
+
+
+def _empty(workdir: Path) -> None:
+    if not workdir.is_dir():
+        return
+    for entry in workdir.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()

@@ -1,0 +1,198 @@
+"""Start the runner in its sandbox, feed it the plan, and end the job at its deadline.
+
+The sandbox is ``coursehub.hub.sandbox.Sandbox``: bubblewrap as the job's uid, the file
+system read-only, a private /tmp, the job folder the only writable place, the folder holding
+all job folders hidden (other students' jobs), an environment with nothing but what the
+runner needs, and no network namespace of the host. Resources come from the job's cgroups
+(``coursehub.graders.job_cgroup``). Whatever happens, when this returns nothing of the job
+is left running: the cgroup is killed and emptied, and no process of the uid remains.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from coursehub.graders.job_cgroup import JobCgroup, prlimit_prefix
+from coursehub.graders.limits import GradingLimits
+from coursehub.hub.sandbox import Sandbox, SandboxUnavailable
+
+RUNNER = ("-m", "coursehub.graders.runner")
+STDERR_KEPT = 20_000
+EXIT_KERNEL_FAILED = 70
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+PRIVATE_HOME = "/tmp/home"  # noqa: S108 - the sandbox's own /tmp
+
+
+class SandboxFailure(RuntimeError):
+    """The platform could not run the job (a tool missing, cgroups broken)."""
+
+
+@dataclass(frozen=True)
+class JobRun:
+    returncode: int | None
+    stderr: str
+    deadline_hit: bool
+    memory_exhausted: bool
+    processes_exhausted: bool
+    seconds: float
+
+
+def runner_environment() -> dict[str, str]:
+    return {
+        "PATH": SAFE_PATH,
+        "HOME": PRIVATE_HOME,
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "IPYTHONDIR": f"{PRIVATE_HOME}/.ipython",
+        "JUPYTER_RUNTIME_DIR": f"{PRIVATE_HOME}/runtime",
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "MPLCONFIGDIR": f"{PRIVATE_HOME}/.matplotlib",
+    }
+
+
+def job_sandbox(workdir: Path, uid: int, hidden_paths: Sequence[str]) -> Sandbox:
+    return Sandbox(
+        uid=uid,
+        workdir=str(workdir),
+        hidden_paths=(str(workdir.parent), *hidden_paths),
+        writable=(str(workdir),),
+        environment=runner_environment(),
+        clear_environment=True,
+        isolate_network=True,
+    )
+
+
+def run_job(
+    workdir: Path,
+    uid: int,
+    plan: bytes,
+    limits: GradingLimits,
+    hidden_paths: Sequence[str] = (),
+) -> JobRun:
+    """Run the runner on ``workdir`` as ``uid``; blocks until it ends or its deadline."""
+    try:
+        prefix = job_sandbox(workdir, uid, hidden_paths).command_prefix()
+    except SandboxUnavailable as error:
+        raise SandboxFailure(str(error)) from error
+    kill_uid(uid)  # a worker that died mid-job may have left this uid's processes behind
+    JobCgroup.sweep(f"uid{uid}-")
+    group = JobCgroup.create(f"uid{uid}-{os.getpid()}-{threading.get_ident()}", limits)
+    enter = group.enter_prefix() if group else prlimit_prefix(limits)
+    command = [*enter, *prefix, sys.executable, *RUNNER]
+    deadline_s = limits.notebook_timeout_s + limits.startup_grace_s + 10
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=workdir,
+            start_new_session=True,
+        )
+    except OSError as error:
+        if group:
+            group.remove()
+        raise SandboxFailure(f"could not start the sandbox: {error}") from error
+    stderr = _drain(process)
+    deadline_hit, exhausted = False, (False, False)
+    try:
+        try:
+            assert process.stdin is not None
+            process.stdin.write(plan)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            process.wait(timeout=deadline_s)
+        except subprocess.TimeoutExpired:
+            deadline_hit = True
+    finally:
+        exhausted = _end(process, group, uid)
+    return JobRun(
+        returncode=None if deadline_hit else process.returncode,
+        stderr=b"".join(stderr).decode(errors="replace")[-STDERR_KEPT:],
+        deadline_hit=deadline_hit,
+        memory_exhausted=exhausted[0],
+        processes_exhausted=exhausted[1],
+        seconds=time.monotonic() - started,
+    )
+
+
+def _drain(process: subprocess.Popen) -> list[bytes]:
+    """Read stderr in the background, keeping only its last part."""
+    kept: list[bytes] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        size = 0
+        for chunk in iter(lambda: process.stderr.read(8192), b""):
+            kept.append(chunk)
+            size += len(chunk)
+            while size > STDERR_KEPT and len(kept) > 1:
+                size -= len(kept.pop(0))
+
+    threading.Thread(target=read, daemon=True).start()
+    return kept
+
+
+def _end(process: subprocess.Popen, group: JobCgroup | None, uid: int) -> tuple[bool, bool]:
+    """Kill the job's whole tree and make sure nothing of ``uid`` is left; (whether the job
+    ran out of memory, whether it ran out of processes)."""
+    exhausted = (False, False)
+    try:
+        if group:
+            group.kill_all()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+        kill_uid(uid)
+        if group:
+            exhausted = (group.memory_exhausted(), group.processes_exhausted())
+    finally:
+        if group:
+            group.remove()
+    return exhausted
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live processes whose real, effective, saved or file-system uid is ``uid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("State", "").strip().startswith("Z"):
+            continue  # dead already, waiting for its parent to collect it
+        if str(uid) in fields.get("Uid", "").split():
+            found.append(int(entry.name))
+    return found
+
+
+def kill_uid(uid: int, patience_s: float = 10) -> None:
+    """SIGKILL every process owned by ``uid`` (the job's own uid) until there is none."""
+    deadline = time.monotonic() + patience_s
+    while (pids := processes_of(uid)) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    if processes_of(uid):
+        raise SandboxFailure(f"processes of uid {uid} survived SIGKILL")

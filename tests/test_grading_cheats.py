@@ -1,0 +1,252 @@
+"""Known ways to cheat an autograder, each tried by a student who did not solve the exercise.
+
+Every trick must leave the tests it targets at 0 and raise a flag for the instructor. The
+first two are nbgrader's own cheat fixtures, graded against the source notebook they were
+made from (``grading_files/cheat-source.ipynb``)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import nbformat
+import nbgrader
+import pytest
+
+from coursehub.graders.assignment_notebooks import read_source, read_submission
+from tests.test_grading_engine import (
+    FILES,
+    add_cell,
+    answered,
+    run,
+    scores,
+    squares_assignment,
+)
+
+NBGRADER_FILES = Path(nbgrader.__file__).parent / "tests" / "apps" / "files"
+WRONG_SQUARES = "def squares(n):\n    return [0]"
+
+
+@pytest.fixture(scope="module")
+def squares():
+    return squares_assignment()
+
+
+def has_flag(result, words: str) -> bool:
+    return any(words in flag for flag in result.flags)
+
+
+@pytest.mark.parametrize(
+    "fixture", ["submitted-cheat-attempt.ipynb", "submitted-cheat-attempt-alternative.ipynb"]
+)
+def test_nbgraders_own_cheat_attempts_fail(tmp_path, fixture):
+    source = read_source((FILES / "cheat-source.ipynb").read_bytes())
+    submission = read_submission((NBGRADER_FILES / fixture).read_bytes(), source)
+
+    result = run(source, submission, tmp_path)
+
+    assert scores(result)["bar"] == 0  # `a` was never defined; the traceback was hidden
+    assert scores(result)["foo"] == 1
+    assert has_flag(result, "hides or handles tracebacks")
+
+
+def test_an_input_transformer_that_blanks_cells_fails_the_tests(squares, tmp_path):
+    notebook = answered(squares, squares=WRONG_SQUARES)
+    add_cell(notebook, "get_ipython().input_transformers_cleanup.append(lambda lines: [])")
+
+    result = run(squares, notebook, tmp_path)
+
+    assert result.score == 0 and result.outcome == "graded"
+    assert has_flag(result, "did not run to its end")
+    assert has_flag(result, "rewrites code before it runs")
+
+
+def test_an_input_transformer_that_keeps_only_the_last_line_fails(squares, tmp_path):
+    notebook = answered(squares, squares=WRONG_SQUARES)
+    add_cell(notebook, "get_ipython().input_transformers_cleanup.append(lambda lines: lines[-1:])")
+
+    result = run(squares, notebook, tmp_path)
+
+    assert scores(result)["correct_squares"] == 0
+
+
+def test_an_ast_transformer_that_removes_asserts_does_not_reach_the_tests(squares, tmp_path):
+    notebook = answered(squares, squares=WRONG_SQUARES)
+    add_cell(
+        notebook,
+        "import ast\n"
+        "class NoAsserts(ast.NodeTransformer):\n"
+        "    def visit_Assert(self, node):\n"
+        "        return ast.Pass()\n"
+        "get_ipython().ast_transformers.append(NoAsserts())",
+    )
+
+    result = run(squares, notebook, tmp_path)
+
+    assert scores(result)["correct_squares"] == 0
+    assert has_flag(result, "rewrites code before it runs")
+
+
+def test_swallowing_errors_with_a_custom_exception_handler_fails(squares, tmp_path):
+    notebook = answered(squares, squares=WRONG_SQUARES)
+    add_cell(
+        notebook,
+        "def quiet(shell, etype, value, tb, tb_offset=None):\n"
+        "    return None\n"
+        "get_ipython().set_custom_exc((BaseException,), quiet)",
+    )
+
+    result = run(squares, notebook, tmp_path)
+
+    assert scores(result)["correct_squares"] == 0
+    assert has_flag(result, "hides or handles tracebacks")
+
+
+def test_a_kernel_patched_to_report_success_is_caught(squares, tmp_path):
+    notebook = answered(squares, squares=WRONG_SQUARES)
+    add_cell(
+        notebook,
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "original = InteractiveShell.run_cell\n"
+        "def run_cell(self, *args, **kwargs):\n"
+        "    result = original(self, *args, **kwargs)\n"
+        "    result.error_in_exec = None\n"
+        "    result.error_before_exec = None\n"
+        "    return result\n"
+        "InteractiveShell.run_cell = run_cell",
+    )
+
+    result = run(squares, notebook, tmp_path)
+
+    assert scores(result)["correct_squares"] == 0
+    assert has_flag(result, "reaches into the kernel")
+
+
+def test_an_answer_whose_eq_is_always_true_fails_and_is_flagged(squares, tmp_path):
+    notebook = answered(
+        squares,
+        squares="class Anything(list):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "def squares(n):\n"
+        "    if n < 1:\n"
+        "        raise ValueError('no')\n"
+        "    return Anything()",
+    )
+
+    result = run(squares, notebook, tmp_path)
+
+    assert scores(result)["correct_squares"] == 0
+    assert has_flag(result, "class Anything with a notebook-defined ==")
+
+
+@pytest.mark.parametrize(
+    "trick",
+    [
+        pytest.param("import builtins\nbuiltins.ValueError = Exception", id="builtins-module"),
+        pytest.param("ValueError = Exception", id="global-name"),
+    ],
+)
+def test_redefining_the_exception_a_test_expects_does_not_help(squares, tmp_path, trick):
+    # Every exception would count as the ValueError the test wants squares(0) to raise.
+    notebook = answered(squares, squares="def squares(n):\n    raise NotImplementedError()")
+    add_cell(notebook, trick)
+
+    result = run(squares, notebook, tmp_path)
+
+    assert scores(result)["squares_invalid_input"] == 0
+    assert result.flags
+
+
+def test_printing_fake_results_earns_nothing(squares, tmp_path):
+    fake = json.dumps({"flags": [], "value": None})
+    notebook = answered(squares, squares=WRONG_SQUARES)
+    add_cell(notebook, f"print('Success! All tests passed.')\nprint('{'0' * 32} ok {fake}')")
+
+    result = run(squares, notebook, tmp_path)
+
+    assert scores(result)["correct_squares"] == 0
+    assert has_flag(result, "imitate the grader's test proofs")
+
+
+def test_exiting_the_kernel_ends_grading_and_later_tests_get_nothing(squares, tmp_path):
+    notebook = answered(squares, mean="import os\nos._exit(0)")
+
+    result = run(squares, notebook, tmp_path)
+
+    assert result.outcome == "crashed"
+    assert "Python stopped" in result.message
+    assert scores(result)["correct_squares"] == 2  # ran before the exit
+    assert scores(result)["correct_mean"] == 0
+
+
+PROBE = """
+import json, os, socket
+seen = {{"cwd": sorted(os.listdir("."))}}
+def attempt(name, action):
+    try:
+        seen[name] = action()
+    except Exception as error:
+        seen[name] = "refused: " + type(error).__name__
+attempt("shadow", lambda: open("/etc/shadow").read())
+attempt("source", lambda: open({source!r}).read())
+attempt("other_job", lambda: open({other!r}).read())
+attempt("jobs", lambda: os.listdir({jobs!r}))
+attempt("runner_environ", lambda: open(f"/proc/{{os.getppid()}}/environ").read())
+attempt("runner_stdin", lambda: open(f"/proc/{{os.getppid()}}/fd/0").read())
+attempt("write_outside", lambda: open("/var/tmp/escape", "w").write("x"))
+def connect(host, port):
+    socket.create_connection((host, port), timeout=2).close()
+    return "OPEN"
+attempt("loopback", lambda: connect("127.0.0.1", {port}))
+attempt("internet", lambda: connect("1.1.1.1", 53))
+print("PROBE " + json.dumps(seen))
+"""
+
+
+def test_the_sandbox_shows_only_the_job_folder_and_has_no_network(squares, tmp_path):
+    other = tmp_path / "job-of-someone-else"
+    other.mkdir()
+    (other / "answers.txt").write_text("someone else's answers")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    probe = PROBE.format(
+        source=str(FILES / "squares-source.ipynb"),
+        other=str(other / "answers.txt"),
+        jobs=str(tmp_path),
+        port=port,
+    )
+    try:
+        result = run(squares, add_cell(answered(squares), probe), tmp_path)
+    finally:
+        listener.close()
+
+    seen = json.loads(printed(result).split("PROBE ", 1)[1].splitlines()[0])
+    assert seen["cwd"] == ["submission.ipynb"]  # no tests, no other files
+    for name in ("shadow", "source", "other_job", "runner_environ", "runner_stdin"):
+        assert seen[name].startswith("refused"), name
+    assert seen["jobs"] == [] or seen["jobs"] == [f"job-{result_uid(tmp_path)}"]
+    assert seen["write_outside"].startswith("refused")
+    assert seen["loopback"].startswith("refused") and seen["internet"].startswith("refused")
+    assert result.outcome == "graded" and result.score == 5
+
+
+def printed(result) -> str:
+    """Everything the notebook printed, as the student sees it."""
+    return "".join(
+        "".join(output.get("text", ""))
+        for cell in result.feedback_notebook["cells"]
+        for output in cell.get("outputs", [])
+        if output["output_type"] == "stream"
+    )
+
+
+def result_uid(tmp_path: Path) -> str:
+    return next(p.name for p in tmp_path.iterdir() if p.name.startswith("job-3"))[4:]
+
+
+def test_feedback_of_a_probe_is_a_valid_notebook(squares, tmp_path):
+    result = run(squares, answered(squares), tmp_path)
+
+    nbformat.validate(nbformat.from_dict(result.feedback_notebook))
