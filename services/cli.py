@@ -1,4 +1,4 @@
-"""The ``coursehub`` command: up, migrate, seed, create-admin, set-role."""
+"""The ``coursehub`` command: up, migrate, seed, create-admin, set-role, worker."""
 
 from __future__ import annotations
 
@@ -87,6 +87,28 @@ async def set_role(database_url: str, login: str, role: Role) -> None:
     await _with_session(database_url, work)
 
 
+def run_grading_worker(database_url: str, concurrency: int, heartbeat: float) -> None:
+    from coursehub.services.grading_jobs import run_worker
+
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        sys.exit("Set REDIS_URL for the grading worker's notifications (coursehub up sets it).")
+    if concurrency < 1 or heartbeat <= 0:
+        sys.exit("--concurrency must be 1 or more and --heartbeat more than 0 seconds.")
+    # Grading jobs must not see the platform's data (databases, secrets, people's homes).
+    hidden = (str(data_dir_from_env()),) if os.environ.get("COURSEHUB_DATA_DIR") else ()
+    # procrastinate stops the worker gracefully on SIGINT and SIGTERM.
+    asyncio.run(
+        run_worker(
+            database_url,
+            redis_url,
+            concurrency=concurrency,
+            heartbeat=heartbeat,
+            hidden_paths=hidden,
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"
@@ -103,6 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     role = commands.add_parser("set-role", help="set someone's role (STUDENT, INSTRUCTOR, ADMIN)")
     role.add_argument("login", help="email or user name")
     role.add_argument("role", choices=[r.value for r in Role])
+    worker = commands.add_parser("worker", help="grade submissions from the job queue")
+    worker.add_argument(
+        "--concurrency", type=int, default=1, help="jobs this process grades at once (default 1)"
+    )
+    worker.add_argument(
+        "--heartbeat",
+        type=float,
+        default=10.0,
+        help="seconds between heartbeats; jobs of a worker silent for 3 heartbeats run again",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -123,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{username} is an administrator.")
     elif args.command == "set-role":
         asyncio.run(set_role(database_url, args.login, Role(args.role)))
+    elif args.command == "worker":
+        run_grading_worker(database_url, args.concurrency, args.heartbeat)
     return 0
 
 

@@ -1,8 +1,8 @@
 """``coursehub up``: everything CourseHub needs on one machine, started in order, stopped on Ctrl-C.
 
 Steps: the proxy's npm package, PostgreSQL (``DATABASE_URL`` or embedded), Redis
-(``REDIS_URL`` or embedded), migrations, demo data, then JupyterHub, which starts the proxy
-and the course service itself.
+(``REDIS_URL`` or embedded), migrations, demo data, the grading workers (``COURSEHUB_WORKERS``,
+default 1), then JupyterHub, which starts the proxy and the course service itself.
 """
 
 from __future__ import annotations
@@ -72,7 +72,42 @@ def prepare_database(database_url: str, data_dir: Path, demo: bool) -> None:
     asyncio.run(bootstrap_admin_from_env(sqlalchemy_url(database_url)))
 
 
-def run_hub(env: dict[str, str]) -> int:
+def worker_count(env: dict[str, str]) -> int:
+    raw = env.get("COURSEHUB_WORKERS", "1").strip() or "1"
+    if not raw.isdigit():
+        raise SystemExit(f"COURSEHUB_WORKERS must be a number of grading workers, not {raw!r}.")
+    return int(raw)
+
+
+def start_workers(env: dict[str, str]) -> list[subprocess.Popen]:
+    """Grading workers (``coursehub worker``); more can run on other machines."""
+    count = worker_count(env)
+    if count:
+        log.info("Starting %d grading worker(s)", count)
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "coursehub.services.cli", "worker"],
+            env=env,
+            cwd=env["COURSEHUB_DATA_DIR"],
+        )
+        for _ in range(count)
+    ]
+
+
+def stop_workers(workers: list[subprocess.Popen], timeout: float = 30) -> None:
+    """SIGTERM: a worker finishes its current jobs (procrastinate's graceful stop)."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def run_hub(env: dict[str, str], workers: list[subprocess.Popen]) -> int:
     hub = subprocess.Popen(
         [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG)],
         env=env,
@@ -81,6 +116,9 @@ def run_hub(env: dict[str, str]) -> int:
 
     def forward(signum: int, _frame: object) -> None:
         hub.send_signal(signum)
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signum)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, forward)
@@ -95,6 +133,11 @@ def up(data_dir: Path, demo: bool = True) -> int:
         )
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(data_dir))
         prepare_database(database_url, data_dir, demo)
-        code = run_hub(hub_environment(data_dir, database_url, redis_url))
+        env = hub_environment(data_dir, database_url, redis_url)
+        workers = start_workers(env)
+        try:
+            code = run_hub(env, workers)
+        finally:
+            stop_workers(workers)
         log.info("CourseHub stopped")
         return code

@@ -10,6 +10,9 @@ Where things are (pages; the JSON API mirrors them under /api/):
 - ``/dashboard``: a student's courses, "continue where you left off", recent completions
 - ``/learn/<slug>/<lesson id>``: the course player
 - ``/notes``: my notes and bookmarks
+- ``/courses/<slug>/assignments``: a course's notebook assignments, submitting, attempts and
+  grades (JSON: ``/api/courses/<slug>/assignments/...``; JupyterLab's nbgrader Assignment
+  List reaches the same API through ``coursehub.extensions.exchange``)
 - ``/teach`` and ``/teach/courses/<id>``: instructors' dashboard and course management
 - ``/admin/users``, ``/admin/categories``: administrators
 - ``/register``, ``/forgot-password``, ``/reset/<token>``: accounts

@@ -5,6 +5,15 @@ different name. Times are stored in UTC.
 """
 
 from coursehub.services.models.accounts import Account, LoginThrottle, PasswordReset, RoleChange
+from coursehub.services.models.assessment import (
+    Assignment,
+    AssignmentExtension,
+    Grade,
+    LatePenaltyUnit,
+    Notification,
+    Submission,
+    SubmissionStatus,
+)
 from coursehub.services.models.base import Base, utcnow
 from coursehub.services.models.courses import (
     Category,
@@ -21,11 +30,15 @@ from coursehub.services.models.learning import LessonProgress, Note
 
 __all__ = [
     "Account",
+    "Assignment",
+    "AssignmentExtension",
     "Base",
     "Category",
     "Course",
     "CourseStatus",
     "Enrollment",
+    "Grade",
+    "LatePenaltyUnit",
     "Lesson",
     "LessonKind",
     "LessonProgress",
@@ -33,8 +46,11 @@ __all__ = [
     "LoginThrottle",
     "Module",
     "Note",
+    "Notification",
     "PasswordReset",
     "RoleChange",
+    "Submission",
+    "SubmissionStatus",
     "Upload",
     "utcnow",
 ]
