@@ -206,6 +206,18 @@ def grades_of(sync_db: Callable[[], Session], submission_id: int) -> list[Grade]
         return list(session.scalars(select(Grade).where(Grade.submission_id == submission_id)))
 
 
+def graded_by_a_worker(queue_db, sync_db, redis_url, tmp_path, submission_id) -> None:  # type: ignore[no-untyped-def]
+    """A worker runs until the submission is graded (or failed, which fails the test)."""
+    worker = start_worker(queue_db, redis_url, tmp_path)
+    try:
+        status = wait_for_status(
+            sync_db, submission_id, {SubmissionStatus.GRADED, SubmissionStatus.FAILED}
+        )
+    finally:
+        stop(worker)
+    assert status is SubmissionStatus.GRADED, worker_logs(tmp_path)
+
+
 def test_migration_0004_is_complete_and_reversible():
     url = create_database("coursehub_migration")
     try:
@@ -287,14 +299,7 @@ def test_a_worker_grades_stores_one_grade_and_notifies_over_redis(
     subscriber = redis.Redis.from_url(redis_url).pubsub()
     subscriber.subscribe(f"coursehub:notifications:{homework.student_id}")
     submission_id = submit(queue_db, homework, answered(homework.student_notebook))
-    worker = start_worker(queue_db, redis_url, tmp_path)
-    try:
-        status = wait_for_status(
-            sync_db, submission_id, {SubmissionStatus.GRADED, SubmissionStatus.FAILED}
-        )
-    finally:
-        stop(worker)
-    assert status is SubmissionStatus.GRADED, worker_logs(tmp_path)
+    graded_by_a_worker(queue_db, sync_db, redis_url, tmp_path, submission_id)
     [grade] = grades_of(sync_db, submission_id)
     assert grade.outcome == "graded" and grade.score == grade.final_score == 2
     with sync_db() as session:
@@ -343,14 +348,7 @@ def test_with_redis_down_the_grade_and_notification_are_still_stored(
 ):
     submission_id = submit(queue_db, homework, answered(homework.student_notebook))
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    worker = start_worker(queue_db, nowhere, tmp_path)
-    try:
-        status = wait_for_status(
-            sync_db, submission_id, {SubmissionStatus.GRADED, SubmissionStatus.FAILED}
-        )
-    finally:
-        stop(worker)
-    assert status is SubmissionStatus.GRADED, worker_logs(tmp_path)
+    graded_by_a_worker(queue_db, sync_db, nowhere, tmp_path, submission_id)
     assert len(grades_of(sync_db, submission_id)) == 1
     with sync_db() as session:
         count = session.scalar(
@@ -377,14 +375,7 @@ def test_a_students_own_fault_is_a_final_grade_with_its_message(
 ):
     flood = answered(homework.student_notebook, "    return a + b\n\nprint('x' * 3_000_000)")
     submission_id = submit(queue_db, homework, flood)
-    worker = start_worker(queue_db, redis_url, tmp_path)
-    try:
-        status = wait_for_status(
-            sync_db, submission_id, {SubmissionStatus.GRADED, SubmissionStatus.FAILED}
-        )
-    finally:
-        stop(worker)
-    assert status is SubmissionStatus.GRADED, worker_logs(tmp_path)
+    graded_by_a_worker(queue_db, sync_db, redis_url, tmp_path, submission_id)
     [grade] = grades_of(sync_db, submission_id)
     assert grade.outcome != "graded" and grade.message, (grade.outcome, grade.message)
     [job] = jobs_for(sync_db, submission_id)
@@ -397,14 +388,7 @@ def test_a_failed_hidden_test_costs_its_points_without_showing_the_hidden_test(
     # Passes the visible test (add(1, 2)), fails the hidden one (add(20, 22)).
     sneaky = answered(homework.student_notebook, "    return a + b if a < 10 else 0")
     submission_id = submit(queue_db, homework, sneaky)
-    worker = start_worker(queue_db, redis_url, tmp_path)
-    try:
-        status = wait_for_status(
-            sync_db, submission_id, {SubmissionStatus.GRADED, SubmissionStatus.FAILED}
-        )
-    finally:
-        stop(worker)
-    assert status is SubmissionStatus.GRADED, worker_logs(tmp_path)
+    graded_by_a_worker(queue_db, sync_db, redis_url, tmp_path, submission_id)
     [grade] = grades_of(sync_db, submission_id)
     assert grade.outcome == "graded" and grade.score == 0
     shown = json.dumps([grade.cells, grade.feedback_notebook, grade.message])

@@ -44,7 +44,14 @@ from coursehub.services.enrollment import (
 )
 from coursehub.services.handlers.base import BaseHandler
 from coursehub.services.handlers.teach_base import row_id
-from coursehub.services.models import Account, Assignment, AssignmentExtension, Course
+from coursehub.services.models import (
+    Account,
+    Assignment,
+    AssignmentExtension,
+    Course,
+    Grade,
+    Submission,
+)
 
 STAFF_ONLY = "Only the course's instructor and administrators can do this."
 
@@ -93,6 +100,20 @@ class AssignmentsHandler(BaseHandler):
             chosen = files.get("notebook") or next(iter(files.values()))
             return chosen[0]["body"]
         return self.request.body
+
+    async def own_submission(
+        self, slug: str, assignment_id: str, submission_id: str
+    ) -> tuple[Assignment, Submission, Grade | None]:
+        """One attempt with its grade, for its student and the course's staff only."""
+        async with self.db(read_only=True) as session:
+            account, _, assignment = await self.assignment(session, slug, assignment_id)
+            with self.refusals():
+                submission, grade = await submissions.submission_with_grade(
+                    session, assignment, row_id(submission_id)
+                )
+        if not self.staff and submission.account_id != account.id:
+            raise web.HTTPError(404, "There is no such submission of this assignment.")
+        return assignment, submission, grade
 
     def write_notebook(self, notebook: dict[str, Any], filename: str) -> None:
         self.set_header("Content-Type", "application/x-ipynb+json")
@@ -250,14 +271,7 @@ class SubmissionsAPI(AssignmentsHandler):
 
 class SubmissionAPI(AssignmentsHandler):
     async def get(self, slug: str, assignment_id: str, submission_id: str) -> None:
-        async with self.db(read_only=True) as session:
-            account, _, assignment = await self.assignment(session, slug, assignment_id)
-            with self.refusals():
-                submission, grade = await submissions.submission_with_grade(
-                    session, assignment, row_id(submission_id)
-                )
-        if not self.staff and submission.account_id != account.id:
-            raise web.HTTPError(404, "There is no such submission of this assignment.")
+        _, submission, grade = await self.own_submission(slug, assignment_id, submission_id)
         self.write_json(submissions.submission_json(submission, grade))
 
 
@@ -265,14 +279,7 @@ class SubmittedNotebookAPI(AssignmentsHandler):
     """The notebook exactly as it was submitted (its student and course staff)."""
 
     async def get(self, slug: str, assignment_id: str, submission_id: str) -> None:
-        async with self.db(read_only=True) as session:
-            account, _, assignment = await self.assignment(session, slug, assignment_id)
-            with self.refusals():
-                submission, _ = await submissions.submission_with_grade(
-                    session, assignment, row_id(submission_id)
-                )
-        if not self.staff and submission.account_id != account.id:
-            raise web.HTTPError(404, "There is no such submission of this assignment.")
+        assignment, submission, _ = await self.own_submission(slug, assignment_id, submission_id)
         self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header(
             "Content-Disposition",
@@ -301,14 +308,9 @@ class FeedbackAPI(AssignmentsHandler):
     visible tests (hidden tests never reach it)."""
 
     async def get(self, slug: str, assignment_id: str, submission_id: str) -> None:
-        async with self.db(read_only=True) as session:
-            account, _, assignment = await self.assignment(session, slug, assignment_id)
-            with self.refusals():
-                submission, grade = await submissions.submission_with_grade(
-                    session, assignment, row_id(submission_id)
-                )
-        if not self.staff and submission.account_id != account.id:
-            raise web.HTTPError(404, "There is no such submission of this assignment.")
+        assignment, submission, grade = await self.own_submission(
+            slug, assignment_id, submission_id
+        )
         if grade is None or not grade.feedback_notebook:
             raise web.HTTPError(404, "This attempt has no feedback yet; look again once graded.")
         self.write_notebook(
