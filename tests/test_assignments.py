@@ -146,6 +146,11 @@ def test_an_instructor_creates_and_releases_and_the_student_gets_the_student_ver
     assert source.status_code == 403
     page = room.learner.get(f"/courses/{room.course.slug}/assignments")
     assert page.status_code == 200 and "Adding numbers" in page.text
+    # The course page and the assignment lesson lead there.
+    assignments_page = f"/courses/{room.course.slug}/assignments"
+    assert assignments_page in room.learner.get(f"/courses/{room.course.slug}").text
+    lesson = f"/learn/{room.course.slug}/{room.course.lesson_ids[0]}"
+    assert assignments_page in room.learner.get(lesson).text
 
 
 def test_a_bad_source_notebook_is_refused_with_the_reason(classroom, db):
