@@ -13,6 +13,7 @@ Where things are (pages; the JSON API mirrors them under /api/):
 - ``/courses/<slug>/assignments``: a course's notebook assignments, submitting, attempts and
   grades (JSON: ``/api/courses/<slug>/assignments/...``; JupyterLab's nbgrader Assignment
   List reaches the same API through ``coursehub.extensions.exchange``)
+- ``/api/courses/<slug>/gradebook`` (and ``gradebook.csv?format=plain|canvas``): grades
 - ``/teach`` and ``/teach/courses/<id>``: instructors' dashboard and course management
 - ``/admin/users``, ``/admin/categories``: administrators
 - ``/register``, ``/forgot-password``, ``/reset/<token>``: accounts
