@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import random
 import re
 import shutil
@@ -43,7 +42,7 @@ from benchmarks.classroom import (
 )
 from benchmarks.cpu_usage import CpuWindow
 from benchmarks.platform_setup import BenchPlatform, running_coursehub
-from benchmarks.report import RESULTS_DIR
+from benchmarks.report import RESULTS_DIR, percentile
 from coursehub.hub.constants import SERVICE_PREFIX
 
 GOAL_RATIO = 1.15
@@ -148,14 +147,6 @@ class Burst:
     wall_seconds: float
     machine_busy_percent: float
     summary: dict[str, float | int | None] = field(default_factory=dict)
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def summarise(outcomes: list[Outcome]) -> dict[str, float | int | None]:

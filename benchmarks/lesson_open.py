@@ -58,7 +58,7 @@ from benchmarks.classroom import (
 )
 from benchmarks.cpu_usage import CpuWindow
 from benchmarks.platform_setup import running_coursehub
-from benchmarks.report import RESULTS_DIR
+from benchmarks.report import RESULTS_DIR, percentile
 from coursehub.hub.constants import SERVICE_PREFIX
 from tests.platform import free_port
 
@@ -328,14 +328,6 @@ class Burst:
     wall_seconds: float
     machine_busy_percent: float
     summary: dict[str, float | int | None] = field(default_factory=dict)
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """Nearest-rank percentile."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def summarise(openings: list[Opening]) -> dict[str, float | int | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -17,6 +18,14 @@ from benchmarks.wrk import LoadResult
 
 RESULTS_DIR = Path(__file__).with_name("results")
 REPO = Path(__file__).resolve().parent.parent
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,10 @@ class CourseHubExchange(Exchange):
 
     def assignments_of(self, slug: str) -> list[dict[str, Any]]:
         answer = self.calls.json("GET", f"api/courses/{ServiceCalls.quote(slug)}/assignments")
+        wanted = self.coursedir.assignment_id if self.coursedir else ""
         found = []
         for assignment in answer["assignments"]:
             assignment["nbgrader_id"] = name_of(assignment["title"], assignment["id"])
-            wanted = self.coursedir.assignment_id if self.coursedir else ""
             if not wanted or wanted == assignment["nbgrader_id"]:
                 found.append(assignment)
         return found
