@@ -44,7 +44,7 @@ from coursehub.graders.limits import GradingLimits
 from coursehub.graders.outcome import Outcome, decide_outcome
 from coursehub.graders.rebuild import RebuiltSubmission, rebuild
 from coursehub.graders.runner import EXECUTED, REPLIES, SUBMISSION, sign
-from coursehub.graders.sandbox_job import SandboxFailure, run_job
+from coursehub.graders.sandbox_job import SandboxFailure, StartedJob, finish_job, start_job
 from coursehub.graders.suspicion import suspicious_code
 from coursehub.graders.verdict import cell_verdicts, runner_flags
 
@@ -111,23 +111,33 @@ def grade(
     uid: int,
     limits: GradingLimits = GradingLimits(),
     hidden_paths: Sequence[str] = (),
+    started: StartedJob | None = None,
 ) -> GradeResult:
     """Grade ``submitted`` against ``source`` in a sandbox as ``uid`` (blocking).
 
     ``workdir`` is this job's own folder (emptied first and last; its parent folder, where
     the other jobs are, is hidden from the job). ``hidden_paths`` are more folders the job
-    must not see, such as the platform's data directory."""
+    must not see, such as the platform's data directory. ``started`` is a sandbox already
+    running on ``workdir`` as ``uid`` with its kernel ready (from a warm pool); without it,
+    one is started here."""
     rebuilt = rebuild(source, submitted)
     key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
     try:
-        _prepare(workdir, uid, rebuilt)
+        if started is None:
+            prepare_workdir(workdir, uid)
+            started = start_job(workdir, uid, limits, hidden_paths)
+        try:
+            _place(workdir, uid, rebuilt)
+        except OSError:
+            started.abandon()
+            raise
         plan = {
             "key": key.hex(),
             "nonce": nonce,
             "limits": limits.to_json(),
             "tests": {str(i): check.to_json() for i, check in rebuilt.tests.items()},
         }
-        run = run_job(workdir, uid, json.dumps(plan).encode(), limits, hidden_paths)
+        run = finish_job(started, json.dumps(plan).encode())
         executed, report, tampered = _results(workdir, key)
     except (SandboxFailure, OSError) as error:
         raise InfrastructureFault(f"The grading sandbox failed: {error}") from error
@@ -175,12 +185,16 @@ def _result(
     )
 
 
-def _prepare(workdir: Path, uid: int, rebuilt: RebuiltSubmission) -> None:
-    """The job folder, owned by the job's uid, holding only the rebuilt notebook."""
+def prepare_workdir(workdir: Path, uid: int) -> None:
+    """The job folder, empty and owned by the job's uid, before its sandbox starts."""
     workdir.mkdir(parents=True, exist_ok=True)
     _empty(workdir)
     os.chown(workdir, uid, uid)
     workdir.chmod(0o700)
+
+
+def _place(workdir: Path, uid: int, rebuilt: RebuiltSubmission) -> None:
+    """Put the rebuilt notebook, the only file the job gets, in its folder."""
     path = workdir / SUBMISSION
     path.write_text(nbformat.writes(rebuilt.notebook))
     os.chown(path, uid, uid)

@@ -120,7 +120,7 @@ class JobCgroup:
                     pass
             if freezer:
                 (freezer / "freezer.state").write_text("THAWED")
-            time.sleep(0.05)
+            time.sleep(0.01)
         if self.processes():
             raise OSError(f"processes of grading job {self.name} survived SIGKILL")
 

@@ -1,11 +1,13 @@
 """Run one submission inside the sandbox: ``python -m coursehub.graders.runner``.
 
 The grader (``coursehub.graders.sandbox_job``) starts this module under bubblewrap as the
-job's unprivileged uid, in the job folder, which then holds only ``submission.ipynb``. The
-plan comes on stdin: the complete test cells (hidden tests included), the run's secret nonce,
-the key that signs the results, and the limits. Before reading it the runner makes itself
-non-dumpable, so the kernel (same uid) can neither ptrace it nor read its memory or file
-descriptors through /proc, and it never writes the plan anywhere.
+job's unprivileged uid, in the job folder, possibly before the job exists (a warm pool,
+``coursehub.graders.warm_pool``). The runner makes itself non-dumpable, so the kernel (same
+uid) can neither ptrace it nor read its memory or file descriptors through /proc, starts the
+kernel and says ``ready`` on its standard output. Then the grader puts ``submission.ipynb``
+in the folder and sends the plan on stdin: the complete test cells (hidden tests included),
+the run's secret nonce, the key that signs the results, and the limits. The runner never
+writes the plan anywhere, and the kernel holds neither of those pipes.
 
 It executes the notebook with nbclient in a grading kernel (``coursehub.graders.
 grading_kernel``): student cells as they are, test cells through the kernel's own executor.
@@ -17,8 +19,10 @@ signed with the key, so that nothing student code left behind can rewrite them.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
+import contextlib
 import ctypes
 import hashlib
 import hmac
@@ -29,20 +33,27 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import nbformat
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+# jsonschema (under nbformat) imports rfc3987_syntax when it is installed, and that module
+# builds a grammar at import time: about a second of CPU in every job, for URI formats that
+# notebook validation never checks. Marking it absent makes jsonschema skip it.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-from coursehub.graders.grading_kernel import ENTRY_NAME
+import nbformat  # noqa: E402
+from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
+
+from coursehub.graders.grading_kernel import ENTRY_NAME  # noqa: E402
 
 SUBMISSION, EXECUTED, REPLIES = "submission.ipynb", "executed.ipynb", "replies.json"
 KERNEL_NAME = "coursehub-grading"
 PR_SET_DUMPABLE = 4
+READY_LINE = b"ready\n"  # the same line as sandbox_job.READY_LINE
 PROOF_LINE = re.compile(r"^([0-9a-f]{32}) (ok|fail) (\{.*\})$")
 EXIT_KERNEL_FAILED, EXIT_RUNNER_FAILED = 70, 71  # the platform's fault: the job is retried
 
@@ -108,20 +119,21 @@ def take_proof(cell: nbformat.NotebookNode, nonce: str) -> tuple[dict | None, li
     return proof, flags
 
 
-async def execute(plan: dict, workdir: Path) -> tuple[nbformat.NotebookNode, dict]:
-    limits = plan["limits"]
-    tests = {int(index): test for index, test in plan["tests"].items()}
-    notebook = nbformat.read(workdir / SUBMISSION, as_version=4)
+async def execute(
+    workdir: Path, startup_timeout: int, ready: int, read_plan: Callable[[], bytes]
+) -> tuple[nbformat.NotebookNode, dict, dict]:
+    """Start the kernel, say so on the ``ready`` descriptor, then wait for the plan and run
+    the submission the grader has put in ``workdir`` by then: (notebook, report, plan)."""
     specs = KernelSpecManager(kernel_dirs=[str(kernel_spec_dir(Path("/tmp/coursehub-kernel")))])  # noqa: S108
     manager = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
     client = GradingClient(
-        notebook,
-        limits["max_output_bytes"],
+        nbformat.v4.new_notebook(),
+        0,
         km=manager,
         allow_errors=True,
         interrupt_on_timeout=False,
         record_timing=False,
-        startup_timeout=int(limits["startup_grace_s"]),
+        startup_timeout=startup_timeout,
         shutdown_kernel="immediate",
         on_cell_executed=record_reply,
         resources={"metadata": {"path": str(workdir)}},
@@ -132,12 +144,19 @@ async def execute(plan: dict, workdir: Path) -> tuple[nbformat.NotebookNode, dic
     try:
         async with client.async_setup_kernel():
             started = True
+            os.write(ready, READY_LINE)
+            os.close(ready)
+            plan = json.loads(await asyncio.to_thread(read_plan))
+            tests = {int(index): test for index, test in plan["tests"].items()}
+            notebook = nbformat.read(workdir / SUBMISSION, as_version=4)
+            client.nb = notebook
+            client.output_budget = plan["limits"]["max_output_bytes"]
             await _run_cells(client, notebook, tests, plan, report)
     except Exception as error:
         if not started:
             raise KernelStartFailed(str(error)) from error
         raise
-    return notebook, report
+    return notebook, report, plan
 
 
 async def _run_cells(
@@ -196,13 +215,17 @@ def sign(key: bytes, *parts: bytes) -> str:
 
 
 def kill_everything_else() -> None:
-    """Kill every process of this uid in the sandbox's pid namespace except ourselves."""
-    for _ in range(3):
+    """Kill every process of this uid in the sandbox's pid namespace except ourselves, and
+    collect our own dead children, until none is left (at most about a second)."""
+    for _ in range(200):
         try:
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
             return
-        time.sleep(0.05)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        time.sleep(0.005)
 
 
 def write_results(workdir: Path, key: bytes, notebook: nbformat.NotebookNode, report: dict) -> None:
@@ -215,15 +238,26 @@ def write_results(workdir: Path, key: bytes, notebook: nbformat.NotebookNode, re
         os.replace(temporary, workdir / name)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     forbid_tracing()
-    plan = json.loads(sys.stdin.buffer.read())
-    devnull = os.open(os.devnull, os.O_RDONLY)
+    options = argparse.ArgumentParser(prog="coursehub.graders.runner")
+    options.add_argument("--startup-timeout", type=int, default=30)
+    startup_timeout = options.parse_args(argv).startup_timeout
+    # Only this process may tell the grader the kernel is ready: the kernel gets /dev/null
+    # as its standard output and input, never the grader's pipes.
+    ready, plan_input = os.dup(1), os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
     workdir = Path.cwd()
     Path(os.environ.get("HOME", "/tmp")).mkdir(parents=True, exist_ok=True)  # noqa: S108
+
+    def read_plan() -> bytes:
+        with os.fdopen(plan_input, "rb") as source:
+            return source.read()
+
     try:
-        notebook, report = asyncio.run(execute(plan, workdir))
+        notebook, report, plan = asyncio.run(execute(workdir, startup_timeout, ready, read_plan))
     except KernelStartFailed:
         traceback.print_exc()
         sys.exit(EXIT_KERNEL_FAILED)

@@ -11,6 +11,7 @@ is left running: the cgroup is killed and emptied, and no process of the uid rem
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ RUNNER = ("-m", "coursehub.graders.runner")
 STDERR_KEPT = 20_000
 EXIT_KERNEL_FAILED = 70
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+READY_LINE = b"ready\n"
 PRIVATE_HOME = "/tmp/home"  # noqa: S108 - the sandbox's own /tmp
 
 
@@ -71,14 +73,42 @@ def job_sandbox(workdir: Path, uid: int, hidden_paths: Sequence[str]) -> Sandbox
     )
 
 
-def run_job(
-    workdir: Path,
-    uid: int,
-    plan: bytes,
-    limits: GradingLimits,
-    hidden_paths: Sequence[str] = (),
-) -> JobRun:
-    """Run the runner on ``workdir`` as ``uid``; blocks until it ends or its deadline."""
+@dataclass
+class StartedJob:
+    """A runner started in its sandbox whose kernel is starting or ready, waiting for its
+    plan. A warm pool (``coursehub.graders.warm_pool``) keeps some of these ahead of jobs."""
+
+    workdir: Path
+    uid: int
+    limits: GradingLimits
+    process: subprocess.Popen
+    group: JobCgroup | None
+    stderr: list[bytes]
+    started: float
+    ended: bool = False
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Whether the runner said its kernel is ready within ``timeout_s``."""
+        assert self.process.stdout is not None
+        readable, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+        return bool(readable) and self.process.stdout.readline() == READY_LINE
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def abandon(self) -> None:
+        """Stop a job that will not get its plan (the pool is closing, the kernel failed);
+        nothing happens if it has ended already."""
+        if not self.ended:
+            self.ended = True
+            _end(self.process, self.group, self.uid)
+
+
+def start_job(
+    workdir: Path, uid: int, limits: GradingLimits, hidden_paths: Sequence[str] = ()
+) -> StartedJob:
+    """Start the runner on ``workdir`` as ``uid``; its kernel starts at once and then waits
+    for the plan (``finish_job``). ``workdir`` exists, is owned by ``uid`` and is empty."""
     try:
         prefix = job_sandbox(workdir, uid, hidden_paths).command_prefix()
     except SandboxUnavailable as error:
@@ -87,14 +117,13 @@ def run_job(
     JobCgroup.sweep(f"uid{uid}-")
     group = JobCgroup.create(f"uid{uid}-{os.getpid()}-{threading.get_ident()}", limits)
     enter = group.enter_prefix() if group else prlimit_prefix(limits)
-    command = [*enter, *prefix, sys.executable, *RUNNER]
-    deadline_s = limits.notebook_timeout_s + limits.startup_grace_s + 10
-    started = time.monotonic()
+    startup = ["--startup-timeout", str(int(limits.startup_grace_s))]
+    command = [*enter, *prefix, sys.executable, *RUNNER, *startup]
     try:
         process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=workdir,
             start_new_session=True,
@@ -103,8 +132,16 @@ def run_job(
         if group:
             group.remove()
         raise SandboxFailure(f"could not start the sandbox: {error}") from error
-    stderr = _drain(process)
+    return StartedJob(workdir, uid, limits, process, group, _drain(process), time.monotonic())
+
+
+def finish_job(job: StartedJob, plan: bytes) -> JobRun:
+    """Give ``job`` its plan (the submission is in its folder by now) and wait until it ends
+    or its deadline; whatever happens, nothing of it is left running afterwards."""
+    limits, process = job.limits, job.process
+    deadline_s = limits.notebook_timeout_s + limits.startup_grace_s + 10
     deadline_hit, exhausted = False, (False, False)
+    sent = time.monotonic()
     try:
         try:
             assert process.stdin is not None
@@ -117,14 +154,15 @@ def run_job(
         except subprocess.TimeoutExpired:
             deadline_hit = True
     finally:
-        exhausted = _end(process, group, uid)
+        job.ended = True
+        exhausted = _end(process, job.group, job.uid)
     return JobRun(
         returncode=None if deadline_hit else process.returncode,
-        stderr=b"".join(stderr).decode(errors="replace")[-STDERR_KEPT:],
+        stderr=b"".join(job.stderr).decode(errors="replace")[-STDERR_KEPT:],
         deadline_hit=deadline_hit,
         memory_exhausted=exhausted[0],
         processes_exhausted=exhausted[1],
-        seconds=time.monotonic() - started,
+        seconds=time.monotonic() - sent,
     )
 
 

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import procrastinate
 import redis.asyncio as redis
@@ -45,6 +45,9 @@ from coursehub.services.models import (
     SubmissionStatus,
 )
 from coursehub.services.submissions import GRADE_TASK, GRADING_QUEUE
+
+if TYPE_CHECKING:
+    from coursehub.graders.warm_pool import WarmPool, WarmSandbox
 
 log = logging.getLogger("coursehub.worker")
 
@@ -107,6 +110,31 @@ def run_engine(
         return grade(source, notebook, workdir=Path(workdir), uid=uid, hidden_paths=hidden)
 
 
+def run_in_sandbox(source_notebook: dict[str, Any], submitted: bytes, sandbox: WarmSandbox) -> Any:
+    """Grade in a sandbox of the warm pool, already running with its kernel ready
+    (blocking: call it in a thread)."""
+    from coursehub.graders.assignment_notebooks import read_source, read_submission
+    from coursehub.graders.autograde import grade
+
+    source = read_source(json.dumps(source_notebook).encode())
+    notebook = read_submission(submitted, source)
+    return grade(
+        source,
+        notebook,
+        workdir=sandbox.workdir,
+        uid=sandbox.uid,
+        limits=sandbox.job.limits,
+        started=sandbox.job,
+    )
+
+
+def warm_pool(size: int, hidden_paths: tuple[str, ...]) -> WarmPool:
+    """Sandboxes for this worker's next ``size`` jobs, started ahead of them."""
+    from coursehub.graders.warm_pool import WarmPool
+
+    return WarmPool(slot=sandbox_slot, jobs_dir=JOBS_DIR, hidden_paths=hidden_paths, size=size)
+
+
 @dataclass
 class GradingWorker:
     """What a worker process shares between its jobs: the database and Redis."""
@@ -114,6 +142,7 @@ class GradingWorker:
     sessions: async_sessionmaker[AsyncSession]
     redis: redis.Redis
     hidden_paths: tuple[str, ...] = ()
+    pool: WarmPool | None = None
 
     async def set_status(self, submission_id: int, status: SubmissionStatus, message: str) -> None:
         async with self.sessions() as session:
@@ -150,18 +179,24 @@ class GradingWorker:
             return
         await self.set_status(submission_id, SubmissionStatus.GRADING, "")
         try:
-            with sandbox_slot() as uid:
-                result = await asyncio.to_thread(
-                    run_engine,
-                    assignment.source_notebook,
-                    submission.notebook,
-                    uid,
-                    self.hidden_paths,
-                )
+            result = await self.run(assignment.source_notebook, submission.notebook)
         except Exception as error:
             await self.platform_fault(context, submission_id, error)
             raise
         await self.store_grade(submission, result)
+
+    async def run(self, source_notebook: dict[str, Any], submitted: bytes) -> Any:
+        """Grade in a sandbox of the warm pool, or in one started now without a pool."""
+        if self.pool is None:
+            with sandbox_slot() as uid:
+                return await asyncio.to_thread(
+                    run_engine, source_notebook, submitted, uid, self.hidden_paths
+                )
+        sandbox = await asyncio.to_thread(self.pool.take)
+        try:
+            return await asyncio.to_thread(run_in_sandbox, source_notebook, submitted, sandbox)
+        finally:
+            await asyncio.to_thread(sandbox.close)
 
     async def platform_fault(
         self, context: JobContext, submission_id: int, error: Exception
@@ -318,7 +353,9 @@ async def run_worker(
 ) -> None:
     engine = make_engine(database_url, pool_size=max(2, concurrency + 1))
     client = redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    worker = GradingWorker(make_sessionmaker(engine), client, hidden_paths)
+    pool = warm_pool(concurrency, hidden_paths)
+    pool.refill()
+    worker = GradingWorker(make_sessionmaker(engine), client, hidden_paths, pool)
     app = make_app(database_url)
     register_tasks(app, worker)
     stalled_after = heartbeat * 3
@@ -343,5 +380,6 @@ async def run_worker(
             finally:
                 watcher.cancel()
     finally:
+        await asyncio.to_thread(pool.close)
         await client.aclose()
         await engine.dispose()
