@@ -1,4 +1,5 @@
-"""The ``coursehub`` command: up, migrate, seed, create-admin, set-role, worker."""
+"""The ``coursehub`` command: up, migrate, seed, create-admin, set-role, worker,
+import-nbgrader."""
 
 from __future__ import annotations
 
@@ -109,6 +110,25 @@ def run_grading_worker(database_url: str, concurrency: int, heartbeat: float) ->
     )
 
 
+def import_nbgrader_course(database_url: str, args: argparse.Namespace) -> None:
+    try:
+        from coursehub.services.nbgrader_import import ImportRefused, run_import
+    except ModuleNotFoundError as error:
+        sys.exit(f"import-nbgrader needs {error.name}: install coursehub[grader] and run it again.")
+    try:
+        lines = run_import(
+            database_url,
+            args.path,
+            course_slug=args.course,
+            instructor=args.instructor,
+            release=args.release,
+            dry_run=args.dry_run,
+        )
+    except ImportRefused as error:
+        sys.exit(str(error))
+    print("\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"
@@ -135,6 +155,18 @@ def main(argv: list[str] | None = None) -> int:
         default=10.0,
         help="seconds between heartbeats; jobs of a worker silent for 3 heartbeats run again",
     )
+    nbgrader = commands.add_parser(
+        "import-nbgrader", help="import an nbgrader course directory into a CourseHub course"
+    )
+    nbgrader.add_argument("path", type=Path, help="the nbgrader course directory")
+    nbgrader.add_argument("--course", required=True, help="the CourseHub course's slug")
+    nbgrader.add_argument(
+        "--instructor", help="user name the assignments are made by (default: the course's)"
+    )
+    nbgrader.add_argument("--release", action="store_true", help="release the assignments now")
+    nbgrader.add_argument(
+        "--dry-run", action="store_true", help="print what would happen and write nothing"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -157,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(set_role(database_url, args.login, Role(args.role)))
     elif args.command == "worker":
         run_grading_worker(database_url, args.concurrency, args.heartbeat)
+    elif args.command == "import-nbgrader":
+        import_nbgrader_course(database_url, args)
     return 0
 
 
