@@ -85,13 +85,16 @@ class StartedJob:
     group: JobCgroup | None
     stderr: list[bytes]
     started: float
+    ready: bool = False
     ended: bool = False
 
     def wait_ready(self, timeout_s: float) -> bool:
-        """Whether the runner said its kernel is ready within ``timeout_s``."""
-        assert self.process.stdout is not None
-        readable, _, _ = select.select([self.process.stdout], [], [], timeout_s)
-        return bool(readable) and self.process.stdout.readline() == READY_LINE
+        """Whether the runner said its kernel is ready (within ``timeout_s``)."""
+        if not self.ready:
+            assert self.process.stdout is not None
+            readable, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+            self.ready = bool(readable) and self.process.stdout.readline() == READY_LINE
+        return self.ready
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import shutil
 import tempfile
 import threading
@@ -55,7 +56,11 @@ class WarmSandbox:
 
 @dataclass
 class WarmPool:
-    """Keeps ``size`` sandboxes ready for the next jobs of one worker process."""
+    """Keeps ``size`` sandboxes ready for the next jobs of one worker process.
+
+    One long-lived thread of the pool starts every sandbox: bubblewrap ends its sandbox when
+    the thread that started it ends (``--die-with-parent``), so sandboxes must not be started
+    from short-lived threads."""
 
     slot: SlotSource
     jobs_dir: Path
@@ -63,7 +68,9 @@ class WarmPool:
     hidden_paths: Sequence[str] = ()
     size: int = 1
     _ready: deque[WarmSandbox] = field(default_factory=deque)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _requests: queue.SimpleQueue[bool] = field(default_factory=queue.SimpleQueue)
+    _starter: threading.Thread | None = None
     _starting: int = 0
     _closed: bool = False
 
@@ -71,47 +78,75 @@ class WarmPool:
         """A ready sandbox (blocking while one starts if none is); the pool then starts
         another in the background."""
         for _ in range(STARTS_BEFORE_GIVING_UP):
-            with self._lock:
-                candidate = self._ready.popleft() if self._ready else None
-            if candidate is None:
-                candidate = self._start()
+            with self._changed:
+                if not self._ready and not self._starting:
+                    self._request(1)
+                while not self._ready:
+                    if self._closed:
+                        raise SandboxFailure("The grading sandbox pool is closed.")
+                    self._changed.wait(timeout=1)
+                candidate = self._ready.popleft()
+            self.refill()
             if candidate.job.alive() and candidate.job.wait_ready(self.limits.startup_grace_s):
-                self.refill()
                 return candidate
-            log.warning("A grading sandbox (uid %d) died before its job came", candidate.uid)
             candidate.close()
+            log.warning(
+                "A grading sandbox (uid %d) died before its job came: %s",
+                candidate.uid,
+                b"".join(candidate.job.stderr).decode(errors="replace")[-2000:],
+            )
         raise SandboxFailure(f"{STARTS_BEFORE_GIVING_UP} grading sandboxes in a row did not start")
 
     def refill(self) -> None:
-        """Start sandboxes in the background until ``size`` are ready or starting."""
-        with self._lock:
-            wanted = self.size - len(self._ready) - self._starting
-            if self._closed or wanted <= 0:
-                return
-            self._starting += wanted
-        for _ in range(wanted):
-            threading.Thread(target=self._start_in_background, daemon=True).start()
+        """Have sandboxes started in the background until ``size`` are ready or starting."""
+        with self._changed:
+            if not self._closed:
+                self._request(self.size - len(self._ready) - self._starting)
 
     def close(self) -> None:
-        with self._lock:
+        with self._changed:
             self._closed = True
             waiting = list(self._ready)
             self._ready.clear()
+            self._changed.notify_all()
+        self._requests.put(False)
         for sandbox in waiting:
             sandbox.close()
+        if self._starter is not None:
+            self._starter.join(timeout=60)
 
-    def _start_in_background(self) -> None:
-        try:
-            sandbox = self._start()
-        except Exception:
-            log.exception("Could not start a warm grading sandbox")
-            sandbox = None
-        with self._lock:
-            self._starting -= 1
-            if sandbox is not None and not self._closed:
-                self._ready.append(sandbox)
+    def _request(self, count: int) -> None:
+        """Ask the starter thread for ``count`` more sandboxes (the lock is held)."""
+        if count <= 0:
+            return
+        if self._starter is None:
+            self._starter = threading.Thread(
+                target=self._start_requested, name="grading-sandbox-starter", daemon=True
+            )
+            self._starter.start()
+        self._starting += count
+        for _ in range(count):
+            self._requests.put(True)
+
+    def _start_requested(self) -> None:
+        while self._requests.get():
+            try:
+                sandbox: WarmSandbox | None = self._start()
+            except Exception:
+                log.exception("Could not start a grading sandbox")
                 sandbox = None
-        if sandbox is not None:
+            with self._changed:
+                self._starting -= 1
+                if sandbox is not None and not self._closed:
+                    self._ready.append(sandbox)
+                    sandbox = None
+                self._changed.notify_all()
+            if sandbox is not None:
+                sandbox.close()
+        with self._changed:
+            waiting = list(self._ready)
+            self._ready.clear()
+        for sandbox in waiting:  # started by this thread: they would die with it anyway
             sandbox.close()
 
     def _start(self) -> WarmSandbox:

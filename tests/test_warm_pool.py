@@ -69,7 +69,13 @@ def test_a_warm_sandbox_grades_like_a_cold_one_and_leaves_nothing_behind(pool, t
 
     pool.refill()
     assert ready_within(pool, 60), "the pool never got a sandbox ready"
+    prepared = pool._ready[0]
+    assert prepared.job.wait_ready(60), "the prepared sandbox's kernel never became ready"
+    time.sleep(1)
+    assert prepared.job.alive(), "the prepared sandbox died while it waited"
     uid, warm = graded_in(pool, notebook)
+
+    assert uid == prepared.uid, "the job did not get the sandbox prepared for it"
 
     assert warm.outcome == cold.outcome == "graded"
     assert scores(warm) == scores(cold)
