@@ -88,14 +88,19 @@ async def set_role(database_url: str, login: str, role: Role) -> None:
     await _with_session(database_url, work)
 
 
-def run_grading_worker(database_url: str, concurrency: int, heartbeat: float) -> None:
+def run_grading_worker(
+    database_url: str, concurrency: int, heartbeat: float, warm: int | None = None
+) -> None:
     from coursehub.services.grading_jobs import run_worker
 
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
         sys.exit("Set REDIS_URL for the grading worker's notifications (coursehub up sets it).")
-    if concurrency < 1 or heartbeat <= 0:
-        sys.exit("--concurrency must be 1 or more and --heartbeat more than 0 seconds.")
+    if concurrency < 1 or heartbeat <= 0 or (warm is not None and warm < 0):
+        sys.exit(
+            "--concurrency must be 1 or more, --warm-sandboxes 0 or more and --heartbeat "
+            "more than 0 seconds."
+        )
     # Grading jobs must not see the platform's data (databases, secrets, people's homes).
     hidden = (str(data_dir_from_env()),) if os.environ.get("COURSEHUB_DATA_DIR") else ()
     # procrastinate stops the worker gracefully on SIGINT and SIGTERM.
@@ -104,6 +109,7 @@ def run_grading_worker(database_url: str, concurrency: int, heartbeat: float) ->
             database_url,
             redis_url,
             concurrency=concurrency,
+            warm_sandboxes=concurrency if warm is None else warm,
             heartbeat=heartbeat,
             hidden_paths=hidden,
         )
@@ -150,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, default=1, help="jobs this process grades at once (default 1)"
     )
     worker.add_argument(
+        "--warm-sandboxes",
+        type=int,
+        help="grading sandboxes kept started ahead of jobs (default: as many as --concurrency)",
+    )
+    worker.add_argument(
         "--heartbeat",
         type=float,
         default=10.0,
@@ -188,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "set-role":
         asyncio.run(set_role(database_url, args.login, Role(args.role)))
     elif args.command == "worker":
-        run_grading_worker(database_url, args.concurrency, args.heartbeat)
+        run_grading_worker(database_url, args.concurrency, args.heartbeat, args.warm_sandboxes)
     elif args.command == "import-nbgrader":
         import_nbgrader_course(database_url, args)
     return 0

@@ -348,12 +348,13 @@ async def run_worker(
     redis_url: str,
     *,
     concurrency: int = 1,
+    warm_sandboxes: int = 1,
     heartbeat: float = 10.0,
     hidden_paths: tuple[str, ...] = (),
 ) -> None:
     engine = make_engine(database_url, pool_size=max(2, concurrency + 1))
     client = redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    pool = warm_pool(concurrency, hidden_paths)
+    pool = warm_pool(warm_sandboxes, hidden_paths)
     pool.refill()
     worker = GradingWorker(make_sessionmaker(engine), client, hidden_paths, pool)
     app = make_app(database_url)

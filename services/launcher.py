@@ -79,6 +79,22 @@ def worker_count(env: dict[str, str]) -> int:
     return int(raw)
 
 
+def worker_options(env: dict[str, str]) -> list[str]:
+    """``coursehub worker`` options from COURSEHUB_WORKER_CONCURRENCY (jobs per worker at
+    once) and COURSEHUB_WARM_SANDBOXES (sandboxes each keeps started ahead of jobs)."""
+    options = []
+    for variable, option in (
+        ("COURSEHUB_WORKER_CONCURRENCY", "--concurrency"),
+        ("COURSEHUB_WARM_SANDBOXES", "--warm-sandboxes"),
+    ):
+        raw = env.get(variable, "").strip()
+        if raw:
+            if not raw.isdigit():
+                raise SystemExit(f"{variable} must be a whole number, not {raw!r}.")
+            options += [option, raw]
+    return options
+
+
 def start_workers(env: dict[str, str]) -> list[subprocess.Popen]:
     """Grading workers (``coursehub worker``); more can run on other machines."""
     count = worker_count(env)
@@ -86,7 +102,7 @@ def start_workers(env: dict[str, str]) -> list[subprocess.Popen]:
         log.info("Starting %d grading worker(s)", count)
     return [
         subprocess.Popen(
-            [sys.executable, "-m", "coursehub.services.cli", "worker"],
+            [sys.executable, "-m", "coursehub.services.cli", "worker", *worker_options(env)],
             env=env,
             cwd=env["COURSEHUB_DATA_DIR"],
         )

@@ -40,6 +40,18 @@ async def mark_read(session: AsyncSession, account_id: int, ids: list[int] | Non
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
+async def newer_than(session: AsyncSession, account_id: int, after: int) -> list[Notification]:
+    """``account_id``'s notifications after the one numbered ``after``, oldest first (what a
+    page that saw up to ``after`` has missed)."""
+    rows = await session.scalars(
+        select(Notification)
+        .where(Notification.account_id == account_id, Notification.id > after)
+        .order_by(Notification.id)
+        .limit(LATEST)
+    )
+    return list(rows)
+
+
 def notification_json(notification: Notification) -> dict[str, Any]:
     return {
         "id": notification.id,

@@ -1,0 +1,133 @@
+"""A student's open page hears about their grades at once: the notification stream sends
+what the page missed, then each new notification as Redis announces it, only the student's
+own, and keeps delivering from the database while Redis is away."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import redis
+
+from coursehub.hub.constants import Role
+from coursehub.services.models import Account, Notification
+
+CHANNEL = "coursehub:notifications:{account_id}"
+
+
+@contextmanager
+def listening(client: httpx.Client, url: str) -> Iterator[queue.Queue]:
+    """The stream read in the background, as a page's EventSource does; events in a queue."""
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            follow()
+        except httpx.HTTPError:
+            pass  # the test is over and its client closed
+
+    def follow() -> None:
+        with client.stream("GET", url, timeout=httpx.Timeout(5, read=60)) as response:
+            events.put(("status", response.status_code))
+            data = None
+            for line in response.iter_lines():
+                if stop.is_set():
+                    return
+                if line.startswith("data: "):
+                    data = json.loads(line[len("data: ") :])
+                elif line == "" and data is not None:
+                    events.put(("event", data))
+                    data = None
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield events
+    finally:
+        stop.set()
+
+
+def next_event(events: queue.Queue, within: float = 15) -> dict:
+    kind, value = events.get(timeout=within)
+    while kind == "status":
+        kind, value = events.get(timeout=within)
+    return value
+
+
+def notify(db, redis_url: str, account: Account, score: float, publish: bool = True) -> int:  # type: ignore[no-untyped-def]
+    """What the grading worker does: the row first (the record), then the news on Redis."""
+    with db() as session:
+        row = Notification(
+            account_id=account.id, kind="submission_graded", payload={"final_score": score}
+        )
+        session.add(row)
+        session.commit()
+        message = {"id": row.id, "kind": row.kind, "payload": row.payload, "created_at": "now"}
+    if publish:
+        redis.Redis.from_url(redis_url).publish(
+            CHANNEL.format(account_id=account.id), json.dumps(message)
+        )
+    return row.id
+
+
+@pytest.fixture
+def student_page(platform, signed_in, make_account):  # type: ignore[no-untyped-def]
+    student = make_account(Role.STUDENT)
+    return student, signed_in(student), f"{platform.service_url}/api/me/notifications/stream"
+
+
+def test_an_open_page_gets_missed_then_live_notifications_and_only_its_own(
+    student_page, make_account, db, redis_url
+):
+    student, browser, url = student_page
+    missed = notify(db, redis_url, student, 1, publish=False)
+    classmate = make_account(Role.STUDENT)
+
+    with listening(browser, f"{url}?after={missed - 1}") as events:
+        assert next_event(events)["id"] == missed
+        time.sleep(0.5)  # subscribed by now
+        notify(db, redis_url, classmate, 99)
+        live = notify(db, redis_url, student, 7)
+        event = next_event(events, within=5)
+
+    assert event["id"] == live and event["payload"]["final_score"] == 7
+    assert events.empty(), "the classmate's notification reached this student's page"
+
+
+def test_a_page_that_reconnects_gets_only_what_it_has_not_seen(student_page, db, redis_url):
+    student, browser, url = student_page
+    first = notify(db, redis_url, student, 1, publish=False)
+    second = notify(db, redis_url, student, 2, publish=False)
+
+    browser.headers["Last-Event-ID"] = str(first)
+    with listening(browser, url) as events:
+        assert next_event(events)["id"] == second
+        time.sleep(0.5)
+        assert events.empty()
+
+
+def test_notifications_keep_coming_from_the_database_while_redis_is_away(
+    student_page, db, redis_url
+):
+    student, browser, url = student_page
+    with listening(browser, url) as events:
+        time.sleep(1)
+        # Redis drops the page's subscription (as a restart does) and the news is never
+        # published; the row is the record.
+        redis.Redis.from_url(redis_url).client_kill_filter(_type="pubsub")
+        unannounced = notify(db, redis_url, student, 5, publish=False)
+        event = next_event(events, within=20)
+
+    assert event["id"] == unannounced
+
+
+def test_the_stream_is_for_signed_in_people_only(platform, client):  # type: ignore[no-untyped-def]
+    answer = client.get(f"{platform.service_url}/api/me/notifications/stream")
+    assert answer.status_code in (401, 403)
