@@ -49,7 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--submissions", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2, help="coursehub worker processes")
     parser.add_argument("--concurrency", type=int, default=2, help="jobs per worker at once")
-    parser.add_argument("--warm-up", type=float, default=5, help="seconds for the pools once the workers run")
+    parser.add_argument(
+        "--warm-up", type=float, default=5, help="seconds for the pools once the workers run"
+    )
     parser.add_argument("--log", type=Path, help="where the workers' log goes (kept)")
     return parser.parse_args(argv)
 

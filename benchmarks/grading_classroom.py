@@ -108,6 +108,26 @@ async def add_grading_class(database_url: str, notebooks: dict[str, bytes]) -> G
         await engine.dispose()
 
 
+async def add_assignment(database_url: str, course_id: int) -> int:
+    """The benchmark's 10-cell nbgrader assignment, released in course ``course_id``."""
+    engine = make_engine(sqlalchemy_url(database_url))
+    try:
+        async with make_sessionmaker(engine)() as session:
+            course = await session.get(Course, course_id)
+            assert course is not None, f"no course {course_id}"
+            teacher = await session.get(Account, course.instructor_id)
+            assert teacher is not None
+            source = json.dumps(source_notebook()).encode()
+            assignment = await create_assignment(
+                session, course, teacher, source, title=ASSIGNMENT, max_bytes=1 << 24
+            )
+            assignment.released_at = datetime.now(UTC)
+            await session.commit()
+            return assignment.id
+    finally:
+        await engine.dispose()
+
+
 async def queue_grading(database_url: str, submission_ids: list[int]) -> None:
     """Queue every submission's grading job in one transaction ("Autograde all")."""
     engine = make_engine(sqlalchemy_url(database_url))

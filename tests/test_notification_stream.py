@@ -131,3 +131,11 @@ def test_notifications_keep_coming_from_the_database_while_redis_is_away(
 def test_the_stream_is_for_signed_in_people_only(platform, client):  # type: ignore[no-untyped-def]
     answer = client.get(f"{platform.service_url}/api/me/notifications/stream")
     assert answer.status_code in (401, 403)
+
+
+@pytest.mark.parametrize("after", ["-1", "soon", str(2**62)], ids=["negative", "word", "huge"])
+def test_a_stream_asked_to_start_after_no_notification_is_refused(student_page, after):
+    _, browser, url = student_page
+    answer = browser.get(url, params={"after": after})
+    assert answer.status_code == 400
+    assert "number of a notification" in answer.json()["error"]

@@ -24,6 +24,7 @@ CHANNEL = "coursehub:notifications:{account_id}"
 KEEP_ALIVE_S = 15.0
 POLL_WITHOUT_REDIS_S = 3.0
 RETRY_REDIS_S = 10.0
+LARGEST_ID = 2**31 - 1  # notification ids are PostgreSQL integers
 
 
 class NotificationStream(BaseHandler):
@@ -50,9 +51,12 @@ class NotificationStream(BaseHandler):
     def _after(self) -> int:
         raw = self.request.headers.get("Last-Event-ID") or self.get_argument("after", "0")
         try:
-            return max(0, int(raw))
+            after = int(raw)
         except ValueError:
-            raise web.HTTPError(400, "after must be the number of a notification.") from None
+            after = -1
+        if not 0 <= after <= LARGEST_ID:
+            raise web.HTTPError(400, "after must be the number of a notification.")
+        return after
 
     async def _subscribe(self) -> Any:
         pubsub = self.application.settings["redis"].pubsub(ignore_subscribe_messages=True)
