@@ -88,6 +88,9 @@ async def set_role(database_url: str, login: str, role: Role) -> None:
     await _with_session(database_url, work)
 
 
+WORKER_NICENESS = 10
+
+
 def run_grading_worker(
     database_url: str, concurrency: int, heartbeat: float, warm: int | None = None
 ) -> None:
@@ -101,6 +104,9 @@ def run_grading_worker(
             "--concurrency must be 1 or more, --warm-sandboxes 0 or more and --heartbeat "
             "more than 0 seconds."
         )
+    # Grading yields the CPU to the hub and the course service (people waiting on pages);
+    # the sandboxes it starts inherit this.
+    os.nice(WORKER_NICENESS)
     # Grading jobs must not see the platform's data (databases, secrets, people's homes).
     hidden = (str(data_dir_from_env()),) if os.environ.get("COURSEHUB_DATA_DIR") else ()
     # procrastinate stops the worker gracefully on SIGINT and SIGTERM.

@@ -21,7 +21,6 @@ from typing import Any
 
 import redis.asyncio as redis
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -30,6 +29,7 @@ from coursehub.services import handlers as handlers_package
 from coursehub.services import processes
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.handlers import status
+from coursehub.services.hub_oauth import SharedStateOAuthCallback
 from coursehub.services.settings import Settings
 
 log = logging.getLogger("coursehub.service")
@@ -95,7 +95,7 @@ def make_app(settings: Settings) -> web.Application:
     for step in INIT_STEPS:
         step(settings, app_settings)
     prefix = settings.service_prefix
-    handlers: list[Any] = [(f"{prefix}/oauth_callback", HubOAuthCallbackHandler)]
+    handlers: list[Any] = [(f"{prefix}/oauth_callback", SharedStateOAuthCallback)]
     for module in handler_modules():
         handlers.extend(module.default_handlers(prefix))
     return web.Application(handlers, **app_settings)

@@ -17,6 +17,7 @@ from tornado import web
 
 from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
 from coursehub.services import accounts
+from coursehub.services.hub_oauth import SharedStateHubOAuth
 from coursehub.services.models import Account
 from coursehub.services.settings import Settings
 
@@ -27,6 +28,7 @@ MAX_JSON_BODY = 1024 * 1024
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
     """Shared behaviour; subclasses declare ``min_role`` when only some roles may enter."""
 
+    hub_auth_class = SharedStateHubOAuth  # any of the service's processes finishes a sign-in
     min_role: Role | None = None
     public = False  # True for pages anyone may open (register, reset, health)
 

@@ -1,0 +1,256 @@
+"""``python -m benchmarks.grading_burst``: 200 students submit within seconds.
+
+Scenario ``grading-burst``, on the platform as ``coursehub up`` runs it (2 grading workers
+taking 2 jobs each): 200 signed-in students each send the 10-cell assignment through the
+proxy at once (20 at a time). Measured:
+
+- the grading queue (procrastinate's jobs waiting or running), sampled every half second
+  from the burst until it has drained: its largest depth (bounded: one job per submission,
+  never more) and how long draining took, with no job failed;
+- the latency of the hub (``GET /hub/api/user`` with a token) and of the course service
+  (``GET /services/coursehub/api/me/courses`` through the proxy) probed 10 times a second
+  each: for 20 s on the idle platform first (the baseline, same run) and then all the while
+  the queue drains. Goal (reported): p99 while draining <= 2x the idle p99, for each.
+
+Results go to ``benchmarks/results/grading-burst-<time>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psycopg
+
+from benchmarks.classroom import LessonPlan, add_class, hub_sign_in_form, signed_in_or_fail
+from benchmarks.grading_classroom import add_assignment
+from benchmarks.nbgrader_course import answered
+from benchmarks.platform_setup import BenchPlatform, running_coursehub
+from benchmarks.report import RESULTS_DIR, percentile
+from coursehub.hub.constants import SERVICE_PREFIX
+
+WORKERS = {"COURSEHUB_WORKERS": "2", "COURSEHUB_WORKER_CONCURRENCY": "2"}
+PLAN = LessonPlan(
+    "Grading burst",
+    "Week 1",
+    "Reading",
+    {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []},
+)
+GOAL_RATIO = 2.0
+QUEUE_DEPTH = (
+    "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'grading' "
+    "AND status IN ('todo', 'doing')"
+)
+FAILED_JOBS = (
+    "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = 'grading' AND status = 'failed'"
+)
+
+
+@dataclass
+class Probe:
+    """Latencies of one endpoint, probed at a steady rate."""
+
+    name: str
+    idle_ms: list[float] = field(default_factory=list)
+    busy_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+async def probe(
+    http: httpx.AsyncClient,
+    url: str,
+    token: str,
+    into: list[float],
+    stop: asyncio.Event,
+    result: Probe,
+) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            answer = await http.get(url, headers={"Authorization": f"token {token}"})
+            if answer.status_code == 200:
+                into.append((time.perf_counter() - started) * 1000)
+            else:
+                result.errors += 1
+        except httpx.HTTPError:
+            result.errors += 1
+        await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - started)))
+
+
+async def signed_in_student(
+    base: str, email: str, password: str, course: str, assignment: int
+) -> tuple[httpx.AsyncClient, str, bytes]:
+    http = httpx.AsyncClient(base_url=base, follow_redirects=True, timeout=300)
+    form = hub_sign_in_form(await http.get("/hub/login"))
+    answer = await http.post(
+        "/hub/login", data={"username": email, "password": password, "_xsrf": form}
+    )
+    signed_in_or_fail(answer, email, landing=SERVICE_PREFIX)
+    page = await http.get(f"{SERVICE_PREFIX}/courses/{course}/assignments")
+    xsrf = page.text.split('name="_xsrf" value="', 1)[1].split('"', 1)[0]
+    released = await http.get(
+        f"{SERVICE_PREFIX}/api/courses/{course}/assignments/{assignment}/notebook"
+    )
+    released.raise_for_status()
+    return http, xsrf, json.dumps(answered(released.json(), number=len(email))).encode()
+
+
+async def gather_limited(coroutines: list, limit: int) -> list:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coroutine):  # type: ignore[no-untyped-def]
+        async with gate:
+            return await coroutine
+
+    return await asyncio.gather(*(one(c) for c in coroutines), return_exceptions=True)
+
+
+async def submit(
+    student: tuple[httpx.AsyncClient, str, bytes], course: str, assignment: int
+) -> int:
+    http, xsrf, notebook = student
+    answer = await http.post(
+        f"{SERVICE_PREFIX}/api/courses/{course}/assignments/{assignment}/submissions",
+        content=notebook,
+        headers={
+            "Content-Type": "application/x-ipynb+json",
+            "X-XSRFToken": xsrf,
+            "Idempotency-Key": secrets.token_hex(8),
+        },
+    )
+    return answer.status_code
+
+
+async def sample_queue(database_url: str, depths: list[int], stop: asyncio.Event) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        while not stop.is_set():
+            depths.append((await (await conn.execute(QUEUE_DEPTH)).fetchone())[0])
+            await asyncio.sleep(0.5)
+
+
+async def run(args: argparse.Namespace, bench: BenchPlatform) -> dict[str, Any]:
+    room = add_class(bench.database_url, args.students, PLAN, "burst")
+    assignment = await add_assignment(bench.database_url, room.course_id)
+    print(f"signing in {args.students} students …")
+    students = await gather_limited(
+        [
+            signed_in_student(bench.url, email, room.password, room.course_slug, assignment)
+            for email in room.emails
+        ],
+        10,
+    )
+    problems = [s for s in students if isinstance(s, BaseException)]
+    if problems:
+        raise RuntimeError(f"{len(problems)} students could not sign in: {problems[0]!r}")
+    hub, service = Probe("hub GET /hub/api/user"), Probe("service GET /api/me/courses")
+    token = bench.student_token
+    targets = (
+        (hub, f"{bench.url}/hub/api/user"),
+        (service, f"{bench.url}{SERVICE_PREFIX}/api/me/courses"),
+    )
+    async with httpx.AsyncClient(timeout=60) as http:
+        stop = asyncio.Event()
+        probes = [
+            asyncio.create_task(probe(http, url, token, p.idle_ms, stop, p)) for p, url in targets
+        ]
+        print(f"idle baseline for {args.idle:g} s …")
+        await asyncio.sleep(args.idle)
+        stop.set()
+        await asyncio.gather(*probes)
+
+        stop, sampling_stop = asyncio.Event(), asyncio.Event()
+        depths: list[int] = []
+        sampler = asyncio.create_task(sample_queue(bench.database_url, depths, sampling_stop))
+        probes = [
+            asyncio.create_task(probe(http, url, token, p.busy_ms, stop, p)) for p, url in targets
+        ]
+        print(f"burst of {args.students} submissions …")
+        started = time.monotonic()
+        statuses = await gather_limited(
+            [submit(s, room.course_slug, assignment) for s in students], 20
+        )
+        submitted_in = time.monotonic() - started
+        while True:
+            await asyncio.sleep(0.5)
+            if depths and depths[-1] == 0:
+                break
+            if time.monotonic() - started > args.timeout:
+                break
+        drained_in = time.monotonic() - started
+        stop.set()
+        sampling_stop.set()
+        await asyncio.gather(*probes, sampler)
+    for student in students:
+        await student[0].aclose()
+    async with await psycopg.AsyncConnection.connect(bench.database_url, autocommit=True) as conn:
+        failed = (await (await conn.execute(FAILED_JOBS)).fetchone())[0]
+    return {
+        "students": args.students,
+        "accepted": sum(1 for s in statuses if s == 201),
+        "submitted_in_s": round(submitted_in, 1),
+        "drained_in_s": round(drained_in, 1),
+        "queue_max_depth": max(depths or [0]),
+        "queue_final_depth": depths[-1] if depths else None,
+        "failed_jobs": failed,
+        "probes": [
+            {
+                "name": p.name,
+                "idle_p99_ms": percentile(p.idle_ms, 0.99),
+                "busy_p99_ms": percentile(p.busy_ms, 0.99),
+                "idle_p50_ms": percentile(p.idle_ms, 0.5),
+                "busy_p50_ms": percentile(p.busy_ms, 0.5),
+                "samples": [len(p.idle_ms), len(p.busy_ms)],
+                "errors": p.errors,
+            }
+            for p in (hub, service)
+        ],
+    }
+
+
+def report(result: dict[str, Any]) -> int:
+    met = result["failed_jobs"] == 0 and result["queue_final_depth"] == 0
+    lines = [
+        f"\n{result['accepted']} of {result['students']} submissions accepted in "
+        f"{result['submitted_in_s']} s; "
+        f"queue drained in {result['drained_in_s']} s; largest depth {result['queue_max_depth']}; "
+        f"{result['failed_jobs']} jobs failed",
+    ]
+    for item in result["probes"]:
+        ratio = (item["busy_p99_ms"] or 0) / (item["idle_p99_ms"] or float("nan"))
+        item["p99_ratio"] = round(ratio, 2)
+        met = met and ratio <= GOAL_RATIO
+        lines.append(
+            f"  {item['name']:32} idle p99 {item['idle_p99_ms'] or 0:6.1f} ms  draining p99 "
+            f"{item['busy_p99_ms'] or 0:6.1f} ms  ratio {ratio:5.2f} (goal <= {GOAL_RATIO:g}); "
+            f"p50 {item['idle_p50_ms'] or 0:.1f} -> {item['busy_p50_ms'] or 0:.1f} ms; "
+            f"{item['errors']} errors"
+        )
+    print("\n".join(lines))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    result["scenario"] = "grading-burst"
+    (RESULTS_DIR / f"grading-burst-{stamp}.json").write_text(json.dumps(result, indent=1))
+    return 0 if met else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.grading_burst")
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--idle", type=float, default=20, help="seconds of idle baseline")
+    parser.add_argument("--timeout", type=float, default=1200, help="seconds to wait for draining")
+    args = parser.parse_args(argv)
+    with running_coursehub(courses=1, extra_env=WORKERS) as bench:
+        result = asyncio.run(run(args, bench))
+    return report(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Signing in through the hub (OAuth) with a course service that runs as several processes.
+
+jupyterhub's ``HubOAuth`` keeps each pending sign-in (where to go next, the PKCE code
+verifier, the state cookie's name) in the memory of the process that started it, and the
+hub sends the browser back to ``/oauth_callback``, which the shared listening socket may hand
+to another process: that one finds no verifier, and the sign-in fails (seen with 10 people
+signing in at once). Here the pending sign-in travels inside the OAuth state itself,
+encrypted and authenticated with a key derived from the service's API token (which every
+process has and nobody else), and expires like jupyterhub's own record does.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from functools import cached_property
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+
+KEY_PURPOSE = b"coursehub oauth state v1\x00"
+
+
+class SharedStateHubOAuth(HubOAuth):
+    """``HubOAuth`` whose OAuth state any of the service's processes can read."""
+
+    @cached_property
+    def _state_box(self) -> Fernet:
+        secret = hashlib.sha256(KEY_PURPOSE + self.api_token.encode()).digest()
+        return Fernet(base64.urlsafe_b64encode(secret))
+
+    def generate_state(self, next_url: str | None = None, **extra_state: Any) -> str:
+        state = {"next_url": next_url, "nonce": secrets.token_urlsafe(8), **extra_state}
+        return self._state_box.encrypt(json.dumps(state).encode()).decode("ascii")
+
+    def _decode_state(self, state_id: str, /) -> dict[str, Any]:
+        try:
+            plain = self._state_box.decrypt(
+                state_id.encode("ascii"), ttl=int(self.oauth_state_max_age)
+            )
+            state = json.loads(plain)
+        except (InvalidToken, UnicodeError, ValueError, TypeError, AttributeError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def clear_oauth_state(self, state_id: str) -> None:
+        """Nothing is kept to clear: the hub accepts each code once, and states expire."""
+
+
+class SharedStateOAuthCallback(HubOAuthCallbackHandler):
+    hub_auth_class = SharedStateHubOAuth
