@@ -3,14 +3,47 @@ tells open pages that a new one exists."""
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterable
 from typing import Any
 
+import redis.asyncio as redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.models import Notification, utcnow
 
 LATEST = 50
+CHANNEL = "coursehub:notifications:{account_id}"
+log = logging.getLogger(__name__)
+
+
+def add(session: AsyncSession, account_id: int, kind: str, payload: dict[str, Any]) -> Notification:
+    """A notification for ``account_id`` in ``session``'s transaction (the record); after the
+    commit, ``announce`` it so open pages hear of it at once."""
+    notification = Notification(account_id=account_id, kind=kind, payload=payload)
+    session.add(notification)
+    return notification
+
+
+async def announce(client: redis.Redis, notifications: Iterable[Notification]) -> None:
+    """Tell open pages about committed notifications over Redis. Redis being down loses
+    nothing: the rows are the record, and pages read them when they (re)connect."""
+    for notification in notifications:
+        message = json.dumps(
+            {
+                "id": notification.id,
+                "kind": notification.kind,
+                "payload": notification.payload,
+                "created_at": notification.created_at.isoformat(),
+            }
+        )
+        try:
+            await client.publish(CHANNEL.format(account_id=notification.account_id), message)
+        except (redis.RedisError, OSError) as error:
+            log.warning("Could not announce notification %s on Redis: %s", notification.id, error)
+            return
 
 
 async def latest(session: AsyncSession, account_id: int) -> tuple[list[Notification], int]:
