@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coursehub.services.assignments import apply_penalty
 from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.manual_grading import recompute_grade
 from coursehub.services.models import (
     Assignment,
     Grade,
@@ -44,6 +45,7 @@ from coursehub.services.models import (
     Submission,
     SubmissionStatus,
 )
+from coursehub.services.notification_email import NOTIFICATION_QUEUE
 from coursehub.services.submissions import GRADE_TASK, GRADING_QUEUE
 
 if TYPE_CHECKING:
@@ -236,12 +238,19 @@ class GradingWorker:
             "feedback_notebook": result.feedback_notebook,
         }
         async with self.sessions() as session:
+            # Locked as people's grading locks it, so none of their changes is missed.
+            await session.execute(
+                select(Submission.id).where(Submission.id == submission.id).with_for_update()
+            )
             grade_id = await session.scalar(
                 insert(Grade)
                 .values(**values)
                 .on_conflict_do_nothing(index_elements=["submission_id"])
                 .returning(Grade.id)
             )
+            if grade_id is not None:
+                # A regraded attempt keeps what people decided (scores by cell, an override).
+                await recompute_grade(session, submission.id)
             await session.execute(
                 update(Submission)
                 .where(Submission.id == submission.id)
@@ -370,7 +379,7 @@ async def run_worker(
                     concurrency,
                 )
                 await app.run_worker_async(
-                    queues=[GRADING_QUEUE],
+                    queues=[GRADING_QUEUE, NOTIFICATION_QUEUE],
                     concurrency=concurrency,
                     name=f"grading-{os.uname().nodename}-{os.getpid()}",
                     update_heartbeat_interval=heartbeat,

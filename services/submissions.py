@@ -14,13 +14,15 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services import assignments
 from coursehub.services.assignments import AssignmentError
+from coursehub.services.manual_grading import audit
 from coursehub.services.models import (
     Account,
+    ArchivedGrade,
     Assignment,
     Grade,
     Submission,
@@ -177,15 +179,64 @@ async def submit(
     return submission, True
 
 
-async def regrade(session: AsyncSession, submission: Submission, grade: Grade | None) -> None:
-    """Queue a failed attempt again (staff); a graded attempt keeps its one grade."""
-    if grade is not None:
-        raise AssignmentError("This attempt is graded already; each attempt has one grade.", 409)
-    if submission.status is not SubmissionStatus.FAILED:
-        raise AssignmentError("This attempt is still waiting for its grade; nothing to redo.", 409)
+async def requeue(session: AsyncSession, submission: Submission) -> int:
+    """Put an attempt without a grade back in the grading queue; returns the job id."""
     submission.status = SubmissionStatus.QUEUED
     submission.status_message = ""
     submission.job_id = await defer_grading(session, submission.id)
+    return submission.job_id
+
+
+def grade_row(grade: Grade) -> dict[str, Any]:
+    """Every column of a grade, as JSON (what an archived grade keeps)."""
+    row = {column.key: getattr(grade, column.key) for column in Grade.__table__.columns}
+    row["graded_at"] = grade.graded_at.isoformat() if grade.graded_at else None
+    return row
+
+
+async def regrade(
+    session: AsyncSession,
+    submission: Submission,
+    grade: Grade | None,
+    *,
+    by: Account | None = None,
+    reason: str = "",
+    run_id: int | None = None,
+) -> int:
+    """Queue an attempt's grading again (staff); returns the job id. A failed attempt just
+    goes back in the queue. A graded one needs a reason: its grade is archived whole (who,
+    when, why) and removed in this transaction, so the worker writes the attempt's one new
+    grade; people's scores and an override, kept by grade cell, apply to it again."""
+    if grade is not None:
+        reason = reason.strip()
+        if not reason or by is None:
+            raise AssignmentError(
+                "This attempt is graded already; each attempt has one grade. To grade it "
+                "again, give a reason: the old grade is archived with it.",
+                409,
+            )
+        removed = await session.scalar(
+            delete(Grade).where(Grade.id == grade.id).returning(Grade.id)
+        )
+        if removed is None:
+            raise AssignmentError("This attempt is being graded again already.", 409)
+        old = grade_row(grade)
+        session.expunge(grade)
+        session.add(
+            ArchivedGrade(
+                submission_id=submission.id,
+                grade=old,
+                reason=reason,
+                run_id=run_id,
+                archived_by_id=by.id,
+            )
+        )
+        summary = {key: old[key] for key in ("outcome", "score", "final_score", "needs_manual")}
+        summary["cells"] = {cell["grade_id"]: cell["score"] for cell in old["cells"]}
+        audit(session, submission.id, "regrade", by, before=summary, reason=reason)
+    elif submission.status is not SubmissionStatus.FAILED:
+        raise AssignmentError("This attempt is still waiting for its grade; nothing to redo.", 409)
+    return await requeue(session, submission)
 
 
 # -- reading ---------------------------------------------------------------------------------

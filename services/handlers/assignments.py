@@ -20,6 +20,13 @@ Students enrolled in the course (staff too):
   ``…/submissions/<sid>/notebook`` and ``…/submissions/<sid>/feedback``: their own attempts,
   grades, the notebooks as submitted and the feedback notebooks
 
+Graders of the course (``course_staff``) read like staff: every assignment (released or
+not) and its source, everyone's attempts, notebooks and feedback, and they may queue a failed
+attempt again; they change neither the course nor its assignments.
+
+Until staff release an assignment's feedback, its students see autograder results only;
+afterwards people's scores and comments too (``released_feedback``).
+
 Everyone else is refused: 404 for courses they may not see, 403 for courses they are not in.
 """
 
@@ -34,13 +41,15 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
-from coursehub.services import assignments, submissions
+from coursehub.services import assignments, released_feedback, submissions
 from coursehub.services.assignments import AssignmentError
+from coursehub.services.course_staff import may_grade
 from coursehub.services.enrollment import (
     EnrollmentError,
     check_visible,
     course_by_slug,
     is_enrolled,
+    is_staff_of,
 )
 from coursehub.services.handlers.base import BaseHandler
 from coursehub.services.handlers.teach_base import row_id
@@ -54,12 +63,14 @@ from coursehub.services.models import (
 )
 
 STAFF_ONLY = "Only the course's instructor and administrators can do this."
+GRADERS_ONLY = "Only the course's instructor, its graders and administrators can do this."
 
 
 class AssignmentsHandler(BaseHandler):
     """Finding the course, the person's place in it, and the assignment."""
 
-    staff = False
+    staff = False  # manages the course: its instructor or an administrator
+    grader = False  # may grade it: staff, or a grader assigned to the course
 
     @contextmanager
     def refusals(self) -> Iterator[None]:
@@ -70,9 +81,15 @@ class AssignmentsHandler(BaseHandler):
 
     async def course(self, session: AsyncSession, slug: str) -> tuple[Account, Course]:
         account = await self.account(session)
+        found = await course_by_slug(session, slug)
         with self.refusals():
-            course = check_visible(account, await course_by_slug(session, slug))
-            self.staff = await assignments.check_student_access(session, account, course)
+            if found is not None and await may_grade(session, account, found):
+                self.staff, self.grader = is_staff_of(account, found), True
+                return account, found
+            course = check_visible(account, found)
+            self.staff = self.grader = await assignments.check_student_access(
+                session, account, course
+            )
         return account, course
 
     async def assignment(
@@ -83,7 +100,7 @@ class AssignmentsHandler(BaseHandler):
             raise web.HTTPError(403, STAFF_ONLY)
         with self.refusals():
             assignment = await assignments.assignment_in_course(
-                session, course, row_id(assignment_id), staff=self.staff
+                session, course, row_id(assignment_id), staff=self.grader
             )
         return account, course, assignment
 
@@ -111,7 +128,7 @@ class AssignmentsHandler(BaseHandler):
                 submission, grade = await submissions.submission_with_grade(
                     session, assignment, row_id(submission_id)
                 )
-        if not self.staff and submission.account_id != account.id:
+        if not self.grader and submission.account_id != account.id:
             raise web.HTTPError(404, "There is no such submission of this assignment.")
         return assignment, submission, grade
 
@@ -125,12 +142,12 @@ class AssignmentListAPI(AssignmentsHandler):
     async def get(self, slug: str) -> None:
         async with self.db(read_only=True) as session:
             account, course = await self.course(session, slug)
-            found = await assignments.course_assignments(session, course, staff=self.staff)
+            found = await assignments.course_assignments(session, course, staff=self.grader)
             items = []
             for assignment in found:
                 extension = await assignments.extension_for(session, assignment, account.id)
                 due = assignments.deadline(assignment, extension)
-                items.append(assignments.assignment_json(assignment, due, staff=self.staff))
+                items.append(assignments.assignment_json(assignment, due, staff=self.grader))
         self.write_json({"assignments": items})
 
     async def post(self, slug: str) -> None:
@@ -158,7 +175,7 @@ class AssignmentAPI(AssignmentsHandler):
             account, _, assignment = await self.assignment(session, slug, assignment_id)
             extension = await assignments.extension_for(session, assignment, account.id)
         due = assignments.deadline(assignment, extension)
-        self.write_json(assignments.assignment_json(assignment, due, staff=self.staff))
+        self.write_json(assignments.assignment_json(assignment, due, staff=self.grader))
 
     async def patch(self, slug: str, assignment_id: str) -> None:
         fields = self.json_body()
@@ -190,8 +207,8 @@ class NotebookAPI(AssignmentsHandler):
         async with self.db(read_only=True) as session:
             _, _, assignment = await self.assignment(session, slug, assignment_id)
         if self.get_argument("version", "student") == "source":
-            if not self.staff:
-                raise web.HTTPError(403, STAFF_ONLY)
+            if not self.grader:
+                raise web.HTTPError(403, GRADERS_ONLY)
             self.write_notebook(
                 assignment.source_notebook, f"assignment-{assignment.id}-source.ipynb"
             )
@@ -244,11 +261,15 @@ class SubmissionsAPI(AssignmentsHandler):
     async def get(self, slug: str, assignment_id: str) -> None:
         async with self.db(read_only=True) as session:
             account, _, assignment = await self.assignment(session, slug, assignment_id)
-            only = None if self.staff else account.id
-            if self.staff and self.get_argument("student", ""):
+            only = None if self.grader else account.id
+            if self.grader and self.get_argument("student", ""):
                 only = row_id(self.get_argument("student"))
             rows = await submissions.student_submissions(session, assignment, only)
-        self.write_json({"submissions": [submissions.submission_json(s, g) for s, g in rows]})
+            if self.grader:
+                items = [submissions.submission_json(s, g) for s, g in rows]
+            else:
+                items = await released_feedback.students_submissions_json(session, assignment, rows)
+        self.write_json({"submissions": items})
 
     async def post(self, slug: str, assignment_id: str) -> None:
         data = self.notebook_upload()
@@ -271,8 +292,17 @@ class SubmissionsAPI(AssignmentsHandler):
 
 class SubmissionAPI(AssignmentsHandler):
     async def get(self, slug: str, assignment_id: str, submission_id: str) -> None:
-        _, submission, grade = await self.own_submission(slug, assignment_id, submission_id)
-        self.write_json(submissions.submission_json(submission, grade))
+        assignment, submission, grade = await self.own_submission(
+            slug, assignment_id, submission_id
+        )
+        if self.grader:
+            self.write_json(submissions.submission_json(submission, grade))
+            return
+        async with self.db(read_only=True) as session:
+            [body] = await released_feedback.students_submissions_json(
+                session, assignment, [(submission, grade)]
+            )
+        self.write_json(body)
 
 
 class SubmittedNotebookAPI(AssignmentsHandler):
@@ -289,16 +319,20 @@ class SubmittedNotebookAPI(AssignmentsHandler):
 
 
 class RegradeAPI(AssignmentsHandler):
-    """Staff: queue an attempt whose grading failed on the platform's side again."""
+    """Staff and graders: queue an attempt whose grading failed on the platform's side again,
+    or, with a ``reason``, a graded one (its old grade is archived)."""
 
     async def post(self, slug: str, assignment_id: str, submission_id: str) -> None:
+        reason = str(self.json_body().get("reason") or "")
         async with self.db() as session:
-            _, _, assignment = await self.assignment(session, slug, assignment_id, staff_only=True)
+            account, _, assignment = await self.assignment(session, slug, assignment_id)
+            if not self.grader:
+                raise web.HTTPError(403, GRADERS_ONLY)
             with self.refusals():
                 submission, grade = await submissions.submission_with_grade(
                     session, assignment, row_id(submission_id)
                 )
-                await submissions.regrade(session, submission, grade)
+                await submissions.regrade(session, submission, grade, by=account, reason=reason)
             await session.commit()
         self.write_json(submissions.submission_json(submission, None))
 
@@ -313,9 +347,17 @@ class FeedbackAPI(AssignmentsHandler):
         )
         if grade is None or not grade.feedback_notebook:
             raise web.HTTPError(404, "This attempt has no feedback yet; look again once graded.")
+        notebook = grade.feedback_notebook
+        async with self.db(read_only=True) as session:
+            released = await released_feedback.released_at(session, assignment.id)
+            if released is not None or self.grader:
+                answers, _ = await released_feedback.grading_by_people(session, [submission.id])
+                points = {c["grade_id"]: c["max_points"] for c in assignment.grade_cells}
+                notebook = released_feedback.annotated_feedback(
+                    notebook, answers.get(submission.id, {}), points
+                )
         self.write_notebook(
-            grade.feedback_notebook,
-            f"assignment-{assignment.id}-attempt-{submission.attempt}-feedback.ipynb",
+            notebook, f"assignment-{assignment.id}-attempt-{submission.attempt}-feedback.ipynb"
         )
 
 
@@ -325,7 +367,7 @@ class AssignmentsPage(AssignmentsHandler):
     async def get(self, slug: str) -> None:
         async with self.db(read_only=True) as session:
             account, course = await self.course(session, slug)
-            found = await assignments.course_assignments(session, course, staff=self.staff)
+            found = await assignments.course_assignments(session, course, staff=self.grader)
             items = []
             for assignment in found:
                 extension = await assignments.extension_for(session, assignment, account.id)
@@ -335,7 +377,9 @@ class AssignmentsPage(AssignmentsHandler):
                         **assignments.assignment_json(
                             assignment, assignments.deadline(assignment, extension)
                         ),
-                        "attempts": [submissions.submission_json(s, g) for s, g in rows],
+                        "attempts": await released_feedback.students_submissions_json(
+                            session, assignment, rows
+                        ),
                     }
                 )
         self.render_page(
@@ -343,6 +387,7 @@ class AssignmentsPage(AssignmentsHandler):
             course=course,
             assignments=items,
             staff=self.staff,
+            grader=self.grader,
             xsrf_token=self.xsrf_token.decode(),
         )
 

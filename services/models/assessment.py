@@ -55,6 +55,9 @@ class Assignment(Base):
         ForeignKey("lessons.id", ondelete="SET NULL"), index=True
     )
     title: Mapped[str] = mapped_column(String(200))
+    category_id: Mapped[int | None] = mapped_column(  # its gradebook category, if any
+        ForeignKey("grade_categories.id", ondelete="SET NULL"), index=True
+    )
     # The instructor's nbgrader source (solutions and hidden tests): never shown to students.
     source_notebook: Mapped[dict[str, Any]] = mapped_column(JSONB)
     student_notebook: Mapped[dict[str, Any]] = mapped_column(JSONB)
