@@ -45,7 +45,6 @@ from coursehub.services.models import (
     Submission,
     SubmissionStatus,
 )
-from coursehub.services.notification_email import NOTIFICATION_QUEUE
 from coursehub.services.submissions import GRADE_TASK, GRADING_QUEUE
 
 if TYPE_CHECKING:
@@ -379,7 +378,7 @@ async def run_worker(
                     concurrency,
                 )
                 await app.run_worker_async(
-                    queues=[GRADING_QUEUE, NOTIFICATION_QUEUE],
+                    queues=[GRADING_QUEUE],
                     concurrency=concurrency,
                     name=f"grading-{os.uname().nodename}-{os.getpid()}",
                     update_heartbeat_interval=heartbeat,
