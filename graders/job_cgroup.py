@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "coursehub-grading"
 CONTROLLERS = ("memory", "pids", "cpu", "freezer")
+GRADING_CPU_SHARES = 32
 CPU_PERIOD_US = 100_000
 
 
@@ -52,6 +53,13 @@ class JobCgroup:
                 group._write("memory", "memory.memsw.limit_in_bytes", limits.memory_bytes)
             group._write("pids", "pids.max", limits.max_processes)
             if "cpu" in folders:
+                # All grading together weighs as little against the hub and the course
+                # service (1024 each) as a nice-15 process: pages stay quick while a queue
+                # drains. A process's nice value cannot do this: it counts only inside its
+                # cgroup.
+                shares = CGROUP_ROOT / "cpu" / PARENT / "cpu.shares"
+                if shares.exists():
+                    shares.write_text(str(GRADING_CPU_SHARES))
                 group._write("cpu", "cpu.cfs_period_us", CPU_PERIOD_US)
                 group._write("cpu", "cpu.cfs_quota_us", int(limits.cpus * CPU_PERIOD_US))
             return group

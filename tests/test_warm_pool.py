@@ -18,6 +18,7 @@ import nbformat
 import pytest
 
 from coursehub.graders.autograde import GradeResult, grade
+from coursehub.graders.job_cgroup import GRADING_CPU_SHARES, PARENT
 from coursehub.graders.sandbox_job import processes_of
 from coursehub.graders.warm_pool import WarmPool
 from tests.test_grading_engine import FILES, answered, next_uid, scores, squares_assignment
@@ -156,3 +157,12 @@ def test_closing_the_pool_stops_every_waiting_sandbox(tmp_path):
     assert len(uids) == 2
     assert all(processes_of(uid) == [] for uid in uids)
     assert not list((tmp_path / "jobs").iterdir())
+
+
+def test_grading_as_a_whole_yields_the_cpu_to_people_waiting_on_pages(pool):
+    graded_in(pool, answered(squares_assignment()))
+
+    shares = Path("/sys/fs/cgroup/cpu") / PARENT / "cpu.shares"
+    if not shares.parent.exists():
+        pytest.skip("this machine has no cgroup v1 cpu controller")
+    assert int(shares.read_text()) == GRADING_CPU_SHARES < 1024
