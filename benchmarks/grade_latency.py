@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import statistics
 import sys
 import time
@@ -39,11 +38,8 @@ from benchmarks.classroom import (
     ClassRoom,
     LessonPlan,
     add_class,
-    hub_sign_in_form,
-    signed_in_or_fail,
 )
-from benchmarks.grading_classroom import add_assignment
-from benchmarks.nbgrader_course import answered
+from benchmarks.grading_classroom import Learner, add_assignment, signed_in_learner
 from benchmarks.platform_setup import BenchPlatform, running_coursehub
 from benchmarks.report import RESULTS_DIR, percentile
 from coursehub.hub.constants import SERVICE_PREFIX
@@ -72,46 +68,14 @@ class Round:
     failures: int
 
 
-@dataclass
-class Student:
-    http: httpx.AsyncClient
-    xsrf: str
-    notebook: bytes
-
-
-async def sign_in(base: str, email: str, password: str, course: str, assignment: int) -> Student:
-    http = httpx.AsyncClient(base_url=base, follow_redirects=True, timeout=120)
-    xsrf_form = hub_sign_in_form(await http.get("/hub/login"))
-    answer = await http.post(
-        "/hub/login", data={"username": email, "password": password, "_xsrf": xsrf_form}
-    )
-    signed_in_or_fail(answer, email, landing=SERVICE_PREFIX)
-    page = await http.get(f"{SERVICE_PREFIX}/courses/{course}/assignments")
-    xsrf = page.text.split('name="_xsrf" value="', 1)[1].split('"', 1)[0]
-    released = await http.get(
-        f"{SERVICE_PREFIX}/api/courses/{course}/assignments/{assignment}/notebook"
-    )
-    released.raise_for_status()
-    notebook = json.dumps(answered(released.json(), number=1)).encode()
-    return Student(http, xsrf, notebook)
-
-
-async def submit_and_wait(student: Student, course: str, assignment: int) -> float:
+async def submit_and_wait(student: Learner) -> float:
     """Milliseconds from sending the notebook until the grade's event reaches the page."""
     stream_url = f"{SERVICE_PREFIX}/api/me/notifications/stream"
     async with student.http.stream("GET", stream_url, timeout=httpx.Timeout(10, read=300)) as page:
         page.raise_for_status()
         lines = page.aiter_lines()
         started = time.perf_counter()
-        sent = await student.http.post(
-            f"{SERVICE_PREFIX}/api/courses/{course}/assignments/{assignment}/submissions",
-            content=student.notebook,
-            headers={
-                "Content-Type": "application/x-ipynb+json",
-                "X-XSRFToken": student.xsrf,
-                "Idempotency-Key": secrets.token_hex(8),
-            },
-        )
+        sent = await student.submit()
         sent.raise_for_status()
         submission_id = sent.json()["id"]
         async for line in lines:
@@ -125,10 +89,8 @@ async def submit_and_wait(student: Student, course: str, assignment: int) -> flo
     raise RuntimeError("the stream ended before the grade came")
 
 
-async def coursehub_burst(students: list[Student], course: str, assignment: int) -> list[float]:
-    results = await asyncio.gather(
-        *(submit_and_wait(s, course, assignment) for s in students), return_exceptions=True
-    )
+async def coursehub_burst(students: list[Learner]) -> list[float]:
+    results = await asyncio.gather(*(submit_and_wait(s) for s in students), return_exceptions=True)
     for problem in {repr(r) for r in results if not isinstance(r, float)}:
         print(f"  a student's submission failed: {problem}")
     return [r if isinstance(r, float) else float("nan") for r in results]
@@ -169,12 +131,12 @@ async def run(args: argparse.Namespace, bench: BenchPlatform) -> list[Round]:
     room: ClassRoom = add_class(bench.database_url, STUDENTS, PLAN, "grading")
     assignment = await add_assignment(bench.database_url, room.course_id)
     students = [
-        await sign_in(bench.url, email, room.password, room.course_slug, assignment)
+        await signed_in_learner(bench.url, email, room.password, room.course_slug, assignment)
         for email in room.emails
     ]
     try:
         print("warm-up round …")
-        await coursehub_burst(students, room.course_slug, assignment)
+        await coursehub_burst(students)
         rounds = []
         for number in range(1, args.rounds + 1):
             await asyncio.sleep(args.pause)  # the warm pools refill
@@ -182,7 +144,7 @@ async def run(args: argparse.Namespace, bench: BenchPlatform) -> list[Round]:
             measured: dict[str, list[float]] = {}
             for target in order:
                 if target == "coursehub":
-                    measured[target] = await coursehub_burst(students, room.course_slug, assignment)
+                    measured[target] = await coursehub_burst(students)
                 else:
                     measured[target] = await nbclient_burst(students[0].notebook)
             publish = await publish_ms(bench.platform.env["REDIS_URL"])

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,9 +30,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from benchmarks.classroom import LessonPlan, add_class, hub_sign_in_form, signed_in_or_fail
-from benchmarks.grading_classroom import add_assignment
-from benchmarks.nbgrader_course import answered
+from benchmarks.classroom import LessonPlan, add_class
+from benchmarks.grading_classroom import Learner, add_assignment, signed_in_learner
 from benchmarks.platform_setup import BenchPlatform, running_coursehub
 from benchmarks.report import RESULTS_DIR, percentile
 from coursehub.hub.constants import SERVICE_PREFIX
@@ -88,24 +86,6 @@ async def probe(
         await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - started)))
 
 
-async def signed_in_student(
-    base: str, email: str, password: str, course: str, assignment: int
-) -> tuple[httpx.AsyncClient, str, bytes]:
-    http = httpx.AsyncClient(base_url=base, follow_redirects=True, timeout=300)
-    form = hub_sign_in_form(await http.get("/hub/login"))
-    answer = await http.post(
-        "/hub/login", data={"username": email, "password": password, "_xsrf": form}
-    )
-    signed_in_or_fail(answer, email, landing=SERVICE_PREFIX)
-    page = await http.get(f"{SERVICE_PREFIX}/courses/{course}/assignments")
-    xsrf = page.text.split('name="_xsrf" value="', 1)[1].split('"', 1)[0]
-    released = await http.get(
-        f"{SERVICE_PREFIX}/api/courses/{course}/assignments/{assignment}/notebook"
-    )
-    released.raise_for_status()
-    return http, xsrf, json.dumps(answered(released.json(), number=len(email))).encode()
-
-
 async def gather_limited(coroutines: list, limit: int) -> list:
     gate = asyncio.Semaphore(limit)
 
@@ -116,20 +96,8 @@ async def gather_limited(coroutines: list, limit: int) -> list:
     return await asyncio.gather(*(one(c) for c in coroutines), return_exceptions=True)
 
 
-async def submit(
-    student: tuple[httpx.AsyncClient, str, bytes], course: str, assignment: int
-) -> int:
-    http, xsrf, notebook = student
-    answer = await http.post(
-        f"{SERVICE_PREFIX}/api/courses/{course}/assignments/{assignment}/submissions",
-        content=notebook,
-        headers={
-            "Content-Type": "application/x-ipynb+json",
-            "X-XSRFToken": xsrf,
-            "Idempotency-Key": secrets.token_hex(8),
-        },
-    )
-    return answer.status_code
+async def submit(student: Learner) -> int:
+    return (await student.submit()).status_code
 
 
 async def sample_queue(database_url: str, depths: list[int], stop: asyncio.Event) -> None:
@@ -145,7 +113,9 @@ async def run(args: argparse.Namespace, bench: BenchPlatform) -> dict[str, Any]:
     print(f"signing in {args.students} students …")
     students = await gather_limited(
         [
-            signed_in_student(bench.url, email, room.password, room.course_slug, assignment)
+            signed_in_learner(
+                bench.url, email, room.password, room.course_slug, assignment, len(email)
+            )
             for email in room.emails
         ],
         10,
@@ -175,9 +145,7 @@ async def run(args: argparse.Namespace, bench: BenchPlatform) -> dict[str, Any]:
         started = time.monotonic()
         for item in (hub, service):
             item.phase = "burst"
-        statuses = await gather_limited(
-            [submit(s, room.course_slug, assignment) for s in students], 20
-        )
+        statuses = await gather_limited([submit(s) for s in students], 20)
         submitted_in = time.monotonic() - started
         for item in (hub, service):
             item.phase = "drain"
@@ -192,7 +160,7 @@ async def run(args: argparse.Namespace, bench: BenchPlatform) -> dict[str, Any]:
         sampling_stop.set()
         await asyncio.gather(*probes, sampler)
     for student in students:
-        await student[0].aclose()
+        await student.http.aclose()
     async with await psycopg.AsyncConnection.connect(bench.database_url, autocommit=True) as conn:
         failed = (await (await conn.execute(FAILED_JOBS)).fetchone())[0]
     return {

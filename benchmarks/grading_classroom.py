@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select, update
 
-from benchmarks.nbgrader_course import ASSIGNMENT, EXERCISES, source_notebook
-from coursehub.hub.constants import Role
+from benchmarks.classroom import hub_sign_in_form, signed_in_or_fail
+from benchmarks.nbgrader_course import ASSIGNMENT, EXERCISES, answered, source_notebook
+from coursehub.hub.constants import SERVICE_PREFIX, Role
 from coursehub.services.accounts import hash_password
 from coursehub.services.assignments import create_assignment
 from coursehub.services.db import make_engine, make_sessionmaker
@@ -41,6 +43,57 @@ from coursehub.services.submissions import defer_grading
 
 DONE = (SubmissionStatus.GRADED, SubmissionStatus.FAILED)
 WORKER_STARTED = "Starting worker on queues"
+
+
+@dataclass
+class Learner:
+    """A student signed in through the hub's form, holding their answered notebook and the
+    XSRF token their assignments page gives its scripts."""
+
+    http: httpx.AsyncClient
+    xsrf: str
+    notebook: bytes
+    course: str
+    assignment: int
+
+    @property
+    def submissions_url(self) -> str:
+        return (
+            f"{SERVICE_PREFIX}/api/courses/{self.course}/assignments/{self.assignment}/submissions"
+        )
+
+    async def submit(self) -> httpx.Response:
+        """Send the notebook, as the page's upload does (one click, one idempotency key)."""
+        return await self.http.post(
+            self.submissions_url,
+            content=self.notebook,
+            headers={
+                "Content-Type": "application/x-ipynb+json",
+                "X-XSRFToken": self.xsrf,
+                "Idempotency-Key": secrets.token_hex(8),
+            },
+        )
+
+
+async def signed_in_learner(
+    base: str, email: str, password: str, course: str, assignment: int, variant: int = 1
+) -> Learner:
+    """``email`` signed in, with the released notebook answered (``variant`` picks which
+    answers are wrong, see ``nbgrader_course.answered``)."""
+    http = httpx.AsyncClient(base_url=base, follow_redirects=True, timeout=300)
+    form = hub_sign_in_form(await http.get("/hub/login"))
+    answer = await http.post(
+        "/hub/login", data={"username": email, "password": password, "_xsrf": form}
+    )
+    signed_in_or_fail(answer, email, landing=SERVICE_PREFIX)
+    page = await http.get(f"{SERVICE_PREFIX}/courses/{course}/assignments")
+    xsrf = page.text.split('name="_xsrf" value="', 1)[1].split('"', 1)[0]
+    released = await http.get(
+        f"{SERVICE_PREFIX}/api/courses/{course}/assignments/{assignment}/notebook"
+    )
+    released.raise_for_status()
+    notebook = json.dumps(answered(released.json(), number=variant)).encode()
+    return Learner(http, xsrf, notebook, course, assignment)
 
 
 @dataclass(frozen=True)
