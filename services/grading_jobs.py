@@ -35,6 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from coursehub.services import notifications
 from coursehub.services.assignments import apply_penalty
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.manual_grading import recompute_grade
@@ -60,7 +61,6 @@ SANDBOX_SLOTS = 1000
 SLOT_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-slots"
 # Every job's folder is made in here; the engine hides this parent (the other jobs) from a job.
 JOBS_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-jobs"
-NOTIFICATION_CHANNEL = "coursehub:notifications:{account_id}"
 FAILED_MESSAGE = (
     "Grading failed three times because of a fault on CourseHub's side, not in your notebook. "
     "Your submission is kept; your instructor can have it graded again."
@@ -276,18 +276,7 @@ class GradingWorker:
 
     async def publish(self, account_id: int, notification: Notification) -> None:
         """News for open pages; the notification row is the record, so Redis may be down."""
-        message = json.dumps(
-            {
-                "id": notification.id,
-                "kind": notification.kind,
-                "payload": notification.payload,
-                "created_at": notification.created_at.isoformat(),
-            }
-        )
-        try:
-            await self.redis.publish(NOTIFICATION_CHANNEL.format(account_id=account_id), message)
-        except (redis.RedisError, OSError) as error:
-            log.warning("Could not publish notification %s to Redis: %s", notification.id, error)
+        await notifications.announce(self.redis, [notification])
 
 
 def _is_infrastructure_fault(error: Exception) -> bool:

@@ -5,11 +5,9 @@ students: a ``quiz_graded`` notification row, then news on Redis channel
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-import redis.asyncio as redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +27,6 @@ from coursehub.services.quiz_scoring import points_for
 
 log = logging.getLogger("coursehub.quizzes")
 
-NOTIFICATION_CHANNEL = "coursehub:notifications:{account_id}"
 NOTIFICATION_KIND = "quiz_graded"
 MAX_COMMENT = 10_000
 
@@ -92,23 +89,6 @@ async def grade_answer(
     session.add(notification)
     await session.flush()
     return answer, notification
-
-
-async def publish(client: redis.Redis, notification: Notification) -> None:
-    """News for open pages; the notification row is the record, so Redis may be down."""
-    message = json.dumps(
-        {
-            "id": notification.id,
-            "kind": notification.kind,
-            "payload": notification.payload,
-            "created_at": notification.created_at.isoformat(),
-        }
-    )
-    channel = NOTIFICATION_CHANNEL.format(account_id=notification.account_id)
-    try:
-        await client.publish(channel, message)
-    except (redis.RedisError, OSError) as error:
-        log.warning("Could not publish notification %s to Redis: %s", notification.id, error)
 
 
 async def answers_to_grade(

@@ -14,12 +14,10 @@ committed first).
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from datetime import datetime
 from typing import Any
 
-import redis.asyncio as redis
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +39,6 @@ from coursehub.services.models import (
 
 log = logging.getLogger("coursehub.feedback")
 
-NOTIFICATION_CHANNEL = "coursehub:notifications:{account_id}"  # as the grading worker's
 FEEDBACK_RELEASED = "feedback_released"
 
 
@@ -79,23 +76,6 @@ async def release(
     session.add_all(notes)
     await session.flush()
     return now, notes
-
-
-async def publish(client: redis.Redis, notification: Notification) -> None:
-    """News for open pages; the notification row is the record, so Redis may be down."""
-    message = json.dumps(
-        {
-            "id": notification.id,
-            "kind": notification.kind,
-            "payload": notification.payload,
-            "created_at": notification.created_at.isoformat(),
-        }
-    )
-    channel = NOTIFICATION_CHANNEL.format(account_id=notification.account_id)
-    try:
-        await client.publish(channel, message)
-    except (redis.RedisError, OSError) as error:
-        log.warning("Could not publish notification %s to Redis: %s", notification.id, error)
 
 
 # -- what a student sees ---------------------------------------------------------------------

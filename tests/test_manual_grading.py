@@ -21,7 +21,7 @@ import redis
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
-from coursehub.services import released_feedback
+from coursehub.services import notifications
 from coursehub.services.models import GradeChange, Notification
 from tests.course_builder import run_async
 from tests.grading_data import ESSAY, MAX_SCORE, SHOW_WORK
@@ -316,7 +316,7 @@ def test_news_of_released_feedback_is_dropped_quietly_when_redis_is_down():
     async def publish() -> None:
         client = redis.asyncio.from_url(f"redis://127.0.0.1:{free_port()}", socket_timeout=1)
         try:
-            await released_feedback.publish(client, note)
+            await notifications.announce(client, [note])
         finally:
             await client.aclose()
 

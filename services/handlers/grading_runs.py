@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coursehub.services import grading_runs, released_feedback
+from coursehub.services import grading_runs, notifications, released_feedback
 from coursehub.services.handlers.grading import GradingHandler
 from coursehub.services.handlers.teach_base import row_id
 
@@ -73,7 +73,7 @@ class ReleaseAPI(GradingHandler):
         # News for open pages, after the response: the committed rows are the record.
         client = self.application.settings["redis"]
         for note in notes:
-            self.application.settings["background"](released_feedback.publish(client, note))
+            self.application.settings["background"](notifications.announce(client, [note]))
         self.write_json(
             {"assignment_id": assignment.id, "released_at": released_at, "notified": len(notes)}
         )

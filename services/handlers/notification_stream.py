@@ -19,8 +19,8 @@ from tornado import iostream, web
 
 from coursehub.services import notifications
 from coursehub.services.handlers.base import BaseHandler
+from coursehub.services.notifications import CHANNEL
 
-CHANNEL = "coursehub:notifications:{account_id}"
 KEEP_ALIVE_S = 15.0
 POLL_WITHOUT_REDIS_S = 3.0
 RETRY_REDIS_S = 10.0

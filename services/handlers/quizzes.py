@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
 from coursehub.services import (
+    notifications,
     quiz_analytics,
     quiz_attempts,
     quiz_grading,
@@ -460,7 +461,7 @@ class GradeAPI(QuizHandler):
                     session, quiz, attempt, int(position), account, fields
                 )
             await session.commit()
-        await quiz_grading.publish(self.application.settings["redis"], notification)
+        await notifications.announce(self.application.settings["redis"], [notification])
         body = quiz_attempts.answer_json(answer, reveal=True)
         body["attempt_score"] = attempt.score
         self.write_json(body)
