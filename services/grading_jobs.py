@@ -312,6 +312,10 @@ def register_tasks(app: procrastinate.App, worker: GradingWorker) -> None:
     async def grade_submission(context: JobContext, submission_id: int) -> None:
         await worker.grade_submission(context, submission_id)
 
+    from coursehub.services.quiz_jobs import register_quiz_tasks  # imports this module
+
+    register_quiz_tasks(app, worker)
+
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:
     """Put jobs of workers without a heartbeat for ``stalled_after`` seconds back in the
