@@ -323,14 +323,14 @@ def test_an_imported_quiz_is_taken_graded_by_the_worker_and_by_staff_and_notifie
     assert "hidden-check-xyzzy" not in json.dumps(failed_hidden)
 
 
-def test_publishing_with_redis_down_does_not_fail():
-    from coursehub.services.quiz_grading import publish
+def test_announcing_a_quiz_grade_with_redis_down_does_not_fail():
+    from coursehub.services.notifications import announce
 
     client = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
     note = Notification(
         id=1, account_id=1, kind="quiz_graded", payload={}, created_at=datetime.now(UTC)
     )
-    run_async(publish(client, note))  # logs, does not raise: the row is the record
+    run_async(announce(client, [note]))  # logs, does not raise: the row is the record
 
 
 # -- malformed notebooks -----------------------------------------------------------------------
