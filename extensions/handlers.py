@@ -4,6 +4,8 @@
   course service answers; empty for students).
 - ``POST api/lessons/<lesson id>/versions`` with ``{"path": "<notebook path>"}``: sends the
   saved notebook at that path to the course service as the lesson's newest version.
+- ``api/notifications``, ``api/notifications/read``, ``api/notifications/stream``: the
+  owner's CourseHub notifications for JupyterLab's bell (``notification_relay.py``).
 - ``GET  open/<lesson id>``: "Open in JupyterLab" lands here (the course service sends the
   browser after starting the server): place the lesson's copy in ``~/courses/...`` unless it
   is there already, then open it in JupyterLab.
@@ -26,6 +28,7 @@ from tornado import web
 
 from coursehub.extensions.course_service import CourseService, CourseServiceError
 from coursehub.extensions.lesson_copies import place_lesson_copy
+from coursehub.extensions.notification_relay import notification_handlers
 
 AUTH_RESOURCE = "coursehub"
 LESSON_ID = r"([0-9]{1,12})"
@@ -121,5 +124,6 @@ def setup_handlers(serverapp: Any) -> None:
             (url_path_join(base, "api/lessons"), PublishTargetsHandler),
             (url_path_join(base, f"api/lessons/{LESSON_ID}/versions"), PublishHandler),
             (url_path_join(base, f"open/{LESSON_ID}"), OpenLessonHandler),
+            *notification_handlers(base),
         ],
     )

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services import notification_events
 from coursehub.services.enrollment import is_enrolled, is_staff_of
 from coursehub.services.models import (
     Account,
@@ -214,6 +215,7 @@ async def update_settings(
         raise AssignmentError("The cut-off must not be before the due date; move one of them.")
     assignment.updated_at = utcnow()
     await session.flush()
+    await notification_events.assignment_released(session, assignment)
     return assignment
 
 

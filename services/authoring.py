@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from coursehub.hub.constants import Role
-from coursehub.services import notebooks, uploads
+from coursehub.services import notebooks, notification_events, uploads
 from coursehub.services.models import (
     Account,
     Category,
@@ -362,6 +362,7 @@ async def _keep_version(
     module = await session.get_one(Module, lesson.module_id)
     await session.flush()
     await refresh_search_document(session, module.course_id)
+    await notification_events.lesson_published(session, lesson, version)
     return version
 
 

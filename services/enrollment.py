@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from coursehub.hub.constants import Role
+from coursehub.services import notification_events
 from coursehub.services.catalog import format_price
 from coursehub.services.models import Account, Course, CourseStatus, Enrollment
 
@@ -122,6 +123,7 @@ async def enroll(session: AsyncSession, account: Account, course: Course) -> Enr
         .returning(Enrollment.id)
     )
     if inserted is not None:
+        notification_events.enrolled(session, account, course)
         return EnrollmentResult(True, True, f"You are enrolled in {course.title}. Enjoy!")
     if await is_enrolled(session, account, course):
         return EnrollmentResult(True, False, f"You are already enrolled in {course.title}.")

@@ -46,6 +46,7 @@ from coursehub.services.models import (
     Submission,
     SubmissionStatus,
 )
+from coursehub.services.notification_email import NOTIFICATION_QUEUE
 from coursehub.services.submissions import GRADE_TASK, GRADING_QUEUE
 
 if TYPE_CHECKING:
@@ -316,6 +317,10 @@ def register_tasks(app: procrastinate.App, worker: GradingWorker) -> None:
 
     register_quiz_tasks(app, worker)
 
+    from coursehub.services.notification_jobs import register_notification_tasks  # idem
+
+    register_notification_tasks(app, worker)
+
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:
     """Put jobs of workers without a heartbeat for ``stalled_after`` seconds back in the
@@ -371,7 +376,7 @@ async def run_worker(
                     concurrency,
                 )
                 await app.run_worker_async(
-                    queues=[GRADING_QUEUE],
+                    queues=[GRADING_QUEUE, NOTIFICATION_QUEUE],
                     concurrency=concurrency,
                     name=f"grading-{os.uname().nodename}-{os.getpid()}",
                     update_heartbeat_interval=heartbeat,

@@ -26,7 +26,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from coursehub.services import handlers as handlers_package
-from coursehub.services import processes
+from coursehub.services import notifications, processes
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.handlers import status
 from coursehub.services.hub_oauth import SharedStateOAuthCallback
@@ -62,6 +62,7 @@ def init_redis(settings: Settings, app_settings: dict[str, Any]) -> None:
     app_settings["redis"] = redis.from_url(
         settings.redis_url, socket_connect_timeout=2, socket_timeout=5
     )
+    notifications.announce_after_commit(app_settings["redis"])  # rows made with add()
 
 
 def init_background(settings: Settings, app_settings: dict[str, Any]) -> None:

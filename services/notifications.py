@@ -1,22 +1,50 @@
 """People's notifications ("your submission is graded"): the rows are the record; Redis only
-tells open pages that a new one exists."""
+tells open pages that a new one exists.
+
+Making one is ``add`` in the caller's transaction. Two things follow without more calls:
+
+- Email: when the row is inserted, its owner's choice for its kind (notification_preferences)
+  decides, in the same transaction, whether an email goes at once (an ``email_deliveries`` row
+  and a ``send_notification_email`` job, deferred in that transaction), waits for the daily
+  digest (a row only), or does not go. Rows made without ``add`` (the grading worker's) get
+  the same, because it happens on insert (``notification_email.queue_delivery``).
+- Live news: after the commit, rows made with ``add`` are announced on Redis when the process
+  has said which Redis to use (``announce_after_commit``, done at the service's start). An
+  explicit ``announce`` after the commit is harmless: pages drop an event they already have.
+
+Every payload carries a human ``title`` and a ``url`` (a page under the service prefix);
+``display`` supplies both for older kinds made without them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio as redis
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from coursehub.hub.constants import SERVICE_PREFIX
+from coursehub.services import notification_email
 from coursehub.services.models import Notification, utcnow
 
 LATEST = 50
 CHANNEL = "coursehub:notifications:{account_id}"
 log = logging.getLogger(__name__)
+PENDING = "coursehub_notifications_to_announce"
+NOTIFICATIONS_PAGE = f"{SERVICE_PREFIX}/notifications"
+FALLBACK_TITLES = {
+    "submission_graded": "Your submitted assignment is graded.",
+    "feedback_released": "Feedback on your work is released.",
+    "quiz_graded": "A quiz answer of yours is graded.",
+}
+_announcer: dict[str, redis.Redis] = {}
+_announcing: set[asyncio.Task[None]] = set()
 
 
 def add(session: AsyncSession, account_id: int, kind: str, payload: dict[str, Any]) -> Notification:
@@ -24,16 +52,60 @@ def add(session: AsyncSession, account_id: int, kind: str, payload: dict[str, An
     commit, ``announce`` it so open pages hear of it at once."""
     notification = Notification(account_id=account_id, kind=kind, payload=payload)
     session.add(notification)
+    session.info.setdefault(PENDING, []).append(notification)
     return notification
+
+
+def announce_after_commit(client: redis.Redis) -> None:
+    """From now on this process announces rows made with ``add`` once they are committed."""
+    _announcer["client"] = client
+
+
+@event.listens_for(Session, "after_commit")
+def _announce_committed(session: Session) -> None:
+    pending = session.info.pop(PENDING, None)
+    client = _announcer.get("client")
+    if not pending or client is None:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return  # a synchronous session (scripts, tests): pages find the rows on reconnecting
+    task = loop.create_task(announce(client, pending))
+    _announcing.add(task)
+    task.add_done_callback(_announcing.discard)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(PENDING, None)
+
+
+@event.listens_for(Notification, "after_insert")
+def _queue_email(_mapper: Any, connection: Any, notification: Notification) -> None:
+    notification_email.queue_delivery(connection, notification)
+
+
+def display(notification: Notification) -> tuple[str, str]:
+    """The notification's title and page, for any kind (older kinds made none)."""
+    payload = notification.payload or {}
+    title = payload.get("title") or FALLBACK_TITLES.get(notification.kind)
+    url = payload.get("url")
+    if not isinstance(url, str) or not url.startswith(SERVICE_PREFIX + "/"):
+        url = NOTIFICATIONS_PAGE
+    return str(title or "You have a new notification on CourseHub."), url
 
 
 async def announce(client: redis.Redis, notifications: Iterable[Notification]) -> None:
     """Tell open pages about committed notifications over Redis. Redis being down loses
     nothing: the rows are the record, and pages read them when they (re)connect."""
     for notification in notifications:
+        title, url = display(notification)
         message = json.dumps(
             {
                 "id": notification.id,
+                "title": title,
+                "url": url,
                 "kind": notification.kind,
                 "payload": notification.payload,
                 "created_at": notification.created_at.isoformat(),
@@ -86,8 +158,11 @@ async def newer_than(session: AsyncSession, account_id: int, after: int) -> list
 
 
 def notification_json(notification: Notification) -> dict[str, Any]:
+    title, url = display(notification)
     return {
         "id": notification.id,
+        "title": title,
+        "url": url,
         "kind": notification.kind,
         "payload": notification.payload,
         "created_at": notification.created_at,

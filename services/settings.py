@@ -82,15 +82,7 @@ class Settings:
                 f"{', '.join(missing)} must be set for the course service; "
                 "`coursehub up` sets them (starting embedded servers when you give none)."
             )
-        smtp = None
-        if env.get("COURSEHUB_SMTP_HOST"):
-            smtp = SmtpSettings(
-                host=env["COURSEHUB_SMTP_HOST"],
-                port=int(env.get("COURSEHUB_SMTP_PORT", "587")),
-                username=env.get("COURSEHUB_SMTP_USER", ""),
-                password=env.get("COURSEHUB_SMTP_PASSWORD", ""),
-                starttls=env.get("COURSEHUB_SMTP_STARTTLS", "1") not in ("0", "false", "no"),
-            )
+        smtp = smtp_from_env(env)
         return cls(
             database_url=sqlalchemy_url(env["DATABASE_URL"]),
             redis_url=env["REDIS_URL"],
@@ -110,6 +102,19 @@ class Settings:
             max_thumbnail_bytes=megabytes(env, "COURSEHUB_MAX_THUMBNAIL_MB", 5),
             max_video_bytes=megabytes(env, "COURSEHUB_MAX_VIDEO_MB", 500),
         )
+
+
+def smtp_from_env(env: dict[str, str]) -> SmtpSettings | None:
+    """The SMTP server from ``COURSEHUB_SMTP_*`` (None: mail goes to the outbox folder)."""
+    if not env.get("COURSEHUB_SMTP_HOST"):
+        return None
+    return SmtpSettings(
+        host=env["COURSEHUB_SMTP_HOST"],
+        port=int(env.get("COURSEHUB_SMTP_PORT", "587")),
+        username=env.get("COURSEHUB_SMTP_USER", ""),
+        password=env.get("COURSEHUB_SMTP_PASSWORD", ""),
+        starttls=env.get("COURSEHUB_SMTP_STARTTLS", "1") not in ("0", "false", "no"),
+    )
 
 
 def megabytes(env: dict[str, str], name: str, default: float) -> int:

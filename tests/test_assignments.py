@@ -369,15 +369,25 @@ def test_the_platforms_worker_grades_a_submission_and_notifies_the_student(class
             select(func.count(Grade.id)).where(Grade.submission_id == body["id"])
         )
         notes = list(
-            session.scalars(select(Notification).where(Notification.account_id == room.student.id))
+            session.scalars(
+                select(Notification).where(
+                    Notification.account_id == room.student.id,
+                    Notification.kind == "submission_graded",
+                )
+            )
         )
     assert grades == 1
     assert [n.payload["submission_id"] for n in notes] == [body["id"]]
     mine = room.learner.get("/api/me/notifications").json()
-    assert mine["unread"] == 1
+    # The release of the assignment was news too (assignment_released), before the grade.
+    assert mine["unread"] == 2
+    assert [n["kind"] for n in mine["notifications"]] == [
+        "submission_graded",
+        "assignment_released",
+    ]
     assert mine["notifications"][0]["payload"]["final_score"] == 2
     read = room.learner.call("POST", "/api/me/notifications/read", json={})
-    assert read.json() == {"marked_read": 1}
+    assert read.json() == {"marked_read": 2}
     assert room.learner.get("/api/me/notifications").json()["unread"] == 0
 
 

@@ -304,7 +304,10 @@ def test_a_worker_grades_stores_one_grade_and_notifies_over_redis(
     assert grade.outcome == "graded" and grade.score == grade.final_score == 2
     with sync_db() as session:
         [note] = session.scalars(
-            select(Notification).where(Notification.account_id == homework.student_id)
+            select(Notification).where(
+                Notification.account_id == homework.student_id,
+                Notification.kind == "submission_graded",
+            )
         )
     assert note.kind == "submission_graded" and note.payload["submission_id"] == submission_id
     deadline = time.monotonic() + 10
@@ -353,7 +356,8 @@ def test_with_redis_down_the_grade_and_notification_are_still_stored(
     with sync_db() as session:
         count = session.scalar(
             select(func.count(Notification.id)).where(
-                Notification.account_id == homework.student_id
+                Notification.account_id == homework.student_id,
+                Notification.kind == "submission_graded",
             )
         )
     assert count == 1

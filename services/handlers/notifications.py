@@ -1,6 +1,8 @@
-"""My notifications: ``GET /api/me/notifications`` (the newest 50 and the unread count) and
-``POST /api/me/notifications/read`` (``{"ids": [...]}``, or no ids for all). Live news of a
-new one comes over Redis channel ``coursehub:notifications:<account id>``."""
+"""My notifications: ``GET /api/me/notifications`` (the newest 50 and the unread count),
+``POST /api/me/notifications/read`` (``{"ids": [...]}``, or no ids for all) and the page
+``/notifications``. Live news of a new one comes over Redis channel
+``coursehub:notifications:<account id>`` (pages listen through the notification stream).
+Everyone sees and marks only their own: every query is by the signed-in account."""
 
 from __future__ import annotations
 
@@ -37,8 +39,21 @@ class ReadNotificationsAPI(BaseHandler):
         self.write_json({"marked_read": changed})
 
 
+class NotificationsPage(BaseHandler):
+    async def get(self) -> None:
+        async with self.db(read_only=True) as session:
+            account = await self.account(session)
+            rows, unread = await notifications.latest(session, account.id)
+        self.render_page(
+            "notifications.html",
+            notifications=[notifications.notification_json(n) for n in rows],
+            unread=unread,
+        )
+
+
 def default_handlers(prefix: str) -> list[tuple[str, Any]]:
     return [
+        (rf"{prefix}/notifications", NotificationsPage),
         (rf"{prefix}/api/me/notifications", NotificationsAPI),
         (rf"{prefix}/api/me/notifications/read", ReadNotificationsAPI),
     ]

@@ -26,6 +26,13 @@ from coursehub.services.models.courses import (
     Module,
     Upload,
 )
+from coursehub.services.models.forums import (
+    Announcement,
+    ForumPost,
+    ForumRead,
+    ForumReport,
+    ForumThread,
+)
 from coursehub.services.models.gradebook import GradeCategory, QuizCategory
 from coursehub.services.models.grading import (
     ArchivedGrade,
@@ -42,6 +49,14 @@ from coursehub.services.models.grading import (
     ScoreOverride,
 )
 from coursehub.services.models.learning import LessonProgress, Note
+from coursehub.services.models.messages import Conversation, DirectMessage
+from coursehub.services.models.notify_settings import (
+    EmailChoice,
+    EmailDelivery,
+    NotificationDigest,
+    NotificationOnce,
+    NotificationPreference,
+)
 from coursehub.services.models.quizzes import (
     AnswerState,
     QuestionKind,
@@ -54,17 +69,26 @@ from coursehub.services.models.quizzes import (
 
 __all__ = [
     "Account",
+    "Announcement",
     "AnswerState",
     "ArchivedGrade",
     "Assignment",
     "AssignmentExtension",
     "Base",
     "Category",
+    "Conversation",
     "Course",
     "CourseGrader",
     "CourseStatus",
+    "DirectMessage",
+    "EmailChoice",
+    "EmailDelivery",
     "Enrollment",
     "FeedbackRelease",
+    "ForumPost",
+    "ForumRead",
+    "ForumReport",
+    "ForumThread",
     "Grade",
     "GradeCategory",
     "GradeChange",
@@ -81,6 +105,9 @@ __all__ = [
     "Module",
     "Note",
     "Notification",
+    "NotificationDigest",
+    "NotificationOnce",
+    "NotificationPreference",
     "PasswordReset",
     "QuestionKind",
     "Quiz",

@@ -64,6 +64,10 @@ class Course(Base):
     )
     # Whole cents; 0 means free.
     price_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Students may write to each other (they may always write to the course's staff).
+    students_may_message: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
     thumbnail_upload_id: Mapped[int | None] = mapped_column(
         ForeignKey("uploads.id", ondelete="SET NULL")
     )

@@ -1,6 +1,7 @@
 /**
  * CourseHub in JupyterLab: "Publish to course…" sends the open notebook to one of the
- * instructor's notebook lessons as a new version.
+ * instructor's notebook lessons as a new version; the notification bell and toasts are in
+ * notifications.ts.
  *
  * Everything goes through CourseHub's server extension under `<base url>/coursehub/api/`,
  * which calls the course service with this server's hub token. Students get an empty list
@@ -22,6 +23,8 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
+
+import { notificationsPlugin } from './notifications';
 
 const COMMAND = 'coursehub:publish-notebook';
 
@@ -181,4 +184,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, notificationsPlugin];

@@ -1,0 +1,184 @@
+// The notification bell on every CourseHub page (and the notifications page): the unread
+// count, the latest notifications, "mark read", and new ones live from the notification
+// stream (server-sent events). Other scripts hear of each new one as a
+// "coursehub:notification" event on document. Everything shown is text, never HTML.
+//
+// The menu's entries exist only while it is open, so a page's own text is never doubled by
+// hidden copies. Only a visible tab keeps a stream open (browsers allow few connections per
+// site); a tab shown again reopens it after the last notification it has, missing nothing.
+(function () {
+  "use strict";
+  const bell = document.getElementById("notification_bell");
+  if (!bell) return;
+  const prefix = bell.dataset.prefix;
+  const api = `${prefix}/api/me/notifications`;
+  const xsrfInput = bell.querySelector("input[name=_xsrf]");
+  const xsrf = xsrfInput ? xsrfInput.value : "";
+  const button = document.getElementById("notification_bell_button");
+  const count = document.getElementById("notification_count");
+  const items = document.getElementById("notification_items");
+  const page = document.getElementById("notifications_page");
+  const SHOWN = 8;
+  let latest = []; // newest first
+  let unread = 0;
+  let lastId = 0;
+  let stream = null;
+
+  function safeUrl(url) {
+    return typeof url === "string" && url.startsWith(`${prefix}/`) ? url : `${prefix}/notifications`;
+  }
+
+  function titleOf(n) {
+    return n.title || (n.payload && n.payload.title) || "You have a new notification on CourseHub.";
+  }
+
+  function urlOf(n) {
+    return safeUrl(n.url || (n.payload && n.payload.url));
+  }
+
+  function localTime(iso) {
+    const when = new Date(iso);
+    return Number.isNaN(when.getTime()) ? "" : when.toLocaleString();
+  }
+
+  function showCount() {
+    unread = Math.max(0, unread);
+    count.textContent = unread > 99 ? "99+" : String(unread);
+    count.hidden = unread === 0;
+    button.setAttribute("aria-label", unread ? `Notifications, ${unread} unread` : "Notifications");
+    bell.dataset.unread = String(unread);
+    const markAll = page && document.getElementById("notifications_mark_all");
+    if (markAll) markAll.disabled = unread === 0;
+  }
+
+  function menuItem(n) {
+    const li = document.createElement("li");
+    li.className = "notification-item border-bottom";
+    li.dataset.notificationId = String(n.id);
+    const link = document.createElement("a");
+    link.className = "dropdown-item text-wrap py-2" + (n.read_at ? "" : " fw-semibold");
+    link.href = urlOf(n);
+    const title = document.createElement("div");
+    title.textContent = titleOf(n);
+    const time = document.createElement("div");
+    time.className = "small text-body-secondary";
+    time.textContent = localTime(n.created_at);
+    link.append(title, time);
+    link.addEventListener("click", () => markRead([n.id]));
+    li.appendChild(link);
+    return li;
+  }
+
+  function renderMenu() {
+    items.replaceChildren(...latest.slice(0, SHOWN).map(menuItem));
+    if (!latest.length) {
+      const none = document.createElement("li");
+      none.className = "px-3 py-2 text-body-secondary";
+      none.textContent = "No notifications yet.";
+      items.appendChild(none);
+    }
+  }
+
+  function pageItem(n) {
+    const li = document.createElement("li");
+    li.className =
+      "list-group-item d-flex justify-content-between gap-3 notification-item list-group-item-primary";
+    li.dataset.notificationId = String(n.id);
+    li.dataset.unread = "true";
+    const link = document.createElement("a");
+    link.className = "notification-link";
+    link.href = urlOf(n);
+    link.textContent = titleOf(n);
+    const time = document.createElement("time");
+    time.className = "small text-body-secondary text-nowrap";
+    time.textContent = localTime(n.created_at);
+    li.append(link, time);
+    return li;
+  }
+
+  async function markRead(ids) {
+    const answer = await fetch(`${api}/read`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-XSRFToken": xsrf },
+      body: JSON.stringify(ids ? { ids } : {}),
+    });
+    if (!answer.ok) return;
+    const now = new Date().toISOString();
+    for (const n of latest) {
+      if ((!ids || ids.includes(n.id)) && !n.read_at) {
+        n.read_at = now;
+        unread -= 1;
+      }
+    }
+    if (!ids) unread = 0; // also those older than the newest 50
+    if (page) {
+      for (const row of page.querySelectorAll(".notification-item")) {
+        if (!ids || ids.includes(Number(row.dataset.notificationId))) {
+          row.classList.remove("list-group-item-primary");
+          row.dataset.unread = "false";
+        }
+      }
+    }
+    showCount();
+    if (bell.querySelector(".dropdown-menu.show")) renderMenu();
+  }
+
+  function receive(n) {
+    if (n.id <= lastId || latest.some((known) => known.id === n.id)) return;
+    lastId = n.id;
+    latest = [n, ...latest].slice(0, 50);
+    unread += 1;
+    showCount();
+    if (bell.querySelector(".dropdown-menu.show")) renderMenu();
+    if (page) {
+      const empty = document.getElementById("notifications_empty");
+      if (empty) empty.remove();
+      document.getElementById("notifications_list").prepend(pageItem(n));
+    }
+    document.dispatchEvent(new CustomEvent("coursehub:notification", { detail: n }));
+  }
+
+  function follow() {
+    if (stream || !window.EventSource || document.visibilityState === "hidden") return;
+    // An EventSource cannot send headers: the XSRF token goes as the _xsrf argument.
+    stream = new EventSource(`${api}/stream?after=${lastId}&_xsrf=${encodeURIComponent(xsrf)}`);
+    stream.addEventListener("notification", (message) => receive(JSON.parse(message.data)));
+  }
+
+  function pause() {
+    if (stream) stream.close();
+    stream = null;
+  }
+
+  async function start() {
+    try {
+      // JupyterHub accepts the sign-in cookie on a script's request only with the XSRF token.
+      const answer = await fetch(api, { credentials: "same-origin", headers: { "X-XSRFToken": xsrf } });
+      if (!answer.ok) return;
+      const body = await answer.json();
+      latest = body.notifications;
+      unread = body.unread; // counts those beyond the newest 50 too
+      lastId = Math.max(0, ...latest.map((n) => n.id));
+    } catch (error) {
+      return;
+    }
+    showCount();
+    bell.dataset.ready = "true";
+    follow();
+    document.addEventListener("visibilitychange", () =>
+      document.visibilityState === "hidden" ? pause() : follow()
+    );
+  }
+
+  bell.addEventListener("show.bs.dropdown", renderMenu);
+  bell.addEventListener("hidden.bs.dropdown", () => items.replaceChildren());
+  document.getElementById("notification_mark_all").addEventListener("click", () => markRead(null));
+  if (page) {
+    for (const time of page.querySelectorAll(".notification-item time[datetime]")) {
+      time.textContent = localTime(time.getAttribute("datetime"));
+    }
+    document.getElementById("notifications_mark_all").addEventListener("click", () => markRead(null));
+  }
+  start();
+})();
