@@ -138,9 +138,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    """Debian's Chromium driven by Playwright (Playwright cannot download browsers here)."""
+    """Debian's Chromium driven by Playwright (Playwright cannot download browsers here).
+
+    One per test module: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, and asyncio tests in later modules need that thread's loop."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
