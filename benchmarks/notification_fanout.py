@@ -139,9 +139,7 @@ async def run(
     ours = Deliveries()
     channel = f"coursehub:notifications:{account_id}"
     streams = [
-        sse_client(
-            parts.hostname or "127.0.0.1", parts.port or 80, path, token, ours, asyncio.Event()
-        )
+        sse_client(parts.hostname or "127.0.0.1", parts.port or 80, path, token, ours)
         for _ in range(args.clients)
     ]
     await measure("coursehub", streams, ours, args.clients, args, redis_url, channel, FIRST_ID)
