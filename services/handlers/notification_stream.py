@@ -14,16 +14,14 @@ import json
 import time
 from typing import Any
 
-import redis.asyncio as redis
 from tornado import iostream, web
 
 from coursehub.services import notifications
 from coursehub.services.handlers.base import BaseHandler
-from coursehub.services.notifications import CHANNEL
+from coursehub.services.notification_fanout import NotificationFanout
 
 KEEP_ALIVE_S = 15.0
 POLL_WITHOUT_REDIS_S = 3.0
-RETRY_REDIS_S = 10.0
 LARGEST_ID = 2**31 - 1  # notification ids are PostgreSQL integers
 
 
@@ -38,15 +36,21 @@ class NotificationStream(BaseHandler):
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Accel-Buffering", "no")
-        pubsub = await self._subscribe()
+        fanout = self._fanout()
+        queue = fanout.listen(self.account_id)  # before reading what was missed: no gap
         try:
             await self._send_missed()
-            await self._follow(pubsub)
+            await self._follow(fanout, queue)
         except iostream.StreamClosedError:
             pass  # the page was closed
         finally:
-            if pubsub is not None:
-                await _close(pubsub)
+            fanout.leave(self.account_id, queue)
+
+    def _fanout(self) -> NotificationFanout:
+        settings = self.application.settings
+        if "notification_fanout" not in settings:
+            settings["notification_fanout"] = NotificationFanout(settings["redis"])
+        return settings["notification_fanout"]
 
     def _after(self) -> int:
         raw = self.request.headers.get("Last-Event-ID") or self.get_argument("after", "0")
@@ -58,35 +62,27 @@ class NotificationStream(BaseHandler):
             raise web.HTTPError(400, "after must be the number of a notification.")
         return after
 
-    async def _subscribe(self) -> Any:
-        pubsub = self.application.settings["redis"].pubsub(ignore_subscribe_messages=True)
-        try:
-            await pubsub.subscribe(CHANNEL.format(account_id=self.account_id))
-        except (redis.RedisError, OSError):
-            await _close(pubsub)
-            return None
-        return pubsub
-
-    async def _follow(self, pubsub: Any) -> None:
+    async def _follow(self, fanout: NotificationFanout, queue: asyncio.Queue) -> None:
         last_write = time.monotonic()
-        next_redis_try = time.monotonic() + RETRY_REDIS_S
         while True:
-            if pubsub is None:
-                await asyncio.sleep(POLL_WITHOUT_REDIS_S)
+            if not fanout.connected.is_set():
+                # Redis is away (or not subscribed yet): the database is the record.
+                try:
+                    await asyncio.wait_for(fanout.connected.wait(), POLL_WITHOUT_REDIS_S)
+                except TimeoutError:
+                    pass
                 sent = await self._send_missed()
-                if time.monotonic() >= next_redis_try:
-                    pubsub = await self._subscribe()
-                    next_redis_try = time.monotonic() + RETRY_REDIS_S
-                    if pubsub is not None:
-                        sent += await self._send_missed()  # published while subscribing
             else:
                 try:
-                    message = await pubsub.get_message(timeout=KEEP_ALIVE_S)
-                except (redis.RedisError, OSError):
-                    await _close(pubsub)
-                    pubsub, next_redis_try = None, time.monotonic() + RETRY_REDIS_S
-                    continue
-                sent = await self._send_published(message) if message else 0
+                    event = await asyncio.wait_for(queue.get(), timeout=KEEP_ALIVE_S)
+                except TimeoutError:
+                    event = None
+                if event is None:
+                    sent = await self._send_missed()  # the subscription may have dropped some
+                else:
+                    sent = self._send_published(event)
+                    if sent:
+                        await self.flush()
             if sent:
                 last_write = time.monotonic()
             elif time.monotonic() - last_write >= KEEP_ALIVE_S:
@@ -103,29 +99,20 @@ class NotificationStream(BaseHandler):
             await self.flush()
         return len(rows)
 
-    async def _send_published(self, message: dict[str, Any]) -> int:
+    def _send_published(self, event: dict[str, Any]) -> int:
         try:
-            event = json.loads(message["data"])
             number = int(event["id"])
         except (ValueError, KeyError, TypeError):
             return 0
         if number <= self.last_id:
             return 0
         self._event(event)
-        await self.flush()
         return 1
 
     def _event(self, event: dict[str, Any]) -> None:
         self.last_id = max(self.last_id, int(event["id"]))
         data = json.dumps(event, default=str)
         self.write(f"id: {event['id']}\nevent: notification\ndata: {data}\n\n")
-
-
-async def _close(pubsub: Any) -> None:
-    try:
-        await pubsub.aclose()
-    except (redis.RedisError, OSError):
-        pass
 
 
 def default_handlers(prefix: str) -> list[tuple[str, Any]]:
