@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services import assignments
+from coursehub.services.assignments import AssignmentError
 from coursehub.services.enrollment import (
     EnrollmentError,
     check_visible,
@@ -106,19 +108,11 @@ async def quiz_for_lesson(session: AsyncSession, course: Course, lesson_id: int)
 
 
 def parse_time(value: Any, name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise QuizError(f"{name} must be an ISO 8601 date and time, or null.")
+    """An ISO 8601 time with a zone, or None; read as assignment dates are."""
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise QuizError(
-            f"{name} must be an ISO 8601 date and time such as 2026-12-01T17:00:00Z."
-        ) from None
-    if moment.tzinfo is None:
-        raise QuizError(f"{name} needs a time zone, for example a trailing Z for UTC.")
-    return moment
+        return assignments.parse_time(value, name)
+    except AssignmentError as error:
+        raise QuizError(error.message, error.status) from None
 
 
 def _whole_or_none(value: Any, name: str, high: int) -> int | None:
