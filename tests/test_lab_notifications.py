@@ -147,3 +147,47 @@ def test_a_new_notification_shows_a_toast_and_the_bell_count_in_jupyterlab(
     dialog.get_by_role("button", name="Mark all as read").click()
     expect(bell).to_have_attribute("data-unread", "0")
     assert unread_of(db, student.account) == 0
+
+
+@pytest.mark.browser
+def test_a_reply_to_the_students_forum_thread_reaches_their_jupyterlab_as_a_toast(
+    lab, platform, signed_in, make_account, db, database_url, page
+):
+    from playwright.sync_api import expect
+
+    from tests.course_builder import enroll, make_course
+    from tests.teaching_client import open_session
+
+    student = lab.student
+    teacher = make_account(Role.INSTRUCTOR)
+    course = make_course(database_url, teacher, title="Optics in notebooks")
+    enroll(db, student.account, course)
+    forum = f"/api/courses/{course.slug}/forums"
+    asked = open_session(platform, signed_in, student.account).call(
+        "POST",
+        f"{forum}/general/threads",
+        json={"title": "Why does the lens flip the image?", "body": "I do not see it."},
+    )
+    assert asked.status_code == 201, asked.text
+    student.server.post("/coursehub/api/notifications/read", json={})
+
+    page.goto(f"{platform.url}/hub/login")
+    page.locator("#username_input").fill(student.account.email or "")
+    page.locator("#password_input").fill(PASSWORD)
+    page.locator("#login_submit").click()
+    page.wait_for_url(lambda url: "/hub/login" not in url)
+    page.goto(f"{platform.url}/user/{student.name}/lab")
+    bell = page.locator("#coursehub-notification-bell")
+    expect(bell).to_be_visible(timeout=90_000)
+    expect(bell).to_have_attribute("data-unread", "0")
+
+    thread_id = asked.json()["id"]
+    replied = open_session(platform, signed_in, teacher).call(
+        "POST", f"{forum}/threads/{thread_id}/posts", json={"body": "Rays cross at the focus."}
+    )
+    assert replied.status_code == 201, replied.text
+
+    expect(page.get_by_text("replied in “Why does the lens flip the image?”")).to_be_visible(
+        timeout=20_000
+    )
+    expect(bell).to_have_attribute("data-unread", "1")
