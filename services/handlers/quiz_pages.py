@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from tornado import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services import (
     quiz_analytics,
@@ -20,7 +20,7 @@ from coursehub.services import (
     quiz_questions,
     quizzes,
 )
-from coursehub.services.handlers.quizzes import STUDENTS_ONLY, QuizHandler, staff_view, student_view
+from coursehub.services.handlers.quizzes import QuizHandler, staff_view, student_view
 from coursehub.services.handlers.teach_base import row_id
 from coursehub.services.models import Course, QuestionKind
 from coursehub.services.quiz_questions import QuizError
@@ -52,19 +52,19 @@ class QuizPageHandler(QuizHandler):
             **context,
         )
 
+    async def show_problem(self, session: AsyncSession, error: QuizError, *page: str) -> None:
+        """After a form's change failed: undo it and show the form's page again (``get`` with
+        ``page``'s arguments) with the error's status and message."""
+        await session.rollback()
+        self.set_status(error.status)
+        await self.get(*page, problem=error.message)
+
 
 class QuizListPage(QuizPageHandler):
     async def get(self, slug: str, problem: str = "") -> None:
         async with self.db() as session:
-            account, course = await self.course(session, slug)
-            found = await quizzes.course_quizzes(session, course, staff=self.staff)
-            if self.staff:
-                items = [quizzes.quiz_json(quiz) for quiz in found]
-                pending = await quizzes.essays_awaiting_grading(session, course.id)
-            else:
-                items = [await student_view(session, quiz, account) for quiz in found]
-                pending = 0
-            await session.commit()
+            course, items = await self.listed_quizzes(session, slug)
+            pending = await quizzes.essays_awaiting_grading(session, course.id) if self.staff else 0
         self.page(
             "quiz_list.html",
             course=course,
@@ -89,9 +89,7 @@ class QuizListPage(QuizPageHandler):
                 else:
                     quiz = await quizzes.create_quiz(session, course, account, {"title": title})
             except QuizError as error:
-                await session.rollback()
-                self.set_status(error.status)
-                await self.get(slug, problem=error.message)
+                await self.show_problem(session, error, slug)
                 return
             await session.commit()
         prefix = self.settings_obj.service_prefix
@@ -117,15 +115,11 @@ class QuizPage(QuizPageHandler):
     async def post(self, slug: str, quiz_id: str) -> None:
         """Start (or resume) an attempt and go to it."""
         async with self.db() as session:
-            account, course, quiz = await self.quiz(session, slug, quiz_id)
-            if self.staff:
-                raise web.HTTPError(403, STUDENTS_ONLY)
+            account, course, quiz = await self.quiz_to_take(session, slug, quiz_id)
             try:
                 attempt, _ = await quiz_attempts.start_attempt(session, quiz, account)
             except QuizError as error:
-                await session.rollback()
-                self.set_status(error.status)
-                await self.get(slug, quiz_id, problem=error.message)
+                await self.show_problem(session, error, slug, quiz_id)
                 return
             await session.commit()
         prefix = self.settings_obj.service_prefix
@@ -138,10 +132,9 @@ class AttemptPage(QuizPageHandler):
 
     async def get(self, slug: str, quiz_id: str, attempt_id: str) -> None:
         async with self.db() as session:
-            account, quiz, attempt = await self.attempt(session, slug, quiz_id, attempt_id)
-            await quiz_attempts.close_if_expired(session, attempt)
-            await session.commit()
-            answers = await quiz_attempts.answers_of(session, attempt)
+            account, quiz, attempt, answers = await self.attempt_to_show(
+                session, slug, quiz_id, attempt_id
+            )
             course = await session.get_one(Course, quiz.course_id)
         body = quiz_attempts.attempt_json(attempt, answers)
         prefix = self.settings_obj.service_prefix
@@ -182,9 +175,7 @@ class BuilderPage(QuizPageHandler):
 class GradingPage(QuizPageHandler):
     async def get(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
-            _, course, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            await quiz_attempts.attempts_of(session, quiz)
-            await session.commit()
+            course, quiz = await self.quiz_to_review(session, slug, quiz_id)
             rows = await quiz_grading.answers_to_grade(session, quiz)
         items = [
             {
@@ -208,9 +199,7 @@ class GradingPage(QuizPageHandler):
 class AnalyticsPage(QuizPageHandler):
     async def get(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
-            _, course, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            await quiz_attempts.attempts_of(session, quiz)
-            await session.commit()
+            course, quiz = await self.quiz_to_review(session, slug, quiz_id)
             figures = await quiz_analytics.quiz_analytics(session, quiz)
         tallest = max([bin_["count"] for bin_ in figures["histogram"]] + [1])
         self.page(

@@ -27,8 +27,8 @@ Everyone else is refused: 404 for courses they may not see, 403 for courses they
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,7 +45,7 @@ from coursehub.services import (
 )
 from coursehub.services.handlers.base import BaseHandler
 from coursehub.services.handlers.teach_base import row_id
-from coursehub.services.models import Account, Course, Quiz, QuizAttempt
+from coursehub.services.models import Account, Course, Quiz, QuizAnswer, QuizAttempt
 from coursehub.services.quiz_questions import QuizError
 
 STAFF_ONLY = "Only the course's instructor and administrators can do this."
@@ -53,6 +53,8 @@ STUDENTS_ONLY = (
     "Quizzes are taken by the course's students; as its staff, open the quiz builder to see "
     "every question."
 )
+ANSWER_OWN_ONLY = "Only the student taking this attempt can answer in it."
+SUBMIT_OWN_ONLY = "Only the student taking this attempt can submit it."
 
 
 class QuizHandler(BaseHandler):
@@ -64,6 +66,18 @@ class QuizHandler(BaseHandler):
     def refusals(self) -> Iterator[None]:
         try:
             yield
+        except QuizError as error:
+            raise web.HTTPError(error.status, error.message) from None
+
+    @asynccontextmanager
+    async def late_refusals(self, session: AsyncSession) -> AsyncIterator[None]:
+        """``refusals`` for answers and submits: one past the deadline closed the attempt,
+        so that is committed before the 409."""
+        try:
+            yield
+        except quiz_attempts.TimeIsUp as late:
+            await session.commit()  # the attempt closed as of its deadline
+            raise web.HTTPError(409, late.message) from None
         except QuizError as error:
             raise web.HTTPError(error.status, error.message) from None
 
@@ -85,6 +99,40 @@ class QuizHandler(BaseHandler):
             quiz = await quizzes.quiz_in_course(session, course, row_id(quiz_id), staff=self.staff)
         return account, course, quiz
 
+    async def quiz_to_take(
+        self, session: AsyncSession, slug: str, quiz_id: str
+    ) -> tuple[Account, Course, Quiz]:
+        """A quiz a student of the course may take; its staff are refused (403)."""
+        account, course, quiz = await self.quiz(session, slug, quiz_id)
+        if self.staff:
+            raise web.HTTPError(403, STUDENTS_ONLY)
+        return account, course, quiz
+
+    async def quiz_to_review(
+        self, session: AsyncSession, slug: str, quiz_id: str
+    ) -> tuple[Course, Quiz]:
+        """A quiz for its course's staff (others: 403) to grade or analyse, with the attempts
+        whose time ran out closed and committed first, so they count as submitted."""
+        _, course, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
+        await quiz_attempts.attempts_of(session, quiz)
+        await session.commit()
+        return course, quiz
+
+    async def listed_quizzes(
+        self, session: AsyncSession, slug: str
+    ) -> tuple[Course, list[dict[str, Any]]]:
+        """The course and its quizzes as this person sees them listed: every quiz for staff,
+        the published ones with the student's own attempts for a student (those out of time
+        closed and committed)."""
+        account, course = await self.course(session, slug)
+        found = await quizzes.course_quizzes(session, course, staff=self.staff)
+        if self.staff:
+            items = [quizzes.quiz_json(quiz) for quiz in found]
+        else:
+            items = [await student_view(session, quiz, account) for quiz in found]
+        await session.commit()
+        return course, items
+
     async def attempt(
         self, session: AsyncSession, slug: str, quiz_id: str, attempt_id: str, *, lock: bool = False
     ) -> tuple[Account, Quiz, QuizAttempt]:
@@ -97,6 +145,25 @@ class QuizHandler(BaseHandler):
         if not self.staff and attempt.account_id != account.id:
             raise web.HTTPError(404, "This quiz has no such attempt; check the address.")
         return account, quiz, attempt
+
+    async def attempt_to_show(
+        self, session: AsyncSession, slug: str, quiz_id: str, attempt_id: str
+    ) -> tuple[Account, Quiz, QuizAttempt, list[QuizAnswer]]:
+        """``attempt`` with its answers, closed and committed first if its time ran out."""
+        account, quiz, attempt = await self.attempt(session, slug, quiz_id, attempt_id)
+        await quiz_attempts.close_if_expired(session, attempt)
+        await session.commit()
+        return account, quiz, attempt, await quiz_attempts.answers_of(session, attempt)
+
+    async def own_attempt(
+        self, session: AsyncSession, slug: str, quiz_id: str, attempt_id: str, refusal: str
+    ) -> QuizAttempt:
+        """One's own attempt, locked until the transaction ends; anyone else's: 403 with
+        ``refusal``."""
+        account, _, attempt = await self.attempt(session, slug, quiz_id, attempt_id, lock=True)
+        if attempt.account_id != account.id:
+            raise web.HTTPError(403, refusal)
+        return attempt
 
     def notebook_upload(self) -> bytes:
         limit = self.settings_obj.max_notebook_bytes
@@ -198,13 +265,7 @@ async def student_view(session: AsyncSession, quiz: Quiz, account: Account) -> d
 class QuizListAPI(QuizHandler):
     async def get(self, slug: str) -> None:
         async with self.db() as session:
-            account, course = await self.course(session, slug)
-            found = await quizzes.course_quizzes(session, course, staff=self.staff)
-            if self.staff:
-                items = [quizzes.quiz_json(quiz) for quiz in found]
-            else:
-                items = [await student_view(session, quiz, account) for quiz in found]
-            await session.commit()  # attempts closed because their time ran out
+            _, items = await self.listed_quizzes(session, slug)
         self.write_json({"quizzes": items})
 
     async def post(self, slug: str) -> None:
@@ -347,9 +408,7 @@ class AttemptsAPI(QuizHandler):
 
     async def post(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
-            account, _, quiz = await self.quiz(session, slug, quiz_id)
-            if self.staff:
-                raise web.HTTPError(403, STUDENTS_ONLY)
+            account, _, quiz = await self.quiz_to_take(session, slug, quiz_id)
             with self.refusals():
                 attempt, created = await quiz_attempts.start_attempt(session, quiz, account)
             await session.commit()
@@ -362,10 +421,7 @@ class AttemptsAPI(QuizHandler):
 class AttemptAPI(QuizHandler):
     async def get(self, slug: str, quiz_id: str, attempt_id: str) -> None:
         async with self.db() as session:
-            _, _, attempt = await self.attempt(session, slug, quiz_id, attempt_id)
-            await quiz_attempts.close_if_expired(session, attempt)
-            await session.commit()
-            answers = await quiz_attempts.answers_of(session, attempt)
+            _, _, attempt, answers = await self.attempt_to_show(session, slug, quiz_id, attempt_id)
         self.write_json(quiz_attempts.attempt_json(attempt, answers))
 
 
@@ -377,18 +433,11 @@ class AnswerAPI(QuizHandler):
         if "response" not in body:
             raise web.HTTPError(400, 'Send the answer as {"response": …}.')
         async with self.db() as session:
-            account, _, attempt = await self.attempt(session, slug, quiz_id, attempt_id, lock=True)
-            if attempt.account_id != account.id:
-                raise web.HTTPError(403, "Only the student taking this attempt can answer in it.")
-            try:
+            attempt = await self.own_attempt(session, slug, quiz_id, attempt_id, ANSWER_OWN_ONLY)
+            async with self.late_refusals(session):
                 answers = await quiz_attempts.save_answers(
                     session, attempt, {int(position): body["response"]}
                 )
-            except quiz_attempts.TimeIsUp as late:
-                await session.commit()  # the attempt closed as of its deadline
-                raise web.HTTPError(409, late.message) from None
-            except QuizError as error:
-                raise web.HTTPError(error.status, error.message) from None
             await session.commit()
         saved = next(a for a in answers if a.position == int(position))
         self.write_json(
@@ -405,16 +454,9 @@ class SubmitAPI(QuizHandler):
     async def post(self, slug: str, quiz_id: str, attempt_id: str) -> None:
         responses = responses_from(self.json_body())
         async with self.db() as session:
-            account, _, attempt = await self.attempt(session, slug, quiz_id, attempt_id, lock=True)
-            if attempt.account_id != account.id:
-                raise web.HTTPError(403, "Only the student taking this attempt can submit it.")
-            try:
+            attempt = await self.own_attempt(session, slug, quiz_id, attempt_id, SUBMIT_OWN_ONLY)
+            async with self.late_refusals(session):
                 submitted = await quiz_attempts.submit(session, attempt, responses)
-            except quiz_attempts.TimeIsUp as late:
-                await session.commit()
-                raise web.HTTPError(409, late.message) from None
-            except QuizError as error:
-                raise web.HTTPError(error.status, error.message) from None
             await session.commit()
             answers = await quiz_attempts.answers_of(session, attempt)
         body = quiz_attempts.attempt_json(attempt, answers)
@@ -428,9 +470,7 @@ class SubmitAPI(QuizHandler):
 class GradingAPI(QuizHandler):
     async def get(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
-            _, _, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            await quiz_attempts.attempts_of(session, quiz)
-            await session.commit()
+            _, quiz = await self.quiz_to_review(session, slug, quiz_id)
             rows = await quiz_grading.answers_to_grade(
                 session, quiz, pending_only=self.get_argument("pending", "") == "1"
             )
@@ -470,9 +510,7 @@ class GradeAPI(QuizHandler):
 class AnalyticsAPI(QuizHandler):
     async def get(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
-            _, _, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            await quiz_attempts.attempts_of(session, quiz)
-            await session.commit()
+            _, quiz = await self.quiz_to_review(session, slug, quiz_id)
             figures = await quiz_analytics.quiz_analytics(session, quiz)
         self.write_json(figures)
 
