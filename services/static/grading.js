@@ -10,20 +10,7 @@
   const xsrf = root.dataset.xsrf;
   const POLL_MS = 1000;
 
-  async function callJSON(method, url, body) {
-    const response = await fetch(url, {
-      method: method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-XSRFToken": xsrf },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let payload = {};
-    try { payload = await response.json(); } catch (ignored) { payload = {}; }
-    if (!response.ok) {
-      throw new Error(payload.error || "The server answered " + response.status + ". Reload the page and try again.");
-    }
-    return payload;
-  }
+  const callJSON = window.CourseHub.api.jsonCaller(xsrf); // api.js
 
   function say(node, message, isError) {
     if (!node) { return; }

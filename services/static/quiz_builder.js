@@ -21,20 +21,7 @@
     status.classList.toggle("text-success", !isError && Boolean(message));
   }
 
-  async function call(method, url, body) {
-    const response = await fetch(url, {
-      method: method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-XSRFToken": xsrf },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let payload = {};
-    try { payload = await response.json(); } catch (ignored) { payload = {}; }
-    if (!response.ok) {
-      throw new Error(payload.error || "The server answered " + response.status + ". Reload the page and try again.");
-    }
-    return payload;
-  }
+  const call = window.CourseHub.api.jsonCaller(xsrf); // api.js
 
   async function act(work, done) {
     say("Saving…", false);
