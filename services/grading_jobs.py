@@ -322,21 +322,26 @@ def register_tasks(app: procrastinate.App, worker: GradingWorker) -> None:
     register_notification_tasks(app, worker)
 
 
+WORKER_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE)
+
+
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:
-    """Put jobs of workers without a heartbeat for ``stalled_after`` seconds back in the
-    queue (procrastinate's documented recipe); returns how many."""
-    stalled = await app.job_manager.get_stalled_jobs(
-        queue=GRADING_QUEUE, seconds_since_heartbeat=stalled_after
-    )
+    """Put jobs of workers without a heartbeat for ``stalled_after`` seconds back in their
+    queue (procrastinate's documented recipe), for every queue a worker serves: gradings,
+    and emails, digests and due-date scans; returns how many."""
     count = 0
-    for job in stalled:
-        try:
-            await app.job_manager.retry_job(job)
-            count += 1
-        except procrastinate.exceptions.ProcrastinateException as error:
-            log.info("Stalled job %s was taken care of elsewhere: %s", job.id, error)
+    for queue in WORKER_QUEUES:
+        stalled = await app.job_manager.get_stalled_jobs(
+            queue=queue, seconds_since_heartbeat=stalled_after
+        )
+        for job in stalled:
+            try:
+                await app.job_manager.retry_job(job)
+                count += 1
+            except procrastinate.exceptions.ProcrastinateException as error:
+                log.info("Stalled job %s was taken care of elsewhere: %s", job.id, error)
     if count:
-        log.warning("Requeued %d grading job(s) of stalled workers", count)
+        log.warning("Requeued %d job(s) of stalled workers", count)
     return count
 
 
@@ -345,7 +350,7 @@ async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
         try:
             await retry_stalled_jobs(app, stalled_after)
         except Exception:
-            log.exception("Could not look for stalled grading jobs")
+            log.exception("Could not look for stalled jobs")
         await asyncio.sleep(stalled_after / 3)
 
 
@@ -376,7 +381,7 @@ async def run_worker(
                     concurrency,
                 )
                 await app.run_worker_async(
-                    queues=[GRADING_QUEUE, NOTIFICATION_QUEUE],
+                    queues=list(WORKER_QUEUES),
                     concurrency=concurrency,
                     name=f"grading-{os.uname().nodename}-{os.getpid()}",
                     update_heartbeat_interval=heartbeat,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from coursehub.hub.constants import Role
 from coursehub.services import notification_jobs, notifications
 from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.grading_jobs import GradingWorker, make_app
+from coursehub.services.grading_jobs import GradingWorker, make_app, retry_stalled_jobs
 from coursehub.services.migrate import upgrade
 from coursehub.services.models import (
     Account,
@@ -197,6 +197,36 @@ async def test_an_email_choice_queues_a_job_with_the_notification_and_the_worker
         "succeeded",
         "succeeded",
     ]
+
+
+async def test_an_email_job_of_a_worker_that_died_is_sent_by_the_next_worker(
+    mail_db, sync_db, worker, settings, inbox
+):
+    student = person(sync_db)
+    notification_id = await notify(worker, student, "announcement", "The lab is open late.")
+    app = make_app(sqlalchemy_url(mail_db))
+    notification_jobs.register_notification_tasks(app, worker, settings, periodic=False)
+    async with app.open_async():
+        # A worker takes the job, then its machine goes away: no heartbeat from then on.
+        gone = await app.job_manager.register_worker()
+        taken = await app.job_manager.fetch_job(queues=[NOTIFICATION_QUEUE], worker_id=gone)
+        assert taken is not None and taken.task_kwargs == {"notification_id": notification_id}
+        with sync_db() as session:
+            session.execute(
+                text(
+                    "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '5 min' "
+                    "WHERE id = :id"
+                ),
+                {"id": gone},
+            )
+            session.commit()
+        assert jobs_of(sync_db, notification_id) == [(EMAIL_TASK, NOTIFICATION_QUEUE, "doing")]
+
+        # The next worker's watch puts it back in the queue, and it is sent once.
+        assert await retry_stalled_jobs(app, stalled_after=60) == 1
+    await run_jobs(mail_db, worker, settings)
+    assert len(inbox.to(student.email)) == 1
+    assert jobs_of(sync_db, notification_id) == [(EMAIL_TASK, NOTIFICATION_QUEUE, "succeeded")]
 
 
 async def test_an_smtp_failure_is_recorded_and_the_job_sends_the_email_when_it_runs_again(
