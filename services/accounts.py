@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -269,9 +269,13 @@ async def sign_in_with_google(
     return account
 
 
+# Built once: every request looks its person up this way.
+_BY_USERNAME = select(Account).where(Account.username == bindparam("username"))
+
+
 async def account_for_hub_user(session: AsyncSession, username: str) -> Account:
     """The account of a hub user; one an admin created in the hub panel gets a STUDENT account."""
-    account = await session.scalar(select(Account).where(Account.username == username))
+    account = await session.scalar(_BY_USERNAME, {"username": username})
     if account is None:
         account = Account(username=username, name=username)
         session.add(account)

@@ -6,14 +6,14 @@ its instructor, administrators and its assigned graders, who moderate
 (``forum_moderation``). Everyone else gets the course's usual refusal (404 for a course they
 may not see, 403 with "enroll first" otherwise).
 
-Posts are markdown (code blocks, tables; ``$math$`` stays text for the page), stored with the
-HTML ``coursehub.services.markdown.to_safe_html`` makes of it, so nothing unsanitised is ever
-shown and pages never render markdown. Titles are plain text; templates escape them.
+Posts are markdown (code blocks, tables; ``$math$`` becomes MathML the browser draws), stored
+with the HTML ``coursehub.services.markdown.to_safe_html`` makes of it, so nothing unsanitised
+is ever shown and pages never render markdown. Titles are plain text; templates escape them.
 
 A thread page lists its posts as a tree (replies under what they answer, indented up to
-``MAX_DEPTH``) in pages of ``PAGE_SIZE``, read with one recursive query. Deleting a post that
-has replies leaves a "deleted" stub; a hidden post is a stub for students when it has
-replies and is left out when it has none.
+``MAX_DEPTH``) in pages of ``PAGE_SIZE``, in the order of each post's stored tree path.
+Deleting a post that has replies leaves a "deleted" stub; a hidden post is a stub for
+students when it has replies and is left out when it has none.
 
 Functions take an ``AsyncSession`` and leave committing to the caller; refusals raise
 ``ForumError`` with a sentence to show and the HTTP status.
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, text, true
+from sqlalchemy import and_, bindparam, delete, func, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from coursehub.services.enrollment import EnrollmentError, check_visible, is_staff_of
 from coursehub.services.markdown import to_safe_html
@@ -72,31 +73,35 @@ class Member:
     moderator: bool
 
 
-async def member_of(session: AsyncSession, account: Account, course: Course | None) -> Member:
-    """``account``'s place in ``course``'s forums, or the refusal why they have none: the
-    course's instructor and administrators, its graders and its enrolled students (one query
-    for the last two)."""
-    if course is not None and is_staff_of(account, course):
+# Built once (thread pages are read often): a course by slug with whether the person is
+# one of its graders and whether they are enrolled.
+_COURSE_AND_PLACE = (
+    select(
+        Course,
+        select(CourseGrader.id)
+        .where(
+            CourseGrader.course_id == Course.id,
+            CourseGrader.account_id == bindparam("account_id"),
+        )
+        .exists(),
+        select(Enrollment.id)
+        .where(Enrollment.course_id == Course.id, Enrollment.account_id == bindparam("account_id"))
+        .exists(),
+    )
+    .where(Course.slug == bindparam("slug"))
+    .options(defer(Course.search_document))
+)
+
+
+async def member_of(session: AsyncSession, account: Account, slug: str) -> Member:
+    """``account``'s place in the forums of the course ``slug``, or the refusal why they have
+    none: the course's instructor and administrators, its graders and its enrolled students
+    (the course and both of the last two found with one query)."""
+    result = await session.execute(_COURSE_AND_PLACE, {"account_id": account.id, "slug": slug})
+    row = result.first()
+    course, grader, enrolled = row if row is not None else (None, False, False)
+    if course is not None and (grader or is_staff_of(account, course)):
         return Member(account, course, moderator=True)
-    grader = enrolled = False
-    if course is not None:
-        grader, enrolled = (
-            await session.execute(
-                select(
-                    select(CourseGrader.id)
-                    .where(
-                        CourseGrader.course_id == course.id,
-                        CourseGrader.account_id == account.id,
-                    )
-                    .exists(),
-                    select(Enrollment.id)
-                    .where(Enrollment.course_id == course.id, Enrollment.account_id == account.id)
-                    .exists(),
-                )
-            )
-        ).one()
-    if grader:
-        return Member(account, course, moderator=True)  # type: ignore[arg-type]
     try:
         course = check_visible(account, course)
     except EnrollmentError as error:
@@ -389,20 +394,18 @@ class ThreadPage:
     read_before: int  # the reader had read the thread up to this post before this page
 
 
-# One statement for a page of a thread: the tree walked depth first (children by id, so in
-# the order they were written) on ids alone, stubs only where replies hang off them; only
-# the page's posts are then read whole, with their authors and how far the reader had read.
+# One statement for a page of a thread: its posts in tree order (``tree_path``, stored when
+# each post is written: depth first, children in the order they were written), stubs only
+# where replies hang off them; only the page's posts are then read whole, with their authors
+# and how far the reader had read.
 _TREE = """
-WITH RECURSIVE tree(id, path) AS (
-    SELECT id, ARRAY[id] FROM forum_posts WHERE thread_id = :thread_id AND parent_id IS NULL
-  UNION ALL
-    SELECT p.id, tree.path || p.id FROM forum_posts p JOIN tree ON p.parent_id = tree.id
-), ordered AS (
-    SELECT tree.id, count(*) OVER () AS total,
-           row_number() OVER (ORDER BY tree.path) AS position
-    FROM tree JOIN forum_posts p ON p.id = tree.id
-    WHERE (p.deleted_at IS NULL AND (NOT p.is_hidden OR :moderator))
-       OR EXISTS (SELECT 1 FROM forum_posts c WHERE c.parent_id = p.id)
+WITH ordered AS (
+    SELECT p.id, count(*) OVER () AS total,
+           row_number() OVER (ORDER BY p.tree_path) AS position
+    FROM forum_posts p
+    WHERE p.thread_id = :thread_id
+      AND ((p.deleted_at IS NULL AND (NOT p.is_hidden OR :moderator))
+           OR EXISTS (SELECT 1 FROM forum_posts c WHERE c.parent_id = p.id))
 )
 """
 _PAGE = text(

@@ -93,7 +93,7 @@ def checked_body(raw: Any) -> str:
 
 def plain_preview(body: str, limit: int = PREVIEW_CHARS) -> str:
     """The message as one line of plain text (no markup at all), cut at ``limit``."""
-    text = html.unescape(nh3.clean(to_safe_html(body), tags=set()))
+    text = html.unescape(nh3.clean(to_safe_html(body, math=False), tags=set()))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -237,7 +237,7 @@ async def send(
     session: AsyncSession, sender: Account, conversation: Conversation, body: str, prefix: str
 ) -> tuple[DirectMessage, Notification]:
     """Add ``body`` to the conversation and a ``direct_message`` notification for the other
-    person (after the commit, ``notifications.announce`` it)."""
+    person (``notifications.add``: announced once the caller's transaction commits)."""
     recipient = await session.get(Account, other_id(conversation, sender.id))
     if recipient is None or not await may_message(session, sender, recipient):
         raise MessageError(
@@ -289,9 +289,19 @@ async def messages_of(
     return list(reversed(list(rows)))
 
 
-async def mark_read(session: AsyncSession, account: Account, conversation: Conversation) -> int:
+@dataclass(frozen=True)
+class MarkedRead:
+    """What opening a conversation marked read: how many of the other person's messages,
+    and which of the reader's notifications of them (their pages' bells drop these)."""
+
+    messages: int
+    notification_ids: list[int]
+
+
+async def mark_read(
+    session: AsyncSession, account: Account, conversation: Conversation
+) -> MarkedRead:
     """Mark the other person's messages here read, and ``account``'s notifications of them."""
-    now = utcnow()
     result = await session.execute(
         update(DirectMessage)
         .where(
@@ -299,19 +309,12 @@ async def mark_read(session: AsyncSession, account: Account, conversation: Conve
             DirectMessage.sender_id != account.id,
             DirectMessage.read_at.is_(None),
         )
-        .values(read_at=now)
+        .values(read_at=utcnow())
     )
-    await session.execute(
-        update(Notification)
-        .where(
-            Notification.account_id == account.id,
-            Notification.kind == KIND,
-            Notification.read_at.is_(None),
-            Notification.payload["conversation_id"].as_integer() == conversation.id,
-        )
-        .values(read_at=now)
+    notification_ids = await notifications.mark_read_about(
+        session, account.id, [KIND], "conversation_id", [conversation.id]
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return MarkedRead(result.rowcount or 0, notification_ids)  # type: ignore[attr-defined]
 
 
 def _mine(account: Account) -> Any:

@@ -1,16 +1,18 @@
 """People's notifications ("your submission is graded"): the rows are the record; Redis only
 tells open pages that a new one exists.
 
-Making one is ``add`` in the caller's transaction. Two things follow without more calls:
+Making one is ``add`` in the caller's transaction. Two things follow:
 
 - Email: when the row is inserted, its owner's choice for its kind (notification_preferences)
   decides, in the same transaction, whether an email goes at once (an ``email_deliveries`` row
   and a ``send_notification_email`` job, deferred in that transaction), waits for the daily
   digest (a row only), or does not go. Rows made without ``add`` (the grading worker's) get
   the same, because it happens on insert (``notification_email.queue_delivery``).
-- Live news: after the commit, rows made with ``add`` are announced on Redis when the process
-  has said which Redis to use (``announce_after_commit``, done at the service's start). An
-  explicit ``announce`` after the commit is harmless: pages drop an event they already have.
+- Live news: the session remembers the rows made with ``add`` (in ``session.info``) and which
+  of them its commits made real; whoever owns the session announces those with
+  ``announce_committed`` (the service's request sessions do it when their block ends,
+  ``BaseHandler.db``). An ``announce`` twice is harmless: pages drop an event they already
+  have.
 
 Every payload carries a human ``title`` and a ``url`` (a page under the service prefix);
 ``display`` supplies both for older kinds made without them.
@@ -18,7 +20,6 @@ Every payload carries a human ``title`` and a ``url`` (a page under the service 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable
@@ -36,15 +37,14 @@ from coursehub.services.models import Notification, utcnow
 LATEST = 50
 CHANNEL = "coursehub:notifications:{account_id}"
 log = logging.getLogger(__name__)
-PENDING = "coursehub_notifications_to_announce"
+PENDING = "coursehub_notifications_to_announce"  # made with add, not committed yet
+COMMITTED = "coursehub_notifications_committed"  # committed, not announced yet
 NOTIFICATIONS_PAGE = f"{SERVICE_PREFIX}/notifications"
 FALLBACK_TITLES = {
     "submission_graded": "Your submitted assignment is graded.",
     "feedback_released": "Feedback on your work is released.",
     "quiz_graded": "A quiz answer of yours is graded.",
 }
-_announcer: dict[str, redis.Redis] = {}
-_announcing: set[asyncio.Task[None]] = set()
 
 
 def add(session: AsyncSession, account_id: int, kind: str, payload: dict[str, Any]) -> Notification:
@@ -56,24 +56,26 @@ def add(session: AsyncSession, account_id: int, kind: str, payload: dict[str, An
     return notification
 
 
-def announce_after_commit(client: redis.Redis) -> None:
-    """From now on this process announces rows made with ``add`` once they are committed."""
-    _announcer["client"] = client
+def committed(session: AsyncSession | Session) -> list[Notification]:
+    """The rows made with ``add`` in ``session`` that a commit has made real since this was
+    last asked (each is handed out once)."""
+    return session.info.pop(COMMITTED, [])
 
 
+async def announce_committed(session: AsyncSession, client: redis.Redis) -> None:
+    """Announce the rows made with ``add`` in ``session`` that are committed by now."""
+    made = committed(session)
+    if made:
+        await announce(client, made)
+
+
+# Only bookkeeping in the session's own ``info``: what its commit made real, what its
+# rollback undid. Announcing is left to the session's owner.
 @event.listens_for(Session, "after_commit")
-def _announce_committed(session: Session) -> None:
+def _remember_committed(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
-    client = _announcer.get("client")
-    if not pending or client is None:
-        return
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return  # a synchronous session (scripts, tests): pages find the rows on reconnecting
-    task = loop.create_task(announce(client, pending))
-    _announcing.add(task)
-    task.add_done_callback(_announcing.discard)
+    if pending:
+        session.info.setdefault(COMMITTED, []).extend(pending)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -97,8 +99,10 @@ def display(notification: Notification) -> tuple[str, str]:
 
 
 async def announce(client: redis.Redis, notifications: Iterable[Notification]) -> None:
-    """Tell open pages about committed notifications over Redis. Redis being down loses
-    nothing: the rows are the record, and pages read them when they (re)connect."""
+    """Tell open pages about committed notifications over Redis, all in one round trip (an
+    announcement to a course of hundreds). Redis being down loses nothing: the rows are the
+    record, and pages read them when they (re)connect."""
+    pipeline = client.pipeline(transaction=False)
     for notification in notifications:
         title, url = display(notification)
         message = json.dumps(
@@ -111,11 +115,11 @@ async def announce(client: redis.Redis, notifications: Iterable[Notification]) -
                 "created_at": notification.created_at.isoformat(),
             }
         )
-        try:
-            await client.publish(CHANNEL.format(account_id=notification.account_id), message)
-        except (redis.RedisError, OSError) as error:
-            log.warning("Could not announce notification %s on Redis: %s", notification.id, error)
-            return
+        pipeline.publish(CHANNEL.format(account_id=notification.account_id), message)
+    try:
+        await pipeline.execute()
+    except (redis.RedisError, OSError) as error:
+        log.warning("Could not announce %d notification(s) on Redis: %s", len(pipeline), error)
 
 
 async def latest(session: AsyncSession, account_id: int) -> tuple[list[Notification], int]:
@@ -168,3 +172,27 @@ def notification_json(notification: Notification) -> dict[str, Any]:
         "created_at": notification.created_at,
         "read_at": notification.read_at,
     }
+
+
+async def mark_read_about(
+    session: AsyncSession, account_id: int, kinds: Iterable[str], key: str, values: Iterable[int]
+) -> list[int]:
+    """Mark read ``account_id``'s unread notifications of ``kinds`` whose payload's ``key``
+    is one of ``values`` (those about a conversation or posts just shown to them); the ids
+    marked, so the pages showing them can drop them from the bell."""
+    # Compared as text: a cast would fail on any other kind's payload holding a word there.
+    wanted = [str(value) for value in values]
+    if not wanted:
+        return []
+    rows = await session.scalars(
+        update(Notification)
+        .where(
+            Notification.account_id == account_id,
+            Notification.kind.in_(list(kinds)),
+            Notification.read_at.is_(None),
+            Notification.payload[key].as_string().in_(wanted),
+        )
+        .values(read_at=utcnow())
+        .returning(Notification.id)
+    )
+    return sorted(rows)

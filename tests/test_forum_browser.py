@@ -100,6 +100,19 @@ def test_a_student_asks_on_the_page_and_sees_the_instructors_answer(platform, br
         expect(reply).to_contain_text("print('a', end='')")
         expect(reply.locator(".badge", has_text="New")).to_be_visible()
         expect(reply).to_contain_text(room.accounts["teacher"].username)
+        # Their answer is someone else's: they may report it, not edit it.
+        expect(reply.get_by_role("button", name="Report")).to_be_visible()
+        expect(reply.get_by_role("button", name="Edit")).to_have_count(0)
+
+        # The student adds a formula to their question: the edit box starts from their markdown.
+        question = page.locator(".forum-post").first
+        question.get_by_role("button", name="Edit").click()
+        box = question.locator(".post-slot textarea")
+        expect(box).to_have_value("I tried:\n\n```python\nprint('a')\n```")
+        box.fill("I tried `print('a')`; is the cost $O(n^2)$?")
+        question.locator(".post-slot").get_by_role("button", name="Save").click()
+        expect(page.locator(".forum-post").first.locator("math msup")).to_have_count(1)
+        expect(page.locator(".forum-post").first).to_contain_text("edited")
     finally:
         student.close()
         teacher.close()
@@ -144,7 +157,8 @@ def test_the_xss_corpus_never_runs_in_the_browser(platform, browser, room, make_
                       '.forum-post-body *, .announcement-body *, .search-snippet *')]
                     .filter(el => [...el.attributes].some(a => a.name.startsWith('on')
                        || /^\\s*(javascript|data|vbscript):/i.test(a.value))
-                       || ['SCRIPT', 'IFRAME', 'SVG', 'MATH', 'STYLE', 'OBJECT', 'EMBED']
+                       || ['SCRIPT', 'IFRAME', 'SVG', 'STYLE', 'OBJECT', 'EMBED', 'MGLYPH',
+                           'MACTION', 'SEMANTICS', 'ANNOTATION', 'ANNOTATION-XML']
                           .includes(el.tagName.toUpperCase()))
                     .map(el => el.outerHTML)"""
             )

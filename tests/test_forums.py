@@ -158,7 +158,8 @@ def test_a_student_asks_and_replies_nest_under_what_they_answer(room):
     assert order == [(opening["id"], 0), (first["id"], 1), (nested["id"], 2), (later["id"], 1)]
     assert nested["parent_id"] == first["id"]
     assert '<pre><code class="language-python">' in opening["html"]
-    assert "print(i &lt; 2)" in opening["html"] and "$x_1 &lt; 2$" in opening["html"]
+    assert "print(i &lt; 2)" in opening["html"]
+    assert "<msub><mi>x</mi><mn>1</mn></msub><mo>&lt;</mo><mn>2</mn>" in opening["html"]
     assert shown["thread"]["title"] == "Why does my loop stop?"
     assert opening["author"]["username"] == room.accounts["author"].username
     assert opening["body"] is None, "someone else's markdown is sent only to its author"
@@ -220,6 +221,12 @@ def test_lesson_forums_hold_their_own_threads(room):
 def test_people_edit_and_delete_their_own_posts_and_replies_keep_a_stub(room):
     thread = room.start(room.author, "Editing", "First draft")
     opening = room.thread(room.author, thread["id"])["posts"][0]["id"]
+    # The edit box starts from the post's markdown, which only its author is sent.
+    own = room.author.get(f"{room.api}/posts/{opening}").json()
+    assert own["mine"] is True and own["body"] == "First draft"
+    theirs = room.classmate.get(f"{room.api}/posts/{opening}").json()
+    assert theirs["mine"] is False and theirs["body"] is None and "First draft" in theirs["html"]
+    assert room.outsider.get(f"{room.api}/posts/{opening}").status_code in (403, 404)
     edited = room.author.call("PATCH", f"{room.api}/posts/{opening}", json={"body": "**Better**"})
     assert edited.status_code == 200 and "<strong>Better</strong>" in edited.json()["html"]
     assert edited.json()["edited_at"] is not None
@@ -328,6 +335,28 @@ def test_hidden_threads_notify_only_staff_and_edits_notify_new_mentions_only(roo
     assert [n.kind for n in notifications_about(db, accounts["grader"], thread["id"])] == [
         "forum_mention"
     ]
+
+
+def test_reading_a_thread_marks_its_reply_and_mention_notifications_read(room, db):
+    accounts = room.accounts
+    thread = room.start(room.author, "Read me", "Hello")
+    other = room.start(room.author, "Another one", "Hello again")
+    room.reply(room.classmate, thread["id"], f"Here, and @{accounts['grader'].username} too")
+    room.reply(room.classmate, other["id"], "There")
+
+    def unread(role: str, thread_id: int) -> list[str]:
+        found = notifications_about(db, accounts[role], thread_id)
+        return [n.kind for n in found if n.read_at is None]
+
+    assert unread("author", thread["id"]) == ["forum_reply"]
+    assert unread("grader", thread["id"]) == ["forum_mention"]
+    page = room.author.get(f"/courses/{room.course.slug}/forums/threads/{thread['id']}")
+    assert page.status_code == 200
+    assert unread("author", thread["id"]) == []
+    assert unread("author", other["id"]) == ["forum_reply"], "another thread's stays unread"
+    assert unread("grader", thread["id"]) == ["forum_mention"], "someone else's stays unread"
+    room.thread(room.grader, thread["id"])  # the JSON API shows the posts too
+    assert unread("grader", thread["id"]) == []
 
 
 # -- moderation and reports ---------------------------------------------------------------------

@@ -188,6 +188,86 @@ def test_the_messages_page_lists_conversations_and_opening_one_marks_it_read(sch
     assert listed(teacher)["conversations"][0]["unread"] == 0
 
 
+def test_opening_a_conversation_marks_only_its_notifications_read(school, db):
+    """The instructor's notifications of the conversation they open are marked read, and the
+    answer says which (for the bell); not the student's of it, not those of the instructor's
+    other conversation, not another kind that names the same number."""
+    student, teacher = school.as_(school.student), school.as_(school.instructor)
+    opened = started(student, school.instructor, "About question 2")
+    started(student, school.instructor, "And question 3")
+    elsewhere = started(school.as_(school.grader), school.instructor, "The marking scheme")
+    answer = teacher.call("POST", f"{API}/conversations/{opened}/messages", json={"body": "Yes"})
+    assert answer.status_code == 201
+    with db() as session:
+        session.add(
+            Notification(
+                account_id=school.instructor.id,
+                kind="forum_reply",
+                payload={"title": "A reply", "conversation_id": opened, "post_id": opened},
+            )
+        )
+        session.commit()
+
+    def unread() -> dict[int, list[tuple[str, int | None]]]:
+        with db() as session:
+            rows = session.scalars(
+                select(Notification)
+                .where(
+                    Notification.account_id.in_([school.instructor.id, school.student.id]),
+                    Notification.read_at.is_(None),
+                )
+                .order_by(Notification.id)
+            )
+            found: dict[int, list[tuple[str, int | None]]] = {}
+            for row in rows:
+                pair = (row.kind, row.payload.get("conversation_id"))
+                found.setdefault(row.account_id, []).append(pair)
+            return found
+
+    def ids_of(account: Account, conversation: int) -> list[int]:
+        with db() as session:
+            return list(
+                session.scalars(
+                    select(Notification.id)
+                    .where(
+                        Notification.account_id == account.id,
+                        Notification.kind == "direct_message",
+                        Notification.payload["conversation_id"].as_integer() == conversation,
+                    )
+                    .order_by(Notification.id)
+                )
+            )
+
+    assert unread() == {
+        school.instructor.id: [
+            ("direct_message", opened),
+            ("direct_message", opened),
+            ("direct_message", elsewhere),
+            ("forum_reply", opened),
+        ],
+        school.student.id: [("direct_message", opened)],
+    }
+    expected = ids_of(school.instructor, opened)
+    assert len(expected) == 2
+
+    first = teacher.get(f"{API}/conversations/{opened}")
+    assert first.status_code == 200
+    assert first.json()["marked_read"] == 2
+    assert first.json()["notifications_read"] == expected
+    assert unread() == {
+        school.instructor.id: [("direct_message", elsewhere), ("forum_reply", opened)],
+        school.student.id: [("direct_message", opened)],
+    }
+    again = teacher.get(f"{API}/conversations/{opened}").json()
+    assert again["marked_read"] == 0 and again["notifications_read"] == []
+
+    # Opening the page does the same; the student's notification goes when they read it.
+    assert teacher.get(f"/messages/{elsewhere}").status_code == 200
+    theirs = student.get(f"{API}/conversations/{opened}").json()
+    assert theirs["notifications_read"] == ids_of(school.student, opened)
+    assert unread() == {school.instructor.id: [("forum_reply", opened)]}
+
+
 def test_code_blocks_and_math_survive_and_previews_are_plain_text(school):
     student, teacher = school.as_(school.student), school.as_(school.instructor)
     body = "My loop:\n\n```python\nfor i in range(3):\n    print(i < 2)\n```\n\nand $a<b$"
@@ -195,7 +275,7 @@ def test_code_blocks_and_math_survive_and_previews_are_plain_text(school):
     [message] = teacher.get(f"{API}/conversations/{conversation}").json()["messages"]
     assert '<pre><code class="language-python">for i in range(3):' in message["html"]
     assert "print(i &lt; 2)" in message["html"]
-    assert "$a&lt;b$" in message["html"]
+    assert "<mi>a</mi><mo>&lt;</mo><mi>b</mi>" in message["html"]
     preview = listed(teacher)["conversations"][0]["preview"]
     assert preview == "My loop: for i in range(3): print(i < 2) and $a<b$"
 

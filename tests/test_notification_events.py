@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services import notification_events
+from coursehub.services import notification_events, notifications
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.models import (
     Account,
@@ -193,6 +193,25 @@ async def scan(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[int, st
         made = await notification_events.scan(session)
         await session.commit()
     return sorted((n.account_id, n.kind, n.payload["assignment_id"]) for n in made)
+
+
+async def test_only_committed_notifications_are_handed_out_for_announcing_and_only_once(
+    sessions, make_account
+):
+    """What a request's session tells open pages: rows its commit made real, never rows it
+    rolled back, each once."""
+    student = make_account(Role.STUDENT)
+    async with sessions() as session:
+        notifications.add(session, student.id, "announcement", {"title": "Rolled back"})
+        await session.flush()
+        await session.rollback()
+        assert notifications.committed(session) == []
+
+        kept = notifications.add(session, student.id, "announcement", {"title": "Kept"})
+        assert notifications.committed(session) == []  # not committed yet
+        await session.commit()
+        assert notifications.committed(session) == [kept] and kept.id is not None
+        assert notifications.committed(session) == []
 
 
 async def test_the_scan_reminds_each_student_who_has_not_submitted_once_before_the_due_date(

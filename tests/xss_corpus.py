@@ -4,16 +4,32 @@ announcements, messages), and a check that HTML sent to browsers is harmless.
 ``XSS_CORPUS`` is a list of ``(name, text)``: use it as a title, a markdown body, a search
 query. ``assert_harmless(html)`` parses HTML as a browser would and fails on anything that
 could run script or restyle the page: script-capable elements, event-handler attributes,
-``style``, and URLs with a scheme other than http(s)/mailto. Browser tests add that no dialog
-fires (``page.on("dialog", ...)``); every payload that would run calls ``alert``/``confirm``.
+``style``, URLs with a scheme other than http(s)/mailto, and in ``<math>`` (formulas)
+anything but presentation MathML with a few attributes and bounded lengths. Browser tests add
+that no dialog fires (``page.on("dialog", ...)``); every payload that would run calls
+``alert``/``confirm``.
 """
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
+from itertools import pairwise
+from string import ascii_lowercase
 from urllib.parse import urlsplit
 
 import pytest
+
+# LaTeX macros, each twice the one before: four million x's from 400 characters.
+MACRO_BOMB = (
+    "$"
+    + r"\def\a{{x}{x}}"
+    + "".join(
+        r"\def\B{{\A}{\A}}".replace("A", a).replace("B", b)
+        for a, b in pairwise(ascii_lowercase[:22])
+    )
+    + r"\v$"
+)
 
 XSS_CORPUS: list[tuple[str, str]] = [
     ("script tag", "<script>alert('xss-script')</script>"),
@@ -74,6 +90,29 @@ XSS_CORPUS: list[tuple[str, str]] = [
         "entity encoded",
         "&lt;script&gt;alert(1)&lt;/script&gt; &#60;img src=x onerror=alert(1)&#62;",
     ),
+    # Formulas become MathML (coursehub.services.markdown): HTML, links, styles and namespace
+    # tricks written inside LaTeX, and LaTeX that would take the server minutes to expand.
+    ("latex text with html", r"$\text{<img/src=x/onerror=alert(1)>}$ and $\text{</math><b>}$"),
+    (
+        "latex leaving math",
+        "$$\n\\text{</mtext></math><style><img src=x onerror=alert(1)>}\n$$",
+    ),
+    ("latex href", r"$\href{javascript:alert(1)}{click}$ $$\href{data:text/html,x}{y}$$"),
+    (
+        "latex style class color",
+        r"$\style{position:fixed;inset:0}{x}\class{btn}{y}\color{white}{z}\Huge{\Huge{w}}$",
+    ),
+    ("latex huge space", r"$\hspace{10000em}\rule{5000em}{5000em}\kern-9999em x$"),
+    ("latex macro bomb", MACRO_BOMB),
+    (
+        "mathml mi style",
+        "<math><mi><style><img src=x onerror=alert(1)></style></mi></math> $<math><mi><style>$",
+    ),
+    (
+        "mathml annotation maction",
+        '<math><semantics><annotation-xml encoding="text/html"><img src=x onerror=alert(1)>'
+        '</annotation-xml></semantics><maction actiontype="toggle"><mi>x</mi></maction></math>',
+    ),
 ]
 
 PAYLOADS = [text for _, text in XSS_CORPUS]
@@ -95,7 +134,6 @@ FORBIDDEN_TAGS = {
     "textarea",
     "select",
     "svg",
-    "math",
     "link",
     "meta",
     "base",
@@ -107,14 +145,84 @@ FORBIDDEN_TAGS = {
 }
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "srcset", "poster"}
 SAFE_SCHEMES = {"", "http", "https", "mailto"}
+# Formulas are MathML: inside <math> only presentation elements with these attributes, so
+# nothing there holds HTML (annotation-xml, tags in mtext), links (href) or actions (maction),
+# and no length (a space, a shift) is big enough to cover or push away the page.
+MATHML_TAGS = {
+    "math",
+    "mrow",
+    "mi",
+    "mn",
+    "mo",
+    "ms",
+    "mtext",
+    "mspace",
+    "msup",
+    "msub",
+    "msubsup",
+    "mfrac",
+    "msqrt",
+    "mroot",
+    "mover",
+    "munder",
+    "munderover",
+    "mtable",
+    "mtr",
+    "mtd",
+    "mstyle",
+    "mpadded",
+    "mphantom",
+    "merror",
+}
+MATHML_KEYWORD_ATTRIBUTES = {
+    "display",
+    "mathvariant",
+    "displaystyle",
+    "scriptlevel",
+    "form",
+    "stretchy",
+    "fence",
+    "separator",
+    "largeop",
+    "movablelimits",
+    "symmetric",
+    "accent",
+    "accentunder",
+    "columnalign",
+}
+MATHML_LENGTH_ATTRIBUTES = {
+    "width",
+    "height",
+    "depth",
+    "lspace",
+    "rspace",
+    "voffset",
+    "minsize",
+    "maxsize",
+    "linethickness",
+}
+EMS = {"": 1, "em": 1, "ex": 0.5, "mu": 1 / 18, "px": 1 / 16, "pt": 1 / 12, "mm": 0.24, "cm": 2.4}
+LENGTH = re.compile(r"[+-]?(\d+(?:\.\d*)?|\.\d+)(em|ex|mu|px|pt|mm|cm)?")
+MAX_EMS = 20
 
 
 class _Inspector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.problems: list[str] = []
+        self.open_math = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_startendtag(tag, attrs)
+        self.open_math += tag == "math"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "math" and self.open_math:
+            self.open_math -= 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.open_math or tag == "math":
+            self.inspect_mathml(tag, attrs)
         if tag in FORBIDDEN_TAGS:
             self.problems.append(f"<{tag}> element")
         for name, value in attrs:
@@ -128,7 +236,16 @@ class _Inspector(HTMLParser):
                 if scheme not in SAFE_SCHEMES:
                     self.problems.append(f"{name}={value!r} on <{tag}>")
 
-    handle_startendtag = handle_starttag
+    def inspect_mathml(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in MATHML_TAGS:
+            self.problems.append(f"<{tag}> inside <math>")
+        for name, value in attrs:
+            if name in MATHML_LENGTH_ATTRIBUTES:
+                length = LENGTH.fullmatch(value or "")
+                if not length or float(length[1]) * EMS[length[2] or ""] > MAX_EMS:
+                    self.problems.append(f"{name}={value!r} on <{tag}>")
+            elif name not in MATHML_KEYWORD_ATTRIBUTES:
+                self.problems.append(f"{name} attribute on MathML <{tag}>")
 
 
 def problems_in(html: str) -> list[str]:

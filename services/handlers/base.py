@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
 from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
-from coursehub.services import accounts
+from coursehub.services import accounts, notifications
 from coursehub.services.hub_oauth import SharedStateHubOAuth
 from coursehub.services.models import Account
 from coursehub.services.settings import Settings
@@ -83,9 +83,16 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         only read. Leave the block before writing the response, so the connection is back
         in the pool before the client can send its next request.
         """
-        factory = self.application.settings["read_sessions" if read_only else "sessions"]
-        async with factory() as session:
-            yield session
+        settings = self.application.settings
+        async with settings["read_sessions" if read_only else "sessions"]() as session:
+            try:
+                yield session
+            finally:
+                # Notifications the block made (notifications.add) and committed: open pages
+                # hear of them, in the background (a Redis that is away never slows a reply).
+                made = notifications.committed(session)
+                if made:
+                    settings["background"](notifications.announce(settings["redis"], made))
 
     async def account(self, session: AsyncSession) -> Account:
         """The signed-in person's account, refusing those below ``min_role``."""
@@ -138,6 +145,11 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             "nav_role": getattr(self, "_nav_role", ""),
             "xsrf_form_html": self.xsrf_form_html,
         }
+
+    def compute_etag(self) -> str | None:
+        """None: pages and API answers are made for one person at one moment, so hashing each
+        body (a thread page is 100 KB) for an ETag buys nothing. Downloads set their own."""
+        return None
 
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")

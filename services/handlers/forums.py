@@ -6,7 +6,8 @@ Everyone taking part (the course's enrolled students and its staff, graders incl
   (``?page=``): threads, pinned first, with post and unread counts; ``POST`` the same
   address with ``{"title", "body"}`` starts a thread
 - ``GET …/forums/threads/<id>`` (``?page=`` or ``?post=<id>`` for the page showing that
-  post): the thread and one page of its posts as a tree; marks them read
+  post): the thread and one page of its posts as a tree; marks them read, and my reply and
+  mention notifications about them
 - ``POST …/forums/threads/<id>/posts`` ``{"body", "parent_id"?}``: reply (to the opening
   post when ``parent_id`` is left out)
 - ``PATCH …/forums/posts/<id>`` ``{"body"}`` and ``PATCH …/forums/threads/<id>``
@@ -34,14 +35,21 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
-from coursehub.services import forum_moderation, forum_notifications, forum_search, forums
-from coursehub.services.enrollment import course_by_slug
+from coursehub.services import (
+    forum_moderation,
+    forum_notifications,
+    forum_search,
+    forums,
+    notifications,
+)
 from coursehub.services.forums import ForumError, Member
 from coursehub.services.handlers.base import BaseHandler
 from coursehub.services.models import ForumThread, Lesson
 from coursehub.services.rate_limits import RateLimited, check_rate
 
 SLUG = r"([a-z0-9][a-z0-9-]{0,119})"
+# The kinds forum_notifications makes about a post; reading the post marks them read.
+POST_NOTIFICATION_KINDS = ("forum_reply", "forum_mention")
 API = rf"/api/courses/{SLUG}/forums"
 
 
@@ -73,9 +81,8 @@ class ForumHandler(BaseHandler):
 
     async def member(self, session: AsyncSession, slug: str) -> Member:
         account = await self.account(session)
-        course = await course_by_slug(session, slug)
         with self.refusals():
-            return await forums.member_of(session, account, course)
+            return await forums.member_of(session, account, slug)
 
     async def lesson(
         self, session: AsyncSession, member: Member, lesson_id: str | None
@@ -301,12 +308,20 @@ async def read_thread_page(
 async def mark_page_read(
     handler: ForumHandler, member: Member, thread: ForumThread, page: forums.ThreadPage
 ) -> None:
-    """Remember that the reader has seen the page's posts (a write only when it shows some
-    they had not read)."""
+    """Remember that the reader has seen the page's posts, and mark read their notifications
+    of replies and mentions in those posts (a write only when it shows some they had not
+    read)."""
     newest = max((post.id for post in page.posts), default=0)
     if newest > page.read_before:
         async with handler.db() as session:
             await forums.mark_read(session, member.account.id, thread.id, newest)
+            await notifications.mark_read_about(
+                session,
+                member.account.id,
+                POST_NOTIFICATION_KINDS,
+                "post_id",
+                [post.id for post in page.posts],
+            )
             await session.commit()
 
 
@@ -346,6 +361,28 @@ class RepliesAPI(ForumHandler):
 
 
 class PostAPI(ForumHandler):
+    async def get(self, slug: str, post_id: str) -> None:
+        """One post; its markdown (for the edit box) only to its author."""
+        number = whole_number(post_id, "post")
+        async with self.db(read_only=True) as session:
+            member = await self.member(session, slug)
+            with self.refusals():
+                post, _thread = await forums.post_for(session, member, number)
+        mine = post.author_id == member.account.id
+        self.write_json(
+            {
+                "id": post.id,
+                "thread_id": post.thread_id,
+                "parent_id": post.parent_id,
+                "mine": mine,
+                "body": post.body if mine else None,
+                "html": post.body_html,
+                "is_hidden": post.is_hidden,
+                "created_at": post.created_at,
+                "edited_at": post.edited_at,
+            }
+        )
+
     async def patch(self, slug: str, post_id: str) -> None:
         body = self.json_body()
         number = whole_number(post_id, "post")

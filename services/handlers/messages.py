@@ -6,7 +6,9 @@
   POST ``{"account_id" or "username", "body"}`` writes to someone (the pair's conversation
   is made on the first message).
 - ``/api/messages/conversations/<id>``: GET its messages (``?after=`` / ``?before=`` a
-  message id), which marks it read; ``.../messages``: POST ``{"body"}`` a new one.
+  message id), which marks it read (and says which of my notifications of it that marked
+  read, ``notifications_read``, for the page to tell the bell); ``.../messages``: POST
+  ``{"body"}`` a new one.
 - ``/api/messages/contacts``: the people I may write to.
 - ``/api/messages/courses/<slug>``: GET or PATCH ``{"students_may_message": bool}`` (the
   course's instructor and administrators).
@@ -23,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
-from coursehub.services import messages, notifications, rate_limits
+from coursehub.services import messages, rate_limits
 from coursehub.services.enrollment import EnrollmentError, check_visible, course_by_slug
 from coursehub.services.handlers.base import BaseHandler
 from coursehub.services.models import Account, Conversation, DirectMessage, Notification
@@ -85,15 +87,14 @@ class MessagesBase(BaseHandler):
     async def deliver(
         self, session: AsyncSession, sender: Account, conversation: Conversation, body: str
     ) -> DirectMessage:
-        """Send, commit, then tell the recipient's open pages."""
+        """Send and commit; the request's session then tells the recipient's open pages."""
         try:
-            message, notification = await messages.send(
+            message, _notification = await messages.send(
                 session, sender, conversation, body, self.prefix
             )
         except messages.MessageError as error:
             raise refused(error) from None
         await session.commit()
-        await notifications.announce(self.application.settings["redis"], [notification])
         return message
 
 
@@ -205,7 +206,8 @@ class ConversationAPI(MessagesBase):
                 "id": conversation.id,
                 "other": messages.person_json(other),
                 "messages": [messages.message_json(row, account) for row in rows],
-                "marked_read": marked,
+                "marked_read": marked.messages,
+                "notifications_read": marked.notification_ids,
             }
         )
 

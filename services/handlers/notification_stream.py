@@ -11,21 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 from tornado import iostream, web
 
 from coursehub.services import notifications
 from coursehub.services.handlers.base import BaseHandler
-from coursehub.services.notification_fanout import NotificationFanout
+from coursehub.services.notification_fanout import (
+    KEEP_ALIVE,
+    NotificationFanout,
+    Published,
+    event_frame,
+)
 
-KEEP_ALIVE_S = 15.0
 POLL_WITHOUT_REDIS_S = 3.0
 LARGEST_ID = 2**31 - 1  # notification ids are PostgreSQL integers
 
 
 class NotificationStream(BaseHandler):
+    """One open page's stream. The fan-out writes each live notification to it at once
+    (``deliver``); the request's own coroutine only reads the database: first what the page
+    missed, and again whenever the subscription was lost, until it is back."""
+
     account_id = 0
     last_id = 0
 
@@ -36,21 +43,67 @@ class NotificationStream(BaseHandler):
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Accel-Buffering", "no")
-        fanout = self._fanout()
-        queue = fanout.listen(self.account_id)  # before reading what was missed: no gap
+        self.closed = False
+        self.wake = asyncio.Event()  # the page closed, or the subscription was lost
+        # Live notifications that arrive while the database is read wait here, so each is
+        # sent once and after what was missed.
+        self.backlog: list[Published] | None = []
+        fanout: NotificationFanout = self.application.settings["notification_fanout"]
+        fanout.listen(self.account_id, self)  # before reading what was missed: no gap
         try:
-            await self._send_missed()
-            await self._follow(fanout, queue)
+            await self.flush()  # the headers: the page knows it is connected
+            while not self.closed:
+                sent = await self._catch_up()
+                if fanout.connected.is_set():
+                    await self.wake.wait()
+                    self.wake.clear()
+                    continue
+                # Redis is away (or not subscribed yet): the database is the record.
+                try:
+                    await asyncio.wait_for(fanout.connected.wait(), POLL_WITHOUT_REDIS_S)
+                except TimeoutError:
+                    if not sent:
+                        self.write(KEEP_ALIVE.frame)  # finds closed pages while polling
+                        await self.flush()
         except iostream.StreamClosedError:
             pass  # the page was closed
         finally:
-            fanout.leave(self.account_id, queue)
+            self.closed = True
+            fanout.leave(self.account_id, self)
 
-    def _fanout(self) -> NotificationFanout:
-        settings = self.application.settings
-        if "notification_fanout" not in settings:
-            settings["notification_fanout"] = NotificationFanout(settings["redis"])
-        return settings["notification_fanout"]
+    # -- what the fan-out calls -------------------------------------------------------------
+
+    def deliver(self, published: Published) -> None:
+        if self.closed:
+            return
+        if self.backlog is not None:
+            self.backlog.append(published)
+        elif self._send(published):
+            self.flush().add_done_callback(self._flushed)
+
+    def lost(self) -> None:
+        self.wake.set()  # it may have missed some: read the database
+
+    def on_connection_close(self) -> None:
+        self.closed = True
+        self.wake.set()
+
+    def _flushed(self, future: asyncio.Future[None]) -> None:
+        if future.exception() is not None:
+            self.on_connection_close()  # the page is gone
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _catch_up(self) -> int:
+        """Send what the database has after the last one sent, then what arrived live
+        meanwhile (each once); live from then on."""
+        self.backlog = self.backlog if self.backlog is not None else []
+        sent = await self._send_missed()
+        backlog, self.backlog = self.backlog, None
+        waiting = sum(self._send(published) for published in backlog)
+        if waiting:
+            await self.flush()
+        return sent + waiting
 
     def _after(self) -> int:
         raw = self.request.headers.get("Last-Event-ID") or self.get_argument("after", "0")
@@ -62,34 +115,6 @@ class NotificationStream(BaseHandler):
             raise web.HTTPError(400, "after must be the number of a notification.")
         return after
 
-    async def _follow(self, fanout: NotificationFanout, queue: asyncio.Queue) -> None:
-        last_write = time.monotonic()
-        while True:
-            if not fanout.connected.is_set():
-                # Redis is away (or not subscribed yet): the database is the record.
-                try:
-                    await asyncio.wait_for(fanout.connected.wait(), POLL_WITHOUT_REDIS_S)
-                except TimeoutError:
-                    pass
-                sent = await self._send_missed()
-            else:
-                try:
-                    event = await asyncio.wait_for(queue.get(), timeout=KEEP_ALIVE_S)
-                except TimeoutError:
-                    event = None
-                if event is None:
-                    sent = await self._send_missed()  # the subscription may have dropped some
-                else:
-                    sent = self._send_published(event)
-                    if sent:
-                        await self.flush()
-            if sent:
-                last_write = time.monotonic()
-            elif time.monotonic() - last_write >= KEEP_ALIVE_S:
-                self.write(": still here\n\n")  # a comment: finds closed pages, keeps proxies
-                await self.flush()
-                last_write = time.monotonic()
-
     async def _send_missed(self) -> int:
         async with self.db(read_only=True) as session:
             rows = await notifications.newer_than(session, self.account_id, self.last_id)
@@ -99,20 +124,19 @@ class NotificationStream(BaseHandler):
             await self.flush()
         return len(rows)
 
-    def _send_published(self, event: dict[str, Any]) -> int:
-        try:
-            number = int(event["id"])
-        except (ValueError, KeyError, TypeError):
-            return 0
-        if number <= self.last_id:
-            return 0
-        self._event(event)
+    def _send(self, published: Published) -> int:
+        if published is KEEP_ALIVE:
+            self.write(KEEP_ALIVE.frame)  # a comment: pages ignore it
+            return 1
+        if published.id <= self.last_id:
+            return 0  # already sent (read from the database while Redis was away)
+        self.last_id = published.id
+        self.write(published.frame)
         return 1
 
     def _event(self, event: dict[str, Any]) -> None:
         self.last_id = max(self.last_id, int(event["id"]))
-        data = json.dumps(event, default=str)
-        self.write(f"id: {event['id']}\nevent: notification\ndata: {data}\n\n")
+        self.write(event_frame(int(event["id"]), json.dumps(event, default=str)))
 
 
 def default_handlers(prefix: str) -> list[tuple[str, Any]]:

@@ -5,7 +5,9 @@ A course has one general forum and one forum per lesson; a forum is not a row bu
 body; every other post replies to a post of the same thread. Posts keep their markdown and
 the sanitised HTML made from it when written (``body_html``), so pages never render markdown.
 Deleting a post that has replies keeps a stub (``deleted_at`` set, text gone) so the replies
-keep their place in the tree.
+keep their place in the tree. Each post's ``tree_path`` (the ids from the opening post down
+to it) is filled by a trigger on insert (migration 0011), so a thread reads in tree order with
+one index scan.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Computed,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coursehub.services.models.base import Base, utcnow
@@ -84,6 +87,7 @@ class ForumPost(Base):
     __table_args__ = (
         Index("forum_posts_thread_idx", "thread_id", "id"),
         Index("forum_posts_search_idx", "search_vector", postgresql_using="gin"),
+        Index("forum_posts_tree_idx", "thread_id", "tree_path"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,6 +107,11 @@ class ForumPost(Base):
         TSVECTOR,
         Computed("to_tsvector('english'::regconfig, body)", persisted=True),
         deferred=True,  # for PostgreSQL's searches; never needed in Python
+    )
+    tree_path: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer),
+        server_default=FetchedValue(),  # the insert trigger's
+        deferred=True,  # for ordering in PostgreSQL; never needed in Python
     )
 
 

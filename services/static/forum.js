@@ -43,6 +43,37 @@
     return data;
   }
 
+  // A thread page sends each post without its buttons (pages of 100 posts are read often);
+  // they are made here from the post's data-mine and the thread's data-moderator and
+  // data-may-reply. The server checks every action again.
+  function postActions() {
+    if (!thread) return;
+    const moderator = thread.dataset.moderator === "true";
+    const mayReply = thread.dataset.mayReply === "true";
+    thread.querySelectorAll("article[data-post-id]").forEach((post) => {
+      const actions = post.querySelector(".post-actions");
+      if (!actions) return; // a stub
+      const mine = post.dataset.mine === "true";
+      const hidden = post.dataset.state === "hidden";
+      const add = (action, label, tone, value) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = `btn btn-link btn-sm p-0${tone ? ` ${tone}` : ""}`;
+        button.dataset.action = action;
+        if (value !== undefined) button.dataset.value = value;
+        button.textContent = label;
+        actions.append(button);
+      };
+      if (mayReply) add("reply", "Reply");
+      if (mine) add("edit", "Edit");
+      if (mine || moderator) add("delete", "Delete", "text-danger");
+      if (!mine) add("report", "Report", "text-body-secondary");
+      if (moderator) {
+        add("post-hide", hidden ? "Show to students" : "Hide", "text-warning", String(!hidden));
+      }
+    });
+  }
+
   function showProblem(box, message) {
     const target = box || document.getElementById("forum_problem");
     if (!target) return;
@@ -128,12 +159,14 @@
           form.elements.parent_id.value = post.dataset.postId;
         });
         return;
-      case "edit":
+      case "edit": {
+        const own = await call("GET", postApi); // the markdown, sent to its author only
         openForm(post, "edit_template", (form) => {
           form.dataset.api = postApi;
-          form.elements.body.value = post.querySelector(".post-source").value;
+          form.elements.body.value = own.body;
         });
         return;
+      }
       case "report":
         openForm(post, "report_template", (form) => {
           form.dataset.api = `${postApi}/reports`;
@@ -182,5 +215,6 @@
     act(button).catch((error) => showProblem(null, error.message));
   });
 
+  postActions();
   localTimes(document);
 })();

@@ -1,8 +1,9 @@
 // Messages: send, start conversations, and live updates. A new message arrives as a
 // "direct_message" notification (from the bell's stream, /api/me/notifications/stream); the
-// open conversation then fetches what it has not shown (which marks it read) and the list
-// refreshes its unread counts. Message HTML comes sanitised from the server; everything
-// else is set as text.
+// open conversation then fetches what it has not shown (which marks it read, and the
+// notifications of it: the bell hears which, as a "coursehub:notifications-read" event) and
+// the list refreshes its unread counts. Message HTML comes sanitised from the server;
+// everything else is set as text.
 (function () {
   "use strict";
   const root = document.getElementById("messages");
@@ -116,7 +117,12 @@
   function fetchNew() {
     const url = `${api}/conversations/${openId}?after=${lastShownId()}`;
     return request(url, "GET").then((result) => {
-      if (result.ok) result.body.messages.forEach(appendMessage);
+      if (!result.ok) return;
+      result.body.messages.forEach(appendMessage);
+      const ids = result.body.notifications_read || [];
+      if (ids.length) {
+        document.dispatchEvent(new CustomEvent("coursehub:notifications-read", { detail: { ids } }));
+      }
     });
   }
 

@@ -1,7 +1,9 @@
 // The notification bell on every CourseHub page (and the notifications page): the unread
 // count, the latest notifications, "mark read", and new ones live from the notification
 // stream (server-sent events). Other scripts hear of each new one as a
-// "coursehub:notification" event on document. Everything shown is text, never HTML.
+// "coursehub:notification" event on document, and tell the bell of notifications their page
+// marked read (a conversation opened) with a "coursehub:notifications-read" event whose
+// detail is { ids: [...] }. Everything shown is text, never HTML.
 //
 // The menu's entries exist only while it is open, so a page's own text is never doubled by
 // hidden copies. Only a visible tab keeps a stream open (browsers allow few connections per
@@ -23,6 +25,7 @@
   let unread = 0;
   let lastId = 0;
   let stream = null;
+  const arrivingRead = new Set(); // marked read by this page before the stream brought them
 
   function safeUrl(url) {
     return typeof url === "string" && url.startsWith(`${prefix}/`) ? url : `${prefix}/notifications`;
@@ -81,10 +84,10 @@
 
   function pageItem(n) {
     const li = document.createElement("li");
-    li.className =
-      "list-group-item d-flex justify-content-between gap-3 notification-item list-group-item-primary";
+    li.className = "list-group-item d-flex justify-content-between gap-3 notification-item";
+    li.classList.toggle("list-group-item-primary", !n.read_at);
     li.dataset.notificationId = String(n.id);
-    li.dataset.unread = "true";
+    li.dataset.unread = String(!n.read_at);
     const link = document.createElement("a");
     link.className = "notification-link";
     link.href = urlOf(n);
@@ -103,7 +106,11 @@
       headers: { "Content-Type": "application/json", "X-XSRFToken": xsrf },
       body: JSON.stringify(ids ? { ids } : {}),
     });
-    if (!answer.ok) return;
+    if (answer.ok) showRead(ids);
+  }
+
+  // Shows notifications as read (all with ids null) once the server has marked them.
+  function showRead(ids) {
     const now = new Date().toISOString();
     for (const n of latest) {
       if ((!ids || ids.includes(n.id)) && !n.read_at) {
@@ -124,11 +131,25 @@
     if (bell.querySelector(".dropdown-menu.show")) renderMenu();
   }
 
+  // The page marked these read (say, by opening the conversation they are about).
+  function readHere(ids) {
+    if (!Array.isArray(ids)) return;
+    const numbers = ids.map(Number).filter(Number.isInteger);
+    for (const id of numbers) {
+      if (latest.some((known) => known.id === id)) continue; // showRead counts it
+      if (id > lastId) arrivingRead.add(id); // the stream has yet to bring it: it comes read
+      else unread -= 1; // older than the newest the bell holds, but in its count
+    }
+    showRead(numbers);
+  }
+
   function receive(n) {
     if (n.id <= lastId || latest.some((known) => known.id === n.id)) return;
     lastId = n.id;
+    if (arrivingRead.delete(n.id) && !n.read_at) n.read_at = new Date().toISOString();
     latest = [n, ...latest].slice(0, 50);
-    unread += 1;
+    // Missed ones replayed after a pause may have been read meanwhile (in another tab).
+    if (!n.read_at) unread += 1;
     showCount();
     if (bell.querySelector(".dropdown-menu.show")) renderMenu();
     if (page) {
@@ -163,6 +184,13 @@
     } catch (error) {
       return;
     }
+    // The page may have marked some read while this answer was on its way.
+    for (const n of latest) {
+      if (arrivingRead.delete(n.id) && !n.read_at) {
+        n.read_at = new Date().toISOString();
+        unread -= 1;
+      }
+    }
     showCount();
     bell.dataset.ready = "true";
     follow();
@@ -172,6 +200,9 @@
   }
 
   bell.addEventListener("show.bs.dropdown", renderMenu);
+  document.addEventListener("coursehub:notifications-read", (event) =>
+    readHere(event.detail && event.detail.ids)
+  );
   bell.addEventListener("hidden.bs.dropdown", () => items.replaceChildren());
   document.getElementById("notification_mark_all").addEventListener("click", () => markRead(null));
   if (page) {
