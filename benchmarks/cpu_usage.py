@@ -71,7 +71,8 @@ def platform_processes(root_pid: int) -> dict[str, psutil.Process]:
         except psutil.Error:
             continue
         if "coursehub.services.lms" in command:
-            found["service"] = process
+            # The service forks its workers: keep the first of them, their parent.
+            found.setdefault("service", process)
         elif "configurable-http-proxy" in command:
             found["proxy"] = process
         elif "-m jupyterhub" in command:
@@ -80,3 +81,18 @@ def platform_processes(root_pid: int) -> dict[str, psutil.Process]:
     if missing:
         raise RuntimeError(f"Could not find the platform's {', '.join(sorted(missing))} process")
     return found
+
+
+def platform_groups(processes: dict[str, psutil.Process]) -> ProcessGroups:
+    """The platform's processes as groups to measure: the course service with the worker
+    processes it forked (each serves requests), the hub and the proxy alone."""
+    groups: ProcessGroups = {}
+    for name, process in processes.items():
+        children: list[psutil.Process] = []
+        if name == "service":
+            try:
+                children = process.children(recursive=True)
+            except psutil.Error:
+                children = []
+        groups[name] = [process, *children]
+    return groups

@@ -24,7 +24,7 @@ import psutil
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from benchmarks.cpu_usage import ProcessGroups
+from benchmarks.cpu_usage import ProcessGroups, platform_groups
 from benchmarks.database_activity import database_backends
 from benchmarks.empty_app import running_empty_app
 from benchmarks.platform_setup import running_coursehub
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"CourseHub is up at {bench.url}; {target.description}", flush=True)
         check_targets(bench, [target, EMPTY_TORNADO])
-        fixed = {name: [process] for name, process in bench.processes.items()}
+        fixed = platform_groups(bench.processes)
         fixed["empty-app"] = [psutil.Process(empty_app.pid)]
 
         def processes() -> ProcessGroups:

@@ -30,7 +30,7 @@ import psutil
 import psycopg
 
 from benchmarks import learning_data
-from benchmarks.cpu_usage import ProcessGroups
+from benchmarks.cpu_usage import ProcessGroups, platform_groups
 from benchmarks.database_activity import database_backends
 from benchmarks.empty_app import running_empty_app
 from benchmarks.learning_data import CatalogSize
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             cleanup.enter_context(bench.proxy.route(prefix, f"http://127.0.0.1:{port}"))
 
-        fixed = {name: [process] for name, process in bench.processes.items()}
+        fixed = platform_groups(bench.processes)
         fixed["empty-app"] = [psutil.Process(empty_app.pid)]
         fixed["twin-large"] = [psutil.Process(twins[LARGE_DB_PREFIX].pid)]
         fixed["twin-small"] = [psutil.Process(twins[SMALL_DB_PREFIX].pid)]

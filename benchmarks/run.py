@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
-from benchmarks.cpu_usage import CpuWindow, ProcessGroups
+from benchmarks.cpu_usage import CpuWindow, ProcessGroups, platform_groups
 from benchmarks.database_activity import database_backends, sessions_opened
 from benchmarks.empty_app import running_empty_app
 from benchmarks.hot_spots import py_spy_binary, record_while
@@ -219,7 +219,8 @@ def profile_service(
     RESULTS_DIR.mkdir(exist_ok=True)
     warm_auth_cache(bench, target)
     seconds = max(args.duration, 5)
-    service = bench.processes["service"]
+    # One of the worker processes the service forked (the parent only waits for them).
+    service = platform_groups(bench.processes)["service"][-1]
     print(f"\nProfiling the course service (pid {service.pid}) for {seconds}s at c={concurrency}")
     profile = record_while(
         service.pid,
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CourseHub is up at {bench.url}; student {bench.student.username}", flush=True)
         if args.keep_data:
             print(f"Platform log: {bench.log_path}")
-        fixed = {name: [process] for name, process in bench.processes.items()}
+        fixed = platform_groups(bench.processes)
         fixed["empty-app"] = [psutil.Process(empty_app.pid)]
 
         def processes() -> ProcessGroups:
