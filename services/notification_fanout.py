@@ -19,7 +19,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as redis
 
@@ -34,9 +34,10 @@ KEEP_ALIVE_S = 15.0
 
 @dataclass(frozen=True)
 class Published:
-    """A notification as announced on Redis, and the server-sent event that carries it."""
+    """A notification as announced on Redis, and the server-sent event that carries it;
+    ``id`` None for what is not a notification (read marks, keep-alives): sent as it comes."""
 
-    id: int
+    id: int | None
     frame: bytes
 
 
@@ -45,9 +46,14 @@ def event_frame(notification_id: int, data: str) -> bytes:
     return f"id: {notification_id}\nevent: notification\ndata: {data}\n\n".encode()
 
 
+def read_frame(ids: list[int] | str) -> bytes:
+    """The server-sent event telling a page that notifications were read elsewhere."""
+    return f"event: read\ndata: {json.dumps({'read': ids})}\n\n".encode()
+
+
 # Every KEEP_ALIVE_S each open stream is handed this comment: it keeps proxies from closing
 # quiet streams and finds pages that were closed, without a timer per stream.
-KEEP_ALIVE = Published(0, b": still here\n\n")
+KEEP_ALIVE = Published(None, b": still here\n\n")
 
 
 class Listener(Protocol):
@@ -117,13 +123,25 @@ class NotificationFanout:
             if not listeners:
                 return
             event = json.loads(message["data"])  # type: ignore[arg-type]
-            notification_id = int(event["id"])
-        except (ValueError, KeyError, TypeError):
+            published = _published(event)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return
-        # Encoded again rather than passed on as it came: one line, whatever was published.
-        published = Published(notification_id, event_frame(notification_id, json.dumps(event)))
         for listener in list(listeners):  # a closed page leaves while being written to
             listener.deliver(published)
 
     def _everyone(self) -> list[Listener]:
         return [listener for listeners in self.listeners.values() for listener in listeners]
+
+
+def _published(event: dict[str, Any]) -> Published:
+    """What was announced, encoded again rather than passed on as it came (one line, whatever
+    was published); ValueError and friends for anything else."""
+    if "read" in event:
+        read = event["read"]
+        if read != "all" and not (
+            isinstance(read, list) and all(type(number) is int for number in read)
+        ):
+            raise ValueError("read marks name notification numbers, or all")
+        return Published(None, read_frame(read))
+    notification_id = int(event["id"])
+    return Published(notification_id, event_frame(notification_id, json.dumps(event)))

@@ -8,11 +8,12 @@ Making one is ``add`` in the caller's transaction. Two things follow:
   and a ``send_notification_email`` job, deferred in that transaction), waits for the daily
   digest (a row only), or does not go. Rows made without ``add`` (the grading worker's) get
   the same, because it happens on insert (``notification_email.queue_delivery``).
-- Live news: the session remembers the rows made with ``add`` (in ``session.info``) and which
-  of them its commits made real; whoever owns the session announces those with
+- Live news: the session remembers the rows made with ``add`` and the notifications marked
+  read (``mark_read``, ``mark_read_about``: a ``ReadMark``) in ``session.info``, and which of
+  them its commits made real; whoever owns the session announces those with
   ``announce_committed`` (the service's request sessions do it when their block ends,
-  ``BaseHandler.db``). An ``announce`` twice is harmless: pages drop an event they already
-  have.
+  ``BaseHandler.db``). Read marks let a person's other open pages and JupyterLab take them
+  off their bell. An ``announce`` twice is harmless: pages drop an event they already have.
 
 Every payload carries a human ``title`` and a ``url`` (a page under the service prefix);
 ``display`` supplies both for older kinds made without them.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
@@ -47,23 +49,41 @@ FALLBACK_TITLES = {
 }
 
 
+@dataclass(frozen=True)
+class ReadMark:
+    """Some of a person's notifications marked read (``ids`` None: all of them)."""
+
+    account_id: int
+    ids: tuple[int, ...] | None
+
+    def message(self) -> str:
+        return json.dumps({"read": "all" if self.ids is None else list(self.ids)})
+
+
+Announced = Notification | ReadMark
+
+
+def _remember(session: AsyncSession, item: Announced) -> None:
+    session.info.setdefault(PENDING, []).append(item)
+
+
 def add(session: AsyncSession, account_id: int, kind: str, payload: dict[str, Any]) -> Notification:
     """A notification for ``account_id`` in ``session``'s transaction (the record); after the
     commit, ``announce`` it so open pages hear of it at once."""
     notification = Notification(account_id=account_id, kind=kind, payload=payload)
     session.add(notification)
-    session.info.setdefault(PENDING, []).append(notification)
+    _remember(session, notification)
     return notification
 
 
-def committed(session: AsyncSession | Session) -> list[Notification]:
-    """The rows made with ``add`` in ``session`` that a commit has made real since this was
-    last asked (each is handed out once)."""
+def committed(session: AsyncSession | Session) -> list[Announced]:
+    """The rows made with ``add`` and the read marks in ``session`` that a commit has made
+    real since this was last asked (each is handed out once)."""
     return session.info.pop(COMMITTED, [])
 
 
 async def announce_committed(session: AsyncSession, client: redis.Redis) -> None:
-    """Announce the rows made with ``add`` in ``session`` that are committed by now."""
+    """Announce what ``session`` made (``add``) or marked read and has committed by now."""
     made = committed(session)
     if made:
         await announce(client, made)
@@ -98,28 +118,32 @@ def display(notification: Notification) -> tuple[str, str]:
     return str(title or "You have a new notification on CourseHub."), url
 
 
-async def announce(client: redis.Redis, notifications: Iterable[Notification]) -> None:
-    """Tell open pages about committed notifications over Redis, all in one round trip (an
-    announcement to a course of hundreds). Redis being down loses nothing: the rows are the
-    record, and pages read them when they (re)connect."""
+async def announce(client: redis.Redis, items: Iterable[Announced]) -> None:
+    """Tell open pages about committed notifications (and read marks) over Redis, all in one
+    round trip (an announcement to a course of hundreds). Redis being down loses nothing:
+    the rows are the record, and pages read them when they (re)connect."""
     pipeline = client.pipeline(transaction=False)
-    for notification in notifications:
-        title, url = display(notification)
-        message = json.dumps(
-            {
-                "id": notification.id,
-                "title": title,
-                "url": url,
-                "kind": notification.kind,
-                "payload": notification.payload,
-                "created_at": notification.created_at.isoformat(),
-            }
-        )
-        pipeline.publish(CHANNEL.format(account_id=notification.account_id), message)
+    for item in items:
+        message = item.message() if isinstance(item, ReadMark) else _message(item)
+        pipeline.publish(CHANNEL.format(account_id=item.account_id), message)
     try:
         await pipeline.execute()
     except (redis.RedisError, OSError) as error:
         log.warning("Could not announce %d notification(s) on Redis: %s", len(pipeline), error)
+
+
+def _message(notification: Notification) -> str:
+    title, url = display(notification)
+    return json.dumps(
+        {
+            "id": notification.id,
+            "title": title,
+            "url": url,
+            "kind": notification.kind,
+            "payload": notification.payload,
+            "created_at": notification.created_at.isoformat(),
+        }
+    )
 
 
 async def latest(session: AsyncSession, account_id: int) -> tuple[list[Notification], int]:
@@ -145,8 +169,10 @@ async def mark_read(session: AsyncSession, account_id: int, ids: list[int] | Non
     )
     if ids is not None:
         query = query.where(Notification.id.in_(ids))
-    result = await session.execute(query.values(read_at=utcnow()))
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    marked = list(await session.scalars(query.values(read_at=utcnow()).returning(Notification.id)))
+    if marked:
+        _remember(session, ReadMark(account_id, None if ids is None else tuple(sorted(marked))))
+    return len(marked)
 
 
 async def newer_than(session: AsyncSession, account_id: int, after: int) -> list[Notification]:
@@ -195,4 +221,7 @@ async def mark_read_about(
         .values(read_at=utcnow())
         .returning(Notification.id)
     )
-    return sorted(rows)
+    marked = sorted(rows)
+    if marked:
+        _remember(session, ReadMark(account_id, tuple(marked)))
+    return marked

@@ -191,3 +191,9 @@ def test_a_reply_to_the_students_forum_thread_reaches_their_jupyterlab_as_a_toas
         timeout=20_000
     )
     expect(bell).to_have_attribute("data-unread", "1")
+
+    # The student reads the answer on the course's forum page: JupyterLab's bell drops it.
+    read = open_session(platform, signed_in, student.account).get(f"{forum}/threads/{thread_id}")
+    assert read.status_code == 200, read.text
+    expect(bell).to_have_attribute("data-unread", "0", timeout=15_000)
+    assert unread_of(db, student.account) == 0

@@ -419,12 +419,25 @@ def test_the_bell_counts_shows_and_marks_read_new_notifications_live(
     )
     expect(page.locator("#notification_count")).to_have_text("2", timeout=15_000)
 
+    # The same student has the notifications page open in another tab.
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{platform.service_url}/notifications")
+    expect(other_tab.locator("#notification_bell")).to_have_attribute("data-ready", "true")
+    expect(other_tab.locator("#notification_count")).to_have_text("2")
+
+    page.bring_to_front()
     page.locator("#notification_bell_button").click()
     items = page.locator("#notification_items .notification-item")
     expect(items.first).to_contain_text("Homework 2 is graded: 8/10.")
     expect(items.nth(1)).to_contain_text("Welcome to CourseHub.")
     page.locator("#notification_mark_all").click()
     expect(page.locator("#notification_count")).to_be_hidden()
+    # Read in one tab, read in the other, without reloading it.
+    expect(other_tab.locator("#notification_count")).to_be_hidden(timeout=10_000)
+    expect(
+        other_tab.locator("#notifications_page .notification-item[data-unread=true]")
+    ).to_have_count(0)
+    other_tab.close()
     with db() as session:
         unread = session.scalar(
             select(func.count(Notification.id)).where(

@@ -103,3 +103,26 @@ async def test_quiet_pages_get_keep_alives_and_a_lost_subscription_tells_every_p
     finally:
         fanout.leave(4201, page)
         await client.aclose()
+
+
+async def test_read_marks_reach_the_persons_pages_as_read_events_and_bad_ones_nobody(redis_url):
+    client = aioredis.from_url(redis_url)
+    fanout = NotificationFanout(client)
+    page = OpenPage()
+    fanout.listen(4301, page)
+    try:
+        await asyncio.wait_for(fanout.connected.wait(), 5)
+        channel = CHANNEL.format(account_id=4301)
+        for bad in ({"read": "some"}, {"read": [1, "2"]}, {"read": [True]}, {"read": None}):
+            await client.publish(channel, json.dumps(bad))
+        await client.publish(channel, json.dumps({"read": [5, 6]}))
+        await client.publish(channel, json.dumps({"read": "all"}))
+        await eventually(lambda: len(page.received) == 2)
+        assert [item.frame for item in page.received] == [
+            b'event: read\ndata: {"read": [5, 6]}\n\n',
+            b'event: read\ndata: {"read": "all"}\n\n',
+        ]
+        assert all(item.id is None for item in page.received)  # sent whatever came before
+    finally:
+        fanout.leave(4301, page)
+        await client.aclose()

@@ -16,7 +16,10 @@ import pytest
 import redis
 
 from coursehub.hub.constants import Role
+from coursehub.services.handlers.notification_stream import LARGEST_ID
 from coursehub.services.models import Account, Notification
+from coursehub.services.notification_fanout import RECONNECT_S
+from tests.teaching_client import open_session
 
 CHANNEL = "coursehub:notifications:{account_id}"
 
@@ -139,3 +142,44 @@ def test_a_stream_asked_to_start_after_no_notification_is_refused(student_page, 
     answer = browser.get(url, params={"after": after})
     assert answer.status_code == 400
     assert "number of a notification" in answer.json()["error"]
+
+
+def test_notifications_read_on_one_page_leave_the_bell_of_the_persons_other_pages(
+    platform, signed_in, make_account, db, redis_url
+):
+    """Two pages of one student, and a classmate's: what the student reads on one page is
+    announced to their other page (and JupyterLab) as a read mark, never to the classmate."""
+    student, classmate = make_account(Role.STUDENT), make_account(Role.STUDENT)
+    first = notify(db, redis_url, student, 1, publish=False)
+    notify(db, redis_url, student, 2, publish=False)
+    notify(db, redis_url, classmate, 3, publish=False)
+    other_tab = signed_in(student)
+    reading = open_session(platform, signed_in, student)
+    stream = f"{platform.service_url}/api/me/notifications/stream?after={LARGEST_ID}"
+    with (
+        listening(other_tab, stream) as events,
+        listening(signed_in(classmate), stream) as classmates,
+    ):
+        # Subscribed by now, even after a test that dropped the service's subscription (it is
+        # back within RECONNECT_S): read marks are not stored, so one sent meanwhile is lost.
+        time.sleep(RECONNECT_S + 1)
+        marked = reading.call("POST", "/api/me/notifications/read", json={"ids": [first]})
+        assert marked.json() == {"marked_read": 1}
+        assert next_event(events, within=5) == {"read": [first]}
+
+        # Marking it again changes nothing, so nothing is announced; "all" marks the rest.
+        reading.call("POST", "/api/me/notifications/read", json={"ids": [first]})
+        reading.call("POST", "/api/me/notifications/read", json={})
+        assert next_event(events, within=5) == {"read": "all"}
+        time.sleep(0.5)
+        assert events.empty()
+        assert classmates.get(timeout=10) == ("status", 200)
+        assert classmates.empty()
+
+
+def test_a_page_knows_at_once_that_its_stream_is_open(student_page):
+    """Through the proxy, before any notification: the answer starts at once (the proxy
+    passes headers on only with the first bytes, so the stream sends a comment)."""
+    _, browser, url = student_page
+    with listening(browser, f"{url}?after={LARGEST_ID}") as events:
+        assert events.get(timeout=5) == ("status", 200)

@@ -51,7 +51,10 @@ class NotificationStream(BaseHandler):
         fanout: NotificationFanout = self.application.settings["notification_fanout"]
         fanout.listen(self.account_id, self)  # before reading what was missed: no gap
         try:
-            await self.flush()  # the headers: the page knows it is connected
+            # A comment with the headers: a proxy (configurable-http-proxy) passes headers on
+            # only with the first bytes of the body, and the page should know it is connected.
+            self.write(b": connected\n\n")
+            await self.flush()
             while not self.closed:
                 sent = await self._catch_up()
                 if fanout.connected.is_set():
@@ -125,8 +128,8 @@ class NotificationStream(BaseHandler):
         return len(rows)
 
     def _send(self, published: Published) -> int:
-        if published is KEEP_ALIVE:
-            self.write(KEEP_ALIVE.frame)  # a comment: pages ignore it
+        if published.id is None:  # a keep-alive comment, or notifications read elsewhere
+            self.write(published.frame)
             return 1
         if published.id <= self.last_id:
             return 0  # already sent (read from the database while Redis was away)

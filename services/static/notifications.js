@@ -3,7 +3,8 @@
 // stream (server-sent events). Other scripts hear of each new one as a
 // "coursehub:notification" event on document, and tell the bell of notifications their page
 // marked read (a conversation opened) with a "coursehub:notifications-read" event whose
-// detail is { ids: [...] }. Everything shown is text, never HTML.
+// detail is { ids: [...] }; notifications read on the person's other pages arrive as the
+// stream's "read" events. Everything shown is text, never HTML.
 //
 // The menu's entries exist only while it is open, so a page's own text is never doubled by
 // hidden copies. Only a visible tab keeps a stream open (browsers allow few connections per
@@ -26,6 +27,7 @@
   let lastId = 0;
   let stream = null;
   const arrivingRead = new Set(); // marked read by this page before the stream brought them
+  const readElsewhere = new Set(); // read, and not among the latest the bell holds
 
   function safeUrl(url) {
     return typeof url === "string" && url.startsWith(`${prefix}/`) ? url : `${prefix}/notifications`;
@@ -137,6 +139,8 @@
     const numbers = ids.map(Number).filter(Number.isInteger);
     for (const id of numbers) {
       if (latest.some((known) => known.id === id)) continue; // showRead counts it
+      if (readElsewhere.has(id)) continue; // told twice (by the page, then by the stream)
+      readElsewhere.add(id);
       if (id > lastId) arrivingRead.add(id); // the stream has yet to bring it: it comes read
       else unread -= 1; // older than the newest the bell holds, but in its count
     }
@@ -165,6 +169,12 @@
     // An EventSource cannot send headers: the XSRF token goes as the _xsrf argument.
     stream = new EventSource(`${api}/stream?after=${lastId}&_xsrf=${encodeURIComponent(xsrf)}`);
     stream.addEventListener("notification", (message) => receive(JSON.parse(message.data)));
+    // Read on another of the person's pages (or in JupyterLab): off this bell too.
+    stream.addEventListener("read", (message) => {
+      const marked = JSON.parse(message.data).read;
+      if (marked === "all") showRead(null);
+      else readHere(marked);
+    });
   }
 
   function pause() {

@@ -199,13 +199,21 @@ class Feed {
 
   /** One server-sent event (lines of `field: value`). */
   private receive(block: string): void {
-    const data = block
-      .split('\n')
+    const lines = block.split('\n');
+    const kind = lines.find(line => line.startsWith('event:'))?.slice(6).trim();
+    const data = lines
       .filter(line => line.startsWith('data:'))
       .map(line => line.slice(5).trimStart())
       .join('\n');
     if (!data) {
       return; // a keep-alive comment
+    }
+    if (kind === 'read') {
+      this.readElsewhere((JSON.parse(data) as { read: number[] | 'all' }).read);
+      return;
+    }
+    if (kind !== 'notification') {
+      return;
     }
     const n = JSON.parse(data) as ICourseHubNotification;
     if (n.id <= this.lastId) {
@@ -219,6 +227,30 @@ class Feed {
       autoClose: 10000,
       actions: [{ label: 'Open', callback: () => openPage(n) }]
     });
+  }
+
+  /**
+   * Notifications read on one of the owner's CourseHub pages: off the bell here too. Each
+   * number named was unread until then, so those older than the newest 50 leave the count.
+   */
+  private readElsewhere(read: number[] | 'all'): void {
+    const now = new Date().toISOString();
+    if (read === 'all') {
+      this.latest = this.latest.map(n => ({ ...n, read_at: n.read_at || now }));
+      this.unread = 0;
+    } else {
+      for (const id of read) {
+        const known = this.latest.find(n => n.id === id);
+        if (known && known.read_at) {
+          continue;
+        }
+        if (known) {
+          known.read_at = now;
+        }
+        this.unread = Math.max(0, this.unread - 1);
+      }
+    }
+    this.bell.setCount(this.unread);
   }
 
   latest: ICourseHubNotification[] = [];
