@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services import submissions
+from coursehub.services import notifications, submissions
 from coursehub.services.assignments import apply_penalty
 from coursehub.services.markdown import to_safe_html
 from coursehub.services.models import (
@@ -52,7 +52,7 @@ async def release(
     session: AsyncSession, assignment: Assignment, course_slug: str, by: Account
 ) -> tuple[datetime, list[Notification]]:
     """Release (again) the assignment's feedback and notify every student with a graded
-    attempt. The caller commits, then calls ``publish`` for each notification."""
+    attempt (``notifications.add``: announced once the caller's transaction commits)."""
     now = utcnow()
     await session.execute(
         insert(FeedbackRelease)
@@ -70,10 +70,9 @@ async def release(
     )
     payload = {"assignment_id": assignment.id, "title": assignment.title, "course": course_slug}
     notes = [
-        Notification(account_id=student, kind=FEEDBACK_RELEASED, payload=payload, created_at=now)
+        notifications.add(session, student, FEEDBACK_RELEASED, dict(payload))
         for student in students
     ]
-    session.add_all(notes)
     await session.flush()
     return now, notes
 

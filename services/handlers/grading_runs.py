@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coursehub.services import grading_runs, notifications, released_feedback
+from coursehub.services import grading_runs, released_feedback
 from coursehub.services.handlers.grading import GradingHandler
 from coursehub.services.handlers.teach_base import row_id
 
@@ -69,11 +69,7 @@ class ReleaseAPI(GradingHandler):
             released_at, notes = await released_feedback.release(
                 session, assignment, course.slug, account
             )
-            await session.commit()
-        # News for open pages, after the response: the committed rows are the record.
-        client = self.application.settings["redis"]
-        for note in notes:
-            self.application.settings["background"](notifications.announce(client, [note]))
+            await session.commit()  # the request's session then tells open pages
         self.write_json(
             {"assignment_id": assignment.id, "released_at": released_at, "notified": len(notes)}
         )
