@@ -56,12 +56,15 @@ class NotificationStream(BaseHandler):
             self.write(b": connected\n\n")
             await self.flush()
             while not self.closed:
-                sent = await self._catch_up()
-                if fanout.connected.is_set():
+                # Subscribed before the database is read: what is committed later comes live.
+                subscribed = fanout.connected.is_set()
+                sent = await self._catch_up(go_live=subscribed)
+                if subscribed:
                     await self.wake.wait()
                     self.wake.clear()
                     continue
-                # Redis is away (or not subscribed yet): the database is the record.
+                # Redis is away (or not subscribed yet): the database is the record, and
+                # whatever comes live meanwhile waits for the next read.
                 try:
                     await asyncio.wait_for(fanout.connected.wait(), POLL_WITHOUT_REDIS_S)
                 except TimeoutError:
@@ -97,12 +100,14 @@ class NotificationStream(BaseHandler):
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def _catch_up(self) -> int:
+    async def _catch_up(self, *, go_live: bool) -> int:
         """Send what the database has after the last one sent, then what arrived live
-        meanwhile (each once); live from then on."""
-        self.backlog = self.backlog if self.backlog is not None else []
+        meanwhile (each once); from then on live ones are sent as they come (``go_live``),
+        or wait for the next read."""
+        if self.backlog is None:
+            self.backlog = []
         sent = await self._send_missed()
-        backlog, self.backlog = self.backlog, None
+        backlog, self.backlog = self.backlog, None if go_live else []
         waiting = sum(self._send(published) for published in backlog)
         if waiting:
             await self.flush()
