@@ -10,8 +10,8 @@ Making one is ``add`` in the caller's transaction. Two things follow:
   the same, because it happens on insert (``notification_email.queue_delivery``).
 - Live news: the session remembers the rows made with ``add`` and the notifications marked
   read (``mark_read``, ``mark_read_about``: a ``ReadMark``) in ``session.info``, and which of
-  them its commits made real; whoever owns the session announces those with
-  ``announce_committed`` (the service's request sessions do it when their block ends,
+  them its commits made real; whoever owns the session takes those (``committed``) and
+  ``announce``-s them (the service's request sessions do it when their block ends,
   ``BaseHandler.db``). Read marks let a person's other open pages and JupyterLab take them
   off their bell. An ``announce`` twice is harmless: pages drop an event they already have.
 
@@ -80,13 +80,6 @@ def committed(session: AsyncSession | Session) -> list[Announced]:
     """The rows made with ``add`` and the read marks in ``session`` that a commit has made
     real since this was last asked (each is handed out once)."""
     return session.info.pop(COMMITTED, [])
-
-
-async def announce_committed(session: AsyncSession, client: redis.Redis) -> None:
-    """Announce what ``session`` made (``add``) or marked read and has committed by now."""
-    made = committed(session)
-    if made:
-        await announce(client, made)
 
 
 # Only bookkeeping in the session's own ``info``: what its commit made real, what its
