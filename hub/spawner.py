@@ -1,10 +1,13 @@
 """The single-machine spawner: each person's JupyterLab in a sandbox with a home of its own.
 
 Student code runs in these servers, so on one machine each server runs under bubblewrap as
-an unprivileged uid of its own (``uid_base`` + the hub's user id): the whole file system is
-read-only, CourseHub's data directory (databases, secrets, other people's homes) is replaced
-by an empty folder except this person's home, /tmp is private, and other processes are not
-visible. The server still reaches the hub over loopback, as every JupyterHub server must.
+an unprivileged uid of its own (``uid_base`` + the hub's user id), in a file system built from
+``coursehub.hub.sandbox``'s allow-list: the system's software, the Python environment and
+CourseHub's code read-only, a minimal /etc, a private /tmp, and this person's home, the only
+writable folder that lasts. Nothing else of the host is there (no /run or /var with their
+sockets, no /home, /srv or /root, no CourseHub data directory or other people's homes), and
+other processes are not visible. The server still reaches the hub over loopback, as every
+JupyterHub server must.
 
 Production uses SystemdSpawner (one big machine, a Unix user per person) or KubeSpawner
 through Zero to JupyterHub (many machines); see README.
@@ -29,7 +32,8 @@ class CourseSpawner(SimpleLocalProcessSpawner):
     hidden_paths = List(
         Unicode(),
         config=True,
-        help="Folders replaced by an empty one inside the sandbox (CourseHub's data dir).",
+        help="Folders never shown inside the sandbox (CourseHub's data dir), even where an "
+        "allowed folder holds them.",
     )
     sandbox = Bool(
         True, config=True, help="Run servers under bubblewrap as an unprivileged uid (root only)."
@@ -69,7 +73,7 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         return ["--allow-root"] if os.geteuid() == 0 and not self.sandboxed else []
 
     def sandbox_prefix(self) -> list[str]:
-        """bwrap + setpriv: this person's home writable, the rest of the data dir hidden."""
+        """bwrap + setpriv: this person's home writable, nothing else of the data dir."""
         home = self.home_dir
         try:
             return Sandbox(
