@@ -144,22 +144,26 @@ def test_the_kernel_sandbox_hides_the_data_dir_and_isolates_the_network(tmp_path
     data = tmp_path / "data"
     kernel_folder = "/tmp/voila_abc/kernel-1"  # noqa: S108
     workdir = f"{data}/lessons/3/7"
+    course_files_arg = f"{data}/course-files/3"
     sandbox = Sandbox(
         uid=199_999,
         workdir=workdir,
         hidden_paths=(str(data),),
         writable=(kernel_folder,),
-        readable=((f"{data}/course-files/3", workdir),),
+        readable=((course_files_arg, workdir),),
         environment={"HOME": "/tmp"},  # noqa: S108
         clear_environment=True,
         isolate_network=True,
     )
     args = sandbox.command_prefix()
     assert args[0].endswith("bwrap") and "--unshare-net" in args and "--clearenv" in args
-    # The data dir is hidden before the lesson's files are shown read-only inside it.
+    # Built from an allow-list: of the data dir, only the lesson's files, read-only, at the
+    # kernel's working directory (coursehub.hub.sandbox; tests/test_sandbox_allowlist.py).
+    assert ["--ro-bind", "/", "/"] not in [args[i : i + 3] for i in range(len(args))]
     course_files = args.index(f"{data}/course-files/3")
-    assert args[course_files - 1] == "--ro-bind"
-    assert args.index("--tmpfs", args.index(str(data)) - 1) < course_files
+    assert args[course_files - 1 : course_files + 2] == ["--ro-bind", course_files_arg, workdir]
+    sources = {args[i + 1] for i, arg in enumerate(args) if arg in ("--bind", "--ro-bind")}
+    assert {source for source in sources if source.startswith(str(data))} == {course_files_arg}
     # Folders on the way to the kernel's folder and working directory stay passable.
     for folder in ("/tmp/voila_abc", f"{data}/lessons", f"{data}/lessons/3"):  # noqa: S108
         position = args.index(folder)
