@@ -81,6 +81,11 @@ def test_a_students_server_runs_sandboxed_without_sight_of_the_platform_data(
     assert (
         seen_from_inside / platform.data_dir.relative_to("/") / "homes" / student.username
     ).is_dir()
+    # Built from an allow-list (coursehub.hub.sandbox): no other home, no host sockets.
+    homes = seen_from_inside / platform.data_dir.relative_to("/") / "homes"
+    assert [home.name for home in homes.iterdir()] == [student.username]
+    for absent in ("run", "var", "home", "srv", "etc/shadow"):
+        assert not (seen_from_inside / absent).exists(), absent
 
     http.delete(
         f"{platform.url}/hub/api/users/{student.username}/server",
