@@ -1,14 +1,22 @@
-"""The hub's ``/hub/health``: its own database and the Redis CourseHub uses."""
+"""The hub's ``/hub/health``: its own database, the Redis CourseHub uses, and whether the
+sandbox people's notebook servers run in can start."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import time
 
 import redis.asyncio as redis
 from jupyterhub.handlers.base import BaseHandler
 from sqlalchemy import text
+
+from coursehub.hub.sandbox import check_sandbox
+
+# A test sandbox costs a process start: one check serves the health requests of a minute.
+SANDBOX_CHECK_EVERY_S = 60.0
+_sandbox_checked: dict[str, tuple[float, str]] = {}
 
 
 class HubHealthHandler(BaseHandler):
@@ -16,13 +24,23 @@ class HubHealthHandler(BaseHandler):
         """GET and HEAD only; nothing to protect."""
 
     async def get(self) -> None:
-        report = {"database": self._database(), "redis": await self._redis()}
-        healthy = all(value == "ok" for value in report.values())
+        report = {
+            "database": self._database(),
+            "redis": await self._redis(),
+            "sandbox": await sandbox_status(self._sandboxed()),
+        }
+        healthy = all(value == "ok" or value.startswith("off") for value in report.values())
         self.set_status(200 if healthy else 503)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"status": "ok" if healthy else "degraded", **report}))
 
     head = get
+
+    def _sandboxed(self) -> bool:
+        """Whether this hub runs servers sandboxed (as root, ``CourseSpawner.sandbox``)."""
+        config = self.settings.get("config")
+        wanted = config.CourseSpawner.get("sandbox", True) if config is not None else True
+        return bool(wanted) and os.geteuid() == 0
 
     def _database(self) -> str:
         try:
@@ -44,3 +62,16 @@ class HubHealthHandler(BaseHandler):
         finally:
             await client.aclose()
         return "ok"
+
+
+async def sandbox_status(sandboxed: bool) -> str:
+    """``ok``; ``off: ...`` when servers run unsandboxed; or ``error: <the reason>`` when a test
+    sandbox cannot start (``coursehub.hub.sandbox.check_sandbox``, at most once a minute)."""
+    if not sandboxed:
+        return "off: not running as root or CourseSpawner.sandbox is False"
+    checked = _sandbox_checked.get("last")
+    if checked is None or time.monotonic() - checked[0] > SANDBOX_CHECK_EVERY_S:
+        reason = await asyncio.to_thread(check_sandbox)
+        checked = (time.monotonic(), "ok" if reason is None else f"error: {reason}")
+        _sandbox_checked["last"] = checked
+    return checked[1]

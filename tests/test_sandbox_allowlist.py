@@ -446,3 +446,14 @@ def test_neither_bwrap_usable_names_what_to_install(monkeypatch):
         sandbox_tools()
     assert str(raised.value) == INSTALL_SENTENCE
     assert INSTALL_SENTENCE.count(". ") == 0 and INSTALL_SENTENCE.endswith(".")
+
+
+async def test_the_hub_health_reports_whether_a_sandbox_starts(monkeypatch):
+    from coursehub.hub import health
+
+    monkeypatch.setattr(health, "_sandbox_checked", {})
+    assert await health.sandbox_status(sandboxed=True) == "ok"
+    assert (await health.sandbox_status(sandboxed=False)).startswith("off")
+    monkeypatch.setattr(health, "_sandbox_checked", {})
+    monkeypatch.setattr(health, "check_sandbox", lambda: INSTALL_SENTENCE)
+    assert await health.sandbox_status(sandboxed=True) == f"error: {INSTALL_SENTENCE}"
