@@ -6,17 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 
 import redis.asyncio as redis
 from jupyterhub.handlers.base import BaseHandler
 from sqlalchemy import text
 
-from coursehub.hub.sandbox import check_sandbox
-
-# A test sandbox costs a process start: one check serves the health requests of a minute.
-SANDBOX_CHECK_EVERY_S = 60.0
-_sandbox_checked: dict[str, tuple[float, str]] = {}
+from coursehub.hub.sandbox import recent_sandbox_check
 
 
 class HubHealthHandler(BaseHandler):
@@ -69,9 +64,5 @@ async def sandbox_status(sandboxed: bool) -> str:
     sandbox cannot start (``coursehub.hub.sandbox.check_sandbox``, at most once a minute)."""
     if not sandboxed:
         return "off: not running as root or CourseSpawner.sandbox is False"
-    checked = _sandbox_checked.get("last")
-    if checked is None or time.monotonic() - checked[0] > SANDBOX_CHECK_EVERY_S:
-        reason = await asyncio.to_thread(check_sandbox)
-        checked = (time.monotonic(), "ok" if reason is None else f"error: {reason}")
-        _sandbox_checked["last"] = checked
-    return checked[1]
+    reason = await asyncio.to_thread(recent_sandbox_check)
+    return "ok" if reason is None else f"error: {reason}"

@@ -53,6 +53,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -374,7 +376,14 @@ def _cache_folder() -> Path:
         or info.st_uid != os.geteuid()
         or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
     ):
-        raise SandboxUnavailable(f"{folder} is not a folder of this user's alone; remove it.")
+        return _private_cache_folder()  # someone else's: never trust it
+    folder.chmod(0o755)
+    return folder
+
+
+@functools.cache
+def _private_cache_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="coursehub-sandbox-etc-"))
     folder.chmod(0o755)
     return folder
 
@@ -400,6 +409,20 @@ def check_sandbox(uid: int = NOBODY, timeout_s: float = 30) -> str | None:
         lines = (done.stderr.strip() or f"exit status {done.returncode}").splitlines()
         return f"A test sandbox failed: {lines[-1]}"
     return None
+
+
+_checked: dict[int, tuple[float, str | None]] = {}
+_checking = threading.Lock()
+
+
+def recent_sandbox_check(max_age_s: float = 60.0, uid: int = NOBODY) -> str | None:
+    """``check_sandbox``, run at most once per ``max_age_s`` in this process (it costs a
+    process start): for /health and for refusing to start servers with a clear sentence."""
+    with _checking:  # servers started together wait for one check
+        checked = _checked.get(uid)
+        if checked is None or time.monotonic() - checked[0] > max_age_s:
+            checked = _checked[uid] = (time.monotonic(), check_sandbox(uid))
+    return checked[1]
 
 
 # Mounting tmpfs on the host for size-limited folders shared with the caller.

@@ -15,6 +15,7 @@ through Zero to JupyterHub (many machines); see README.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Bool, Integer, List, Unicode, default
 
-from coursehub.hub.sandbox import Sandbox, SandboxUnavailable
+from coursehub.hub.sandbox import Sandbox, SandboxUnavailable, recent_sandbox_check
 
 
 class CourseSpawner(SimpleLocalProcessSpawner):
@@ -86,6 +87,19 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         except SandboxUnavailable as missing:
             raise RuntimeError(f"{missing} Or set CourseSpawner.sandbox = False.") from None
 
+    async def refuse_without_a_working_sandbox(self) -> None:
+        """Fail at once, saying why, when no sandbox can start on this machine (JupyterHub
+        shows the message on the person's page), instead of a server that never answers."""
+        problem = await asyncio.to_thread(recent_sandbox_check)
+        if problem:
+            self.log.error(
+                "%s's server cannot start, its sandbox fails: %s", self.user.name, problem
+            )
+            raise RuntimeError(
+                "Your server cannot start because CourseHub's sandbox does not work on this "
+                f"machine; please tell your administrator. ({problem})"
+            )
+
     def prepare_home(self) -> None:
         home = Path(self.home_dir)
         home.mkdir(parents=True, exist_ok=True)
@@ -110,6 +124,8 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         CourseSpawner._claimed_ports.discard(self.port)
 
     async def start(self) -> tuple[str, int]:
+        if self.sandboxed:
+            await self.refuse_without_a_working_sandbox()
         self.prepare_home()
         if self.port == 0:
             self.port = self.claim_port()

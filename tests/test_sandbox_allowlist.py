@@ -451,9 +451,26 @@ def test_neither_bwrap_usable_names_what_to_install(monkeypatch):
 async def test_the_hub_health_reports_whether_a_sandbox_starts(monkeypatch):
     from coursehub.hub import health
 
-    monkeypatch.setattr(health, "_sandbox_checked", {})
+    monkeypatch.setattr(sandbox_module, "_checked", {})
     assert await health.sandbox_status(sandboxed=True) == "ok"
     assert (await health.sandbox_status(sandboxed=False)).startswith("off")
-    monkeypatch.setattr(health, "_sandbox_checked", {})
-    monkeypatch.setattr(health, "check_sandbox", lambda: INSTALL_SENTENCE)
+    monkeypatch.setattr(sandbox_module, "check_sandbox", lambda uid: INSTALL_SENTENCE)
+    assert await health.sandbox_status(sandboxed=True) == "ok"  # checked a moment ago
+    monkeypatch.setattr(sandbox_module, "_checked", {})
     assert await health.sandbox_status(sandboxed=True) == f"error: {INSTALL_SENTENCE}"
+
+
+async def test_a_server_is_refused_with_a_sentence_when_no_sandbox_starts(monkeypatch):
+    from types import SimpleNamespace
+
+    from coursehub.hub.spawner import CourseSpawner
+
+    person = SimpleNamespace(name="ada", id=3, url="/user/ada/", server=None)
+    spawner = CourseSpawner(user=person, homes_dir="/nonexistent")
+    monkeypatch.setattr(sandbox_module, "_checked", {})
+    await spawner.refuse_without_a_working_sandbox()  # this machine's sandbox works
+    monkeypatch.setattr(sandbox_module, "_checked", {})
+    monkeypatch.setattr(sandbox_module, "check_sandbox", lambda uid: INSTALL_SENTENCE)
+    with pytest.raises(RuntimeError, match="tell your administrator") as refused:
+        await spawner.refuse_without_a_working_sandbox()
+    assert INSTALL_SENTENCE in str(refused.value)
