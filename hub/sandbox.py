@@ -472,7 +472,15 @@ def _is_size_limited(folder: Path) -> bool:
 
 @contextlib.contextmanager
 def size_limited_folder(folder: Path, uid: int, size_mb: int = JOB_FOLDER_MB) -> Iterator[Path]:
-    """``mount_size_limited`` for the duration of a ``with`` block."""
+    """``mount_size_limited`` for the duration of a ``with`` block. A grading job::
+
+    with size_limited_folder(workdir, uid, limits.disk_mb):  # before the sandbox starts
+        prepare_workdir(workdir, uid)
+        job = start_job(workdir, uid, ...)  # Sandbox(writable=(str(workdir),), ...)
+        (workdir / "submission.ipynb").write_text(...)  # the caller puts files in
+        ...  # the runner writes its results there; the caller reads them
+    # unmounted: whatever the job wrote is gone, and never touched the host's disk
+    """
     mount_size_limited(folder, uid, size_mb)
     try:
         yield folder

@@ -172,6 +172,24 @@ def test_the_postgresql_socket_and_loopback_services_are_unreachable(tmp_path):
     assert probe(server, code)[str(POSTGRES_SOCKET)] == "FileNotFoundError"
 
 
+def test_abstract_unix_sockets_of_the_host_are_unreachable_without_its_network(tmp_path):
+    uid = next(_uids)
+    workdir = owned_folder(tmp_path / "jobs" / "job-1", uid)
+    name = f"\0coursehub-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(name)
+        listener.listen()
+        code = f"""
+        import json, socket
+        try:
+            socket.socket(socket.AF_UNIX).connect({name!r})
+            print(json.dumps("OPEN"))
+        except OSError as error:
+            print(json.dumps(type(error).__name__))
+        """
+        assert probe(job_sandbox(workdir, uid=uid), code) == "ConnectionRefusedError"
+
+
 def test_another_job_other_courses_and_the_data_dir_are_invisible(tmp_path):
     uid = next(_uids)
     data = tmp_path / "data dir"
