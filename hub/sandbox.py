@@ -332,14 +332,16 @@ def _nearest(path: str, made: Mapping[str, str]) -> str:
 @functools.cache
 def software_folders() -> tuple[Path, ...]:
     """The interpreter's prefixes and CourseHub's package folders, outermost only."""
-    wanted = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
-    wanted.add(Path(sys.executable).resolve().parent.parent)
+    prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+    wanted = {Path(prefix) for prefix in prefixes}
+    wanted |= {Path(sys.executable).resolve().parent, Path(sys.executable).resolve().parent.parent}
     for name in COURSEHUB_PACKAGES:
         with contextlib.suppress(ImportError, ValueError):
             spec = importlib.util.find_spec(name)
             wanted.update(Path(p) for p in (spec and spec.submodule_search_locations) or ())
     wanted.add(Path(__file__).resolve().parent)
-    wanted = {Path(os.path.abspath(path)) for path in wanted if path.is_dir()}
+    # Never the whole file system, whatever a prefix says (an interpreter in /bin, say).
+    wanted = {Path(os.path.abspath(path)) for path in wanted if path.is_dir()} - {Path("/")}
     return tuple(
         sorted(path for path in wanted if not any(p in path.parents for p in wanted - {path}))
     )
