@@ -25,7 +25,12 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Bool, Integer, List, Unicode, default
 
-from coursehub.hub.sandbox import Sandbox, SandboxUnavailable, recent_sandbox_check
+from coursehub.hub.sandbox import (
+    TMP_SIZE_MB,
+    Sandbox,
+    SandboxUnavailable,
+    recent_sandbox_check,
+)
 
 
 class CourseSpawner(SimpleLocalProcessSpawner):
@@ -40,6 +45,11 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         True, config=True, help="Run servers under bubblewrap as an unprivileged uid (root only)."
     )
     uid_base = Integer(200_000, config=True, help="Servers run as uid_base + the hub user id.")
+    tmp_size_mb = Integer(
+        TMP_SIZE_MB,
+        config=True,
+        help="Size of a sandboxed server's private /tmp and /dev/shm (each a tmpfs, in MiB).",
+    )
 
     @property
     def sandboxed(self) -> bool:
@@ -83,6 +93,8 @@ class CourseSpawner(SimpleLocalProcessSpawner):
                 hidden_paths=tuple(self.hidden_paths),
                 writable=(home,),
                 environment={"HOME": home},
+                tmp_size_mb=self.tmp_size_mb,
+                user_name=self.user.name,
             ).command_prefix()
         except SandboxUnavailable as missing:
             raise RuntimeError(f"{missing} Or set CourseSpawner.sandbox = False.") from None

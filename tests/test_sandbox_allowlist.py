@@ -42,10 +42,12 @@ POSTGRES_SOCKET = Path("/var/run/postgresql/.s.PGSQL.5432")
 LOOPBACK_SERVICES = {"postgresql": 5432, "redis": 6379}
 
 
-def probe(sandbox: Sandbox, code: str, *, python: str = sys.executable, timeout: float = 60):
-    """Run ``code`` with ``python`` inside ``sandbox``; what it prints last, as JSON."""
+def probe(sandbox: Sandbox | list[str], code: str, *, timeout: float = 60):
+    """Run ``code`` with this interpreter inside ``sandbox`` (or after this command prefix);
+    what it prints last, as JSON."""
+    prefix = sandbox if isinstance(sandbox, list) else sandbox.command_prefix()
     done = subprocess.run(
-        [*sandbox.command_prefix(), python, "-c", textwrap.dedent(code)],
+        [*prefix, sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -349,24 +351,28 @@ def test_an_ipykernel_starts_and_runs_code_in_a_network_isolated_sandbox(tmp_pat
 
 
 def test_a_notebook_server_s_home_is_writable_and_lasts(tmp_path):
-    uid = next(_uids)
-    home = owned_folder(tmp_path / "homes" / "ada lovelace", uid)
-    owned_folder(tmp_path / "homes" / "grace", next(_uids))
-    sandbox = Sandbox(
-        uid=uid,
-        workdir=str(home),
-        hidden_paths=(str(tmp_path),),
-        writable=(str(home),),
-        environment={"HOME": str(home)},
+    from types import SimpleNamespace
+
+    from coursehub.hub.spawner import CourseSpawner
+
+    homes = tmp_path / "home folders"
+    person = SimpleNamespace(name="ada", id=next(_uids) - 200_000, url="/user/ada/", server=None)
+    spawner = CourseSpawner(
+        user=person, homes_dir=str(homes), hidden_paths=[str(tmp_path)], tmp_size_mb=16
     )
+    spawner.prepare_home()
+    owned_folder(homes / "grace", next(_uids))
     code = """
-    import json, os, pathlib
+    import getpass, json, os, pathlib, shutil
     pathlib.Path("notes.txt").write_text("kept")
-    print(json.dumps({"homes": sorted(os.listdir("..")), "home": os.path.expanduser("~")}))
+    print(json.dumps({"homes": sorted(os.listdir("..")), "home": os.path.expanduser("~"),
+                      "user": getpass.getuser(), "tmp": shutil.disk_usage("/tmp").total}))
     """
-    seen = probe(sandbox, code)
-    assert seen == {"homes": ["ada lovelace"], "home": str(home)}
+    seen = probe(spawner.sandbox_prefix(), code)
+    home = homes / "ada"
+    assert seen == {"homes": ["ada"], "home": str(home), "user": "ada", "tmp": 16 << 20}
     assert (home / "notes.txt").read_text() == "kept"
+    assert (home / "notes.txt").stat().st_uid == spawner.server_uid
 
 
 # -- any checkout path ----------------------------------------------------------------------
