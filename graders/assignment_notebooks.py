@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import nbformat
@@ -48,6 +50,8 @@ class SourceAssignment:
     notebook: nbformat.NotebookNode
     cells: tuple[GradeCellSpec, ...]
     max_score: float
+    # Files that go beside the notebook in every job (relative path -> content), read-only.
+    data_files: Mapping[str, bytes] = field(default_factory=dict)
 
     def spec(self, grade_id: str) -> GradeCellSpec | None:
         return next((cell for cell in self.cells if cell.grade_id == grade_id), None)
@@ -103,9 +107,11 @@ def parse_notebook(data: bytes, what: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def read_source(data: bytes) -> SourceAssignment:
-    """Validate an instructor's nbgrader source notebook and list its grade cells."""
+def read_source(data: bytes, data_files: Mapping[str, bytes] | None = None) -> SourceAssignment:
+    """Validate an instructor's nbgrader source notebook and list its grade cells.
+    ``data_files`` go beside the notebook in every grading job."""
     notebook = parse_notebook(data, "assignment notebook")
+    refuse_unexpanded_autotests(notebook)
     language = notebook.metadata.get("kernelspec", {}).get("language", "python")
     if language not in SUPPORTED_LANGUAGES:
         raise InvalidNotebook(
@@ -131,9 +137,72 @@ def read_source(data: bytes) -> SourceAssignment:
         notebook=notebook,
         cells=cells,
         max_score=sum(cell.max_points for cell in cells),
+        data_files=dict(data_files or {}),
     )
     student_version(source)  # misplaced solution or hidden-test regions are errors too
     return source
+
+
+def autotest_lines(notebook: nbformat.NotebookNode) -> list[str]:
+    """nbgrader ``### AUTOTEST``/``### HASHED AUTOTEST`` directives still in the notebook."""
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.split("\n"):
+            if line.strip().startswith("#") and "AUTOTEST" in line:
+                found.append(line.strip())
+    return found
+
+
+def refuse_unexpanded_autotests(notebook: nbformat.NotebookNode) -> None:
+    lines = autotest_lines(notebook)
+    if lines:
+        raise InvalidNotebook(
+            f"The notebook has nbgrader AUTOTEST directives ({lines[0]!r}) that were not "
+            "expanded. Upload it with its autotests.yml (CourseHub expands them with "
+            "nbgrader's InstantiateTests, as generate_assignment does), or expand them with "
+            "`nbgrader generate_assignment` and upload the source with the generated tests."
+        )
+
+
+DATA_FILE_LIMIT = 64 << 20
+SKIPPED_BESIDE = (".ipynb_checkpoints", "__pycache__", "autotests.yml", ".ipynb")
+
+
+def files_beside(notebook_path: Path) -> dict[str, bytes]:
+    """The assignment's data files: every file in the notebook's folder and below, except
+    notebooks, checkpoints and nbgrader's autotests.yml."""
+    folder = notebook_path.resolve().parent
+    files: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_symlink() or not path.is_file():
+            continue
+        if any(part in SKIPPED_BESIDE or part.endswith(".ipynb") for part in relative.parts):
+            continue
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        total += path.stat().st_size
+        if total > DATA_FILE_LIMIT:
+            raise InvalidNotebook(
+                f"The files beside {notebook_path.name} are more than "
+                f"{DATA_FILE_LIMIT >> 20} MB; keep only the data the assignment needs there."
+            )
+        files[relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def read_source_folder(notebook_path: Path, *, expand: bool = True) -> SourceAssignment:
+    """An instructor's source notebook on disk with the data files beside it; AUTOTEST
+    directives are expanded with nbgrader's own machinery first (``autotests``)."""
+    data = notebook_path.read_bytes()
+    if expand:
+        from coursehub.graders.autotests import expand_autotests
+
+        data = expand_autotests(data, notebook_path.parent)
+    return replace(read_source(data), data_files=files_beside(notebook_path))
 
 
 def _specs(notebook: nbformat.NotebookNode) -> list[GradeCellSpec]:

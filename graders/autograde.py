@@ -2,25 +2,28 @@
 
 The steps, each in a module of its own: rebuild the submission from the source
 (``rebuild``), run it in the sandbox (``sandbox_job`` starting ``runner``, whose kernel is
-``grading_kernel``), decide the scores outside the sandbox (``verdict``), look for tampering
-(``suspicion``) and make the notebook the student sees (``feedback``).
+``grading_kernel`` and whose ``judge`` executes the test cells outside the kernel), decide
+the scores outside the sandbox (``verdict``), look for tampering (``suspicion``) and make
+the notebook the student sees (``feedback``).
 
-Where the hidden tests are, and why student code cannot read them before they run: the job
-folder holds only the student's rebuilt notebook, whose test cells have the *student
-version's* text. The complete tests travel on the runner's stdin, and the runner makes
-itself non-dumpable before reading them, so the kernel (same uid) can neither ptrace it nor
-read its memory or descriptors. The runner hands each test to the kernel only when that test
-is due. Code the student ran earlier may watch it run then (a Python process cannot hide its
-own execution from itself); what it learns cannot change a verdict already made outside the
-kernel, and cannot reach the student: outputs of cells with hidden tests are dropped and any
-other output quoting a hidden test is removed and flagged (``feedback``), the job folder is
-emptied afterwards, and the sandbox has no network.
+Where the hidden tests are: the job folder holds only the student's rebuilt notebook
+(test cells with the *student version's* text) and the assignment's data files (owned by
+root, read-only, in a sticky folder: the job may add files but not replace those). The
+complete tests travel on the runner's stdin; the runner is non-dumpable, so the kernel
+(same uid) can neither ptrace it nor read its memory or descriptors, and the runner's judge
+executes them in its own interpreter: hidden test code never enters the kernel. What the
+kernel does see is what a test hands to the student's code (the arguments of a call);
+outputs of student code from the first hidden test on are therefore never shown to the
+student (``feedback``).
 
-Why a test's success cannot be faked by the usual tricks: see ``grading_kernel`` (tests run
-through the grader's own executor, never IPython's transformers or traceback handling) and
-``verdict`` (full points need both an ``ok`` reply and this run's secret nonce printed after
-the test's last statement). The runner signs its results with a key that only it and this
-process know, and writes them after killing every other process in the sandbox.
+Results: the runner signs them with a key only it and this process know, and writes them
+after killing every other process in the sandbox. ``GradeResult.flags`` are for staff only;
+``GradeResult.student_json()`` is what a student may be shown.
+
+Faults: a sandbox or runner that could not start, a kernel that did not start, or a runner
+that ended without results while no limit was hit and nothing killed it, is the platform's
+fault: ``InfrastructureFault`` (the queue retries it, and after the last try shows staff
+"grading failed, not the student's fault"), never a student's 0.
 """
 
 from __future__ import annotations
@@ -31,14 +34,14 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 import nbformat
 
-from coursehub.graders.assignment_notebooks import SourceAssignment
+from coursehub.graders.assignment_notebooks import SourceAssignment, cell_kind
 from coursehub.graders.feedback import feedback_notebook
 from coursehub.graders.limits import GradingLimits
 from coursehub.graders.outcome import Outcome, decide_outcome
@@ -84,10 +87,30 @@ class GradeResult:
     feedback_notebook: dict
 
     def to_json(self) -> dict:
+        """Everything, flags included: for the platform's own records and staff."""
         data = asdict(self)
         data["cells"] = [asdict(cell) for cell in self.cells]
         data["flags"] = list(self.flags)
         return data
+
+    def student_json(self) -> dict:
+        """What the student may see: the same without ``flags`` (which check fired)."""
+        data = self.to_json()
+        del data["flags"]
+        return data
+
+    def summary_json(self) -> dict:
+        """``coursehub grade --json``: scores per cell, flags and the outcome."""
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "cells": [
+                {"grade_id": c.grade_id, "score": c.score, "max_score": c.max_points}
+                for c in self.cells
+            ],
+            "flags": list(self.flags),
+            "outcome": self.outcome,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> GradeResult:
@@ -112,6 +135,7 @@ def grade(
     limits: GradingLimits = GradingLimits(),
     hidden_paths: Sequence[str] = (),
     started: StartedJob | None = None,
+    data_files: Mapping[str, bytes] | None = None,
 ) -> GradeResult:
     """Grade ``submitted`` against ``source`` in a sandbox as ``uid`` (blocking).
 
@@ -119,23 +143,25 @@ def grade(
     the other jobs are, is hidden from the job). ``hidden_paths`` are more folders the job
     must not see, such as the platform's data directory. ``started`` is a sandbox already
     running on ``workdir`` as ``uid`` with its kernel ready (from a warm pool); without it,
-    one is started here."""
+    one is started here. ``data_files`` (relative path -> content; default: the source's
+    own) are put beside the notebook, read-only."""
     rebuilt = rebuild(source, submitted)
-    key, nonce = secrets.token_bytes(32), secrets.token_hex(16)
+    files = dict(source.data_files if data_files is None else data_files)
+    key = secrets.token_bytes(32)
     try:
         if started is None:
             prepare_workdir(workdir, uid)
             started = start_job(workdir, uid, limits, hidden_paths)
         try:
-            _place(workdir, uid, rebuilt)
+            _place(workdir, uid, rebuilt, files)
         except OSError:
             started.abandon()
             raise
         plan = {
             "key": key.hex(),
-            "nonce": nonce,
             "limits": limits.to_json(),
             "tests": {str(i): check.to_json() for i, check in rebuilt.tests.items()},
+            "instructor_code": instructor_code(rebuilt),
         }
         run = finish_job(started, json.dumps(plan).encode())
         executed, report, tampered = _results(workdir, key)
@@ -159,7 +185,7 @@ def _result(
 ) -> GradeResult:
     verdicts = cell_verdicts(source, rebuilt, report, outcome.unrun_reason)
     released = {i: rebuilt.notebook.cells[i] for i in rebuilt.tests}
-    shown, leaks = feedback_notebook(executed or rebuilt.notebook, released, rebuilt.tests)
+    shown, leaks = feedback_notebook(executed or rebuilt.notebook, released, rebuilt.tests, report)
     flags = [
         *rebuilt.flags,
         *suspicious_code(rebuilt.notebook, rebuilt.released),
@@ -186,15 +212,34 @@ def _result(
 
 
 def prepare_workdir(workdir: Path, uid: int) -> None:
-    """The job folder, empty and owned by the job's uid, before its sandbox starts."""
+    """The job folder, empty, before its sandbox starts: owned by root, group of the job's
+    uid, sticky (mode 1770), so the job may create files but never replace the assignment's
+    data files, which root owns."""
     workdir.mkdir(parents=True, exist_ok=True)
     _empty(workdir)
-    os.chown(workdir, uid, uid)
-    workdir.chmod(0o700)
+    os.chown(workdir, 0 if os.geteuid() == 0 else -1, uid)
+    workdir.chmod(0o1770)
 
 
-def _place(workdir: Path, uid: int, rebuilt: RebuiltSubmission) -> None:
-    """Put the rebuilt notebook, the only file the job gets, in its folder."""
+def instructor_code(rebuilt: RebuiltSubmission) -> list[str]:
+    """The instructor's code cells as they run: locked cells and complete tests."""
+    code = [c.source for c in rebuilt.notebook.cells if cell_kind(c) == "locked"]
+    return code + [check.code for check in rebuilt.tests.values()]
+
+
+def _place(workdir: Path, uid: int, rebuilt: RebuiltSubmission, files: Mapping[str, bytes]) -> None:
+    """Put the rebuilt notebook and the assignment's data files in the job's folder."""
+    for name, content in sorted(files.items()):
+        relative = Path(name)
+        if relative.is_absolute() or ".." in relative.parts or name == SUBMISSION:
+            continue
+        target = workdir / relative
+        for folder in reversed(relative.parents[:-1]):
+            (workdir / folder).mkdir(mode=0o755, exist_ok=True)
+        target.write_bytes(content)
+        target.chmod(0o444)
+    for folder in {workdir / p for name in files for p in Path(name).parents[:-1]}:
+        folder.chmod(0o555)
     path = workdir / SUBMISSION
     path.write_text(nbformat.writes(rebuilt.notebook))
     os.chown(path, uid, uid)

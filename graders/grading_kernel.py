@@ -1,189 +1,292 @@
-"""The grading kernel: ipykernel plus a test executor installed before any student code runs.
+"""The grading kernel: ipykernel plus a serve loop that answers the judge's questions.
 
 ``python -m coursehub.graders.grading_kernel -f <connection file>`` is the kernel the runner
-(``coursehub.graders.runner``) starts inside the sandbox. Student cells go through IPython as
-usual. Test cells do not: the runner sends ``__coursehub_run_test__("<payload>")``, and the
-executor installed here compiles the instructor's code itself, so IPython's input and AST
-transformers, ``showtraceback``, custom exception handlers and ``run_cell`` (all of which
-student code can replace) never see or handle the test. While a test runs, the builtins are a
-copy taken at start-up, globals named like builtin exceptions are set aside, trace and
-profile hooks are off, and every ``==``/``!=`` in the test
-checks that neither side's class has an ``__eq__`` written by the student.
+(``coursehub.graders.runner``) starts inside the sandbox. Student cells and the instructor's
+locked cells run through IPython as usual. Test cells never run here: for each test cell
+the runner sends one ordinary cell, ``__coursehub_serve__("<address>")``, and while it runs
+the judge (``coursehub.graders.judge``, in the runner's own interpreter) executes the test
+and asks this loop, over a Unix socket, for what the test touches in the notebook: the value
+of a name, a call of a function, an attribute, an item, an operator. Answers go back as
+data (``coursehub.graders.judge_wire``) or as references to objects that stay here.
 
-Only when the test's last statement has run does the executor print the run's secret nonce
-with ``ok``; without that line the grader gives 0 whatever the reply says. The nonce is in
-the payload only, so a generic trick (blanking cells, faking output) cannot produce it.
+Nothing in this module is secret and nothing in it decides a verdict. Student code may
+replace ``__coursehub_serve__``, patch it or talk to the judge itself: all it can do then
+is lie about the notebook's values, which is what answering the exercise is. Prints made
+by student code while a test calls it are that test cell's outputs, as in nbgrader; the
+cell's time limit and output limit apply to the serve loop like to any cell.
 
-What this does not stop: the tests have to run in the process that holds the student's
-objects, so code written against *this* executor (replacing ``__coursehub_run_test__``,
-decoding a payload it intercepted, patching ipykernel's replies) can still forge a pass.
-Such code has to name the kernel's or the grader's internals, which
-``coursehub.graders.suspicion`` flags for a person to look at; the sandbox still bounds
-what it can reach, and it cannot learn a hidden test before that test runs.
+Before the kernel starts, its processes are limited to ``COURSEHUB_KERNEL_NPROC`` (from the
+runner): the runner keeps a reserve of the job's process budget that no fork bomb can take.
 """
 
 from __future__ import annotations
 
-import ast
-import base64
 import builtins
-import json
+import dataclasses
+import importlib
+import operator
 import os
+import socket
 import sys
-import threading
+import traceback
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
-TEST_FILENAME = "<coursehub-test>"
-GUARD_NAME = "__coursehub_eq__"
-ENTRY_NAME = "__coursehub_run_test__"
+from coursehub.graders import judge_wire as wire
 
+ENTRY_NAME = "__coursehub_serve__"
+NPROC_VARIABLE = "COURSEHUB_KERNEL_NPROC"
 
-class _EqualityGuard(ast.NodeTransformer):
-    """``a == b`` -> ``__coursehub_eq__(a, b, "==")`` (chains are split left to right)."""
-
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        self.generic_visit(node)
-        if not any(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops):
-            return node
-        parts: list[ast.expr] = []
-        left = node.left
-        for op, right in zip(node.ops, node.comparators, strict=True):
-            if isinstance(op, ast.Eq | ast.NotEq):
-                symbol = "==" if isinstance(op, ast.Eq) else "!="
-                call = ast.Call(
-                    ast.Name(GUARD_NAME, ast.Load()),
-                    [left, right, ast.Constant(symbol)],
-                    [],
-                )
-                parts.append(call)
-            else:
-                parts.append(ast.Compare(left, [op], [right]))
-            left = right
-        result = parts[0] if len(parts) == 1 else ast.BoolOp(ast.And(), parts)
-        return ast.copy_location(result, node)
-
-
-def _trusted_roots() -> tuple[str, ...]:
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}
-    return tuple(os.path.realpath(root) + os.sep for root in roots)
-
-
-def _student_equality(value: object, trusted: tuple[str, ...]) -> str | None:
-    """The name of a class of ``value`` whose ``__eq__``/``__ne__`` is student code."""
-    for cls in type(value).__mro__:
-        for name in ("__eq__", "__ne__"):
-            method = cls.__dict__.get(name)
-            code = getattr(getattr(method, "__func__", method), "__code__", None)
-            if code is not None and not _library_code(cls, code.co_filename, trusted):
-                return cls.__qualname__
-    return None
-
-
-def _library_code(cls: type, filename: str, trusted: tuple[str, ...]) -> bool:
-    """Written in an installed file, or generated (dataclasses, attrs: ``<string>``) for a
-    class that really lives in an installed module."""
-    if os.path.realpath(filename).startswith(trusted):
-        return True
-    module = sys.modules.get(cls.__module__)
-    module_file = os.path.realpath(getattr(module, "__file__", None) or "/")
-    return (
-        filename.startswith("<")
-        and cls.__module__ != "__main__"
-        and module_file.startswith(trusted)
-        and getattr(module, cls.__qualname__, None) is cls
+BINARY = {
+    name: getattr(operator, name)
+    for name in (
+        "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and_", "or_",
+        "xor", "lshift", "rshift", "eq", "ne", "lt", "le", "gt", "ge", "contains", "getitem",
     )
+}  # fmt: skip
+UNARY: dict[str, Callable[[Any], Any]] = {
+    "neg": operator.neg, "pos": operator.pos, "abs": abs, "invert": operator.invert,
+    "len": len, "repr": repr, "str": str, "bool": bool, "hash": hash, "iter": iter,
+    "next": next, "index": operator.index, "int": int, "float": float, "complex": complex,
+    "type": type, "dir": dir, "round": round, "enter": lambda o: o.__enter__(),
+}  # fmt: skip
 
 
-def install(shell: Any, *, out: Any = None) -> None:
-    """Put the test executor into ``shell``'s namespace (called before any cell runs)."""
-    out = out or sys.stdout
-    pristine = dict(vars(builtins))
-    # A global named like a builtin exception (``ValueError = Exception``) would change what a
-    # test's ``except``/``raises`` catches; no exercise asks students to redefine those.
-    exceptions = [
-        n for n, v in pristine.items() if isinstance(v, type) and issubclass(v, BaseException)
-    ]
-    trusted = _trusted_roots()
-    settrace, setprofile = sys.settrace, sys.setprofile
-    exec_, compile_, b64decode, loads, dumps = (
-        exec,
-        compile,
-        base64.b64decode,
-        json.loads,
-        json.dumps,
-    )
-    flags: list[str] = []
+class _Server:
+    """One kernel's side of the conversation; its references live as long as the kernel."""
 
-    def guard(left: object, right: object, symbol: str) -> bool:
-        for side in (left, right):
-            name = _student_equality(side, trusted)
-            if name is not None:
-                flags.append(f"eq-override:{name}")
-                raise AssertionError(
-                    f"The answer is a {name}, whose == is written in the notebook; such "
-                    "answers are not accepted."
-                )
-        return bool(left == right) if symbol == "==" else bool(left != right)
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.objects: dict[int, Any] = {}
+        self.sock: socket.socket | None = None
 
-    def run_test(payload: str) -> None:
-        plan = loads(b64decode(payload))
-        nonce, hidden = plan["nonce"], set(plan["hidden_lines"])
-        settrace(None)
-        setprofile(None)
-        threading.settrace(None)  # type: ignore[arg-type]
-        flags.clear()
-        namespace = shell.user_ns
-        saved = namespace.get("__builtins__")
-        namespace["__builtins__"] = dict(pristine)
-        namespace[GUARD_NAME] = guard
-        shadowing = {
-            name: namespace.pop(name)
-            for name in [n for n in exceptions if n in namespace]
-            if namespace[name] is not pristine[name]
+    # --- values ---------------------------------------------------------------------------
+
+    def reference(self, value: Any) -> dict:
+        key = id(value)
+        self.objects[key] = value
+        cls = value if isinstance(value, type) else type(value)
+        info: dict[str, Any] = {
+            "id": key,
+            "type": f"{cls.__module__}.{cls.__qualname__}",
+            "callable": callable(value),
         }
-        flags.extend(f"shadowed-exception:{name}" for name in shadowing)
-        value: object = None
+        if isinstance(value, type(sys)):
+            return {"M": [key, value.__name__]}
+        if isinstance(value, type) and issubclass(value, BaseException):
+            base = next(c for c in value.__mro__ if c.__module__ == "builtins")
+            return {"X": [key, value.__module__, value.__qualname__, base.__name__]}
+        if isinstance(value, type):
+            info["class"] = True
+        elif _generated_equality(type(value)):
+            info["dataclass"] = True
+        module, name = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+        if isinstance(module, str) and isinstance(name, str) and module != "__main__":
+            info["library"] = [module, name]
+        return {"H": info}
+
+    def encode(self, value: Any) -> Any:
+        return wire.encode(value, self.reference)
+
+    def resolve(self, tag: str, payload: Any) -> Any:
+        if tag == "H":
+            return self.objects[int(payload)]
+        if tag == "M":
+            return importlib.import_module(str(payload))
+        if tag == "J":
+            return _JudgeObject(self, int(payload))
+        if tag == "X":
+            return getattr(builtins, str(payload))
+        raise wire.WireError(tag)
+
+    def decode(self, data: Any) -> Any:
+        return wire.decode(data, self.resolve)
+
+    # --- the conversation -----------------------------------------------------------------
+
+    def serve(self, address: str) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect("\0" + address)
+        self.sock = sock
         try:
-            tree = _EqualityGuard().visit(ast.parse(plan["code"], TEST_FILENAME))
-            last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-            exec_(compile_(ast.fix_missing_locations(tree), TEST_FILENAME, "exec"), namespace)
-            if last is not None:
-                expression = ast.fix_missing_locations(ast.Expression(last.value))
-                value = eval(compile_(expression, TEST_FILENAME, "eval"), namespace)  # noqa: S307
-            if namespace.get(GUARD_NAME) is not guard:
-                flags.append("guard-replaced")
-                raise AssertionError("The test's checks were replaced while it ran.")
-        except BaseException as error:
-            in_hidden = _failing_line(error.__traceback__) in hidden
-            out.write(f"\n{nonce} fail {dumps({'flags': flags, 'hidden': in_hidden})}\n")
-            out.flush()
-            if in_hidden:
-                raise AssertionError("A hidden test failed.") from None
-            raise
+            while True:
+                message = wire.receive(sock)
+                if message.get("op") == "done":
+                    return
+                self.answer(message)
+        except (EOFError, OSError):
+            return
         finally:
-            namespace["__builtins__"] = saved if saved is not None else builtins
-            namespace.pop(GUARD_NAME, None)
-            namespace.update(shadowing)
-        shown = None if value is None else repr(value)[:200]
-        out.write(f"\n{nonce} ok {dumps({'flags': flags, 'value': shown})}\n")
-        out.flush()
+            self.sock = None
+            sock.close()
 
-    shell.user_ns[ENTRY_NAME] = run_test
-    shell.user_ns_hidden[ENTRY_NAME] = run_test
+    def wait(self) -> dict:
+        """Answer the judge's requests until the reply to ours comes."""
+        assert self.sock is not None
+        while True:
+            message = wire.receive(self.sock)
+            if "op" in message:
+                if message["op"] == "done":
+                    raise EOFError("the judge ended the test")
+                self.answer(message)
+            else:
+                return message
+
+    def answer(self, message: dict) -> None:
+        assert self.sock is not None
+        try:
+            result = self.perform(message)
+            reply = {"missing": True} if result is _Missing else {"value": self.encode(result)}
+        except BaseException as error:
+            if isinstance(error, EOFError | wire.WireError):
+                raise
+            reply = {"error": self.describe(error)}
+        wire.send(self.sock, reply)
+
+    def describe(self, error: BaseException) -> dict:
+        cls = type(error)
+        args = []
+        for arg in error.args:
+            args.append(arg if wire.is_data(arg) else repr(arg))
+        lines = traceback.format_exception(cls, error, error.__traceback__)
+        kept = [line for line in lines if "coursehub/graders" not in line]
+        return {
+            "class": self.reference(cls),
+            "args": self.encode(args),
+            "text": str(error),
+            "traceback": "".join(kept)[-4000:],
+        }
+
+    def perform(self, message: dict) -> Any:
+        op = message["op"]
+        namespace = self.shell.user_ns
+        arg = self.decode
+        if op == "get":
+            name = message["name"]
+            if name not in namespace:
+                return _Missing
+            return namespace[name]
+        if op == "has":
+            return message["name"] in namespace
+        if op == "set":
+            namespace[message["name"]] = arg(message["value"])
+            return None
+        if op == "del":
+            del namespace[message["name"]]
+            return None
+        if op == "import":
+            namespace[message["name"]] = importlib.import_module(message["module"])
+            return None
+        target = arg(message["target"]) if "target" in message else None
+        if op == "call":
+            args = arg(message["args"])
+            kwargs = arg(message["kwargs"])
+            return target(*args, **kwargs)
+        if op == "getattr":
+            return getattr(target, message["name"])
+        if op == "setattr":
+            setattr(target, message["name"], arg(message["value"]))
+            return None
+        if op == "delattr":
+            delattr(target, message["name"])
+            return None
+        if op == "setitem":
+            target[arg(message["key"])] = arg(message["value"])
+            return None
+        if op == "delitem":
+            del target[arg(message["key"])]
+            return None
+        if op == "binary":
+            return BINARY[message["name"]](target, arg(message["other"]))
+        if op == "unary":
+            return UNARY[message["name"]](target)
+        if op == "exit":
+            return target.__exit__(*arg(message["args"]))
+        if op == "format":
+            return format(target, message["spec"])
+        if op == "isinstance":
+            return isinstance(arg(message["value"]), target)
+        if op == "issubclass":
+            return issubclass(arg(message["value"]), target)
+        if op == "fields":
+            if not dataclasses.is_dataclass(target) or isinstance(target, type):
+                return None
+            names = [f.name for f in dataclasses.fields(target) if f.compare]
+            return [type(target), tuple(getattr(target, n) for n in names)]
+        if op == "magic":
+            shell = self.shell
+            if message["kind"] == "system":
+                return shell.system(message["line"])
+            return shell.run_line_magic(message["name"], message["line"])
+        raise wire.WireError(f"unknown operation {op!r}")
 
 
-def _failing_line(tb: TracebackType | None) -> int | None:
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == TEST_FILENAME:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+def _generated_equality(cls: type) -> bool:
+    """A dataclass whose == is the one ``dataclasses`` generated (compared field by field
+    in the judge)."""
+    params = getattr(cls, "__dataclass_params__", None)
+    code = getattr(cls.__dict__.get("__eq__"), "__code__", None)
+    return bool(params and params.eq and code and code.co_filename == "<string>")
+
+
+class _MissingType:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_Missing = _MissingType()
+
+
+class _JudgeObject:
+    """A judge-side callable handed to notebook code (a function a test passes as an
+    argument): calling it asks the judge to call it."""
+
+    def __init__(self, server: _Server, key: int) -> None:
+        self._server, self._key = server, key
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        server = self._server
+        if server.sock is None:
+            raise RuntimeError("a test's function can only be called while the test runs")
+        request = {
+            "op": "callback",
+            "target": self._key,
+            "args": server.encode(list(args)),
+            "kwargs": server.encode(kwargs),
+        }
+        wire.send(server.sock, request)
+        reply = server.wait()
+        if "error" in reply:
+            error = reply["error"]
+            cls = getattr(builtins, str(error.get("name")), None)
+            if not (isinstance(cls, type) and issubclass(cls, Exception)):
+                cls = RuntimeError
+            raise cls(str(error.get("text")))
+        return server.decode(reply["value"])
+
+    def __repr__(self) -> str:
+        return "<function of the test>"
+
+
+def install(shell: Any) -> None:
+    """Put the serve loop into ``shell``'s namespace (called before any cell runs)."""
+    server = _Server(shell)
+    shell.user_ns[ENTRY_NAME] = server.serve
+    shell.user_ns_hidden[ENTRY_NAME] = server.serve
+
+
+def limit_processes() -> None:
+    """The kernel and everything it starts may have at most this many processes of the
+    job's uid (the runner's threads included); the hard limit cannot be raised again."""
+    value = os.environ.pop(NPROC_VARIABLE, "")
+    if value.isdigit():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(value), int(value)))
 
 
 def main(argv: list[str] | None = None, prepare: Callable[[Any], None] = install) -> None:
+    limit_processes()
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()

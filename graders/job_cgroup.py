@@ -28,6 +28,7 @@ PARENT = "coursehub-grading"
 CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 GRADING_CPU_SHARES = 32
 CPU_PERIOD_US = 100_000
+RUNNER_RESERVE = 32  # processes and threads of bubblewrap and the runner
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ class JobCgroup:
             group._write("memory", "memory.limit_in_bytes", limits.memory_bytes)
             if (folders["memory"] / "memory.memsw.limit_in_bytes").exists():
                 group._write("memory", "memory.memsw.limit_in_bytes", limits.memory_bytes)
-            group._write("pids", "pids.max", limits.max_processes)
+            # The kernel's own limit (RLIMIT_NPROC, set by the runner) is max_processes; the
+            # cgroup allows a reserve more, so that a fork bomb never starves the runner.
+            group._write("pids", "pids.max", limits.max_processes + RUNNER_RESERVE)
             if "cpu" in folders:
                 # All grading together weighs as little against the hub and the course
                 # service (1024 each) as a nice-15 process: pages stay quick while a queue
@@ -102,6 +105,10 @@ class JobCgroup:
     def processes(self) -> set[int]:
         text = (self.folders["pids"] / "cgroup.procs").read_text()
         return {int(pid) for pid in text.split()}
+
+    def tasks(self) -> int:
+        """Threads of every process in the job (what RLIMIT_NPROC counts)."""
+        return len((self.folders["pids"] / "tasks").read_text().split())
 
     def memory_exhausted(self) -> bool:
         control = (self.folders["memory"] / "memory.oom_control").read_text()

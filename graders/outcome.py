@@ -1,14 +1,16 @@
 """How a grading job ended, and the sentence that tells the student.
 
 Everything but ``graded`` is the student's doing (too slow, too much memory or output, a
-dead kernel) and final. A kernel that did not start, or a runner that failed without the
-student having exhausted anything, is the platform's: ``infrastructure`` asks the caller to
-raise ``InfrastructureFault`` so that the queue retries.
+dead kernel, a runner the notebook killed with a signal) and final. A kernel or runner that
+did not start, a runner that failed, or one that ended without results while no limit was
+hit and no signal killed it, is the platform's: ``infrastructure`` asks the caller to raise
+``InfrastructureFault`` so that the queue retries (and staff see "grading failed, not the
+student's fault"), never a student's 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from coursehub.graders.limits import GradingLimits
 from coursehub.graders.runner import EXIT_KERNEL_FAILED, EXIT_RUNNER_FAILED
@@ -24,12 +26,19 @@ class Outcome:
     infrastructure: bool = False
 
 
+def killed_by_signal(returncode: int | None) -> bool:
+    """A process (or bubblewrap reporting its child, 128 + the signal) killed by a signal."""
+    return returncode is not None and (returncode < 0 or 128 < returncode < 160)
+
+
 def _cell(report: dict) -> str:
     index = report.get("stopped_at")
     return "a cell" if index is None else f"cell {index + 1}"
 
 
 def decide_outcome(run: JobRun, report: dict | None, limits: GradingLimits) -> Outcome:
+    if report and report.get("most_tasks", 0) >= limits.max_processes - 4:
+        run = replace(run, processes_exhausted=True)  # the kernel's RLIMIT_NPROC was reached
     gib = limits.memory_bytes / (1 << 30)
     memory = Outcome(
         "memory",
@@ -58,9 +67,18 @@ def decide_outcome(run: JobRun, report: dict | None, limits: GradingLimits) -> O
             return memory
         if run.processes_exhausted:
             return processes
-        if run.returncode in (EXIT_KERNEL_FAILED, EXIT_RUNNER_FAILED):
-            return Outcome("crashed", f"The grader failed: {run.stderr[-2000:]}",
-                           infrastructure=True)  # fmt: skip
+        if not killed_by_signal(run.returncode) or run.returncode in (
+            EXIT_KERNEL_FAILED,
+            EXIT_RUNNER_FAILED,
+        ):
+            # It failed to start, failed on its own or exited without a report: ours.
+            return Outcome(
+                "crashed",
+                f"The grader failed (exit status {run.returncode}): {run.stderr[-2000:]}",
+                infrastructure=True,
+            )
+        # Killed by a signal that no limit of ours sent: only the job's own uid (the
+        # student's code) can signal the runner.
         return Outcome(
             "crashed",
             "Your notebook stopped the grader itself (for example by killing processes), so "

@@ -3,37 +3,46 @@
 The grader (``coursehub.graders.sandbox_job``) starts this module under bubblewrap as the
 job's unprivileged uid, in the job folder, possibly before the job exists (a warm pool,
 ``coursehub.graders.warm_pool``). The runner makes itself non-dumpable, so the kernel (same
-uid) can neither ptrace it nor read its memory or file descriptors through /proc, starts the
-kernel and says ``ready`` on its standard output. Then the grader puts ``submission.ipynb``
-in the folder and sends the plan on stdin: the complete test cells (hidden tests included),
-the run's secret nonce, the key that signs the results, and the limits. The runner never
-writes the plan anywhere, and the kernel holds neither of those pipes.
+uid) can neither ptrace it nor read its memory or file descriptors through /proc, starts its
+judge thread and socket and then the kernel (whose processes are limited to the job's
+budget minus a reserve for the runner), and says ``ready`` on its standard output. Then the
+grader puts ``submission.ipynb`` in the folder and sends the plan on stdin: the complete
+test cells (hidden tests included), the instructor's cells, the key that signs the results,
+and the limits. The runner never writes the plan anywhere, and the kernel holds neither of
+those pipes.
 
 It executes the notebook with nbclient in a grading kernel (``coursehub.graders.
-grading_kernel``): student cells as they are, test cells through the kernel's own executor.
+grading_kernel``): student and locked cells as they are. For a test cell the kernel only
+runs its serve loop while the judge (``coursehub.graders.judge``, in this process) executes
+the instructor's test code and decides pass or fail (see ``judge`` for the threat model).
 When it stops (end, timeout, too much output, dead kernel) it shuts the kernel down, kills
 every process left in the sandbox, and only then writes ``executed.ipynb`` and
-``replies.json`` (per cell: the execute_reply status, the error, the test's proof line),
-signed with the key, so that nothing student code left behind can rewrite them.
+``replies.json`` (per cell: the execute_reply status and the judge's record), signed with
+the key, so that nothing student code left behind can rewrite them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
+import concurrent.futures
 import contextlib
 import ctypes
 import hashlib
 import hmac
 import json
 import os
+import queue
 import re
+import secrets
 import signal
+import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +57,13 @@ from jupyter_client.manager import AsyncKernelManager  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
 
-from coursehub.graders.grading_kernel import ENTRY_NAME  # noqa: E402
+from coursehub.graders.grading_kernel import ENTRY_NAME, NPROC_VARIABLE  # noqa: E402
+from coursehub.graders.judge import Judge, ThreadOutput  # noqa: E402
 
 SUBMISSION, EXECUTED, REPLIES = "submission.ipynb", "executed.ipynb", "replies.json"
 KERNEL_NAME = "coursehub-grading"
 PR_SET_DUMPABLE = 4
 READY_LINE = b"ready\n"  # the same line as sandbox_job.READY_LINE
-PROOF_LINE = re.compile(r"^([0-9a-f]{32}) (ok|fail) (\{.*\})$")
 EXIT_KERNEL_FAILED, EXIT_RUNNER_FAILED = 70, 71  # the platform's fault: the job is retried
 
 
@@ -99,26 +108,6 @@ def kernel_spec_dir(root: Path) -> Path:
     return root / "kernels"
 
 
-def take_proof(cell: nbformat.NotebookNode, nonce: str) -> tuple[dict | None, list[str]]:
-    """Remove proof lines from a cell's output: (ours, if any; flags about forged ones)."""
-    proof, flags = None, []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") != "stream":
-            continue
-        kept = []
-        for line in output.text.split("\n"):
-            match = PROOF_LINE.match(line.strip())
-            if match and match.group(1) == nonce:
-                proof = {"status": match.group(2), **json.loads(match.group(3))}
-            elif match:
-                flags.append("forged-proof")
-            else:
-                kept.append(line)
-        output.text = "\n".join(kept).strip("\n") + ("\n" if kept and any(kept) else "")
-    cell.outputs = [o for o in cell.outputs if o.get("output_type") != "stream" or o.text]
-    return proof, flags
-
-
 async def execute(
     workdir: Path, startup_timeout: int, ready: int, read_plan: Callable[[], bytes]
 ) -> tuple[nbformat.NotebookNode, dict, dict]:
@@ -140,6 +129,15 @@ async def execute(
     )
     cells: dict[str, dict] = {}
     report: dict[str, Any] = {"stop": "finished", "stopped_at": None, "cells": cells}
+    # Everything the judge needs exists before the kernel runs a single line of the
+    # student's: its thread, its socket (an abstract address in the sandbox's own network
+    # namespace) and the imports it uses.
+    judges = JudgeThread()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    address = f"coursehub-judge-{os.getpid()}-{secrets.token_hex(4)}"
+    listener.bind("\0" + address)
+    listener.listen(8)
+    listener.settimeout(0.1)
     started = False
     try:
         async with client.async_setup_kernel():
@@ -151,53 +149,221 @@ async def execute(
             notebook = nbformat.read(workdir / SUBMISSION, as_version=4)
             client.nb = notebook
             client.output_budget = plan["limits"]["max_output_bytes"]
-            await _run_cells(client, notebook, tests, plan, report)
+            judge = Judge(plan.get("instructor_code", []), workdir)
+            run = _Run(client, notebook, tests, plan, report, judge, judges, listener, address)
+            await run.cells()
     except Exception as error:
         if not started:
             raise KernelStartFailed(str(error)) from error
         raise
+    finally:
+        listener.close()
     return notebook, report, plan
 
 
-async def _run_cells(
-    client: GradingClient, notebook: nbformat.NotebookNode, tests: dict, plan: dict, report: dict
-) -> None:
-    limits, nonce, cells = plan["limits"], plan["nonce"], report["cells"]
-    deadline = time.monotonic() + limits["notebook_timeout_s"]
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code" or (index not in tests and not cell.source.strip()):
-            continue
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            report["stop"], report["stopped_at"] = "notebook_timeout", index
-            break
-        client.timeout = max(1, int(min(limits["cell_timeout_s"], remaining)))
-        record: dict[str, Any] = {"status": None}
-        cells[str(index)] = record
-        running = cell
-        if index in tests:
-            payload = base64.b64encode(json.dumps({**tests[index], "nonce": nonce}).encode())
-            running = nbformat.v4.new_code_cell(f"{ENTRY_NAME}({payload.decode()!r})")
-        try:
-            ran = await client.async_execute_cell(running, index)
-        except (CellTimeoutError, DeadKernelError, asyncio.CancelledError) as error:
-            notebook.cells[index] = cell
-            cell.outputs = running.get("outputs", [])
-            report["stopped_at"] = index
-            if client.output_exceeded:
-                report["stop"] = "output_limit"
-            elif isinstance(error, CellTimeoutError):
-                late = time.monotonic() >= deadline - 1
-                report["stop"] = "notebook_timeout" if late else "cell_timeout"
+@dataclass
+class _Run:
+    client: GradingClient
+    notebook: nbformat.NotebookNode
+    tests: dict
+    plan: dict
+    report: dict
+    judge: Judge
+    judges: JudgeThread
+    listener: socket.socket
+    address: str
+
+    async def cells(self) -> None:
+        limits, cells, notebook = self.plan["limits"], self.report["cells"], self.notebook
+        deadline = time.monotonic() + limits["notebook_timeout_s"]
+        sent: list[tuple[int, list[str]]] = []
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type != "code" or (index not in self.tests and not cell.source.strip()):
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.report["stop"], self.report["stopped_at"] = "notebook_timeout", index
+                break
+            self.client.timeout = max(1, int(min(limits["cell_timeout_s"], remaining)))
+            record: dict[str, Any] = {"status": None}
+            cells[str(index)] = record
+            if index in self.tests:
+                stop = await self.test(index, cell, record, deadline)
+                sent.append((index, record.pop("sent", [])))
             else:
-                report["stop"] = "kernel_died"
+                stop = await self.student_cell(index, cell, record, deadline)
+            self.count_tasks()
+            if stop:
+                break
+        self.report["spying"] = spied_cells(notebook, sent)
+
+    def count_tasks(self) -> None:
+        """The most threads the job had after a cell (what RLIMIT_NPROC counts): the
+        grader tells a fork bomb by it, since the kernel's limit keeps the cgroup's away."""
+        self.report["most_tasks"] = max(self.report.get("most_tasks", 0), tasks_now())
+
+    async def student_cell(self, index: int, cell: Any, record: dict, deadline: float) -> bool:
+        try:
+            ran = await self.client.async_execute_cell(cell, index)
+        except (CellTimeoutError, DeadKernelError, asyncio.CancelledError) as error:
+            self.stopped(index, error, deadline)
+            return True
+        record.update(ran.metadata.pop("coursehub_reply", {}))
+        return False
+
+    async def test(self, index: int, cell: Any, record: dict, deadline: float) -> bool:
+        """Run a test cell: the judge executes it while the kernel runs its serve loop."""
+        check, judge = self.tests[index], self.judge
+        serve = nbformat.v4.new_code_cell(f"{ENTRY_NAME}({self.address!r})")
+        judge.aborted.clear()
+        judged = self.judges.submit(judge_test, self.listener, judge, check)
+        executing = asyncio.ensure_future(self.client.async_execute_cell(serve, index))
+        stop = False
+        try:
+            await asyncio.wait({judged, executing}, return_when=asyncio.FIRST_COMPLETED)
+            if not judged.done():
+                # The serve loop ended first: it never connected, or it was replaced.
+                await asyncio.wait({judged}, timeout=0.5)
+                abort(judge)
+            ran = await executing
+            record.update(ran.metadata.pop("coursehub_reply", {}))
+        except (CellTimeoutError, DeadKernelError, asyncio.CancelledError) as error:
+            abort(judge)
+            self.stopped(index, error, deadline)
+            stop = True
+        self.notebook.cells[index] = cell  # never the serve cell, even in the job folder
+        cell.outputs = list(serve.get("outputs", []))
+        cell.execution_count = serve.get("execution_count")
+        try:
+            verdict = await asyncio.wait_for(asyncio.shield(judged), timeout=5)
+        except TimeoutError:  # the judge is stuck in the test's own code
+            verdict = {"status": "aborted", "flags": [], "printed": ""}
+            if not stop:
+                self.report["stop"], self.report["stopped_at"] = "cell_timeout", index
+                stop = True
+        record["judge"] = {k: v for k, v in verdict.items() if k not in ("printed", "sent")}
+        record["sent"] = verdict.get("sent", [])
+        if verdict["status"] == "aborted" and not stop:
+            record["judge"]["flags"].append("serve-loop-missing")
+        judge_outputs = judge_made_outputs(verdict)
+        cell.outputs.extend(judge_outputs)
+        cell.metadata["coursehub_judge_outputs"] = len(judge_outputs)
+        return stop
+
+    def stopped(self, index: int, error: BaseException, deadline: float) -> None:
+        self.count_tasks()
+        report = self.report
+        report["stopped_at"] = index
+        if self.client.output_exceeded:
+            report["stop"] = "output_limit"
+        elif isinstance(error, CellTimeoutError):
+            late = time.monotonic() >= deadline - 1
+            report["stop"] = "notebook_timeout" if late else "cell_timeout"
+        else:
+            report["stop"] = "kernel_died"
+
+
+def tasks_now() -> int:
+    """Threads of every process in the sandbox's pid namespace."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                count += len(os.listdir(f"/proc/{entry}/task"))
+    return count
+
+
+def judge_made_outputs(verdict: dict) -> list:
+    """The test's own outputs: what it printed, its last value, its failure."""
+    outputs = []
+    if verdict.get("printed"):
+        outputs.append(nbformat.v4.new_output("stream", name="stdout", text=verdict["printed"]))
+    if verdict["status"] == "ok" and verdict.get("value") is not None:
+        outputs.append(
+            nbformat.v4.new_output(
+                "execute_result", data={"text/plain": verdict["value"]}, execution_count=None
+            )
+        )
+    if verdict["status"] == "fail":
+        outputs.append(
+            nbformat.v4.new_output(
+                "error",
+                ename=verdict["ename"],
+                evalue=verdict["evalue"],
+                traceback=verdict.get("traceback", []),
+            )
+        )
+    return outputs
+
+
+def spied_cells(notebook: nbformat.NotebookNode, sent: list[tuple[int, list[str]]]) -> list[int]:
+    """Cells whose notebook-made output shows a value that a hidden test passed to the
+    notebook's code earlier (argument spying)."""
+    found: list[int] = []
+    for first, values in sent:
+        if not values:
+            continue
+        pattern = re.compile(
+            "|".join(rf"(?<![\w.]){re.escape(value)}(?![\w.])" for value in values)
+        )
+        for index, cell in enumerate(notebook.cells):
+            if index < first or cell.cell_type != "code" or index in found:
+                continue
+            mine = len(cell.outputs) - cell.metadata.get("coursehub_judge_outputs", 0)
+            if pattern.search(json.dumps(cell.outputs[:mine])):
+                found.append(index)
+    return found
+
+
+class JudgeThread:
+    """The one thread that runs the judge, started before any student code runs (so that a
+    fork bomb cannot keep it from starting) and never joined (a test stuck in the judge
+    cannot keep the runner from writing its results)."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._work, name="coursehub-judge", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            future, function, args = self.jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(function(*args))
+                except BaseException as error:
+                    future.set_exception(error)
+
+    def submit(self, function: Callable, *args: Any) -> asyncio.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self.jobs.put((future, function, args))
+        return asyncio.wrap_future(future)
+
+
+def judge_test(listener: socket.socket, judge: Judge, check: dict) -> dict:
+    """In the judge's thread: wait for the kernel's serve loop, then run the test."""
+    connection = None
+    while not judge.aborted.is_set():
+        try:
+            connection, _ = listener.accept()
             break
-        notebook.cells[index] = cell  # never the payload, even in the job folder
-        cell.outputs, cell.execution_count = ran.outputs, ran.get("execution_count")
-        proof, flags = take_proof(cell, nonce)
-        record.update(ran.metadata.pop("coursehub_reply", {}), proof=proof, flags=flags)
-        if index not in tests and proof is not None:
-            record["flags"].append("nonce-outside-test")
+        except TimeoutError:
+            continue
+    if connection is not None:
+        connection.settimeout(None)
+    try:
+        return judge.run_test(connection, check["code"], set(check["hidden_lines"]))
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def abort(judge: Judge) -> None:
+    """Stop the judge's current test (from the event loop's thread)."""
+    judge.aborted.set()
+    sock = judge.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def record_reply(cell: Any = None, execute_reply: Any = None, **_: Any) -> None:
@@ -242,13 +408,23 @@ def main(argv: list[str] | None = None) -> None:
     forbid_tracing()
     options = argparse.ArgumentParser(prog="coursehub.graders.runner")
     options.add_argument("--startup-timeout", type=int, default=30)
-    startup_timeout = options.parse_args(argv).startup_timeout
+    options.add_argument("--kernel-processes", type=int, default=0)
+    parsed = options.parse_args(argv)
+    startup_timeout = parsed.startup_timeout
+    if parsed.kernel_processes:
+        os.environ[NPROC_VARIABLE] = str(parsed.kernel_processes)
+    # The job folder is the student's: nothing the judge imports may come from it.
+    here = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", here)]
+    from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401 - loaded now
+
     # Only this process may tell the grader the kernel is ready: the kernel gets /dev/null
     # as its standard output and input, never the grader's pipes.
     ready, plan_input = os.dup(1), os.dup(0)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
+    sys.stdout = ThreadOutput(sys.stdout)
     workdir = Path.cwd()
     Path(os.environ.get("HOME", "/tmp")).mkdir(parents=True, exist_ok=True)  # noqa: S108
 
@@ -266,6 +442,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_RUNNER_FAILED)
     kill_everything_else()
     write_results(workdir, bytes.fromhex(plan["key"]), notebook, report)
+    sys.stdout.flush()
+    os._exit(0)  # a judge stuck in a test's own loop must not keep the runner alive
 
 
 if __name__ == "__main__":

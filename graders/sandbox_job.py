@@ -10,6 +10,7 @@ is left running: the cgroup is killed and emptied, and no process of the uid rem
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -58,6 +59,7 @@ def runner_environment() -> dict[str, str]:
         "JUPYTER_RUNTIME_DIR": f"{PRIVATE_HOME}/runtime",
         "JUPYTER_PLATFORM_DIRS": "1",
         "MPLCONFIGDIR": f"{PRIVATE_HOME}/.matplotlib",
+        "NBGRADER_EXECUTION": "autograde",  # as nbgrader autograde sets it
     }
 
 
@@ -104,7 +106,7 @@ class StartedJob:
         nothing happens if it has ended already."""
         if not self.ended:
             self.ended = True
-            _end(self.process, self.group, self.uid)
+            _end(self.process, self.group, self.uid, self.limits.max_processes)
 
 
 def start_job(
@@ -121,6 +123,7 @@ def start_job(
     group = JobCgroup.create(f"uid{uid}-{os.getpid()}-{threading.get_ident()}", limits)
     enter = group.enter_prefix() if group else prlimit_prefix(limits)
     startup = ["--startup-timeout", str(int(limits.startup_grace_s))]
+    startup += ["--kernel-processes", str(int(limits.max_processes))]
     command = [*enter, *prefix, sys.executable, *RUNNER, *startup]
     try:
         process = subprocess.Popen(
@@ -158,7 +161,7 @@ def finish_job(job: StartedJob, plan: bytes) -> JobRun:
             deadline_hit = True
     finally:
         job.ended = True
-        exhausted = _end(process, job.group, job.uid)
+        exhausted = _end(process, job.group, job.uid, limits.max_processes)
     return JobRun(
         returncode=None if deadline_hit else process.returncode,
         stderr=b"".join(job.stderr).decode(errors="replace")[-STDERR_KEPT:],
@@ -186,12 +189,19 @@ def _drain(process: subprocess.Popen) -> list[bytes]:
     return kept
 
 
-def _end(process: subprocess.Popen, group: JobCgroup | None, uid: int) -> tuple[bool, bool]:
+def _end(
+    process: subprocess.Popen, group: JobCgroup | None, uid: int, max_processes: int
+) -> tuple[bool, bool]:
     """Kill the job's whole tree and make sure nothing of ``uid`` is left; (whether the job
-    ran out of memory, whether it ran out of processes)."""
+    ran out of memory, whether it ran out of processes). The kernel's processes are limited
+    by RLIMIT_NPROC below the cgroup's limit, so a job that used them all up is one that
+    still has nearly that many when it ends."""
     exhausted = (False, False)
+    crowded = False
     try:
         if group:
+            with contextlib.suppress(OSError):
+                crowded = group.tasks() >= max_processes - 4
             group.kill_all()
         try:
             os.killpg(process.pid, signal.SIGKILL)
@@ -200,7 +210,7 @@ def _end(process: subprocess.Popen, group: JobCgroup | None, uid: int) -> tuple[
         process.wait(timeout=10)
         kill_uid(uid)
         if group:
-            exhausted = (group.memory_exhausted(), group.processes_exhausted())
+            exhausted = (group.memory_exhausted(), group.processes_exhausted() or crowded)
     finally:
         if group:
             group.remove()

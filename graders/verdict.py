@@ -1,10 +1,10 @@
 """Decide each grade cell's score from what the runner saw, outside the sandbox.
 
-Points always come from the source. A test cell gets its points only if it ran, its
-execute_reply said ``ok`` *and* the grading kernel's executor printed this run's nonce with
-``ok`` after the test's last statement; a reply of ``ok`` without that line means something
-in the kernel swallowed the failure, which is flagged. A test may give partial credit the
-nbgrader way (its last expression evaluates to a number up to its points). Manually graded
+Points always come from the source. A test cell gets its points only if the judge
+(``coursehub.graders.judge``, in the runner, outside the kernel) ran its code to the end;
+what the kernel replied to the serve cell does not count. The judge's flags become
+sentences for staff (never part of the student's feedback). A test may give partial credit
+the nbgrader way (its last expression evaluates to a number up to its points). Manually graded
 answers follow ``nbgrader.utils.determine_grade``: unchanged from the student version means
 0, anything else waits for a person, as do tasks.
 """
@@ -58,14 +58,12 @@ def cell_verdicts(
 
 
 def runner_flags(report: dict | None, tests: dict) -> list[str]:
-    """Flags the runner raised about cells that are not tests (forged proof lines)."""
-    flags = []
-    for index, record in sorted((report or {}).get("cells", {}).items(), key=lambda i: int(i[0])):
-        if int(index) not in tests and record.get("flags"):
-            flags.append(
-                f"Cell {int(index) + 1} printed lines that imitate the grader's test proofs."
-            )
-    return flags
+    """Flags about the run as a whole: outputs that show what a hidden test passed in."""
+    return [
+        f"Cell {index + 1} printed a value that a hidden test had passed to the notebook's "
+        "code (argument spying?); its output was not shown to the student."
+        for index in (report or {}).get("spying", [])
+    ]
 
 
 def test_verdict(
@@ -74,13 +72,13 @@ def test_verdict(
     def verdict(score: float, feedback: str, *flags: str) -> CellVerdict:
         return CellVerdict(spec.grade_id, spec.kind, score, spec.max_points, feedback, flags)
 
-    if record is None or record.get("status") is None:
+    judged = (record or {}).get("judge")
+    if judged is None:
         return verdict(0, f"This test did not run: {stop_reason}")
-    proof = record.get("proof") or {}
-    flags = [_describe_flag(spec.grade_id, flag) for flag in proof.get("flags", [])]
-    flags += [_describe_flag(spec.grade_id, flag) for flag in record.get("flags", [])]
-    if record["status"] == "ok" and proof.get("status") == "ok":
-        score, partial_flag = partial_score(proof.get("value"), spec.max_points)
+    flags = [_describe_flag(spec.grade_id, flag) for flag in judged.get("flags", [])]
+    status = judged.get("status")
+    if status == "ok":
+        score, partial_flag = partial_score(judged.get("value"), spec.max_points)
         flags += [partial_flag] if partial_flag else []
         feedback = (
             "Passed."
@@ -88,17 +86,14 @@ def test_verdict(
             else f"Partly passed: {score:g} of {spec.max_points:g} points."
         )
         return verdict(score, feedback, *flags)
-    if record["status"] == "ok":
-        flags.append(
-            f"Test {spec.grade_id!r}: the kernel reported success but the test did not run "
-            "to its end (something in the notebook swallowed it)."
-        )
+    if status == "fail":
+        if judged.get("hidden"):
+            return verdict(0, HIDDEN_FAILURE, *flags)
+        text = f"{judged.get('ename')}: {judged.get('evalue')}".strip().rstrip(":")
+        return verdict(0, text, *flags)
+    if judged.get("flags") and "serve-loop-missing" in judged["flags"]:
         return verdict(0, "The test did not run to its end, so it gets no points.", *flags)
-    if proof.get("hidden") or (has_hidden and record.get("evalue") == HIDDEN_FAILURE):
-        return verdict(0, HIDDEN_FAILURE, *flags)
-    if not proof:
-        return verdict(0, "The test failed before it could check anything.", *flags)
-    return verdict(0, f"{record.get('ename')}: {record.get('evalue')}".strip(), *flags)
+    return verdict(0, f"This test did not run to its end: {stop_reason}", *flags)
 
 
 def partial_score(value: str | None, max_points: float) -> tuple[float, str | None]:
@@ -125,19 +120,27 @@ def manual_verdict(
                        "A person will grade this answer.")  # fmt: skip
 
 
+FLAG_TEXT = {
+    "eq-non-data": "an object of class {} (not plain data) was compared with a value; the "
+    "comparison was False (an always-equal object?)",
+    "ordering-non-data": "an object of class {} (not plain data) was ordered against a value",
+    "eq-dataclass-other": "a dataclass instance of {} was compared with an object of another "
+    "class; the comparison was False",
+    "shadowed-exception": "the notebook defines its own {}; the test used the real one",
+    "rebound-import": "the notebook rebound {}, which the instructor imported; the test used "
+    "the real one",
+    "protocol": "the kernel's answers to the judge were malformed ({}): the notebook may "
+    "have replaced the grader's serve loop",
+}
+
+
 def _describe_flag(grade_id: str, flag: str) -> str:
-    if flag.startswith("eq-override:"):
+    if flag == "serve-loop-missing":
         return (
-            f"Test {grade_id!r}: an answer of class {flag.split(':', 1)[1]} with a "
-            "notebook-defined == was compared."
+            f"Test {grade_id!r}: the kernel never answered the judge (the notebook replaced or "
+            "broke the grader's serve loop); the test failed."
         )
-    if flag.startswith("shadowed-exception:"):
-        return (
-            f"Test {grade_id!r}: the notebook redefined {flag.split(':', 1)[1]}; the test used "
-            "the real one."
-        )
-    if flag == "guard-replaced":
-        return f"Test {grade_id!r}: the grader's comparison check was replaced during the test."
-    if flag == "forged-proof":
-        return f"Test {grade_id!r}: its output imitates the grader's proof lines."
+    kind, _, detail = flag.partition(":")
+    if kind in FLAG_TEXT:
+        return f"Test {grade_id!r}: " + FLAG_TEXT[kind].format(detail)
     return f"Test {grade_id!r}: {flag}"

@@ -167,31 +167,44 @@ def test_hidden_tests_count_but_never_reach_the_student(squares, tmp_path):
     assert "HIDDEN TESTS" not in shown
 
 
-def test_student_code_that_watches_a_hidden_test_cannot_show_it(squares, tmp_path):
-    # The notebook records every code the kernel is asked to run and prints it at the end.
-    notebook = answered(squares)
+def test_student_code_that_watches_every_cell_never_sees_a_hidden_test(squares, tmp_path):
+    # Changed with the judge: hidden test code never reaches the kernel at all (it was sent
+    # base64-encoded before). The notebook records every cell the kernel is asked to run,
+    # raw and decoded, and answers `mean` wrongly if any of them held a hidden test.
+    notebook = answered(
+        squares,
+        mean="import base64, binascii, re\n"
+        "def _decoded(code):\n"
+        "    found = [code]\n"
+        "    for blob in re.findall(r'[A-Za-z0-9+/=]{24,}', code):\n"
+        "        try:\n"
+        "            found.append(base64.b64decode(blob).decode(errors='ignore'))\n"
+        "        except (binascii.Error, ValueError):\n"
+        "            pass\n"
+        "    return found\n"
+        "hidden = 'squares(' + '10)'  # not in this cell's own text, which the spy sees too\n"
+        "leaked = any(hidden in text for code in seen for text in _decoded(code))\n"
+        "print('SEEN', seen)\n"
+        "def mean(values):\n"
+        "    return -1 if leaked else sum(values) / len(values)",
+    )
     add_cell(
         notebook,
         "seen = []\n"
         "def spy(lines):\n"
         "    seen.append(''.join(lines))\n"
         "    return lines\n"
-        "get_ipython().input_transformers_cleanup.append(spy)",
-    )
-    notebook.cells.append(
-        nbformat.v4.new_code_cell(
-            "import base64, re\n"
-            "for code in seen:\n"
-            "    for blob in re.findall(r\"'([A-Za-z0-9+/=]{40,})'\", code):\n"
-            "        print(base64.b64decode(blob).decode())"
-        )
+        "get_ipython().input_transformers_cleanup.append(spy)\n"
+        "get_ipython().events.register('pre_run_cell', lambda info: seen.append(info.raw_cell))",
     )
 
     result = run(squares, notebook, tmp_path)
 
     assert result.outcome == "graded"
-    assert "squares(12)" not in feedback_text(result)
-    assert any("quoted a hidden test" in flag for flag in result.flags)
+    assert scores(result)["correct_mean"] == 2  # nothing of a hidden test was seen
+    shown = feedback_text(result)
+    assert "squares(10)" not in shown and "SEEN [" not in shown  # printed after a hidden test
+    assert "shown, so that hidden tests stay hidden" in shown
 
 
 def test_manual_answers_wait_for_a_person_unless_left_empty(squares, tmp_path):
@@ -336,18 +349,40 @@ def test_a_test_can_give_partial_credit_as_nbgrader_does(tmp_path):
     assert result.cells[0].feedback == "Partly passed: 1 of 2 points."
 
 
-def test_equality_written_in_the_notebook_is_told_apart_from_libraries():
-    from fractions import Fraction
-    from pstats import FunctionProfile  # a dataclass: its == is generated code
+def test_values_cross_from_the_kernel_as_data_of_exact_types_only():
+    # Changed with the judge: instead of telling library == from notebook ==, values are
+    # rebuilt in the judge as genuine objects of trusted types, or stay in the kernel.
+    import collections
+    import datetime
+    import fractions
+    from unittest import mock
 
-    from coursehub.graders.grading_kernel import _student_equality, _trusted_roots
+    from coursehub.graders import judge_wire as wire
 
-    trusted = _trusted_roots()
-    notebook: dict = {"__name__": "__main__"}
-    cell = "class Anything(list):\n    def __eq__(self, other):\n        return True"
-    exec(compile(cell, "/tmp/ipykernel_7/123.py", "exec"), notebook)  # noqa: S102, S108
+    def reference(value):
+        return {"H": {"id": id(value)}}
 
-    assert _student_equality(notebook["Anything"](), trusted) == "Anything"
-    assert _student_equality(Fraction(1, 2), trusted) is None
-    assert _student_equality(FunctionProfile(1, 0.0, 0.0, 0.0, 0.0, "x.py", 1), trusted) is None
-    assert _student_equality([1, 4, 9], trusted) is None
+    point = collections.namedtuple("Point", "x y")
+    values = [
+        None, True, 3, 2.5, float("nan"), "text", b"\x00", 1 + 2j, [1, (2, 3)], {"a": {1, 2}},
+        frozenset({4}), collections.OrderedDict(a=1), collections.Counter("aab"),
+        collections.defaultdict(list, {1: [2]}), collections.deque([1], maxlen=3), range(1, 9, 2),
+        fractions.Fraction(1, 3), datetime.date(2026, 12, 7), point(1, 2),
+    ]  # fmt: skip
+    for value in values:
+        back = wire.decode(wire.encode(value, reference), lambda tag, payload: payload)
+        assert type(back).__name__ == type(value).__name__
+        assert back == value or value != value  # nan
+
+    class Anything(list):
+        def __eq__(self, other):
+            return True
+
+    class Plain(list):
+        pass
+
+    assert "H" in wire.encode(Anything(), reference)  # its own ==: stays in the kernel
+    assert "H" in wire.encode(mock.ANY, reference)
+    assert wire.encode(Plain([1]), reference) == {"L": [1]}  # list's ==: travels as a list
+    with pytest.raises(wire.WireError):
+        wire.decode({"P": "pickle"}, lambda tag, payload: payload)
