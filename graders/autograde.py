@@ -222,8 +222,13 @@ def prepare_workdir(workdir: Path, uid: int) -> None:
 
 
 def instructor_code(rebuilt: RebuiltSubmission) -> list[str]:
-    """The instructor's code cells as they run: locked cells and complete tests."""
-    code = [c.source for c in rebuilt.notebook.cells if cell_kind(c) == "locked"]
+    """The instructor's code as released: locked and ordinary code cells of the student
+    version (their imports are resolved in the judge), and the complete tests."""
+    code = [
+        cell.source
+        for cell in rebuilt.released.cells
+        if cell.cell_type == "code" and cell_kind(cell) in (None, "locked")
+    ]
     return code + [check.code for check in rebuilt.tests.values()]
 
 

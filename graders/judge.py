@@ -46,9 +46,12 @@ import ast
 import builtins
 import contextlib
 import importlib
+import importlib.abc
 import importlib.util
 import io
+import os
 import socket
+import stat
 import sys
 import threading
 import time
@@ -67,8 +70,12 @@ EXCEPTION_NAMES = frozenset(
     if isinstance(value, type) and issubclass(value, BaseException)
 )
 MAX_SPIED = 200
-# A kernel object that says it is a library function is used from the judge's own import,
-# but never one of these: a lying kernel could otherwise have the test call ``os._exit``.
+SAFE_MODULES = frozenset({
+    "math", "cmath", "statistics", "numpy", "pandas", "collections", "itertools",
+    "fractions", "decimal", "datetime", "string", "re", "random", "operator", "functools",
+})  # fmt: skip
+# An exception class the kernel says is a library's is the judge's own import, never one
+# of these modules'.
 UNTRUSTED_MODULES = frozenset({
     "__main__", "builtins", "os", "posix", "sys", "subprocess", "shutil", "signal", "ctypes",
     "importlib", "runpy", "code", "pty", "socket", "io", "pathlib", "_io", "threading",
@@ -132,6 +139,40 @@ def instructor_imports(sources: list[str]) -> dict[str, tuple[str, str | None]]:
     return pinned
 
 
+class AssignmentModules(importlib.abc.MetaPathFinder):
+    """Python modules among the assignment's data files: the judge imports ``helpers.py``
+    beside the notebook only if root owns it (the grader put it there; the job folder is
+    sticky, so the job cannot replace it). The job folder itself is not on the judge's path:
+    a module the student wrote there is never imported here."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if path is not None or "." in name:
+            return None
+        package = self.folder / name
+        for candidate, locations in ((package / "__init__.py", [str(package)]),
+                                     (self.folder / f"{name}.py", None)):  # fmt: skip
+            if _root_owned_file(candidate) and (locations is None or _root_owned(package)):
+                return importlib.util.spec_from_file_location(
+                    name, candidate, submodule_search_locations=locations
+                )
+        return None
+
+
+def _root_owned(path: Path) -> bool:
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return False
+    return status.st_uid == 0 and not stat.S_ISLNK(status.st_mode)
+
+
+def _root_owned_file(path: Path) -> bool:
+    return _root_owned(path) and stat.S_ISREG(os.lstat(path).st_mode)
+
+
 class TestNamespace(dict):
     """The test's globals: judge-local names (the test's own functions, imports) in the
     dict itself, every other name in the kernel."""
@@ -157,6 +198,8 @@ class Judge:
 
     def __init__(self, instructor_sources: list[str], workdir: Path) -> None:
         self.workdir = workdir
+        if not any(isinstance(f, AssignmentModules) for f in sys.meta_path):
+            sys.meta_path.append(AssignmentModules(workdir))
         self.pinned = instructor_imports(instructor_sources)
         self.handles: dict[int, Handle] = {}
         self.standins: dict[int, type] = {}
@@ -265,24 +308,29 @@ class Judge:
     def _resolve(self, tag: str, payload: Any) -> Any:
         if tag == "M":
             key, name = int(payload[0]), str(payload[1])
-            module = self._library_module(name)
+            module = self._library_module(name) if self._trusted_module(name) else None
             return module if module is not None else self._handle({"id": key, "type": name})
         if tag == "X":
             key, module, qualname, base = (str(p) for p in payload)
-            found = getattr(builtins, qualname, None)
             if module == "builtins" and qualname in EXCEPTION_NAMES:
+                return getattr(builtins, qualname)
+            found = self._library_object(module, qualname)
+            if isinstance(found, type) and issubclass(found, BaseException):
                 return found
             return self._standin(int(key), module, qualname, base)
         if tag == "H":
             if type(payload) is not dict or type(payload.get("id")) is not int:
                 raise wire.WireError("bad reference")
-            library = payload.get("library")
-            if isinstance(library, list) and len(library) == 2:
-                found = self._library_object(str(library[0]), str(library[1]))
-                if found is not _MISSING:
-                    return found
             return self._handle(payload)
         raise wire.WireError(f"{tag} from the kernel")
+
+    def _trusted_module(self, name: str) -> bool:
+        """A module the kernel names that the judge may use as its own import: one the
+        instructor imported, or a numeric or data library. Any other module stays in the
+        kernel (the kernel could name a module whose functions run strings)."""
+        top = name.split(".")[0]
+        pinned = {module.split(".")[0] for module, _ in self.pinned.values()}
+        return top in pinned or top in SAFE_MODULES
 
     def _handle(self, info: dict) -> Handle:
         key = info["id"]
@@ -309,8 +357,7 @@ class Judge:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             return None
-        origin = getattr(spec, "origin", None) or ""
-        if spec is None or str(self.workdir) in origin:
+        if spec is None:
             return None
         try:
             return importlib.import_module(name)

@@ -74,12 +74,16 @@ TESTS = {
         "assert tally(['a', 'b', 'a']) == Counter({'a': 2, 'b': 1})\n"
         "assert type(tally([])) == Counter\nassert tally(['x'])['x'] == 1"
     ),
+    "helper_test": "import helpers\nassert helpers.total([1, 2, 3]) == 6",
     "environment_test": "import os\nassert os.environ['NBGRADER_EXECUTION'] == 'autograde'",
     "data_test": (
         "with open('data/numbers.csv') as f:\n    numbers = [int(x) for x in f.read().split(',')]\n"
         "assert sum(numbers) == 6"
     ),
 }
+
+
+DATA = {"data/numbers.csv": b"1,2,3", "helpers.py": b"def total(xs):\n    return sum(xs)\n"}
 
 
 def _cell(grade_id: str, source: str, **meta: object) -> dict:
@@ -97,7 +101,7 @@ def judge_source() -> SourceAssignment:
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
                                        "display_name": "Python 3"}  # fmt: skip
-    source = read_source(nbformat.writes(notebook).encode(), {"data/numbers.csv": b"1,2,3"})
+    source = read_source(nbformat.writes(notebook).encode(), DATA)
     return source
 
 
@@ -193,7 +197,8 @@ def test_the_grade_command_prints_scores_as_json(source, tmp_path, capsys):
 
     folder = tmp_path / "assignment"
     (folder / "data").mkdir(parents=True)
-    (folder / "data" / "numbers.csv").write_bytes(b"1,2,3")
+    for name, content in DATA.items():
+        (folder / name).write_bytes(content)
     (folder / "source.ipynb").write_text(nbformat.writes(source.notebook))
     (tmp_path / "mine.ipynb").write_text(nbformat.writes(answered(source)))
 
@@ -201,6 +206,6 @@ def test_the_grade_command_prints_scores_as_json(source, tmp_path, capsys):
 
     printed = json.loads(capsys.readouterr().out)
     assert status == 0
-    assert printed["outcome"] == "graded" and printed["score"] == printed["max_score"] == 8
+    assert printed["outcome"] == "graded" and printed["score"] == printed["max_score"] == len(TESTS)
     assert {c["grade_id"] for c in printed["cells"]} == set(TESTS)
     assert set(printed) == {"score", "max_score", "cells", "flags", "outcome"}
