@@ -624,6 +624,14 @@ def _forwarded(name: str, reflected: bool = False) -> Any:
     return method
 
 
+def _forwarded_unary(name: str, convert: Any = None) -> Any:
+    def method(self: Handle) -> Any:
+        value = self._unary(name)
+        return value if convert is None else convert(value)
+
+    return method
+
+
 def _ordering(name: str) -> Any:
     def method(self: Handle, other: Any) -> Any:
         if isinstance(other, Handle):
@@ -710,15 +718,6 @@ class Handle:
     __lt__, __le__ = _ordering("lt"), _ordering("le")
     __gt__, __ge__ = _ordering("gt"), _ordering("ge")
 
-    def __hash__(self) -> int:
-        return int(self._unary("hash"))
-
-    def __bool__(self) -> bool:
-        return bool(self._unary("bool"))
-
-    def __len__(self) -> int:
-        return int(self._unary("len"))
-
     def __iter__(self) -> Iterator[Any]:
         iterator = self._unary("iter")
         if not isinstance(iterator, Handle):
@@ -730,52 +729,13 @@ class Handle:
             except StopIteration:
                 return
 
-    def __next__(self) -> Any:
-        return self._unary("next")
-
-    def __repr__(self) -> str:
-        return str(self._unary("repr"))
-
-    def __str__(self) -> str:
-        return str(self._unary("str"))
-
     def __format__(self, spec: str) -> str:
         return str(self._ask({"op": "format", "spec": spec}))
-
-    def __index__(self) -> int:
-        return int(self._unary("index"))
-
-    def __int__(self) -> int:
-        return int(self._unary("int"))
-
-    def __float__(self) -> float:
-        return float(self._unary("float"))
-
-    def __complex__(self) -> complex:
-        return complex(self._unary("complex"))
 
     def __round__(self, digits: int | None = None) -> Any:
         if digits is None:
             return self._unary("round")
         return self._judge.builtins["round"](float(self), digits)
-
-    def __neg__(self) -> Any:
-        return self._unary("neg")
-
-    def __pos__(self) -> Any:
-        return self._unary("pos")
-
-    def __abs__(self) -> Any:
-        return self._unary("abs")
-
-    def __invert__(self) -> Any:
-        return self._unary("invert")
-
-    def __dir__(self) -> Any:
-        return self._unary("dir")
-
-    def __enter__(self) -> Any:
-        return self._unary("enter")
 
     def __exit__(self, *details: Any) -> Any:
         args = [None, None, None] if details[0] is None else [details[0], str(details[1]), None]
@@ -787,16 +747,15 @@ class Handle:
     def __subclasscheck__(self, value: Any) -> bool:
         return bool(self._ask({"op": "issubclass", "value": self._judge.encode(value)}))
 
-    __add__, __radd__ = _forwarded("add"), _forwarded("add", True)
-    __sub__, __rsub__ = _forwarded("sub"), _forwarded("sub", True)
-    __mul__, __rmul__ = _forwarded("mul"), _forwarded("mul", True)
-    __truediv__, __rtruediv__ = _forwarded("truediv"), _forwarded("truediv", True)
-    __floordiv__, __rfloordiv__ = _forwarded("floordiv"), _forwarded("floordiv", True)
-    __mod__, __rmod__ = _forwarded("mod"), _forwarded("mod", True)
-    __pow__, __rpow__ = _forwarded("pow"), _forwarded("pow", True)
-    __matmul__, __rmatmul__ = _forwarded("matmul"), _forwarded("matmul", True)
-    __and__, __rand__ = _forwarded("and_"), _forwarded("and_", True)
-    __or__, __ror__ = _forwarded("or_"), _forwarded("or_", True)
-    __xor__, __rxor__ = _forwarded("xor"), _forwarded("xor", True)
-    __lshift__, __rlshift__ = _forwarded("lshift"), _forwarded("lshift", True)
-    __rshift__, __rrshift__ = _forwarded("rshift"), _forwarded("rshift", True)
+
+for _operator in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and_",
+                  "or_", "xor", "lshift", "rshift"):  # fmt: skip
+    _name = _operator.rstrip("_")
+    setattr(Handle, f"__{_name}__", _forwarded(_operator))
+    setattr(Handle, f"__r{_name}__", _forwarded(_operator, True))
+for _name, _convert in (
+    ("hash", int), ("bool", bool), ("len", int), ("repr", str), ("str", str), ("index", int),
+    ("int", int), ("float", float), ("complex", complex), ("next", None), ("neg", None),
+    ("pos", None), ("abs", None), ("invert", None), ("dir", None), ("enter", None),
+):  # fmt: skip
+    setattr(Handle, f"__{_name}__", _forwarded_unary(_name, _convert))
