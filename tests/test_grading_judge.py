@@ -8,6 +8,7 @@ Every job runs for real (bubblewrap, cgroups, a real kernel, the runner's judge)
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -209,3 +210,36 @@ def test_the_grade_command_prints_scores_as_json(source, tmp_path, capsys):
     assert printed["outcome"] == "graded" and printed["score"] == printed["max_score"] == len(TESTS)
     assert {c["grade_id"] for c in printed["cells"]} == set(TESTS)
     assert set(printed) == {"score", "max_score", "cells", "flags", "outcome"}
+
+
+def test_a_notebook_that_kills_the_runner_is_the_students_doing(source, tmp_path):
+    # Only the job's own uid can signal the runner; a runner ended by a signal no limit
+    # sent is the notebook's doing (a runner that fails without one is the platform's).
+    notebook = answered(source)
+    notebook.cells.insert(1, nbformat.v4.new_code_cell("import os\nos.kill(os.getppid(), 9)"))
+
+    result = run(source, notebook, tmp_path)
+
+    assert result.outcome == "crashed" and result.score == 0
+    assert any("may have killed it" in flag for flag in result.flags)
+
+
+def test_autotest_expansion_in_a_sandbox_matches_nbgraders_own(tmp_path):
+    import nbgrader
+
+    from coursehub.graders.autotests import expand_autotests, expand_autotests_sandboxed
+    from tests.test_grading_engine import next_uid
+
+    files = Path(nbgrader.__file__).parent / "tests" / "apps" / "files"
+    data = (files / "autotest-hashed.ipynb").read_bytes()
+    autotests = (files / "autotests.yml").read_bytes()
+    uid = next_uid()
+
+    sandboxed = expand_autotests_sandboxed(
+        data, {}, autotests, workdir=tmp_path / f"job-{uid}", uid=uid
+    )
+    local = expand_autotests(data, None, autotests)
+
+    assert json.loads(sandboxed)["cells"] == json.loads(local)["cells"]
+    assert "AUTOTEST" not in sandboxed.decode() and "sha1(" in sandboxed.decode()
+    read_source(sandboxed)  # accepted now
