@@ -61,9 +61,13 @@ c.CourseAuthenticator.oauth_callback_url = f"{public_url}/hub/oauth_callback"
 c.JupyterHub.spawner_class = env.get("COURSEHUB_SPAWNER", "coursehub")
 c.CourseSpawner.homes_dir = str(data_dir / "homes")
 c.CourseSpawner.hidden_paths = [str(data_dir)]
+# Each server in a network namespace of its own, reaching only the hub's API and the proxy
+# (coursehub.hub.netbridge). "host" shares the host's loopback instead: only for debugging.
+c.CourseSpawner.isolate_network = env.get("COURSEHUB_SERVER_NETWORK", "isolated") != "host"
 # CourseHub's server extension (extensions/) calls the course service as the server's owner
 # with the server's own hub token, so that token carries the CourseHub scopes, and every
-# server learns where the service is (KubeSpawner: the service's in-cluster URL).
+# server learns where the service is (KubeSpawner: the service's in-cluster URL; CourseSpawner
+# with isolated servers replaces it with the proxy's address in the server's namespace).
 c.Spawner.server_token_scopes = [
     "users:activity!user",
     "access:servers!server",

@@ -6,8 +6,16 @@ an unprivileged uid of its own (``uid_base`` + the hub's user id), in a file sys
 CourseHub's code read-only, a minimal /etc, a private /tmp, and this person's home, the only
 writable folder that lasts. Nothing else of the host is there (no /run or /var with their
 sockets, no /home, /srv or /root, no CourseHub data directory or other people's homes), and
-other processes are not visible. The server still reaches the hub over loopback, as every
-JupyterHub server must.
+other processes are not visible.
+
+Nor does the host's network exist there (``isolate_network``, on by default): the server has a
+network namespace of its own, so Redis, PostgreSQL, the course service's and the lesson
+server's internal ports and other people's servers do not answer from it or its kernels. It
+reaches what it must, the hub's API and the platform's public address (the proxy, which
+leads to the course service's API), through relays the spawner owns (``coursehub.hub.
+server_network`` on the host, ``coursehub.hub.netbridge`` in the sandbox), and the proxy
+reaches it on a loopback port of the host relayed to a Unix socket of the server's. Its
+JUPYTERHUB_API_URL and COURSEHUB_SERVICE_URL name those relays' addresses in its namespace.
 
 Production uses SystemdSpawner (one big machine, a Unix user per person) or KubeSpawner
 through Zero to JupyterHub (many machines); see README.
@@ -19,18 +27,22 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlparse
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
-from traitlets import Bool, Integer, List, Unicode, default
+from traitlets import Bool, Float, Integer, List, Unicode, default
 
+from coursehub.hub.constants import SERVICE_PREFIX
+from coursehub.hub.netbridge import IDLE_SECONDS, MAX_CONNECTIONS, Address
 from coursehub.hub.sandbox import (
     TMP_SIZE_MB,
     Sandbox,
     SandboxUnavailable,
     recent_sandbox_check,
 )
+from coursehub.hub.server_network import INSIDE_FOLDER, Route, ServerNetwork
 
 
 class CourseSpawner(SimpleLocalProcessSpawner):
@@ -50,6 +62,42 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         config=True,
         help="Size of a sandboxed server's private /tmp and /dev/shm (each a tmpfs, in MiB).",
     )
+    isolate_network = Bool(
+        True,
+        config=True,
+        help="Give each sandboxed server a network namespace of its own, reaching only the hub's "
+        "API and the proxy through relays (off: the server shares the host's loopback).",
+    )
+    network_dir = Unicode(
+        "/run/coursehub-servers",
+        config=True,
+        help="Host folder for the servers' relay sockets (one folder per running server; keep "
+        "the path short, a Unix socket's path has at most 107 bytes).",
+    )
+    platform_url = Unicode(
+        "",
+        config=True,
+        help="Where the proxy listens (JupyterHub.bind_url): isolated servers reach the platform "
+        "(the course service's API) there. Default: the proxy's public URL.",
+    )
+    network_max_connections = Integer(
+        MAX_CONNECTIONS,
+        config=True,
+        help="Connections at once through each of an isolated server's relays.",
+    )
+    network_idle_seconds = Float(
+        IDLE_SECONDS,
+        config=True,
+        help="A relayed connection idle both ways this long is closed.",
+    )
+    server_cmd = List(
+        Unicode(),
+        config=True,
+        help="The single-user server's command (default: jupyterhub.singleuser with the hub's "
+        "own interpreter, so it starts without an activated environment).",
+    )
+
+    _network: ServerNetwork | None = None
 
     @property
     def sandboxed(self) -> bool:
@@ -72,27 +120,45 @@ class CourseSpawner(SimpleLocalProcessSpawner):
     def _default_url_default(self) -> str:
         return "/lab"
 
+    @property
+    def network_isolated(self) -> bool:
+        return self.sandboxed and self.isolate_network
+
+    @default("server_cmd")
+    def _server_cmd_default(self) -> list[str]:
+        return [sys.executable, "-m", "jupyterhub.singleuser"]
+
     @default("cmd")
     def _cmd_default(self) -> list[str]:
-        # The hub's own interpreter, so the server starts without an activated environment.
-        server = [sys.executable, "-m", "jupyterhub.singleuser"]
-        return [*self.sandbox_prefix(), *server] if self.sandboxed else server
+        return self.launch_command()
+
+    def launch_command(self) -> list[str]:
+        """The server's command, in its sandbox and behind its network's bridge if any."""
+        if not self.sandboxed:
+            return list(self.server_cmd)
+        bridge = [sys.executable, *self._network.bridge_command()] if self._network else []
+        return [*self.sandbox_prefix(self._network), *bridge, *self.server_cmd]
 
     @default("args")
     def _args_default(self) -> list[str]:
         # Outside the sandbox a root hub's server would refuse to start without this.
         return ["--allow-root"] if os.geteuid() == 0 and not self.sandboxed else []
 
-    def sandbox_prefix(self) -> list[str]:
-        """bwrap + setpriv: this person's home writable, nothing else of the data dir."""
+    def sandbox_prefix(self, network: ServerNetwork | None = None) -> list[str]:
+        """bwrap + setpriv: this person's home writable, nothing else of the data dir, and
+        with ``network`` its folder of sockets (at ``INSIDE_FOLDER``; ``server/`` writable)."""
         home = self.home_dir
+        folder = str(network.folder) if network else ""
         try:
             return Sandbox(
                 uid=self.server_uid,
                 workdir=home,
                 hidden_paths=tuple(self.hidden_paths),
                 writable=(home,),
+                readable=((folder, INSIDE_FOLDER),) if network else (),
+                bound=((f"{folder}/server", f"{INSIDE_FOLDER}/server"),) if network else (),
                 environment={"HOME": home},
+                isolate_network=self.network_isolated,
                 tmp_size_mb=self.tmp_size_mb,
                 user_name=self.user.name,
             ).command_prefix()
@@ -142,8 +208,12 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         if self.port == 0:
             self.port = self.claim_port()
         try:
+            if self.network_isolated:
+                await self.start_network()
+            self.cmd = self.launch_command()
             return await super().start()
         except BaseException:
+            await self.stop_network()
             self.release_port()
             raise
 
@@ -151,4 +221,95 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         try:
             await super().stop(now=now)
         finally:
+            await self.stop_network()
             self.release_port()
+
+    async def poll(self) -> int | None:
+        status = await super().poll()
+        if status is not None:
+            await self.stop_network()  # a server that ended by itself: its relays go too
+        elif self._network and not self._network.running:
+            await self._network.start()  # the hub restarted while the server kept running
+        return status
+
+    # -- the network of an isolated server (coursehub.hub.server_network) --------------------
+
+    async def start_network(self) -> None:
+        """The server's folder of sockets and the host's relays; its environment then names
+        the relays' addresses in its namespace."""
+        hub, platform = self.hub_address(), Address.parse(self.platform_address())
+        routes = (
+            Route("hub", hub, self._inside_port(hub, 18081)),
+            Route("platform", platform, self._inside_port(platform, 18000)),
+        )
+        self._network = ServerNetwork.create(
+            Path(self.network_dir),
+            self.server_uid,
+            self.port,
+            routes,
+            max_connections=self.network_max_connections,
+            idle_seconds=self.network_idle_seconds,
+        )
+        await self._network.start()
+        self.hub_connect_url = self._network.inside_url("hub")
+
+    async def stop_network(self) -> None:
+        network, self._network = self._network, None
+        if network is not None:
+            await network.stop()
+
+    def hub_address(self) -> Address:
+        """Where the hub's API listens, as the hub's process reaches it."""
+        if self.hub.proto == "http+unix":
+            return Address(path=unquote(urlparse(self.hub.url).netloc))
+        url = urlparse(self.hub.url)
+        return Address(host=url.hostname or "127.0.0.1", port=url.port or 80)
+
+    def platform_address(self) -> str:
+        """host:port where the proxy listens (all interfaces: its loopback address)."""
+        url = urlparse(self.platform_url or self.user.settings["proxy"].public_url)
+        host = url.hostname or "127.0.0.1"
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        return f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+
+    def _inside_port(self, address: Address, fallback: int) -> int:
+        """The same port as on the host where a server's uid may listen on it."""
+        port = address.port if address.port >= 1024 else fallback
+        return port + 1 if port == self.port else port
+
+    def get_env(self) -> dict[str, Any]:
+        env = super().get_env()
+        if self._network is not None:
+            scheme = urlparse(self.platform_url or self.user.settings["proxy"].public_url).scheme
+            platform = self._network.inside_url("platform", scheme or "http")
+            env["COURSEHUB_SERVICE_URL"] = f"{platform}{SERVICE_PREFIX}"
+        return env
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        if self._network is not None:
+            network = self._network
+            state["network"] = {
+                "folder": str(network.folder),
+                "port": network.port,
+                "routes": [[r.name, str(r.target), r.inside_port] for r in network.routes],
+            }
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        saved = state.get("network")
+        if saved and self._network is None:
+            self._network = ServerNetwork(
+                folder=Path(saved["folder"]),
+                uid=self.server_uid,
+                port=saved["port"],
+                routes=tuple(
+                    Route(name, Address.parse(target), port)
+                    for name, target, port in saved["routes"]
+                ),
+                max_connections=self.network_max_connections,
+                idle_seconds=self.network_idle_seconds,
+            )
+            self.port = saved["port"]
+            CourseSpawner._claimed_ports.add(self.port)
