@@ -6,8 +6,10 @@ lines) and what the student's code printed while the test called it.
 
 The rule, stated in the notebook wherever it applies: from the first test with hidden parts
 on, nothing the student's code printed is shown (it may have seen and remembered what a
-hidden test passed it). A test with hidden parts shows only a failure in one of its visible
-lines. Any other output that still quotes a line of a hidden test is replaced by a note,
+hidden test passed it), except the outputs of answers a person grades (the grader and the
+student see the work that is graded; an output there that shows what a hidden test passed
+is flagged as argument spying). A test with hidden parts shows only a failure in one of its
+visible lines. Any other output that still quotes a line of a hidden test is replaced by a note,
 and that is flagged for staff.
 """
 
@@ -18,12 +20,13 @@ import json
 
 import nbformat
 
+from coursehub.graders.assignment_notebooks import cell_kind
 from coursehub.graders.rebuild import CheckCode
 
 WITHHELD = "[CourseHub: this output quoted a hidden test and was removed]\n"
 RULE = (
     "[CourseHub: what your code printed from the first test with hidden parts on is not "
-    "shown, so that hidden tests stay hidden.]\n"
+    "shown (except in answers a person grades), so that hidden tests stay hidden.]\n"
 )
 MIN_QUOTED = 8  # shorter hidden lines (``pass``, ``)``) are too common to count as quotes
 JUDGE_OUTPUTS = "coursehub_judge_outputs"
@@ -66,7 +69,12 @@ def feedback_notebook(
                 judged = records.get(str(index), {}).get("judge") or {}
                 shown_failure = judged.get("status") == "fail" and not judged.get("hidden")
                 ours = [o for o in ours if o.output_type == "error" and shown_failure]
-        withheld = first_hidden is not None and index >= first_hidden and theirs
+        withheld = (
+            first_hidden is not None
+            and index >= first_hidden
+            and bool(theirs)
+            and cell_kind(cell) != "manual"  # a person grades what it shows
+        )
         cell.outputs = ([nbformat.v4.new_output("stream", name="stdout", text=RULE)]
                         if withheld else list(theirs)) + list(ours)  # fmt: skip
         for number, output in enumerate(cell.outputs):
