@@ -207,6 +207,7 @@ class Judge:
         self.callables: dict[int, Any] = {}
         self.sock: socket.socket | None = None
         self.aborted = threading.Event()
+        self.finished = threading.Event()  # the current test's verdict is made
         self.flags: list[str] = []
         self.hidden: set[int] = set()
         self.spied: set[str] = set()
@@ -496,6 +497,7 @@ class Judge:
         except BaseException as error:
             record.update(self._failure(error, code))
         finally:
+            self.finished.set()
             _output.buffer = None
             if self.sock is not None:
                 with contextlib.suppress(OSError):

@@ -216,15 +216,18 @@ class _Run:
         check, judge = self.tests[index], self.judge
         serve = nbformat.v4.new_code_cell(f"{ENTRY_NAME}({self.address!r})")
         judge.aborted.clear()
+        judge.finished.clear()
         judged = self.judges.submit(judge_test, self.listener, judge, check)
         executing = asyncio.ensure_future(self.client.async_execute_cell(serve, index))
         stop = False
         try:
             await asyncio.wait({judged, executing}, return_when=asyncio.FIRST_COMPLETED)
-            if not judged.done():
-                # The serve loop ended first: it never connected, or it was replaced.
+            if not judged.done() and not judge.finished.is_set():
+                # The serve loop ended before the verdict: it never connected, or it was
+                # replaced, or it gave up.
                 await asyncio.wait({judged}, timeout=0.5)
-                abort(judge)
+                if not judge.finished.is_set():
+                    abort(judge)
             ran = await executing
             record.update(ran.metadata.pop("coursehub_reply", {}))
         except (CellTimeoutError, DeadKernelError, asyncio.CancelledError) as error:
