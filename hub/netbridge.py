@@ -54,7 +54,11 @@ CONNECT_TIMEOUT_S = 10.0
 # (tornado's idle_connection_timeout), far above every heartbeat that crosses (kernel
 # WebSocket pings every 30 s, the notification stream's keep-alive every 15 s).
 IDLE_SECONDS = 3600.0
+# Connections at once: into a server (browsers' requests and WebSockets through the proxy) and
+# out of it, to each of the hub's API and the platform (the hub's process holds two files for
+# each, so one server may not take the hub's file descriptors).
 MAX_CONNECTIONS = 128
+MAX_CONNECTIONS_OUT = 32
 PR_SET_PDEATHSIG = 1
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -218,31 +222,40 @@ async def open_socket_of(path: Path, uid: int) -> Stream:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m coursehub.hub.netbridge --forward LISTEN=TARGET ... -- server command``."""
+    """``python -m coursehub.hub.netbridge [--forward LISTEN=TARGET] [--serve LISTEN=TARGET]
+    ... -- server command``: ``--forward`` listens before the server starts (its way out),
+    ``--serve`` only once TARGET (the server) accepts connections (the way in: until then
+    the hub's "is it up yet?" checks find nothing listening, as with any starting server)."""
     parser = argparse.ArgumentParser(prog="python -m coursehub.hub.netbridge")
     parser.add_argument("--forward", action="append", default=[], metavar="LISTEN=TARGET")
-    parser.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS)
+    parser.add_argument("--serve", action="append", default=[], metavar="LISTEN=TARGET")
+    parser.add_argument("--max-in", type=int, default=MAX_CONNECTIONS)
+    parser.add_argument("--max-out", type=int, default=MAX_CONNECTIONS_OUT)
     parser.add_argument("--idle-seconds", type=float, default=IDLE_SECONDS)
     parser.add_argument("command", nargs="+")
     args = parser.parse_args(argv)
-    routes = []
-    for forward in args.forward:
-        listen, _, target = forward.partition("=")
-        routes.append((Address.parse(listen), Address.parse(target)))
-    listeners = [listen.listen() for listen, _ in routes]  # ready before the server starts
+    ways_out = [_route(text) for text in args.forward]
+    ways_in = [_route(text) for text in args.serve]
+    listeners = [listen.listen() for listen, _ in ways_out]  # ready before the server starts
     server_pid = os.getpid()
     if os.fork() == 0:
         _die_with(server_pid)
         logging.basicConfig(level=logging.WARNING, format="[netbridge] %(message)s")
-        relays = [
-            Relay(f"{listen} → {target}", target.connect, args.max_connections, args.idle_seconds)
+        relays = {
+            (listen, target): Relay(f"{listen} → {target}", target.connect, most, args.idle_seconds)
+            for routes, most in ((ways_out, args.max_out), (ways_in, args.max_in))
             for listen, target in routes
-        ]
-        asyncio.run(_serve_forever(relays, listeners))
+        }
+        asyncio.run(_serve_forever(relays, ways_out, listeners, ways_in))
         os._exit(0)
     for listener in listeners:
         listener.close()
     os.execvp(args.command[0], args.command)  # noqa: S606 - the spawner's own command
+
+
+def _route(text: str) -> tuple[Address, Address]:
+    listen, _, target = text.partition("=")
+    return Address.parse(listen), Address.parse(target)
 
 
 def _die_with(parent: int) -> None:
@@ -256,10 +269,30 @@ def _die_with(parent: int) -> None:
         os.dup2(fd, 0)
 
 
-async def _serve_forever(relays: list[Relay], listeners: list[socket.socket]) -> None:
-    for relay, listener in zip(relays, listeners, strict=True):
-        await relay.serve(listener)
+async def _serve_forever(
+    relays: dict[tuple[Address, Address], Relay],
+    ways_out: list[tuple[Address, Address]],
+    listeners: list[socket.socket],
+    ways_in: list[tuple[Address, Address]],
+) -> None:
+    for route, listener in zip(ways_out, listeners, strict=True):
+        await relays[route].serve(listener)
+    for listen, target in ways_in:
+        await _answering(target)
+        await relays[listen, target].serve(listen.listen())
     await asyncio.Event().wait()
+
+
+async def _answering(target: Address, every_s: float = 0.2) -> None:
+    """Return once ``target`` accepts a connection."""
+    while True:
+        try:
+            _, writer = await target.connect()
+        except OSError:
+            await asyncio.sleep(every_s)
+            continue
+        writer.close()
+        return
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 from coursehub.hub.netbridge import (
     IDLE_SECONDS,
     MAX_CONNECTIONS,
+    MAX_CONNECTIONS_OUT,
     Address,
     Relay,
     open_socket_of,
@@ -50,6 +51,7 @@ class Route:
     name: str
     target: Address
     inside_port: int
+    max_connections: int = MAX_CONNECTIONS_OUT
 
 
 @dataclass
@@ -58,7 +60,7 @@ class ServerNetwork:
     uid: int
     port: int  # the server's loopback port, on the host and inside its namespace alike
     routes: tuple[Route, ...]
-    max_connections: int = MAX_CONNECTIONS
+    max_connections: int = MAX_CONNECTIONS  # into the server; each route has its own
     idle_seconds: float = IDLE_SECONDS
     _relays: list[Relay] = field(default_factory=list, repr=False)
     _waiting: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -81,7 +83,9 @@ class ServerNetwork:
         """Listen on the routes' sockets and reserve the server's port on the host."""
         try:
             for route in self.routes:
-                relay = self._relay(f"{route.name} → {route.target}", route.target.connect)
+                relay = self._relay(
+                    f"{route.name} → {route.target}", route.target.connect, route.max_connections
+                )
                 await relay.serve(
                     Address(path=str(self.folder / f"{route.name}.sock")).listen(0o666)
                 )
@@ -93,8 +97,8 @@ class ServerNetwork:
             raise
         self._waiting = asyncio.ensure_future(self._listen_when_the_server_does(port))
 
-    def _relay(self, name: str, connect) -> Relay:  # type: ignore[no-untyped-def]
-        relay = Relay(name, connect, self.max_connections, self.idle_seconds)
+    def _relay(self, name: str, connect, most: int) -> Relay:  # type: ignore[no-untyped-def]
+        relay = Relay(name, connect, most, self.idle_seconds)
         self._relays.append(relay)
         return relay
 
@@ -105,7 +109,11 @@ class ServerNetwork:
                 await asyncio.sleep(SOCKET_WAIT_S)
             port.listen(128)
             port.setblocking(False)
-            relay = self._relay(f"port {self.port} → {lab}", lambda: open_socket_of(lab, self.uid))
+            relay = self._relay(
+                f"port {self.port} → {lab}",
+                lambda: open_socket_of(lab, self.uid),
+                self.max_connections,
+            )
             await relay.serve(port)
         except BaseException:
             port.close()
@@ -124,15 +132,16 @@ class ServerNetwork:
     def bridge_command(self) -> list[str]:
         """The arguments of ``python -m coursehub.hub.netbridge`` in the sandbox (the server's
         command follows), with the folder at ``INSIDE_FOLDER``."""
-        forwards = [f"{INSIDE_FOLDER}/{SERVER_SOCKET}=127.0.0.1:{self.port}"]
-        forwards += [
-            f"127.0.0.1:{route.inside_port}={INSIDE_FOLDER}/{route.name}.sock"
+        forwards = [
+            f"--forward=127.0.0.1:{route.inside_port}={INSIDE_FOLDER}/{route.name}.sock"
             for route in self.routes
         ]
         return [
             "-m", "coursehub.hub.netbridge",
-            *(f"--forward={forward}" for forward in forwards),
-            f"--max-connections={self.max_connections}",
+            *forwards,
+            f"--serve={INSIDE_FOLDER}/{SERVER_SOCKET}=127.0.0.1:{self.port}",
+            f"--max-in={self.max_connections}",
+            f"--max-out={max((route.max_connections for route in self.routes), default=0)}",
             f"--idle-seconds={self.idle_seconds:g}",
             "--",
         ]  # fmt: skip

@@ -35,7 +35,7 @@ from jupyterhub.utils import random_port
 from traitlets import Bool, Float, Integer, List, Unicode, default
 
 from coursehub.hub.constants import SERVICE_PREFIX
-from coursehub.hub.netbridge import IDLE_SECONDS, MAX_CONNECTIONS, Address
+from coursehub.hub.netbridge import IDLE_SECONDS, MAX_CONNECTIONS, MAX_CONNECTIONS_OUT, Address
 from coursehub.hub.sandbox import (
     TMP_SIZE_MB,
     Sandbox,
@@ -83,7 +83,13 @@ class CourseSpawner(SimpleLocalProcessSpawner):
     network_max_connections = Integer(
         MAX_CONNECTIONS,
         config=True,
-        help="Connections at once through each of an isolated server's relays.",
+        help="Connections at once into an isolated server (through the proxy); more are refused.",
+    )
+    network_max_connections_out = Integer(
+        MAX_CONNECTIONS_OUT,
+        config=True,
+        help="Connections at once from an isolated server to each of the hub's API and the "
+        "platform; more are refused.",
     )
     network_idle_seconds = Float(
         IDLE_SECONDS,
@@ -239,8 +245,13 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         the relays' addresses in its namespace."""
         hub, platform = self.hub_address(), Address.parse(self.platform_address())
         routes = (
-            Route("hub", hub, self._inside_port(hub, 18081)),
-            Route("platform", platform, self._inside_port(platform, 18000)),
+            Route("hub", hub, self._inside_port(hub, 18081), self.network_max_connections_out),
+            Route(
+                "platform",
+                platform,
+                self._inside_port(platform, 18000),
+                self.network_max_connections_out,
+            ),
         )
         self._network = ServerNetwork.create(
             Path(self.network_dir),
@@ -305,7 +316,7 @@ class CourseSpawner(SimpleLocalProcessSpawner):
                 uid=self.server_uid,
                 port=saved["port"],
                 routes=tuple(
-                    Route(name, Address.parse(target), port)
+                    Route(name, Address.parse(target), port, self.network_max_connections_out)
                     for name, target, port in saved["routes"]
                 ),
                 max_connections=self.network_max_connections,
