@@ -8,6 +8,7 @@ WebSocket). The relays are bounded and go away with the server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -56,6 +57,7 @@ def get(url, token):
 ports, sockets, token = json.loads(globals().get("PROBE_INPUT") or sys.argv[1])
 seen = {name: tcp(port) for name, port in ports.items()}
 seen.update({path: unix(path) for path in sockets})
+seen["interfaces"] = [name for _, name in socket.if_nameindex()]
 if token:
     seen["hub user"] = get(os.environ["JUPYTERHUB_API_URL"] + "/user", token)["name"]
     seen["service me"] = get(os.environ["COURSEHUB_SERVICE_URL"] + "/api/me", token)["username"]
@@ -144,22 +146,31 @@ async def run_cell(platform, username: str, token: str, kernel_id: str, code: st
     raise AssertionError("the cell did not finish")
 
 
-@pytest.fixture(scope="module")
-def two_servers(platform, db):  # type: ignore[no-untyped-def]
+@contextlib.contextmanager
+def running_servers(platform, db, *stems: str):  # type: ignore[no-untyped-def]
+    """Students with their servers started through the hub, stopped afterwards."""
     from coursehub.hub.constants import Role
     from tests.test_lab_extension import add_account, sign_in_as
 
     hub = Hub(platform)
-    people = [sign_in_as(platform, hub, add_account(db, Role.STUDENT, f"net{i}")) for i in (1, 2)]
-    for person in people:
-        hub.start(person.name)
-    yield hub, people
-    for person in people:
-        if hub.server(person.name):
-            hub.stop(person.name)
-        person.browser.close()
-        person.server.close()
-    hub.http.close()
+    people = [sign_in_as(platform, hub, add_account(db, Role.STUDENT, stem)) for stem in stems]
+    try:
+        for person in people:
+            hub.start(person.name)
+        yield hub, people
+    finally:
+        for person in people:
+            if hub.server(person.name):
+                hub.stop(person.name)
+            person.browser.close()
+            person.server.close()
+        hub.http.close()
+
+
+@pytest.fixture(scope="module")
+def two_servers(platform, db):  # type: ignore[no-untyped-def]
+    with running_servers(platform, db, "net1", "net2") as running:
+        yield running
 
 
 def test_a_server_and_its_kernels_reach_only_the_hub_and_the_proxy(two_servers, platform):
@@ -172,10 +183,20 @@ def test_a_server_and_its_kernels_reach_only_the_hub_and_the_proxy(two_servers, 
     other_port = port_of(environment_of(server_process(other.name))["JUPYTERHUB_SERVICE_URL"])
     assert other_port != port_of(env["JUPYTERHUB_SERVICE_URL"])
     probe_input = json.dumps([forbidden_ports(platform, other_port), POSTGRES_SOCKETS, token])
+    # On the host every one of them answers (so that "refused" below means something).
+    on_host = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps([*json.loads(probe_input)[:2], ""])],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    answering = {name for name, seen in json.loads(on_host.stdout).items() if seen == "answers"}
+    assert set(forbidden_ports(platform, 0)) <= answering, on_host.stdout
+    assert json.loads(on_host.stdout)["interfaces"] != ["lo"]
+    assert answering & set(POSTGRES_SOCKETS), "PostgreSQL has a Unix socket on the host"
     unreachable = {name: "ConnectionRefusedError" for name in forbidden_ports(platform, 0)}
     for path in POSTGRES_SOCKETS:  # not there at all: no /run or /var in the sandbox
         unreachable[path] = "FileNotFoundError"
-    allowed = {"hub user": person.name, "service me": person.name}
+    # Only a loopback of its own: no way to the host's other addresses or the internet.
+    allowed = {"hub user": person.name, "service me": person.name, "interfaces": ["lo"]}
 
     # JupyterLab through the proxy, then a cell in a kernel over its WebSocket.
     lab = person.server.get("/lab")
@@ -218,13 +239,7 @@ def _inside_urls(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_stopping_a_server_removes_its_sockets_and_relays(platform, db):  # type: ignore[no-untyped-def]
-    from coursehub.hub.constants import Role
-    from tests.test_lab_extension import add_account, sign_in_as
-
-    hub = Hub(platform)
-    person = sign_in_as(platform, hub, add_account(db, Role.STUDENT, "netstop"))
-    try:
-        hub.start(person.name)
+    with running_servers(platform, db, "netstop") as (hub, (person,)):
         process = server_process(person.name)
         port = port_of(environment_of(process)["JUPYTERHUB_SERVICE_URL"])
         bridges = [
@@ -240,12 +255,6 @@ def test_stopping_a_server_removes_its_sockets_and_relays(platform, db):  # type
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=3).close()
         assert not folder.exists()
-    finally:
-        if hub.server(person.name):
-            hub.stop(person.name)
-        person.browser.close()
-        person.server.close()
-        hub.http.close()
 
 
 def host_folder_of(process: psutil.Process) -> Path:
