@@ -37,6 +37,9 @@ from coursehub.hub.netbridge import (
 
 log = logging.getLogger("coursehub.server_network")
 
+# Where servers' folders are made on the host (CourseSpawner.network_dir): short, since a Unix
+# socket's path has at most 107 bytes.
+NETWORK_DIR = "/run/coursehub-servers"
 # Where the folder is seen inside the sandbox, whatever its path on the host.
 INSIDE_FOLDER = "/coursehub-network"
 SERVER_SOCKET = "server/lab.sock"

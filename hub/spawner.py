@@ -42,7 +42,7 @@ from coursehub.hub.sandbox import (
     SandboxUnavailable,
     recent_sandbox_check,
 )
-from coursehub.hub.server_network import INSIDE_FOLDER, Route, ServerNetwork
+from coursehub.hub.server_network import INSIDE_FOLDER, NETWORK_DIR, Route, ServerNetwork
 
 
 class CourseSpawner(SimpleLocalProcessSpawner):
@@ -69,7 +69,7 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         "API and the proxy through relays (off: the server shares the host's loopback).",
     )
     network_dir = Unicode(
-        "/run/coursehub-servers",
+        NETWORK_DIR,
         config=True,
         help="Host folder for the servers' relay sockets (one folder per running server; keep "
         "the path short, a Unix socket's path has at most 107 bytes).",
