@@ -235,7 +235,9 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         if status is not None:
             await self.stop_network()  # a server that ended by itself: its relays go too
         elif self._network and not self._network.running:
-            await self._network.start()  # the hub restarted while the server kept running
+            # Restored after a hub restart with its server alive (bwrap's --die-with-parent
+            # ends servers with the hub, but a server must never be left without its relays).
+            await self._network.start()
         return status
 
     # -- the network of an isolated server (coursehub.hub.server_network) --------------------

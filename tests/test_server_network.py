@@ -257,6 +257,27 @@ def test_stopping_a_server_removes_its_sockets_and_relays(platform, db):  # type
         assert not folder.exists()
 
 
+def test_a_server_that_dies_takes_its_bridge_and_in_time_its_sockets_with_it(platform, db):  # type: ignore[no-untyped-def]
+    with running_servers(platform, db, "netkill") as (hub, (person,)):
+        process = server_process(person.name)
+        port = port_of(environment_of(process)["JUPYTERHUB_SERVICE_URL"])
+        (bridge,) = [
+            child
+            for child in process.children()
+            if "coursehub.hub.netbridge" in " ".join(child.cmdline())
+        ]
+        folder = host_folder_of(process)
+        process.kill()
+        bridge.wait(timeout=10)  # at once: it dies with the server
+        # The hub notices at its next poll of the server (every 30 s) and ends the relays.
+        deadline = time.monotonic() + 90
+        while folder.exists() or hub.server(person.name):
+            assert time.monotonic() < deadline, "the dead server's relays stayed"
+            time.sleep(1)
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=3).close()
+
+
 def host_folder_of(process: psutil.Process) -> Path:
     """The host folder bound at /coursehub-network in the server's sandbox."""
     for line in Path(f"/proc/{process.pid}/mountinfo").read_text().splitlines():
