@@ -35,10 +35,12 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 import signal
 import socket
+import ssl
 import stat
 import sys
 import time
@@ -60,31 +62,39 @@ IDLE_SECONDS = 3600.0
 MAX_CONNECTIONS = 128
 MAX_CONNECTIONS_OUT = 32
 PR_SET_PDEATHSIG = 1
+TLS_PREFIX = "tls://"
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 @dataclass(frozen=True)
 class Address:
-    """A TCP ``host:port`` or a Unix socket ``path`` (written with a leading ``/``)."""
+    """A TCP ``host:port`` (``tls://host:port``: reached over TLS) or a Unix socket ``path``
+    (written with a leading ``/``)."""
 
     host: str = ""
     port: int = 0
     path: str = ""
+    tls: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Address:
         if text.startswith("/"):
             return cls(path=text)
-        host, _, port = text.rpartition(":")
-        return cls(host=host.strip("[]") or "127.0.0.1", port=int(port))
+        tls = text.startswith(TLS_PREFIX)
+        host, _, port = text.removeprefix(TLS_PREFIX).rpartition(":")
+        return cls(host=host.strip("[]") or "127.0.0.1", port=int(port), tls=tls)
 
     def __str__(self) -> str:
-        return self.path or f"{self.host}:{self.port}"
+        return self.path or f"{TLS_PREFIX if self.tls else ''}{self.host}:{self.port}"
 
     async def connect(self) -> Stream:
         if self.path:
             return await asyncio.open_unix_connection(self.path, limit=CHUNK)
+        if self.tls:
+            return await asyncio.open_connection(
+                self.host, self.port, limit=CHUNK, ssl=_loopback_tls(), server_hostname=""
+            )
         return await asyncio.open_connection(self.host, self.port, limit=CHUNK)
 
     def listen(self, mode: int = 0o600) -> socket.socket:
@@ -103,6 +113,17 @@ class Address:
         listener.listen(128)
         listener.setblocking(False)
         return listener
+
+
+@functools.cache
+def _loopback_tls() -> ssl.SSLContext:
+    """TLS to a proxy that terminates it itself (JupyterHub's ``ssl_cert``), on this machine:
+    the server's side stays plain HTTP (its certificate names the public host, not
+    127.0.0.1). Not verified, as this hop is no more exposed than the plain-HTTP default."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class Relay:

@@ -149,6 +149,8 @@ class ServerNetwork:
             "--",
         ]  # fmt: skip
 
-    def inside_url(self, name: str, scheme: str = "http") -> str:
+    def inside_url(self, name: str) -> str:
+        """The route's address in the server's namespace (plain HTTP, whatever the host's
+        side speaks)."""
         route = next(route for route in self.routes if route.name == name)
-        return f"{scheme}://127.0.0.1:{route.inside_port}"
+        return f"http://127.0.0.1:{route.inside_port}"

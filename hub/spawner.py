@@ -245,7 +245,7 @@ class CourseSpawner(SimpleLocalProcessSpawner):
     async def start_network(self) -> None:
         """The server's folder of sockets and the host's relays; its environment then names
         the relays' addresses in its namespace."""
-        hub, platform = self.hub_address(), Address.parse(self.platform_address())
+        hub, platform = self.hub_address(), self.platform_address()
         routes = (
             Route("hub", hub, self._inside_port(hub, 18081), self.network_max_connections_out),
             Route(
@@ -278,12 +278,14 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         url = urlparse(self.hub.url)
         return Address(host=url.hostname or "127.0.0.1", port=url.port or 80)
 
-    def platform_address(self) -> str:
-        """host:port where the proxy listens (all interfaces: its loopback address)."""
+    def platform_address(self) -> Address:
+        """Where the proxy listens (all interfaces: its loopback address); over TLS when the
+        proxy terminates TLS itself, while the server's side stays plain HTTP."""
         url = urlparse(self.platform_url or self.user.settings["proxy"].public_url)
         host = url.hostname or "127.0.0.1"
         host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        return f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        tls = url.scheme == "https"
+        return Address(host=host, port=url.port or (443 if tls else 80), tls=tls)
 
     def _inside_port(self, address: Address, fallback: int) -> int:
         """The same port as on the host where a server's uid may listen on it."""
@@ -293,8 +295,7 @@ class CourseSpawner(SimpleLocalProcessSpawner):
     def get_env(self) -> dict[str, Any]:
         env = super().get_env()
         if self._network is not None:
-            scheme = urlparse(self.platform_url or self.user.settings["proxy"].public_url).scheme
-            platform = self._network.inside_url("platform", scheme or "http")
+            platform = self._network.inside_url("platform")
             env["COURSEHUB_SERVICE_URL"] = f"{platform}{SERVICE_PREFIX}"
         return env
 

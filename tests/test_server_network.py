@@ -352,3 +352,37 @@ def test_the_host_side_never_follows_a_link_out_of_the_server_folder(tmp_path):
         echo.close()
 
     asyncio.run(scenario())
+
+
+def test_a_proxy_that_speaks_tls_itself_is_reached_over_tls_while_the_server_speaks_http(
+    tmp_path,
+):
+    """With JupyterHub's ssl_cert the proxy listens with TLS for a public name; the server's
+    side of the relay stays plain HTTP on 127.0.0.1 and the host's side speaks TLS."""
+    import ssl
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=courses.example.org", "-keyout", str(tmp_path / "key.pem"),
+         "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    async def scenario() -> None:
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(await reader.read(1024))
+            await writer.drain()
+            writer.close()
+
+        proxy = await asyncio.start_server(echo, "127.0.0.1", 0, ssl=context)
+        target = Address.parse(f"tls://127.0.0.1:{proxy.sockets[0].getsockname()[1]}")
+        assert target.tls and Address.parse(str(target)) == target
+        relay = Relay("platform", target.connect)
+        await relay.serve(Address("127.0.0.1", 0).listen())
+        assert await _said_back(relay.server.sockets[0].getsockname()[1]) == b"hello"
+        await relay.close()
+        proxy.close()
+
+    asyncio.run(scenario())
