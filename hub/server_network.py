@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import shutil
 import socket
@@ -34,8 +33,6 @@ from coursehub.hub.netbridge import (
     Relay,
     open_socket_of,
 )
-
-log = logging.getLogger("coursehub.server_network")
 
 # Where servers' folders are made on the host (CourseSpawner.network_dir): short, since a Unix
 # socket's path has at most 107 bytes.
@@ -93,9 +90,14 @@ class ServerNetwork:
                     Address(path=str(self.folder / f"{route.name}.sock")).listen(0o666)
                 )
             port = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        except BaseException:
+            await self.stop()
+            raise
+        try:
             port.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             port.bind(("127.0.0.1", self.port))
         except BaseException:
+            port.close()
             await self.stop()
             raise
         self._waiting = asyncio.ensure_future(self._listen_when_the_server_does(port))
