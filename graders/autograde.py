@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -50,6 +51,9 @@ from coursehub.graders.runner import EXECUTED, REPLIES, SUBMISSION, sign
 from coursehub.graders.sandbox_job import SandboxFailure, StartedJob, finish_job, start_job
 from coursehub.graders.suspicion import suspicious_code
 from coursehub.graders.verdict import cell_verdicts, runner_flags
+from coursehub.hub.sandbox import mount_size_limited, unmount_size_limited
+
+log = logging.getLogger(__name__)
 
 OutcomeName = Literal["graded", "timeout", "memory", "crashed", "output_limit"]
 
@@ -148,9 +152,11 @@ def grade(
     rebuilt = rebuild(source, submitted)
     files = dict(source.data_files if data_files is None else data_files)
     key = secrets.token_bytes(32)
+    mounted = False
     try:
         if started is None:
-            prepare_workdir(workdir, uid)
+            prepare_workdir(workdir, uid, limits.disk_mb)
+            mounted = True
             started = start_job(workdir, uid, limits, hidden_paths)
         try:
             _place(workdir, uid, rebuilt, files)
@@ -169,6 +175,8 @@ def grade(
         raise InfrastructureFault(f"The grading sandbox failed: {error}") from error
     finally:
         _empty(workdir)
+        if mounted:
+            release_workdir(workdir)
     outcome = decide_outcome(run, report, limits)
     if outcome.infrastructure:
         raise InfrastructureFault(outcome.message)
@@ -211,14 +219,28 @@ def _result(
     )
 
 
-def prepare_workdir(workdir: Path, uid: int) -> None:
-    """The job folder, empty, before its sandbox starts: owned by root, group of the job's
-    uid, sticky (mode 1770), so the job may create files but never replace the assignment's
-    data files, which root owns."""
+def prepare_workdir(workdir: Path, uid: int, disk_mb: int = 0) -> None:
+    """The job folder, empty, before its sandbox starts: a tmpfs of ``disk_mb`` MiB
+    (``coursehub.hub.sandbox.mount_size_limited``; an ordinary folder when 0 or when this
+    process may not mount), owned by root, group of the job's uid, sticky (mode 1770), so the
+    job may create files but never replace the assignment's data files, which root owns."""
     workdir.mkdir(parents=True, exist_ok=True)
+    if disk_mb and os.geteuid() == 0:
+        try:
+            mount_size_limited(workdir, uid, disk_mb)
+        except OSError as error:
+            log.warning("Grading job folder %s has no size limit: %s", workdir, error)
     _empty(workdir)
     os.chown(workdir, 0 if os.geteuid() == 0 else -1, uid)
     workdir.chmod(0o1770)
+
+
+def release_workdir(workdir: Path) -> None:
+    """Undo ``prepare_workdir``'s tmpfs (nothing happens for an ordinary folder)."""
+    try:
+        unmount_size_limited(workdir)
+    except OSError as error:
+        log.warning("Could not unmount the grading job folder %s: %s", workdir, error)
 
 
 def instructor_code(rebuilt: RebuiltSubmission) -> list[str]:

@@ -1,4 +1,4 @@
-"""How much a grading job may use: memory, CPU, processes, time and output."""
+"""How much a grading job may use: memory, CPU, processes, time, output and disk."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ class GradingLimits:
     notebook_timeout_s: float = 300
     max_output_bytes: int = 1_000_000
     startup_grace_s: float = 30
+    # The job folder is a tmpfs of this size (writes past it fail with ENOSPC; the host's
+    # disk is never touched). 0: an ordinary folder (no root, or a test that wants one).
+    disk_mb: int = 256
 
     def to_json(self) -> dict[str, float]:
         return {
@@ -30,4 +33,5 @@ class GradingLimits:
             "notebook_timeout_s": self.notebook_timeout_s,
             "max_output_bytes": self.max_output_bytes,
             "startup_grace_s": self.startup_grace_s,
+            "disk_mb": self.disk_mb,
         }

@@ -37,7 +37,7 @@ def _cell(report: dict) -> str:
 
 
 def decide_outcome(run: JobRun, report: dict | None, limits: GradingLimits) -> Outcome:
-    if report and report.get("most_tasks", 0) >= limits.max_processes - 4:
+    if report and report.get("most_tasks", 0) >= limits.max_processes - 8:
         run = replace(run, processes_exhausted=True)  # the kernel's RLIMIT_NPROC was reached
     gib = limits.memory_bytes / (1 << 30)
     memory = Outcome(

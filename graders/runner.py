@@ -177,6 +177,21 @@ class _Run:
         limits, cells, notebook = self.plan["limits"], self.report["cells"], self.notebook
         deadline = time.monotonic() + limits["notebook_timeout_s"]
         sent: list[tuple[int, list[str]]] = []
+        sampler = asyncio.ensure_future(self.sample_tasks())
+        try:
+            await self.each_cell(notebook, cells, limits, deadline, sent)
+        finally:
+            sampler.cancel()
+        self.report["spying"] = spied_cells(notebook, sent)
+
+    async def sample_tasks(self) -> None:
+        while True:
+            self.count_tasks()
+            await asyncio.sleep(0.25)
+
+    async def each_cell(
+        self, notebook: Any, cells: dict, limits: dict, deadline: float, sent: list
+    ) -> None:
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code" or (index not in self.tests and not cell.source.strip()):
                 continue
@@ -195,7 +210,6 @@ class _Run:
             self.count_tasks()
             if stop:
                 break
-        self.report["spying"] = spied_cells(notebook, sent)
 
     def count_tasks(self) -> None:
         """The most threads the job had after a cell (what RLIMIT_NPROC counts): the

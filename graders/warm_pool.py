@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursehub.graders.autograde import prepare_workdir
+from coursehub.graders.autograde import prepare_workdir, release_workdir
 from coursehub.graders.limits import GradingLimits
 from coursehub.graders.sandbox_job import SandboxFailure, StartedJob, start_job
 
@@ -162,7 +162,8 @@ class WarmPool:
                     tempfile.TemporaryDirectory(prefix=f"job-{uid}-", dir=self.jobs_dir)
                 )
             )
-            prepare_workdir(workdir, uid)
+            prepare_workdir(workdir, uid, self.limits.disk_mb)
+            resources.callback(release_workdir, workdir)  # before the folder is removed
             job = start_job(workdir, uid, self.limits, self.hidden_paths)
             resources.callback(_end_quietly, job)
         except BaseException:
