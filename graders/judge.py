@@ -38,6 +38,14 @@ runner's stdin). So:
   kernel.
 
 Flags say which check fired; they go to staff only, never into the student's feedback.
+
+What this does not stop: operations on a student's object (a handle) run the student's
+code, as they must (``v + w`` for a vector exercise), so an object whose ``__sub__`` always
+returns 0 passes ``abs(answer - expected) < tol`` as it does in nbgrader; only comparisons
+with data are guarded. Functions the instructor defines in a locked cell run in the kernel
+(a notebook can rebind them; imports cannot be). The runner runs as the job's uid, so the
+notebook can SIGSTOP or SIGKILL it: that ends the job (a timeout or a crash, the student's,
+flagged), it never forges a pass; a second uid for the runner would stop even that.
 """
 
 from __future__ import annotations

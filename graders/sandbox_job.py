@@ -1,9 +1,11 @@
 """Start the runner in its sandbox, feed it the plan, and end the job at its deadline.
 
-The sandbox is ``coursehub.hub.sandbox.Sandbox``: bubblewrap as the job's uid, the file
-system read-only, a private /tmp, the job folder the only writable place, the folder holding
-all job folders hidden (other students' jobs), an environment with nothing but what the
-runner needs, and no network namespace of the host. Resources come from the job's cgroups
+The sandbox is ``coursehub.hub.sandbox.Sandbox``: bubblewrap as the job's uid, built from
+an allow-list (system software, the Python environment, CourseHub's code), a private,
+size-limited /tmp, the job folder (a size-limited tmpfs, see ``autograde.prepare_workdir``)
+the only writable place, the folder holding all job folders hidden (other students' jobs),
+an environment with nothing but what the runner needs (and ``NBGRADER_EXECUTION=autograde``),
+and no network namespace of the host. Resources come from the job's cgroups
 (``coursehub.graders.job_cgroup``). Whatever happens, when this returns nothing of the job
 is left running: the cgroup is killed and emptied, and no process of the uid remains.
 """
