@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
-from coursehub.services import accounts, migrate
+from coursehub.services import migrate
+from coursehub.services.accounts import accounts
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.models import Account
 from coursehub.services.settings import sqlalchemy_url
@@ -94,7 +95,7 @@ WORKER_NICENESS = 10
 def run_grading_worker(
     database_url: str, concurrency: int, heartbeat: float, warm: int | None = None
 ) -> None:
-    from coursehub.services.grading_jobs import run_worker
+    from coursehub.services.assessment.grading_jobs import run_worker
 
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
@@ -124,7 +125,7 @@ def run_grading_worker(
 
 def import_nbgrader_course(database_url: str, args: argparse.Namespace) -> None:
     try:
-        from coursehub.services.nbgrader_import import ImportRefused, run_import
+        from coursehub.services.assessment.nbgrader_import import ImportRefused, run_import
     except ModuleNotFoundError as error:
         sys.exit(f"import-nbgrader needs {error.name}: install coursehub[grader] and run it again.")
     try:

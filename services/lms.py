@@ -26,22 +26,24 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from coursehub.services import handlers as handlers_package
+import coursehub.services
+from coursehub import hub
 from coursehub.services import processes
 from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.handlers import status
-from coursehub.services.hub_oauth import SharedStateOAuthCallback
-from coursehub.services.notification_fanout import NotificationFanout
+from coursehub.services.notifications.notification_fanout import NotificationFanout
 from coursehub.services.settings import Settings
+from coursehub.services.web.handlers import status
+from coursehub.services.web.hub_oauth import SharedStateOAuthCallback
 
 log = logging.getLogger("coursehub.service")
 
 
+WEB = Path(__file__).parent / "web"
+
+
 def template_dirs() -> list[Path]:
     # Installed as a package the hub templates sit at coursehub/hub/templates.
-    from coursehub import hub
-
-    return [Path(__file__).parent / "templates", Path(hub.__file__).parent / "templates"]
+    return [WEB / "templates", Path(hub.__file__).parent / "templates"]
 
 
 def init_templates(settings: Settings, app_settings: dict[str, Any]) -> None:
@@ -93,7 +95,7 @@ def make_app(settings: Settings) -> web.Application:
         "xsrf_cookies": True,
         "cookie_secret": settings.cookie_secret,
         "log_function": status.record_request,
-        "static_path": str(Path(__file__).parent / "static"),
+        "static_path": str(WEB / "static"),
         "static_url_prefix": f"{settings.service_prefix}/static/",
     }
     for step in INIT_STEPS:
@@ -106,13 +108,19 @@ def make_app(settings: Settings) -> web.Application:
 
 
 def handler_modules() -> list[ModuleType]:
-    """Every module of ``coursehub.services.handlers`` that has ``default_handlers``."""
+    """Every module of a domain's ``handlers`` package (``coursehub.services.<domain>.handlers``)
+    that has ``default_handlers``, in the order of their module names."""
     found = []
-    for info in sorted(pkgutil.iter_modules(handlers_package.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{handlers_package.__name__}.{info.name}")
-        if hasattr(module, "default_handlers"):
-            found.append(module)
-    return found
+    for domain in pkgutil.iter_modules(coursehub.services.__path__):
+        folder = Path(domain.module_finder.path) / domain.name / "handlers"  # type: ignore[union-attr]
+        if not (domain.ispkg and (folder / "__init__.py").is_file()):
+            continue
+        package = f"coursehub.services.{domain.name}.handlers"
+        for info in pkgutil.iter_modules([str(folder)]):
+            module = importlib.import_module(f"{package}.{info.name}")
+            if hasattr(module, "default_handlers"):
+                found.append(module)
+    return sorted(found, key=lambda module: module.__name__.rpartition(".")[2])
 
 
 async def serve(settings: Settings, sockets: list[socket.socket]) -> None:

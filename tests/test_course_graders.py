@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from coursehub.hub.constants import Role
-from coursehub.services.course_staff import may_grade
+from coursehub.services.courses.course_staff import may_grade
 from coursehub.services.models import Account, Course, CourseStatus
 from tests.course_builder import LessonPlan, make_course, run_async, unique_word
 from tests.grading_data import essay_bytes

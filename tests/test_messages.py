@@ -16,7 +16,7 @@ import yaml
 from sqlalchemy import delete, select
 
 from coursehub.hub.constants import Role
-from coursehub.services.handlers.messages import SEND_LIMIT, SEND_WINDOW_S
+from coursehub.services.community.handlers.messages import SEND_LIMIT, SEND_WINDOW_S
 from coursehub.services.models import (
     Account,
     CourseGrader,

@@ -21,9 +21,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services import notification_jobs, notifications
+from coursehub.services.assessment.grading_jobs import GradingWorker, make_app, retry_stalled_jobs
 from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.grading_jobs import GradingWorker, make_app, retry_stalled_jobs
 from coursehub.services.migrate import upgrade
 from coursehub.services.models import (
     Account,
@@ -32,7 +31,12 @@ from coursehub.services.models import (
     NotificationDigest,
     NotificationPreference,
 )
-from coursehub.services.notification_email import EMAIL_TASK, NOTIFICATION_QUEUE, mail_settings
+from coursehub.services.notifications import notification_jobs, notifications
+from coursehub.services.notifications.notification_email import (
+    EMAIL_TASK,
+    NOTIFICATION_QUEUE,
+    mail_settings,
+)
 from coursehub.services.settings import Settings, sqlalchemy_url
 from tests.platform import create_database, drop_database, free_port
 
