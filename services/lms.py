@@ -30,6 +30,7 @@ import coursehub.services
 from coursehub import hub
 from coursehub.services import processes
 from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.lessons.lesson_proxy import LessonServerClient
 from coursehub.services.notifications.notification_fanout import NotificationFanout
 from coursehub.services.settings import Settings
 from coursehub.services.web.handlers import status
@@ -82,11 +83,23 @@ def init_background(settings: Settings, app_settings: dict[str, Any]) -> None:
     app_settings["background_tasks"] = tasks
 
 
+def init_lesson_server(settings: Settings, app_settings: dict[str, Any]) -> None:
+    # This process's client of the lesson server (Voilà), shared by every lesson frame.
+    app_settings["lesson_server"] = LessonServerClient(settings)
+
+
 def init_openapi(settings: Settings, app_settings: dict[str, Any]) -> None:
     app_settings["openapi"] = status.load_openapi()
 
 
-INIT_STEPS = [init_templates, init_database, init_redis, init_background, init_openapi]
+INIT_STEPS = [
+    init_templates,
+    init_database,
+    init_redis,
+    init_background,
+    init_lesson_server,
+    init_openapi,
+]
 
 
 def make_app(settings: Settings) -> web.Application:
@@ -145,6 +158,7 @@ async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
     await stop.wait()
     server.stop()
     await app.settings["redis"].aclose()
+    app.settings["lesson_server"].close()
     for engine in app.settings["engines"]:
         await engine.dispose()
 

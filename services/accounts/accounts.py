@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
+from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, LoginThrottle, PasswordReset, RoleChange
 
 _hasher = PasswordHasher()
@@ -44,14 +45,8 @@ _COMMON_PASSWORDS = frozenset(
 )
 
 
-class AccountError(ValueError):
+class AccountError(Refusal):
     """A problem the person can fix; ``field`` names the form field it is about."""
-
-    def __init__(self, message: str, field: str = "", status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.status = status
 
 
 class LockedOut(AccountError):
@@ -77,22 +72,22 @@ def normalise_email(raw: str) -> str:
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
-        raise AccountError(f"That email address is not valid: {error}", "email") from None
+        raise AccountError(f"That email address is not valid: {error}", field="email") from None
 
 
 def check_password_strength(password: str, email: str = "") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
-            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", "password"
+            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
     if len(password) > 1024:
-        raise AccountError("Choose a password of at most 1024 characters.", "password")
+        raise AccountError("Choose a password of at most 1024 characters.", field="password")
     lowered = password.lower()
     local_part = email.split("@")[0].lower()
     if lowered in _COMMON_PASSWORDS or len(set(password)) < 4:
-        raise AccountError("That password is too easy to guess; choose another.", "password")
+        raise AccountError("That password is too easy to guess; choose another.", field="password")
     if len(local_part) >= 4 and local_part in lowered:
-        raise AccountError("Your password must not contain your email name.", "password")
+        raise AccountError("Your password must not contain your email name.", field="password")
 
 
 async def unique_username(session: AsyncSession, email: str) -> str:
@@ -119,14 +114,14 @@ async def register(
     email = normalise_email(email)
     name = name.strip()
     if not name:
-        raise AccountError("Tell us your name.", "name")
+        raise AccountError("Tell us your name.", field="name")
     if len(name) > 200:
-        raise AccountError("Your name can be at most 200 characters.", "name")
+        raise AccountError("Your name can be at most 200 characters.", field="name")
     check_password_strength(password, email)
     if await find_by_email(session, email) is not None:
         raise AccountError(
             "An account with this email already exists. Sign in, or reset your password.",
-            "email",
+            field="email",
             status=409,
         )
     account = Account(

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services.courses.enrollment import is_enrolled, is_staff_of
+from coursehub.services.courses.membership import membership
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -35,13 +36,8 @@ from coursehub.services.notifications import notification_events
 UNIT_LENGTH = {LatePenaltyUnit.HOUR: timedelta(hours=1), LatePenaltyUnit.DAY: timedelta(days=1)}
 
 
-class AssignmentError(ValueError):
+class AssignmentError(Refusal):
     """A request about an assignment that cannot be done; the message says what to do."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -294,9 +290,10 @@ def is_released(assignment: Assignment, now: datetime | None = None) -> bool:
 
 async def check_student_access(session: AsyncSession, account: Account, course: Course) -> bool:
     """True for the course's staff, False for its students; anyone else is refused."""
-    if is_staff_of(account, course):
+    place = await membership(session, account, course)
+    if place.manages:
         return True
-    if not await is_enrolled(session, account, course):
+    if not place.enrolled:
         raise AssignmentError(
             f"Assignments of {course.title} are for its students: enroll in the course first.",
             403,

@@ -32,13 +32,11 @@ from sqlalchemy.orm import defer
 from coursehub.services.assessment import grade_categories, released_feedback
 from coursehub.services.assessment.assignments import AssignmentError, deadline
 from coursehub.services.assessment.grade_categories import CategoryScore, Counted, Weight
-from coursehub.services.courses.course_staff import may_grade
 from coursehub.services.courses.enrollment import (
     check_visible,
     course_by_slug,
-    is_enrolled,
-    is_staff_of,
 )
+from coursehub.services.courses.membership import membership
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -68,10 +66,11 @@ async def gradebook_access(
     course's graders get in before the course's visibility is checked (they grade drafts
     too); others see a course they may not see as missing, and one they are not in refused."""
     course = await course_by_slug(session, slug)
-    if course is not None and await may_grade(session, account, course):
-        return course, Access.MANAGE if is_staff_of(account, course) else Access.READ
+    place = await membership(session, account, course) if course is not None else None
+    if place is not None and place.grades:
+        return course, Access.MANAGE if place.manages else Access.READ
     course = check_visible(account, course)
-    if await is_enrolled(session, account, course):
+    if place is not None and place.enrolled:
         return course, Access.OWN
     raise AssignmentError(
         f"Grades of {course.title} are for its students and staff: enroll in the course first.",

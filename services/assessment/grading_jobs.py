@@ -1,15 +1,13 @@
-"""The grading worker: procrastinate's ``grade_submission`` task, run by ``coursehub worker``.
+"""Grading submissions: procrastinate's ``grade_submission`` task, hosted by ``coursehub worker``.
 
 A job grades one submission: it marks it GRADING, borrows a sandbox uid from this machine's
 pool, runs the grading engine (``coursehub.graders.autograde.grade``) in a thread inside a
 fresh job folder, and stores exactly one grade (``INSERT ... ON CONFLICT (submission_id) DO
-NOTHING``, so a job that runs twice after a crash still leaves one), a notification row, and
-then news on Redis. Faults of the platform (``InfrastructureFault``, anything unexpected)
-are retried; a student's own faults (timeouts, crashes, too much output) are final grades.
-
-Workers scale by running more of them, on more machines, against the same PostgreSQL. Jobs
-of a worker that died (kill -9, a lost machine) are found by their stale heartbeat and run
-again. This module imports neither Tornado nor the hub.
+NOTHING``, so a job that runs twice after a crash still leaves one), a notification
+(``notifications.add``), and then news on Redis. Faults of the platform
+(``InfrastructureFault``, anything unexpected) are retried; a student's own faults
+(timeouts, crashes, too much output) are final grades. This module imports neither Tornado
+nor the hub.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import contextlib
 import fcntl
 import json
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -29,25 +26,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import procrastinate
-import redis.asyncio as redis
 from procrastinate import JobContext, RetryStrategy
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.assessment.assignments import apply_penalty
 from coursehub.services.assessment.manual_grading import recompute_grade
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
-from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.models import (
-    Assignment,
-    Grade,
-    Notification,
-    Submission,
-    SubmissionStatus,
-)
+from coursehub.services.jobs.context import WorkerContext
+from coursehub.services.models import Assignment, Course, Grade, Submission, SubmissionStatus
 from coursehub.services.notifications import notifications
-from coursehub.services.notifications.notification_email import NOTIFICATION_QUEUE
 
 if TYPE_CHECKING:
     from coursehub.graders.warm_pool import WarmPool, WarmSandbox
@@ -62,15 +51,11 @@ SANDBOX_SLOTS = 1000
 SLOT_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-slots"
 # Every job's folder is made in here; the engine hides this parent (the other jobs) from a job.
 JOBS_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-jobs"
+GRADED = "submission_graded"  # the notification's kind (notifications.kinds)
 FAILED_MESSAGE = (
     "Grading failed three times because of a fault on CourseHub's side, not in your notebook. "
     "Your submission is kept; your instructor can have it graded again."
 )
-
-
-def libpq_url(database_url: str) -> str:
-    """psycopg's own URL form (no SQLAlchemy driver name)."""
-    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 @contextlib.contextmanager
@@ -137,17 +122,30 @@ def warm_pool(size: int, hidden_paths: tuple[str, ...]) -> WarmPool:
     return WarmPool(slot=sandbox_slot, jobs_dir=JOBS_DIR, hidden_paths=hidden_paths, size=size)
 
 
-@dataclass
-class GradingWorker:
-    """What a worker process shares between its jobs: the database and Redis."""
+async def grade_in_sandbox(
+    context: WorkerContext, source_notebook: dict[str, Any], submitted: bytes
+) -> Any:
+    """Grade in a sandbox of the worker's warm pool, or in one started now without a pool."""
+    if context.pool is None:
+        with sandbox_slot() as uid:
+            return await asyncio.to_thread(
+                run_engine, source_notebook, submitted, uid, context.hidden_paths
+            )
+    sandbox = await asyncio.to_thread(context.pool.take)
+    try:
+        return await asyncio.to_thread(run_in_sandbox, source_notebook, submitted, sandbox)
+    finally:
+        await asyncio.to_thread(sandbox.close)
 
-    sessions: async_sessionmaker[AsyncSession]
-    redis: redis.Redis
-    hidden_paths: tuple[str, ...] = ()
-    pool: WarmPool | None = None
+
+@dataclass
+class SubmissionGrader:
+    """The ``grade_submission`` task's steps, on the worker's context."""
+
+    context: WorkerContext
 
     async def set_status(self, submission_id: int, status: SubmissionStatus, message: str) -> None:
-        async with self.sessions() as session:
+        async with self.context.sessions() as session:
             await session.execute(
                 update(Submission)
                 .where(Submission.id == submission_id)
@@ -156,7 +154,7 @@ class GradingWorker:
             await session.commit()
 
     async def grade_submission(self, context: JobContext, submission_id: int) -> None:
-        async with self.sessions() as session:
+        async with self.context.sessions() as session:
             row = (
                 await session.execute(
                     select(Submission, Assignment)
@@ -181,24 +179,13 @@ class GradingWorker:
             return
         await self.set_status(submission_id, SubmissionStatus.GRADING, "")
         try:
-            result = await self.run(assignment.source_notebook, submission.notebook)
+            result = await grade_in_sandbox(
+                self.context, assignment.source_notebook, submission.notebook
+            )
         except Exception as error:
             await self.platform_fault(context, submission_id, error)
             raise
         await self.store_grade(submission, result)
-
-    async def run(self, source_notebook: dict[str, Any], submitted: bytes) -> Any:
-        """Grade in a sandbox of the warm pool, or in one started now without a pool."""
-        if self.pool is None:
-            with sandbox_slot() as uid:
-                return await asyncio.to_thread(
-                    run_engine, source_notebook, submitted, uid, self.hidden_paths
-                )
-        sandbox = await asyncio.to_thread(self.pool.take)
-        try:
-            return await asyncio.to_thread(run_in_sandbox, source_notebook, submitted, sandbox)
-        finally:
-            await asyncio.to_thread(sandbox.close)
 
     async def platform_fault(
         self, context: JobContext, submission_id: int, error: Exception
@@ -237,7 +224,7 @@ class GradingWorker:
             "needs_manual": bool(result.needs_manual),
             "feedback_notebook": result.feedback_notebook,
         }
-        async with self.sessions() as session:
+        async with self.context.sessions() as session:
             # Locked as people's grading locks it, so none of their changes is missed.
             await session.execute(
                 select(Submission.id).where(Submission.id == submission.id).with_for_update()
@@ -265,19 +252,25 @@ class GradingWorker:
                 "final_score": values["final_score"],
                 "max_score": values["max_score"],
             }
-            notification = None
             if grade_id is not None:
-                notification = Notification(
-                    account_id=submission.account_id, kind="submission_graded", payload=payload
-                )
-                session.add(notification)
+                payload.update(await _assignment_of(session, submission.assignment_id))
+                notifications.add(session, submission.account_id, GRADED, payload)
             await session.commit()
-        if notification is not None:
-            await self.publish(submission.account_id, notification)
+        made = notifications.committed(session)  # the notification, if this run made it
+        if made:
+            await notifications.announce(self.context.redis, made)
 
-    async def publish(self, account_id: int, notification: Notification) -> None:
-        """News for open pages; the notification row is the record, so Redis may be down."""
-        await notifications.announce(self.redis, [notification])
+
+async def _assignment_of(session: AsyncSession, assignment_id: int) -> dict[str, str]:
+    """What the notification names: the assignment's title and its course's slug."""
+    title, slug = (
+        await session.execute(
+            select(Assignment.title, Course.slug)
+            .join(Course, Course.id == Assignment.course_id)
+            .where(Assignment.id == assignment_id)
+        )
+    ).one()
+    return {"assignment_title": title, "course": slug}
 
 
 def _is_infrastructure_fault(error: Exception) -> bool:
@@ -296,104 +289,18 @@ def _cell_json(cell: Any) -> dict[str, Any]:
     }
 
 
-def make_app(database_url: str) -> procrastinate.App:
-    """A procrastinate App on the course database (also usable to defer from Python)."""
-    return procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url))
-    )
+def tasks(context: WorkerContext) -> procrastinate.Blueprint:
+    """The assessment domain's tasks, for ``coursehub worker`` to host."""
+    blueprint = procrastinate.Blueprint()
+    grader = SubmissionGrader(context)
 
-
-def register_tasks(app: procrastinate.App, worker: GradingWorker) -> None:
-    @app.task(
+    @blueprint.task(
         name=GRADE_TASK,
         queue=GRADING_QUEUE,
         pass_context=True,
         retry=RetryStrategy(max_attempts=MAX_RUNS - 1, wait=5),
     )
-    async def grade_submission(context: JobContext, submission_id: int) -> None:
-        await worker.grade_submission(context, submission_id)
+    async def grade_submission(job: JobContext, submission_id: int) -> None:
+        await grader.grade_submission(job, submission_id)
 
-    from coursehub.services.quizzes.quiz_jobs import register_quiz_tasks  # imports this module
-
-    register_quiz_tasks(app, worker)
-
-    from coursehub.services.notifications.notification_jobs import (
-        register_notification_tasks,  # idem
-    )
-
-    register_notification_tasks(app, worker)
-
-
-WORKER_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE)
-
-
-async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:
-    """Put jobs of workers without a heartbeat for ``stalled_after`` seconds back in their
-    queue (procrastinate's documented recipe), for every queue a worker serves: gradings,
-    and emails, digests and due-date scans; returns how many."""
-    count = 0
-    for queue in WORKER_QUEUES:
-        stalled = await app.job_manager.get_stalled_jobs(
-            queue=queue, seconds_since_heartbeat=stalled_after
-        )
-        for job in stalled:
-            try:
-                await app.job_manager.retry_job(job)
-                count += 1
-            except procrastinate.exceptions.ProcrastinateException as error:
-                log.info("Stalled job %s was taken care of elsewhere: %s", job.id, error)
-    if count:
-        log.warning("Requeued %d job(s) of stalled workers", count)
-    return count
-
-
-async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
-    while True:
-        try:
-            await retry_stalled_jobs(app, stalled_after)
-        except Exception:
-            log.exception("Could not look for stalled jobs")
-        await asyncio.sleep(stalled_after / 3)
-
-
-async def run_worker(
-    database_url: str,
-    redis_url: str,
-    *,
-    concurrency: int = 1,
-    warm_sandboxes: int = 1,
-    heartbeat: float = 10.0,
-    hidden_paths: tuple[str, ...] = (),
-) -> None:
-    engine = make_engine(database_url, pool_size=max(2, concurrency + 1))
-    client = redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    pool = warm_pool(warm_sandboxes, hidden_paths)
-    pool.refill()
-    worker = GradingWorker(make_sessionmaker(engine), client, hidden_paths, pool)
-    app = make_app(database_url)
-    register_tasks(app, worker)
-    stalled_after = heartbeat * 3
-    try:
-        async with app.open_async():
-            watcher = asyncio.create_task(_watch_stalled(app, stalled_after))
-            try:
-                log.info(
-                    "CourseHub grading worker (pid %d) takes %d job(s) at a time",
-                    os.getpid(),
-                    concurrency,
-                )
-                await app.run_worker_async(
-                    queues=list(WORKER_QUEUES),
-                    concurrency=concurrency,
-                    name=f"grading-{os.uname().nodename}-{os.getpid()}",
-                    update_heartbeat_interval=heartbeat,
-                    stalled_worker_timeout=stalled_after,
-                    # On SIGTERM running jobs get this long; a job cut off runs again later.
-                    shutdown_graceful_timeout=20,
-                )
-            finally:
-                watcher.cancel()
-    finally:
-        await asyncio.to_thread(pool.close)
-        await client.aclose()
-        await engine.dispose()
+    return blueprint

@@ -69,7 +69,12 @@ async def release(
         .where(Submission.assignment_id == assignment.id)
         .distinct()
     )
-    payload = {"assignment_id": assignment.id, "title": assignment.title, "course": course_slug}
+    # The kind's declaration makes the sentence and the link of these (notifications.kinds).
+    payload = {
+        "assignment_id": assignment.id,
+        "assignment_title": assignment.title,
+        "course": course_slug,
+    }
     notes = [
         notifications.add(session, student, FEEDBACK_RELEASED, dict(payload))
         for student in students

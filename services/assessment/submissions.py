@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coursehub.services.assessment import assignments
 from coursehub.services.assessment.assignments import AssignmentError
 from coursehub.services.assessment.manual_grading import audit
+from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
     Account,
     ArchivedGrade,
@@ -35,24 +36,10 @@ GRADE_TASK = "grade_submission"
 # The same notebook sent again this soon is one submit (a double click, a retried request).
 DOUBLE_SUBMIT_WINDOW = timedelta(seconds=30)
 
-DEFER_JOB = text(
-    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
-    ":queue, :task, 0, NULL, NULL, CAST(:args AS jsonb), NULL"
-    ")::procrastinate_job_to_defer_v1]))"
-)
-
 
 async def defer_grading(session: AsyncSession, submission_id: int) -> int:
     """Queue ``grade_submission(submission_id)`` in this session's transaction."""
-    job_id = await session.scalar(
-        DEFER_JOB,
-        {
-            "queue": GRADING_QUEUE,
-            "task": GRADE_TASK,
-            "args": json.dumps({"submission_id": submission_id}),
-        },
-    )
-    return int(job_id)
+    return await defer(session, GRADE_TASK, GRADING_QUEUE, submission_id=submission_id)
 
 
 def check_notebook(data: bytes, assignment: Assignment, max_bytes: int) -> None:

@@ -31,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from coursehub.services.content.markdown import to_safe_html
-from coursehub.services.courses.enrollment import EnrollmentError, check_visible, is_staff_of
+from coursehub.services.courses.enrollment import EnrollmentError, check_visible
+from coursehub.services.courses.membership import GRADERS, Place, place_of
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Course,
@@ -57,11 +59,8 @@ NO_SUCH_POST = "There is no such post in this course's forums. It may have been 
 NO_SUCH_LESSON = "This course has no such lesson, so it has no such forum."
 
 
-class ForumError(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class ForumError(Refusal):
+    """A refusal about forums; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -100,13 +99,14 @@ async def member_of(session: AsyncSession, account: Account, slug: str) -> Membe
     result = await session.execute(_COURSE_AND_PLACE, {"account_id": account.id, "slug": slug})
     row = result.first()
     course, grader, enrolled = row if row is not None else (None, False, False)
-    if course is not None and (grader or is_staff_of(account, course)):
+    place = place_of(account, course, grader=grader, enrolled=enrolled) if course else None
+    if place in GRADERS:
         return Member(account, course, moderator=True)
     try:
         course = check_visible(account, course)
     except EnrollmentError as error:
         raise ForumError(error.message, error.status) from None
-    if not enrolled:
+    if place is not Place.STUDENT:
         raise ForumError(
             f"Only the students and staff of {course.title} take part in its discussions. "
             "Enroll in the course to read and post.",

@@ -32,6 +32,7 @@ from sqlalchemy.orm import defer
 from coursehub.hub.constants import Role
 from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.courses.enrollment import is_staff_of
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Conversation,
@@ -58,11 +59,8 @@ NO_SHARED_COURSE = (
 )
 
 
-class MessageError(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class MessageError(Refusal):
+    """A refusal about messages; the message says what to do instead."""
 
 
 @dataclass(frozen=True)

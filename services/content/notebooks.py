@@ -8,10 +8,12 @@ from typing import Any
 
 import nbformat
 
+from coursehub.services.errors import Refusal
+
 DEFAULT_MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
 
-class NotebookError(ValueError):
+class NotebookError(Refusal):
     """An upload that is not a usable notebook; the message says what to fix."""
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Course,
@@ -39,13 +40,8 @@ PURPOSES = (THUMBNAIL, VIDEO)
 SNIFF_BYTES = 64
 
 
-class UploadError(ValueError):
+class UploadError(Refusal):
     """An upload that cannot be kept; the message says what to do instead."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)

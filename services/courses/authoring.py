@@ -20,6 +20,7 @@ from sqlalchemy.orm import defer
 
 from coursehub.hub.constants import Role
 from coursehub.services.content import notebooks, uploads
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Category,
@@ -37,12 +38,8 @@ from coursehub.services.notifications import notification_events
 MAX_TITLE = 200
 
 
-class AuthoringError(ValueError):
-    def __init__(self, message: str, status: int = 400, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
+class AuthoringError(Refusal):
+    """A refusal about authorings; the message says what to do instead."""
 
 
 def slugify(title: str) -> str:

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coursehub.services.errors import Refusal
+
 DEFAULT_PER_PAGE = 12
 MAX_PER_PAGE = 50
 # Deep pages cost PostgreSQL the rows before them; nobody reads page 1,001 of a catalog.
@@ -35,13 +37,8 @@ CURRENCY_SYMBOL = "$"
 _CATEGORY_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
-class CatalogError(ValueError):
+class CatalogError(Refusal):
     """A catalog request CourseHub cannot answer; the message says how to ask instead."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -86,19 +83,19 @@ def parse_query(argument: Callable[[str], str | None]) -> CatalogQuery:
     q = " ".join((argument("q") or "").split())
     if len(q) > MAX_QUERY_LENGTH:
         raise CatalogError(
-            f"A search can be at most {MAX_QUERY_LENGTH} characters; shorten it.", "q"
+            f"A search can be at most {MAX_QUERY_LENGTH} characters; shorten it.", field="q"
         )
     category = (argument("category") or "").strip()
     if category and not _CATEGORY_SLUG.match(category):
         raise CatalogError(
             "category must be a category's short name (lowercase letters, digits and "
             "dashes, such as data-science).",
-            "category",
+            field="category",
         )
     sort = (argument("sort") or "").strip() or default_sort(q)
     if sort not in SORT_LABELS:
         raise CatalogError(
-            f"sort must be one of {', '.join(SORT_LABELS)}, not {sort[:40]!r}.", "sort"
+            f"sort must be one of {', '.join(SORT_LABELS)}, not {sort[:40]!r}.", field="sort"
         )
     if sort == "relevance" and not q:
         sort = "newest"  # nothing to be relevant to
@@ -116,7 +113,7 @@ def _whole_number(raw: str | None, name: str, default: int, low: int, high: int)
         value = None
     if value is None or not low <= value <= high:
         raise CatalogError(
-            f"{name} must be a whole number from {low} to {high}, not {raw[:40]!r}.", name
+            f"{name} must be a whole number from {low} to {high}, not {raw[:40]!r}.", field=name
         )
     return value
 

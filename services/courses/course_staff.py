@@ -4,7 +4,7 @@ everyone's submissions) but never edit the course or its assignments; that stays
 ``enrollment.is_staff_of``.
 
 Functions take an ``AsyncSession`` and leave committing to the caller; refusals raise
-``AssignmentError`` with a sentence to show and the HTTP status.
+``Refusal`` with a sentence to show and the HTTP status.
 """
 
 from __future__ import annotations
@@ -15,27 +15,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services.assessment.assignments import AssignmentError
 from coursehub.services.courses.enrollment import is_staff_of
+from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, Course, CourseGrader
 
 MANAGERS_ONLY = "Only the course's instructor and administrators can change its graders."
-
-
-async def is_grader(session: AsyncSession, account: Account, course: Course) -> bool:
-    found = await session.scalar(
-        select(CourseGrader.id).where(
-            CourseGrader.course_id == course.id, CourseGrader.account_id == account.id
-        )
-    )
-    return found is not None
-
-
-async def may_grade(session: AsyncSession, account: Account | None, course: Course) -> bool:
-    """The course's instructor, an administrator, or a grader assigned to the course."""
-    if account is None:
-        return False
-    return is_staff_of(account, course) or await is_grader(session, account, course)
 
 
 async def course_graders(session: AsyncSession, course: Course) -> list[Account]:
@@ -53,19 +37,19 @@ async def add_grader(
 ) -> tuple[Account, bool]:
     """Make the account called ``username`` a grader of ``course``; (account, newly added)."""
     if not is_staff_of(added_by, course):
-        raise AssignmentError(MANAGERS_ONLY, 403)
+        raise Refusal(MANAGERS_ONLY, 403)
     name = (username or "").strip()
     if not name:
-        raise AssignmentError("Type the username of the person who should grade this course.")
+        raise Refusal("Type the username of the person who should grade this course.")
     account = await session.scalar(select(Account).where(Account.username == name))
     if account is None:
-        raise AssignmentError(
+        raise Refusal(
             f"There is no CourseHub account called {name!r}; check the spelling, or ask them "
             "to sign up first.",
             404,
         )
     if account.id == course.instructor_id:
-        raise AssignmentError(f"{name} is the course's instructor and grades it already.", 409)
+        raise Refusal(f"{name} is the course's instructor and grades it already.", 409)
     added = await session.scalar(
         insert(CourseGrader)
         .values(course_id=course.id, account_id=account.id, added_by_id=added_by.id)
@@ -80,7 +64,7 @@ async def remove_grader(
 ) -> bool:
     """Remove a grader; False when they were not one. Their grading so far stays."""
     if not is_staff_of(removed_by, course):
-        raise AssignmentError(MANAGERS_ONLY, 403)
+        raise Refusal(MANAGERS_ONLY, 403)
     removed = await session.scalar(
         delete(CourseGrader)
         .where(CourseGrader.course_id == course.id, CourseGrader.account_id == account_id)

@@ -21,8 +21,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from coursehub.hub.constants import Role
 from coursehub.services.courses.catalog import format_price
+from coursehub.services.courses.membership import MANAGERS, place_of
+from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, Course, CourseStatus, Enrollment
 from coursehub.services.notifications import notification_events
 
@@ -33,11 +34,8 @@ PAYMENT_UNAVAILABLE = (
 )
 
 
-class EnrollmentError(ValueError):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class EnrollmentError(Refusal):
+    """A refusal about enrollments; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -49,9 +47,7 @@ class EnrollmentResult:
 
 def is_staff_of(account: Account | None, course: Course) -> bool:
     """The course's instructor and administrators see and manage it without enrolling."""
-    if account is None:
-        return False
-    return account.role is Role.ADMIN or course.instructor_id == account.id
+    return place_of(account, course) in MANAGERS
 
 
 def may_view(account: Account | None, course: Course) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.content.markdown import to_safe_html
+from coursehub.services.errors import Refusal
 from coursehub.services.learning.progress import MAX_VIDEO_SECONDS
 from coursehub.services.models import Course, Lesson, LessonKind, Module, Note
 
@@ -27,11 +28,8 @@ MAX_NOTES_PER_LESSON = 500
 NOT_FOUND = "You have no such note. It may have been deleted already."
 
 
-class NoteError(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class NoteError(Refusal):
+    """A refusal about notes; the message says what to do instead."""
 
 
 def checked_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.errors import Refusal
 from coursehub.services.models import LessonKind
 
 HEARTBEAT_MAX_SECONDS = 30
@@ -38,11 +39,8 @@ MAX_VIDEO_SECONDS = 24 * 3600
 READ_TO_COMPLETE = (LessonKind.NOTEBOOK, LessonKind.TEXT)
 
 
-class ProgressError(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class ProgressError(Refusal):
+    """A refusal about progresss; the message says what to do instead."""
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
+from coursehub.services.courses.membership import MANAGERS, membership, place_of
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Course,
     CourseStatus,
-    Enrollment,
     Lesson,
     LessonKind,
     LessonVersion,
@@ -31,11 +32,8 @@ from coursehub.services.models import (
 COURSES_FOLDER = "courses"
 
 
-class LabAccessError(ValueError):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class LabAccessError(Refusal):
+    """A refusal about labaccesss; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ class OpenableLesson:
 
 
 def may_manage(account: Account, course: Course) -> bool:
-    return account.role is Role.ADMIN or course.instructor_id == account.id
+    return place_of(account, course) in MANAGERS
 
 
 async def publish_targets(session: AsyncSession, account: Account) -> list[dict[str, Any]]:
@@ -135,12 +133,7 @@ async def _may_learn(
 ) -> bool:
     if lesson.is_preview and course.status is CourseStatus.PUBLISHED:
         return True
-    enrolled = await session.scalar(
-        select(Enrollment.id).where(
-            Enrollment.account_id == account.id, Enrollment.course_id == course.id
-        )
-    )
-    return enrolled is not None
+    return (await membership(session, account, course)).enrolled
 
 
 def file_stem(title: str) -> str:

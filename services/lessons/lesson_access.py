@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.courses import enrollment
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Course,
@@ -35,14 +36,12 @@ from coursehub.services.models import (
 NO_SUCH_LESSON = "There is no such lesson in this course. Pick one from the course's syllabus."
 
 
-class LessonAccessError(ValueError):
+class LessonAccessError(Refusal):
     """A refusal: ``status`` to answer with, a sentence to show, and for 403 the course to
     enroll in."""
 
     def __init__(self, message: str, status: int, course: Course | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+        super().__init__(message, status)
         self.course = course
 
 

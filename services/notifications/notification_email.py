@@ -19,7 +19,6 @@ This module imports neither Tornado nor the hub.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import smtplib
@@ -36,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coursehub.hub.constants import SERVICE_PREFIX
 from coursehub.services import mail
+from coursehub.services.jobs.queue import defer_in_flush
 from coursehub.services.models import (
     Account,
     EmailChoice,
@@ -44,7 +44,7 @@ from coursehub.services.models import (
     NotificationDigest,
     utcnow,
 )
-from coursehub.services.notifications.notification_preferences import default_for
+from coursehub.services.notifications.kinds import default_for, display
 from coursehub.services.settings import Settings, smtp_from_env
 
 log = logging.getLogger("coursehub.notifications")
@@ -68,11 +68,6 @@ _QUEUE_DELIVERY = text(
     RETURNING channel
     """
 )
-_DEFER = text(
-    "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
-    ":queue, :task, 0, NULL, NULL, CAST(:args AS jsonb), NULL"
-    ")::procrastinate_job_to_defer_v1]))"
-)
 
 
 class EmailNotSent(Exception):
@@ -92,8 +87,7 @@ def queue_delivery(connection: Any, notification: Notification) -> None:
         },
     ).scalar()
     if channel == EmailChoice.EMAIL.value:
-        args = json.dumps({"notification_id": notification.id})
-        connection.execute(_DEFER, {"queue": NOTIFICATION_QUEUE, "task": EMAIL_TASK, "args": args})
+        defer_in_flush(connection, EMAIL_TASK, NOTIFICATION_QUEUE, notification_id=notification.id)
 
 
 def mail_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -123,8 +117,6 @@ def _footer(settings: Settings) -> str:
 
 
 def compose_one(settings: Settings, to: str, notification: Notification) -> EmailMessage:
-    from coursehub.services.notifications.notifications import display  # it imports this module
-
     title, url = display(notification)
     body = f"{title}\n\nOpen it on CourseHub: {settings.public_url}{url}" + _footer(settings)
     message = mail.compose(settings, to, title, body)
@@ -135,8 +127,6 @@ def compose_one(settings: Settings, to: str, notification: Notification) -> Emai
 def compose_digest(
     settings: Settings, to: str, digest_id: int, rows: list[Notification]
 ) -> EmailMessage:
-    from coursehub.services.notifications.notifications import display  # it imports this module
-
     count = f"{len(rows)} notification{'s' if len(rows) != 1 else ''}"
     lines = [f"Here is what happened on CourseHub since your last digest ({count}):", ""]
     for row in rows:

@@ -1,4 +1,4 @@
-"""The worker's notification tasks (``coursehub worker`` runs them next to grading):
+"""The notification domain's worker tasks (``coursehub worker`` hosts them next to grading):
 
 - ``send_notification_email(notification_id)``: one notification's email, deferred in the
   notification's own transaction; retried with growing waits while SMTP fails.
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import procrastinate
 from procrastinate import RetryStrategy
 
-from coursehub.services.assessment.grading_jobs import GradingWorker
+from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.notifications import notification_email, notification_events, notifications
 from coursehub.services.notifications.notification_email import (
     EMAIL_TASK,
@@ -44,14 +44,16 @@ class DigestsNotSent(Exception):
     """Some digests could not be sent; the job runs again and sends only those."""
 
 
-async def send_daily_digests(worker: GradingWorker, settings: Settings, timestamp: int) -> int:
+async def send_daily_digests(context: WorkerContext, settings: Settings, timestamp: int) -> int:
     day = datetime.fromtimestamp(timestamp, UTC).date()
-    async with worker.sessions() as session:
+    async with context.sessions() as session:
         people = await notification_email.digest_accounts(session)
     sent, failed = 0, []
     for account_id in people:
         try:
-            sent += await notification_email.send_digest(worker.sessions, settings, account_id, day)
+            sent += await notification_email.send_digest(
+                context.sessions, settings, account_id, day
+            )
         except EmailNotSent as error:
             log.warning("The digest of account %s was not sent: %s", account_id, error)
             failed.append(account_id)
@@ -61,42 +63,41 @@ async def send_daily_digests(worker: GradingWorker, settings: Settings, timestam
     return sent
 
 
-async def scan_assignment_dates(worker: GradingWorker) -> int:
-    async with worker.sessions() as session:
+async def scan_assignment_dates(context: WorkerContext) -> int:
+    async with context.sessions() as session:
         made = await notification_events.scan(session)
         await session.commit()
-    await notifications.announce(worker.redis, made)
+    await notifications.announce(context.redis, made)
     if made:
         log.info("Made %d release and due-date notification(s)", len(made))
     return len(made)
 
 
-def register_notification_tasks(
-    app: procrastinate.App,
-    worker: GradingWorker,
-    settings: Settings | None = None,
-    *,
-    periodic: bool = True,
-) -> None:
-    """The tasks on ``app``; ``periodic=False`` leaves out the scheduled ones (a worker that
-    should only send what is deferred)."""
+def tasks(
+    context: WorkerContext, settings: Settings | None = None, *, periodic: bool = True
+) -> procrastinate.Blueprint:
+    """The notification domain's tasks, for ``coursehub worker`` to host; ``periodic=False``
+    leaves out the scheduled ones (a worker that should only send what is deferred)."""
     settings = settings or mail_settings()
+    blueprint = procrastinate.Blueprint()
 
-    @app.task(name=EMAIL_TASK, queue=NOTIFICATION_QUEUE, retry=EMAIL_RETRY)
+    @blueprint.task(name=EMAIL_TASK, queue=NOTIFICATION_QUEUE, retry=EMAIL_RETRY)
     async def send_notification_email(notification_id: int) -> None:
-        await notification_email.send_notification_email(worker.sessions, settings, notification_id)
+        await notification_email.send_notification_email(
+            context.sessions, settings, notification_id
+        )
 
-    if periodic:
-        _register_periodic(app, worker, settings)
+    if not periodic:
+        return blueprint
 
-
-def _register_periodic(app: procrastinate.App, worker: GradingWorker, settings: Settings) -> None:
-    @app.periodic(cron=DIGEST_CRON)
-    @app.task(name=DIGEST_TASK, queue=NOTIFICATION_QUEUE, retry=EMAIL_RETRY)
+    @blueprint.periodic(cron=DIGEST_CRON)
+    @blueprint.task(name=DIGEST_TASK, queue=NOTIFICATION_QUEUE, retry=EMAIL_RETRY)
     async def daily_digests(timestamp: int) -> None:
-        await send_daily_digests(worker, settings, timestamp)
+        await send_daily_digests(context, settings, timestamp)
 
-    @app.periodic(cron=SCAN_CRON)
-    @app.task(name=SCAN_TASK, queue=NOTIFICATION_QUEUE, retry=RetryStrategy(max_attempts=2))
+    @blueprint.periodic(cron=SCAN_CRON)
+    @blueprint.task(name=SCAN_TASK, queue=NOTIFICATION_QUEUE, retry=RetryStrategy(max_attempts=2))
     async def assignment_dates(timestamp: int) -> None:
-        await scan_assignment_dates(worker)
+        await scan_assignment_dates(context)
+
+    return blueprint

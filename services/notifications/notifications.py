@@ -3,11 +3,11 @@ tells open pages that a new one exists.
 
 Making one is ``add`` in the caller's transaction. Two things follow:
 
-- Email: when the row is inserted, its owner's choice for its kind (notification_preferences)
-  decides, in the same transaction, whether an email goes at once (an ``email_deliveries`` row
-  and a ``send_notification_email`` job, deferred in that transaction), waits for the daily
-  digest (a row only), or does not go. Rows made without ``add`` (the grading worker's) get
-  the same, because it happens on insert (``notification_email.queue_delivery``).
+- Email: when the row is inserted, its owner's choice for its kind (``kinds``,
+  ``notification_preferences``) decides, in the same transaction, whether an email goes at
+  once (an ``email_deliveries`` row and a ``send_notification_email`` job, deferred in that
+  transaction), waits for the daily digest (a row only), or does not go
+  (``notification_email.queue_delivery``, on insert).
 - Live news: the session remembers the rows made with ``add`` and the notifications marked
   read (``mark_read``, ``mark_read_about``: a ``ReadMark``) in ``session.info``, and which of
   them its commits made real; whoever owns the session takes those (``committed``) and
@@ -15,8 +15,9 @@ Making one is ``add`` in the caller's transaction. Two things follow:
   ``BaseHandler.db``). Read marks let a person's other open pages and JupyterLab take them
   off their bell. An ``announce`` twice is harmless: pages drop an event they already have.
 
-Every payload carries a human ``title`` and a ``url`` (a page under the service prefix);
-``display`` supplies both for older kinds made without them.
+Every payload carries a human ``title`` and a ``url`` (a page under the service prefix):
+the producer's, else what the kind's declaration (``kinds``) makes of the payload;
+``kinds.display`` supplies both for older rows made without them.
 """
 
 from __future__ import annotations
@@ -32,21 +33,15 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from coursehub.hub.constants import SERVICE_PREFIX
 from coursehub.services.models import Notification, utcnow
 from coursehub.services.notifications import notification_email
+from coursehub.services.notifications.kinds import display, with_title_and_link
 
 LATEST = 50
 CHANNEL = "coursehub:notifications:{account_id}"
 log = logging.getLogger(__name__)
 PENDING = "coursehub_notifications_to_announce"  # made with add, not committed yet
 COMMITTED = "coursehub_notifications_committed"  # committed, not announced yet
-NOTIFICATIONS_PAGE = f"{SERVICE_PREFIX}/notifications"
-FALLBACK_TITLES = {
-    "submission_graded": "Your submitted assignment is graded.",
-    "feedback_released": "Feedback on your work is released.",
-    "quiz_graded": "A quiz answer of yours is graded.",
-}
 
 
 @dataclass(frozen=True)
@@ -68,8 +63,10 @@ def _remember(session: AsyncSession, item: Announced) -> None:
 
 
 def add(session: AsyncSession, account_id: int, kind: str, payload: dict[str, Any]) -> Notification:
-    """A notification for ``account_id`` in ``session``'s transaction (the record); after the
-    commit, ``announce`` it so open pages hear of it at once."""
+    """A notification for ``account_id`` in ``session``'s transaction (the record), with the
+    title and page its kind declares where ``payload`` has none; after the commit,
+    ``announce`` it so open pages hear of it at once."""
+    payload = with_title_and_link(kind, payload)
     notification = Notification(account_id=account_id, kind=kind, payload=payload)
     session.add(notification)
     _remember(session, notification)
@@ -99,16 +96,6 @@ def _forget_rolled_back(session: Session) -> None:
 @event.listens_for(Notification, "after_insert")
 def _queue_email(_mapper: Any, connection: Any, notification: Notification) -> None:
     notification_email.queue_delivery(connection, notification)
-
-
-def display(notification: Notification) -> tuple[str, str]:
-    """The notification's title and page, for any kind (older kinds made none)."""
-    payload = notification.payload or {}
-    title = payload.get("title") or FALLBACK_TITLES.get(notification.kind)
-    url = payload.get("url")
-    if not isinstance(url, str) or not url.startswith(SERVICE_PREFIX + "/"):
-        url = NOTIFICATIONS_PAGE
-    return str(title or "You have a new notification on CourseHub."), url
 
 
 async def announce(client: redis.Redis, items: Iterable[Announced]) -> None:

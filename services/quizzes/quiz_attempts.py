@@ -15,7 +15,6 @@ twice is one submission: the second sees the first and changes nothing.
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,8 +22,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services.assessment.submissions import DEFER_JOB, GRADING_QUEUE
+from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.content.markdown import to_safe_html
+from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
     Account,
     AnswerState,
@@ -334,15 +334,7 @@ async def submit(
 
 async def defer_code_grading(session: AsyncSession, answer_id: int) -> int:
     """Queue ``grade_quiz_answer(answer_id)`` in this session's transaction."""
-    job_id = await session.scalar(
-        DEFER_JOB,
-        {
-            "queue": GRADING_QUEUE,
-            "task": QUIZ_GRADE_TASK,
-            "args": json.dumps({"answer_id": answer_id}),
-        },
-    )
-    return int(job_id)
+    return await defer(session, QUIZ_GRADE_TASK, GRADING_QUEUE, answer_id=answer_id)
 
 
 async def _finish(

@@ -1,6 +1,6 @@
 """Grading quiz answers by hand (essays, and code answers staff score themselves) and telling
-students: a ``quiz_graded`` notification row, then news on Redis channel
-``coursehub:notifications:<account id>``. The row is the record; Redis may be down.
+students: a ``quiz_graded`` notification (``notifications.add``), announced on Redis once the
+caller's transaction commits. The row is the record; Redis may be down.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coursehub.services.models import (
     Account,
     AnswerState,
+    Course,
     Notification,
     QuestionKind,
     Quiz,
@@ -21,6 +22,7 @@ from coursehub.services.models import (
     QuizAttempt,
     utcnow,
 )
+from coursehub.services.notifications import notifications
 from coursehub.services.quizzes.quiz_attempts import answers_of, recompute_score
 from coursehub.services.quizzes.quiz_questions import QuizError, number_field
 from coursehub.services.quizzes.quiz_scoring import points_for
@@ -31,14 +33,20 @@ NOTIFICATION_KIND = "quiz_graded"
 MAX_COMMENT = 10_000
 
 
-def graded_notification(quiz: Quiz, attempt: QuizAttempt, answer: QuizAnswer) -> Notification:
-    """The notification that one answer of ``attempt`` has its grade."""
-    return Notification(
-        account_id=attempt.account_id,
-        kind=NOTIFICATION_KIND,
-        payload={
+async def notify_graded(
+    session: AsyncSession, quiz: Quiz, attempt: QuizAttempt, answer: QuizAnswer
+) -> Notification:
+    """The notification that one answer of ``attempt`` has its grade (``notifications.add``:
+    its kind makes the sentence and the link to the attempt)."""
+    slug = await session.scalar(select(Course.slug).where(Course.id == quiz.course_id))
+    return notifications.add(
+        session,
+        attempt.account_id,
+        NOTIFICATION_KIND,
+        {
             "quiz_id": quiz.id,
             "course_id": quiz.course_id,
+            "course": slug,
             "quiz_title": quiz.title,
             "attempt_id": attempt.id,
             "attempt": attempt.attempt,
@@ -48,7 +56,6 @@ def graded_notification(quiz: Quiz, attempt: QuizAttempt, answer: QuizAnswer) ->
             "score": attempt.score,
             "max_score": attempt.max_score,
         },
-        created_at=utcnow(),
     )
 
 
@@ -59,10 +66,10 @@ async def grade_answer(
     position: int,
     grader: Account,
     fields: dict[str, Any],
-) -> tuple[QuizAnswer, Notification]:
+) -> QuizAnswer:
     """Staff give an answer of a submitted attempt its score (0 to its points) and a
-    comment; the attempt's score follows. Returns the answer and the notification to
-    publish once committed."""
+    comment; the attempt's score follows, and the student is notified (announced once the
+    caller's transaction commits)."""
     if attempt.submitted_at is None:
         raise QuizError("This attempt is still in progress; grade it once it is submitted.", 409)
     answers = await answers_of(session, attempt)
@@ -85,10 +92,9 @@ async def grade_answer(
     answer.graded_by_id = grader.id
     answer.graded_at = utcnow()
     recompute_score(attempt, answers)
-    notification = graded_notification(quiz, attempt, answer)
-    session.add(notification)
+    await notify_graded(session, quiz, attempt, answer)
     await session.flush()
-    return answer, notification
+    return answer
 
 
 async def answers_to_grade(

@@ -1,13 +1,13 @@
-"""The grading worker's quiz task: ``grade_quiz_answer`` grades one code answer.
+"""The quiz domain's worker task: ``grade_quiz_answer`` grades one code answer.
 
-It runs in ``coursehub worker`` next to ``grade_submission`` (same queue, same sandbox
+``coursehub worker`` hosts it next to ``grade_submission`` (same queue, same sandbox
 pool): the student's code goes into the answer cell of the question's nbgrader notebook,
 the grading engine (``coursehub.graders.autograde.grade``) runs it in the bubblewrap sandbox,
 and the share of the test cell's points earned, times the question's points, is the answer's
 score. The score is stored once (only an answer still awaiting the worker takes it, so a job
 that runs twice after a crash changes nothing more), the attempt's score follows, and the
-student gets a ``quiz_graded`` notification row and news on Redis. Platform faults are
-retried; after the last run the answer is FAILED and staff can grade it by hand.
+student gets a ``quiz_graded`` notification (``notifications.add``) and news on Redis.
+Platform faults are retried; after the last run the answer is FAILED and staff can grade it by hand.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ import procrastinate
 from procrastinate import JobContext, RetryStrategy
 from sqlalchemy import update
 
-from coursehub.services.assessment.grading_jobs import MAX_RUNS, GradingWorker
+from coursehub.services.assessment.grading_jobs import MAX_RUNS, grade_in_sandbox
 from coursehub.services.assessment.submissions import GRADING_QUEUE
+from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.models import AnswerState, Quiz, QuizAnswer, utcnow
+from coursehub.services.notifications import notifications
 from coursehub.services.quizzes.quiz_attempts import (
     QUIZ_GRADE_TASK,
     answers_of,
     lock_attempt,
     recompute_score,
 )
-from coursehub.services.quizzes.quiz_grading import graded_notification
+from coursehub.services.quizzes.quiz_grading import notify_graded
 from coursehub.services.quizzes.quiz_questions import CODE_ANSWER_ID
 from coursehub.services.quizzes.quiz_scoring import points_for
 
@@ -73,10 +75,12 @@ def feedback_json(result: Any) -> dict[str, Any]:
 
 @dataclass
 class QuizGrader:
-    worker: GradingWorker
+    """The ``grade_quiz_answer`` task's steps, on the worker's context."""
+
+    context: WorkerContext
 
     async def grade(self, context: JobContext, answer_id: int) -> None:
-        async with self.worker.sessions() as session:
+        async with self.context.sessions() as session:
             answer = await session.get(QuizAnswer, answer_id)
             if answer is None or answer.state is not AnswerState.AWAITING_WORKER:
                 log.info("Quiz answer %s needs no grading (gone or graded)", answer_id)
@@ -87,7 +91,7 @@ class QuizGrader:
             return
         try:
             submitted = code_submission(spec["notebook"], code)
-            result = await self.worker.run(spec["notebook"], submitted)
+            result = await grade_in_sandbox(self.context, spec["notebook"], submitted)
         except Exception as error:
             runs = (context.job.attempts or 0) + 1
             log.warning(
@@ -99,7 +103,7 @@ class QuizGrader:
         await self.store(answer_id, result)
 
     async def fail(self, answer_id: int) -> None:
-        async with self.worker.sessions() as session:
+        async with self.context.sessions() as session:
             await session.execute(
                 update(QuizAnswer)
                 .where(QuizAnswer.id == answer_id, QuizAnswer.state == AnswerState.AWAITING_WORKER)
@@ -116,7 +120,7 @@ class QuizGrader:
             await session.commit()
 
     async def store(self, answer_id: int, result: Any) -> None:
-        async with self.worker.sessions() as session:
+        async with self.context.sessions() as session:
             answer = await session.get_one(QuizAnswer, answer_id)
             attempt = await lock_attempt(session, answer.attempt_id)
             share = (result.score or 0) / result.max_score if result.max_score else 0.0
@@ -139,20 +143,25 @@ class QuizGrader:
             recompute_score(attempt, answers)
             quiz = await session.get_one(Quiz, attempt.quiz_id)
             graded = next(a for a in answers if a.id == answer_id)
-            notification = graded_notification(quiz, attempt, graded)
-            session.add(notification)
+            await notify_graded(session, quiz, attempt, graded)
             await session.commit()
-        await self.worker.publish(attempt.account_id, notification)
+        made = notifications.committed(session)
+        if made:
+            await notifications.announce(self.context.redis, made)
 
 
-def register_quiz_tasks(app: procrastinate.App, worker: GradingWorker) -> None:
-    grader = QuizGrader(worker)
+def tasks(context: WorkerContext) -> procrastinate.Blueprint:
+    """The quiz domain's tasks, for ``coursehub worker`` to host."""
+    blueprint = procrastinate.Blueprint()
+    grader = QuizGrader(context)
 
-    @app.task(
+    @blueprint.task(
         name=QUIZ_GRADE_TASK,
         queue=GRADING_QUEUE,
         pass_context=True,
         retry=RetryStrategy(max_attempts=MAX_RUNS - 1, wait=5),
     )
-    async def grade_quiz_answer(context: JobContext, answer_id: int) -> None:
-        await grader.grade(context, answer_id)
+    async def grade_quiz_answer(job: JobContext, answer_id: int) -> None:
+        await grader.grade(job, answer_id)
+
+    return blueprint

@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.content.markdown import to_safe_html
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Course,
@@ -53,13 +54,8 @@ CODE_ANSWER_ID = "answer"
 CODE_TESTS_ID = "tests"
 
 
-class QuizError(ValueError):
+class QuizError(Refusal):
     """A request about quizzes that cannot be done; the message says what to do."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 # -- checking fields ---------------------------------------------------------------------------

@@ -22,9 +22,8 @@ from coursehub.services.courses.enrollment import (
     EnrollmentError,
     check_visible,
     course_by_slug,
-    is_enrolled,
-    is_staff_of,
 )
+from coursehub.services.courses.membership import Membership, membership
 from coursehub.services.models import (
     Account,
     AnswerState,
@@ -58,20 +57,23 @@ MAX_DRAW = 100
 # -- who may do what ---------------------------------------------------------------------------
 
 
-async def course_for(session: AsyncSession, account: Account, slug: str) -> tuple[Course, bool]:
-    """The course and whether ``account`` is its staff. Courses they may not see are "not
-    found" (404); courses they are not enrolled in are refused (403)."""
+async def course_for(
+    session: AsyncSession, account: Account, slug: str, *, grading: bool = False
+) -> tuple[Course, Membership]:
+    """The course and ``account``'s place in it. Courses they may not see are "not found"
+    (404); courses they are not enrolled in are refused (403), except for its staff and,
+    ``grading`` answers, its graders (``courses.membership``: graders grade quiz answers
+    that need a person, and change nothing)."""
     try:
         course = check_visible(account, await course_by_slug(session, slug))
     except EnrollmentError as error:
         raise QuizError(error.message, error.status) from None
-    if is_staff_of(account, course):
-        return course, True
-    if not await is_enrolled(session, account, course):
-        raise QuizError(
-            f"Quizzes of {course.title} are for its students: enroll in the course first.", 403
-        )
-    return course, False
+    place = await membership(session, account, course)
+    if place.manages or place.enrolled or (grading and place.grades):
+        return course, place
+    raise QuizError(
+        f"Quizzes of {course.title} are for its students: enroll in the course first.", 403
+    )
 
 
 def is_open(quiz: Quiz, now: datetime | None = None) -> bool:

@@ -14,9 +14,11 @@ from typing import Any
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
+from tornado.log import gen_log
 
 from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
 from coursehub.services.accounts import accounts
+from coursehub.services.errors import Refusal
 from coursehub.services.models import Account
 from coursehub.services.notifications import notifications
 from coursehub.services.settings import Settings
@@ -157,16 +159,36 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
 
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        # A Refusal nobody caught is the answer itself, with its own status.
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, Refusal):
+            status_code = error.status
+        super().send_error(status_code, **kwargs)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, Refusal):
+            # As Tornado logs an HTTPError: one line, no traceback.
+            gen_log.warning(
+                "%d %s %s: %s", value.status, self.request.method, self.request.uri, value.message
+            )
+            return
+        super().log_exception(typ, value, tb)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
-        message = (
-            error.log_message
-            if isinstance(error, web.HTTPError) and error.log_message
-            else self._reason
-        )
+        field = ""
+        if isinstance(error, Refusal):
+            message, field = error.message, error.field
+        elif isinstance(error, web.HTTPError) and error.log_message:
+            message = error.log_message
+        else:
+            message = self._reason
         if status_code == 403 and "xsrf" in (message or "").lower():
             message = "This form expired or came from another site. Reload the page and try again."
         if self.is_api:
-            self.finish({"error": message, "status": status_code})
+            self.finish(
+                {"error": message, "status": status_code, **({"field": field} if field else {})}
+            )
             return
         self.render_page("error.html", status_code=status_code, message=message)

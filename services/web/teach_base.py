@@ -7,15 +7,11 @@ Not mounted by itself (no ``default_handlers``); ``teach``, ``teach_api``, ``les
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from tornado import web
 
 from coursehub.hub.constants import Role
-from coursehub.services.content.uploads import UploadError
-from coursehub.services.courses.authoring import AuthoringError
 from coursehub.services.settings import MB
 from coursehub.services.web.base import BaseHandler
 
@@ -37,14 +33,6 @@ class TeachHandler(BaseHandler):
         super().check_xsrf_cookie()
 
     # -- errors -----------------------------------------------------------------------------
-
-    @contextmanager
-    def authoring_errors(self) -> Iterator[None]:
-        """Answer an ``AuthoringError``/``UploadError`` with its status and sentence."""
-        try:
-            yield
-        except (AuthoringError, UploadError) as error:
-            raise web.HTTPError(error.status, error.message) from None
 
     def page_context(self) -> dict[str, Any]:
         context = super().page_context()

@@ -27,10 +27,7 @@ class UsersHandler(BaseHandler):
         account = await session.scalar(select(Account).where(Account.username == username))
         if account is None:
             raise web.HTTPError(404, f"There is no CourseHub user named {username!r}.")
-        try:
-            await accounts.change_role(session, actor=actor, account=account, new_role=new_role)
-        except accounts.AccountError as error:
-            raise web.HTTPError(error.status, error.message) from None
+        await accounts.change_role(session, actor=actor, account=account, new_role=new_role)
         await session.commit()
         await hub_users.push_role(self.settings_obj, account.username, account.role)
         return account

@@ -33,8 +33,6 @@ Everyone else is refused: 404 for courses they may not see, 403 for courses they
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete
@@ -42,15 +40,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
 from coursehub.services.assessment import assignments, released_feedback, submissions
-from coursehub.services.assessment.assignments import AssignmentError
-from coursehub.services.courses.course_staff import may_grade
 from coursehub.services.courses.enrollment import (
-    EnrollmentError,
     check_visible,
     course_by_slug,
     is_enrolled,
-    is_staff_of,
 )
+from coursehub.services.courses.membership import membership
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -72,24 +67,15 @@ class AssignmentsHandler(BaseHandler):
     staff = False  # manages the course: its instructor or an administrator
     grader = False  # may grade it: staff, or a grader assigned to the course
 
-    @contextmanager
-    def refusals(self) -> Iterator[None]:
-        try:
-            yield
-        except (AssignmentError, EnrollmentError) as error:
-            raise web.HTTPError(error.status, error.message) from None
-
     async def course(self, session: AsyncSession, slug: str) -> tuple[Account, Course]:
         account = await self.account(session)
         found = await course_by_slug(session, slug)
-        with self.refusals():
-            if found is not None and await may_grade(session, account, found):
-                self.staff, self.grader = is_staff_of(account, found), True
-                return account, found
-            course = check_visible(account, found)
-            self.staff = self.grader = await assignments.check_student_access(
-                session, account, course
-            )
+        place = await membership(session, account, found) if found is not None else None
+        if place is not None and place.grades:
+            self.staff, self.grader = place.manages, True
+            return account, found
+        course = check_visible(account, found)
+        self.staff = self.grader = await assignments.check_student_access(session, account, course)
         return account, course
 
     async def assignment(
@@ -98,10 +84,9 @@ class AssignmentsHandler(BaseHandler):
         account, course = await self.course(session, slug)
         if staff_only and not self.staff:
             raise web.HTTPError(403, STAFF_ONLY)
-        with self.refusals():
-            assignment = await assignments.assignment_in_course(
-                session, course, row_id(assignment_id), staff=self.grader
-            )
+        assignment = await assignments.assignment_in_course(
+            session, course, row_id(assignment_id), staff=self.grader
+        )
         return account, course, assignment
 
     def notebook_upload(self) -> bytes:
@@ -124,10 +109,9 @@ class AssignmentsHandler(BaseHandler):
         """One attempt with its grade, for its student and the course's staff only."""
         async with self.db(read_only=True) as session:
             account, _, assignment = await self.assignment(session, slug, assignment_id)
-            with self.refusals():
-                submission, grade = await submissions.submission_with_grade(
-                    session, assignment, row_id(submission_id)
-                )
+            submission, grade = await submissions.submission_with_grade(
+                session, assignment, row_id(submission_id)
+            )
         if not self.grader and submission.account_id != account.id:
             raise web.HTTPError(404, "There is no such submission of this assignment.")
         return assignment, submission, grade
@@ -155,16 +139,15 @@ class AssignmentListAPI(AssignmentsHandler):
             account, course = await self.course(session, slug)
             if not self.staff:
                 raise web.HTTPError(403, STAFF_ONLY)
-            with self.refusals():
-                assignment = await assignments.create_assignment(
-                    session,
-                    course,
-                    account,
-                    self.notebook_upload(),
-                    title=self.get_argument("title", ""),
-                    lesson_id=self.get_argument("lesson_id", None),
-                    max_bytes=self.settings_obj.max_notebook_bytes,
-                )
+            assignment = await assignments.create_assignment(
+                session,
+                course,
+                account,
+                self.notebook_upload(),
+                title=self.get_argument("title", ""),
+                lesson_id=self.get_argument("lesson_id", None),
+                max_bytes=self.settings_obj.max_notebook_bytes,
+            )
             await session.commit()
         self.write_json(assignments.assignment_json(assignment, staff=True), 201)
 
@@ -181,8 +164,7 @@ class AssignmentAPI(AssignmentsHandler):
         fields = self.json_body()
         async with self.db() as session:
             _, _, assignment = await self.assignment(session, slug, assignment_id, staff_only=True)
-            with self.refusals():
-                await assignments.update_settings(session, assignment, fields)
+            await assignments.update_settings(session, assignment, fields)
             await session.commit()
         self.write_json(assignments.assignment_json(assignment, staff=True))
 
@@ -191,13 +173,12 @@ class SourceAPI(AssignmentsHandler):
     async def put(self, slug: str, assignment_id: str) -> None:
         async with self.db() as session:
             _, _, assignment = await self.assignment(session, slug, assignment_id, staff_only=True)
-            with self.refusals():
-                await assignments.replace_source(
-                    session,
-                    assignment,
-                    self.notebook_upload(),
-                    max_bytes=self.settings_obj.max_notebook_bytes,
-                )
+            await assignments.replace_source(
+                session,
+                assignment,
+                self.notebook_upload(),
+                max_bytes=self.settings_obj.max_notebook_bytes,
+            )
             await session.commit()
         self.write_json(assignments.assignment_json(assignment, staff=True))
 
@@ -228,10 +209,9 @@ class ExtensionAPI(AssignmentsHandler):
                 raise web.HTTPError(
                     404, "That account is not a student of this course; check the account id."
                 )
-            with self.refusals():
-                extension = await assignments.grant_extension(
-                    session, assignment, student, account, fields
-                )
+            extension = await assignments.grant_extension(
+                session, assignment, student, account, fields
+            )
             await session.commit()
         due = assignments.deadline(assignment, extension)
         self.write_json(
@@ -275,15 +255,14 @@ class SubmissionsAPI(AssignmentsHandler):
         data = self.notebook_upload()
         async with self.db() as session:
             account, _, assignment = await self.assignment(session, slug, assignment_id)
-            with self.refusals():
-                submission, created = await submissions.submit(
-                    session,
-                    assignment,
-                    account,
-                    data,
-                    max_bytes=self.settings_obj.max_notebook_bytes,
-                    idempotency_key=self.request.headers.get("Idempotency-Key"),
-                )
+            submission, created = await submissions.submit(
+                session,
+                assignment,
+                account,
+                data,
+                max_bytes=self.settings_obj.max_notebook_bytes,
+                idempotency_key=self.request.headers.get("Idempotency-Key"),
+            )
             await session.commit()
         body = submissions.submission_json(submission, None)
         body["created"] = created
@@ -328,11 +307,10 @@ class RegradeAPI(AssignmentsHandler):
             account, _, assignment = await self.assignment(session, slug, assignment_id)
             if not self.grader:
                 raise web.HTTPError(403, GRADERS_ONLY)
-            with self.refusals():
-                submission, grade = await submissions.submission_with_grade(
-                    session, assignment, row_id(submission_id)
-                )
-                await submissions.regrade(session, submission, grade, by=account, reason=reason)
+            submission, grade = await submissions.submission_with_grade(
+                session, assignment, row_id(submission_id)
+            )
+            await submissions.regrade(session, submission, grade, by=account, reason=reason)
             await session.commit()
         self.write_json(submissions.submission_json(submission, None))
 

@@ -35,10 +35,9 @@ class GradersAPI(GradingHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, course = await self.grading_course(session, slug)
-            with self.refusals():
-                grader, added = await course_staff.add_grader(
-                    session, course, str(fields.get("username") or ""), account
-                )
+            grader, added = await course_staff.add_grader(
+                session, course, str(fields.get("username") or ""), account
+            )
             await session.commit()
         self.write_json(course_staff.grader_json(grader), 201 if added else 200)
 
@@ -47,10 +46,7 @@ class GraderAPI(GradingHandler):
     async def delete(self, slug: str, account_id: str) -> None:
         async with self.db() as session:
             account, course = await self.grading_course(session, slug)
-            with self.refusals():
-                removed = await course_staff.remove_grader(
-                    session, course, row_id(account_id), account
-                )
+            removed = await course_staff.remove_grader(session, course, row_id(account_id), account)
             await session.commit()
         if not removed:
             raise web.HTTPError(404, "That account is not a grader of this course.")

@@ -20,12 +20,9 @@ course they may not see, 403 otherwise):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from tornado import web
 
 from coursehub.services.assessment import (
     assignments,
@@ -36,13 +33,11 @@ from coursehub.services.assessment import (
     submissions,
 )
 from coursehub.services.assessment.assignments import AssignmentError
-from coursehub.services.courses.course_staff import may_grade
 from coursehub.services.courses.enrollment import (
-    EnrollmentError,
     check_visible,
     course_by_slug,
-    is_staff_of,
 )
+from coursehub.services.courses.membership import membership
 from coursehub.services.models import Account, Assignment, Course
 from coursehub.services.web.base import BaseHandler
 from coursehub.services.web.teach_base import row_id
@@ -60,31 +55,23 @@ class GradingHandler(BaseHandler):
 
     manages = False  # the course's instructor or an administrator, not only a grader
 
-    @contextmanager
-    def refusals(self) -> Iterator[None]:
-        try:
-            yield
-        except (AssignmentError, EnrollmentError) as error:
-            raise web.HTTPError(error.status, error.message) from None
-
     async def grading_course(self, session: AsyncSession, slug: str) -> tuple[Account, Course]:
         account = await self.account(session)
         course = await course_by_slug(session, slug)
-        with self.refusals():
-            if course is None or not await may_grade(session, account, course):
-                check_visible(account, course)
-                raise AssignmentError(GRADERS_ONLY, 403)
-        self.manages = is_staff_of(account, course)
+        place = await membership(session, account, course) if course is not None else None
+        if course is None or place is None or not place.grades:
+            check_visible(account, course)
+            raise AssignmentError(GRADERS_ONLY, 403)
+        self.manages = place.manages
         return account, course
 
     async def grading_assignment(
         self, session: AsyncSession, slug: str, assignment_id: str
     ) -> tuple[Account, Course, Assignment]:
         account, course = await self.grading_course(session, slug)
-        with self.refusals():
-            assignment = await assignments.assignment_in_course(
-                session, course, row_id(assignment_id), staff=True
-            )
+        assignment = await assignments.assignment_in_course(
+            session, course, row_id(assignment_id), staff=True
+        )
         return account, course, assignment
 
     def page_context(self) -> dict[str, Any]:
@@ -149,10 +136,9 @@ class QuestionAPI(GradingHandler):
     async def get(self, slug: str, assignment_id: str, grade_id: str) -> None:
         async with self.db(read_only=True) as session:
             _, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                body = await question_answers.question_answers(
-                    session, assignment, grade_id, all_attempts=self.all_attempts()
-                )
+            body = await question_answers.question_answers(
+                session, assignment, grade_id, all_attempts=self.all_attempts()
+            )
         self.write_json(body)
 
 
@@ -160,10 +146,9 @@ class QuestionPage(GradingHandler):
     async def get(self, slug: str, assignment_id: str, grade_id: str) -> None:
         async with self.db(read_only=True) as session:
             _, course, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                body = await question_answers.question_answers(
-                    session, assignment, grade_id, all_attempts=self.all_attempts()
-                )
+            body = await question_answers.question_answers(
+                session, assignment, grade_id, all_attempts=self.all_attempts()
+            )
             bank = await rubrics.comment_bank(session, course)
         self.render_page(
             "grading_question.html",
@@ -182,11 +167,10 @@ class AnswerAPI(GradingHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                answer = await manual_grading.save_answer(
-                    session, assignment, row_id(submission_id), grade_id, fields, account
-                )
-                body = await _attempt(session, assignment, answer.submission_id)
+            answer = await manual_grading.save_answer(
+                session, assignment, row_id(submission_id), grade_id, fields, account
+            )
+            body = await _attempt(session, assignment, answer.submission_id)
             await session.commit()
         self.write_json(body)
 
@@ -215,8 +199,7 @@ class AttemptAPI(GradingHandler):
     async def get(self, slug: str, assignment_id: str, submission_id: str) -> None:
         async with self.db(read_only=True) as session:
             _, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                body = await _attempt(session, assignment, row_id(submission_id))
+            body = await _attempt(session, assignment, row_id(submission_id))
         self.write_json(body)
 
 
@@ -224,8 +207,7 @@ class AttemptPage(GradingHandler):
     async def get(self, slug: str, assignment_id: str, submission_id: str) -> None:
         async with self.db(read_only=True) as session:
             _, course, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                body = await _attempt(session, assignment, row_id(submission_id))
+            body = await _attempt(session, assignment, row_id(submission_id))
         self.render_page("grading_attempt.html", course=course, assignment=assignment, **body)
 
 
@@ -240,9 +222,8 @@ class OverrideAPI(GradingHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                await how(session, assignment, row_id(submission_id), fields, account)
-                body = await _attempt(session, assignment, row_id(submission_id))
+            await how(session, assignment, row_id(submission_id), fields, account)
+            body = await _attempt(session, assignment, row_id(submission_id))
             await session.commit()
         self.write_json(body)
 
@@ -252,11 +233,10 @@ class FlagsReviewedAPI(GradingHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                await manual_grading.review_flags(
-                    session, assignment, row_id(submission_id), fields.get("note"), account
-                )
-                body = await _attempt(session, assignment, row_id(submission_id))
+            await manual_grading.review_flags(
+                session, assignment, row_id(submission_id), fields.get("note"), account
+            )
+            body = await _attempt(session, assignment, row_id(submission_id))
             await session.commit()
         self.write_json(body)
 

@@ -22,20 +22,18 @@ class RubricAPI(GradingHandler):
         grade_id = self.get_argument("grade_id", None)
         async with self.db(read_only=True) as session:
             _, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                if grade_id is not None:
-                    rubrics.grade_cell(assignment, grade_id)
-                items = await rubrics.rubric_items(session, assignment, grade_id)
+            if grade_id is not None:
+                rubrics.grade_cell(assignment, grade_id)
+            items = await rubrics.rubric_items(session, assignment, grade_id)
         self.write_json({"items": [rubrics.item_json(item) for item in items]})
 
     async def post(self, slug: str, assignment_id: str) -> None:
         fields = self.json_body()
         async with self.db() as session:
             account, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                item = await rubrics.add_item(
-                    session, assignment, str(fields.get("grade_id") or ""), fields, account
-                )
+            item = await rubrics.add_item(
+                session, assignment, str(fields.get("grade_id") or ""), fields, account
+            )
             await session.commit()
         self.write_json(rubrics.item_json(item), 201)
 
@@ -45,23 +43,19 @@ class RubricItemAPI(GradingHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                item, changed = await rubrics.update_item(
-                    session, assignment, row_id(item_id), fields
-                )
-                why = f"Rubric item {item.label!r} now gives {item.points:g} points."
-                await manual_grading.rescore(session, assignment, changed, account, why)
+            item, changed = await rubrics.update_item(session, assignment, row_id(item_id), fields)
+            why = f"Rubric item {item.label!r} now gives {item.points:g} points."
+            await manual_grading.rescore(session, assignment, changed, account, why)
             await session.commit()
         self.write_json({**rubrics.item_json(item), "rescored": len(changed)})
 
     async def delete(self, slug: str, assignment_id: str, item_id: str) -> None:
         async with self.db() as session:
             account, _, assignment = await self.grading_assignment(session, slug, assignment_id)
-            with self.refusals():
-                item = await rubrics.item_of(session, assignment, row_id(item_id))
-                why = f"Rubric item {item.label!r} was deleted."
-                changed = await rubrics.delete_item(session, assignment, item.id)
-                await manual_grading.rescore(session, assignment, changed, account, why)
+            item = await rubrics.item_of(session, assignment, row_id(item_id))
+            why = f"Rubric item {item.label!r} was deleted."
+            changed = await rubrics.delete_item(session, assignment, item.id)
+            await manual_grading.rescore(session, assignment, changed, account, why)
             await session.commit()
         self.set_status(204)
         self.finish()
@@ -78,10 +72,7 @@ class CommentBankAPI(GradingHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, course = await self.grading_course(session, slug)
-            with self.refusals():
-                entry, created = await rubrics.add_comment(
-                    session, course, fields.get("text"), account
-                )
+            entry, created = await rubrics.add_comment(session, course, fields.get("text"), account)
             await session.commit()
         self.write_json(rubrics.comment_json(entry), 201 if created else 200)
 
@@ -90,8 +81,7 @@ class BankedCommentAPI(GradingHandler):
     async def delete(self, slug: str, comment_id: str) -> None:
         async with self.db() as session:
             _, course = await self.grading_course(session, slug)
-            with self.refusals():
-                await rubrics.delete_comment(session, course, row_id(comment_id))
+            await rubrics.delete_comment(session, course, row_id(comment_id))
             await session.commit()
         self.set_status(204)
         self.finish()

@@ -40,14 +40,10 @@ class AnnouncementsAPI(ForumHandler):
         )
 
     async def post(self, slug: str) -> None:
-        with self.refusals():
-            fields = announcements.checked_fields(self.json_body(), creating=True)
+        fields = announcements.checked_fields(self.json_body(), creating=True)
         async with self.db() as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                made, sent = await announcements.post_announcement(
-                    session, self.prefix, member, fields
-                )
+            made, sent = await announcements.post_announcement(session, self.prefix, member, fields)
             await session.commit()
         self.write_json(
             {
@@ -61,13 +57,11 @@ class AnnouncementsAPI(ForumHandler):
 class AnnouncementAPI(ForumHandler):
     async def patch(self, slug: str, announcement_id: str) -> None:
         number = whole_number(announcement_id, "announcement")
-        with self.refusals():
-            fields = announcements.checked_fields(self.json_body(), creating=False)
+        fields = announcements.checked_fields(self.json_body(), creating=False)
         async with self.db() as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                found = await announcements.announcement_for(session, member, number)
-                await announcements.update_announcement(session, found, fields)
+            found = await announcements.announcement_for(session, member, number)
+            await announcements.update_announcement(session, found, fields)
             await session.commit()
         self.write_json(announcements.announcement_json(found, None, editable=True))
 
@@ -75,8 +69,7 @@ class AnnouncementAPI(ForumHandler):
         number = whole_number(announcement_id, "announcement")
         async with self.db() as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                found = await announcements.announcement_for(session, member, number)
+            found = await announcements.announcement_for(session, member, number)
             await session.execute(delete(Announcement).where(Announcement.id == found.id))
             await session.commit()
         self.set_status(204)

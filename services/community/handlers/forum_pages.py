@@ -134,8 +134,7 @@ class ReportsPage(ForumPageHandler):
     async def get(self, slug: str) -> None:
         async with self.db(read_only=True) as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                open_reports = await forum_moderation.report_queue(session, member)
+            open_reports = await forum_moderation.report_queue(session, member)
             resolved = await forum_moderation.report_queue(session, member, resolved=True, limit=20)
         self.render_forum(
             "forum_reports.html",

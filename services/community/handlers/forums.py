@@ -28,15 +28,13 @@ Starting threads and replying count against a per-person limit (``rate_limits``)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
 from coursehub.services.community import forum_moderation, forum_notifications, forum_search, forums
-from coursehub.services.community.forums import ForumError, Member
+from coursehub.services.community.forums import Member
 from coursehub.services.models import ForumThread, Lesson
 from coursehub.services.notifications import notifications
 from coursehub.services.rate_limits import RateLimited, check_rate
@@ -63,33 +61,23 @@ def whole_number(raw: str, what: str) -> int:
 class ForumHandler(BaseHandler):
     """Finding the course and the person's place in its forums; refusals as HTTP errors."""
 
-    @contextmanager
-    def refusals(self) -> Iterator[None]:
-        try:
-            yield
-        except ForumError as error:
-            raise web.HTTPError(error.status, error.message) from None
-
     @property
     def prefix(self) -> str:
         return self.settings_obj.service_prefix
 
     async def member(self, session: AsyncSession, slug: str) -> Member:
         account = await self.account(session)
-        with self.refusals():
-            return await forums.member_of(session, account, slug)
+        return await forums.member_of(session, account, slug)
 
     async def lesson(
         self, session: AsyncSession, member: Member, lesson_id: str | None
     ) -> Lesson | None:
-        with self.refusals():
-            return await forums.forum_lesson(
-                session, member.course, whole_number(lesson_id, "lesson") if lesson_id else None
-            )
+        return await forums.forum_lesson(
+            session, member.course, whole_number(lesson_id, "lesson") if lesson_id else None
+        )
 
     async def thread(self, session: AsyncSession, member: Member, thread_id: str) -> ForumThread:
-        with self.refusals():
-            return await forums.thread_for(session, member, whole_number(thread_id, "thread"))
+        return await forums.thread_for(session, member, whole_number(thread_id, "thread"))
 
     def page_number(self) -> int:
         return whole_number(self.get_query_argument("page", "1"), "page")
@@ -235,9 +223,8 @@ class ThreadsAPI(ForumHandler):
 
     async def post(self, slug: str, lesson_id: str | None = None) -> None:
         body = self.json_body()
-        with self.refusals():
-            title = forums.checked_title(body.get("title"))
-            text = forums.checked_body(body.get("body"))
+        title = forums.checked_title(body.get("title"))
+        text = forums.checked_body(body.get("body"))
         async with self.db() as session:
             member = await self.member(session, slug)
             lesson = await self.lesson(session, member, lesson_id)
@@ -271,8 +258,7 @@ class ThreadAPI(ForumHandler):
         async with self.db() as session:
             member = await self.member(session, slug)
             thread = await self.thread(session, member, thread_id)
-            with self.refusals():
-                await forum_moderation.update_thread(session, member, thread, body)
+            await forum_moderation.update_thread(session, member, thread, body)
             await session.commit()
         self.write_json(thread_json(self.prefix, member, thread))
 
@@ -280,8 +266,7 @@ class ThreadAPI(ForumHandler):
         async with self.db() as session:
             member = await self.member(session, slug)
             thread = await self.thread(session, member, thread_id)
-            with self.refusals():
-                await forum_moderation.delete_thread(session, member, thread)
+            await forum_moderation.delete_thread(session, member, thread)
             await session.commit()
         self.set_status(204)
         self.finish()
@@ -331,13 +316,11 @@ class RepliesAPI(ForumHandler):
             isinstance(parent_id, bool) or not isinstance(parent_id, int)
         ):
             raise web.HTTPError(400, "parent_id must be the number of a post in this thread.")
-        with self.refusals():
-            text = forums.checked_body(body.get("body"))
+        text = forums.checked_body(body.get("body"))
         async with self.db() as session:
             member = await self.member(session, slug)
             thread = await self.thread(session, member, thread_id)
-            with self.refusals():
-                post, parent = await forums.reply(session, member, thread, parent_id, text)
+            post, parent = await forums.reply(session, member, thread, parent_id, text)
             await self.count_post(member)  # after the checks: refusals cost nothing
             await forum_notifications.notify_post(
                 session, self.prefix, member, thread, post, parent
@@ -361,8 +344,7 @@ class PostAPI(ForumHandler):
         number = whole_number(post_id, "post")
         async with self.db(read_only=True) as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                post, _thread = await forums.post_for(session, member, number)
+            post, _thread = await forums.post_for(session, member, number)
         mine = post.author_id == member.account.id
         self.write_json(
             {
@@ -385,19 +367,16 @@ class PostAPI(ForumHandler):
             raise web.HTTPError(400, "Send body (your own post) or is_hidden (moderators).")
         async with self.db() as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                if "is_hidden" in body:
-                    await forum_moderation.set_post_hidden(
-                        session, member, number, body["is_hidden"]
-                    )
-                if "body" in body:
-                    text = forums.checked_body(body["body"])
-                    post, thread = await forums.own_post(session, member, number)
-                    before = await forums.edit_post(session, post, text)
-                    await forum_notifications.notify_post(
-                        session, self.prefix, member, thread, post, None, text_before=before
-                    )
-                post, _thread = await forums.post_for(session, member, number)
+            if "is_hidden" in body:
+                await forum_moderation.set_post_hidden(session, member, number, body["is_hidden"])
+            if "body" in body:
+                text = forums.checked_body(body["body"])
+                post, thread = await forums.own_post(session, member, number)
+                before = await forums.edit_post(session, post, text)
+                await forum_notifications.notify_post(
+                    session, self.prefix, member, thread, post, None, text_before=before
+                )
+            post, _thread = await forums.post_for(session, member, number)
             await session.commit()
         self.write_json(
             {
@@ -412,8 +391,7 @@ class PostAPI(ForumHandler):
         number = whole_number(post_id, "post")
         async with self.db() as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                outcome = await forums.delete_post(session, member, number)
+            outcome = await forums.delete_post(session, member, number)
             await session.commit()
         self.write_json({"deleted": outcome})
 
@@ -421,12 +399,10 @@ class PostAPI(ForumHandler):
 class ReportAPI(ForumHandler):
     async def post(self, slug: str, post_id: str) -> None:
         number = whole_number(post_id, "post")
-        with self.refusals():
-            reason = forum_moderation.checked_reason(self.json_body().get("reason"))
+        reason = forum_moderation.checked_reason(self.json_body().get("reason"))
         async with self.db() as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                report_id = await forum_moderation.report_post(session, member, number, reason)
+            report_id = await forum_moderation.report_post(session, member, number, reason)
             await session.commit()
         self.write_json(
             {
@@ -442,8 +418,7 @@ class ReportsAPI(ForumHandler):
         resolved = self.get_query_argument("resolved", "") in ("1", "true")
         async with self.db(read_only=True) as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                found = await forum_moderation.report_queue(session, member, resolved=resolved)
+            found = await forum_moderation.report_queue(session, member, resolved=resolved)
         self.write_json({"reports": [report_json(report) for report in found]})
 
 
@@ -453,18 +428,16 @@ class ResolveAPI(ForumHandler):
         action = self.json_body().get("action")
         async with self.db() as session:
             member = await self.member(session, slug)
-            with self.refusals():
-                resolution, count = await forum_moderation.resolve_report(
-                    session, member, number, action
-                )
+            resolution, count = await forum_moderation.resolve_report(
+                session, member, number, action
+            )
             await session.commit()
         self.write_json({"resolution": resolution, "resolved_reports": count})
 
 
 class SearchAPI(ForumHandler):
     async def get(self, slug: str) -> None:
-        with self.refusals():
-            query = forum_search.checked_query(self.get_query_argument("q", ""))
+        query = forum_search.checked_query(self.get_query_argument("q", ""))
         async with self.db(read_only=True) as session:
             member = await self.member(session, slug)
             hits = await forum_search.search(session, member, query)

@@ -27,7 +27,7 @@ from tornado import web
 
 from coursehub.services import rate_limits
 from coursehub.services.community import messages
-from coursehub.services.courses.enrollment import EnrollmentError, check_visible, course_by_slug
+from coursehub.services.courses.enrollment import check_visible, course_by_slug
 from coursehub.services.models import Account, Conversation, DirectMessage, Notification
 from coursehub.services.web.base import BaseHandler
 
@@ -35,10 +35,6 @@ from coursehub.services.web.base import BaseHandler
 SEND_LIMIT = 20
 SEND_WINDOW_S = 60
 LARGEST_ID = 2**31 - 1
-
-
-def refused(error: messages.MessageError | EnrollmentError) -> web.HTTPError:
-    return web.HTTPError(error.status, error.message)
 
 
 class MessagesBase(BaseHandler):
@@ -64,10 +60,7 @@ class MessagesBase(BaseHandler):
         number = int(conversation_id)
         if number > LARGEST_ID:
             raise web.HTTPError(404, messages.NO_SUCH_CONVERSATION)
-        try:
-            return await messages.own_conversation(session, account, number)
-        except messages.MessageError as error:
-            raise refused(error) from None
+        return await messages.own_conversation(session, account, number)
 
     async def check_rate(self, account: Account) -> bool:
         """Count one message; when over the limit answer 429 (and return False)."""
@@ -89,12 +82,9 @@ class MessagesBase(BaseHandler):
         self, session: AsyncSession, sender: Account, conversation: Conversation, body: str
     ) -> DirectMessage:
         """Send and commit; the request's session then tells the recipient's open pages."""
-        try:
-            message, _notification = await messages.send(
-                session, sender, conversation, body, self.prefix
-            )
-        except messages.MessageError as error:
-            raise refused(error) from None
+        message, _notification = await messages.send(
+            session, sender, conversation, body, self.prefix
+        )
         await session.commit()
         return message
 
@@ -158,19 +148,13 @@ class ConversationsAPI(MessagesBase):
 
     async def post(self) -> None:
         fields = self.json_body()
-        try:
-            body = messages.checked_body(fields.get("body"))
-        except messages.MessageError as error:
-            raise refused(error) from None
+        body = messages.checked_body(fields.get("body"))
         async with self.db() as session:
             account = await self.account(session)
             recipient = await self.recipient(session, fields)
             if not await self.check_rate(account):
                 return
-            try:
-                conversation, _ = await messages.start_conversation(session, account, recipient)
-            except messages.MessageError as error:
-                raise refused(error) from None
+            conversation, _ = await messages.start_conversation(session, account, recipient)
             message = await self.deliver(session, account, conversation, body)
         self.write_json(
             {
@@ -215,10 +199,7 @@ class ConversationAPI(MessagesBase):
 
 class ConversationMessagesAPI(MessagesBase):
     async def post(self, conversation_id: str) -> None:
-        try:
-            body = messages.checked_body(self.json_body().get("body"))
-        except messages.MessageError as error:
-            raise refused(error) from None
+        body = messages.checked_body(self.json_body().get("body"))
         async with self.db() as session:
             account = await self.account(session)
             conversation = await self.own_conversation(session, account, conversation_id)
@@ -246,21 +227,15 @@ class CourseMessagingAPI(MessagesBase):
     async def get(self, slug: str) -> None:
         async with self.db(read_only=True) as session:
             account = await self.account(session)
-            try:
-                course = check_visible(account, await course_by_slug(session, slug))
-            except EnrollmentError as error:
-                raise refused(error) from None
+            course = check_visible(account, await course_by_slug(session, slug))
         self.write_json({"slug": course.slug, "students_may_message": course.students_may_message})
 
     async def patch(self, slug: str) -> None:
         allowed = self.json_body().get("students_may_message")
         async with self.db() as session:
             account = await self.account(session)
-            try:
-                course = check_visible(account, await course_by_slug(session, slug))
-                messages.set_students_may_message(account, course, allowed)
-            except (EnrollmentError, messages.MessageError) as error:
-                raise refused(error) from None
+            course = check_visible(account, await course_by_slug(session, slug))
+            messages.set_students_may_message(account, course, allowed)
             await session.commit()
         self.write_json({"slug": course.slug, "students_may_message": course.students_may_message})
 

@@ -31,8 +31,7 @@ class UploadsAPI(BodyStreamHandler):
 
     async def check_upload(self) -> int:
         settings = self.settings_obj
-        with self.authoring_errors():
-            self.purpose = uploads.check_purpose(self.get_query_argument("purpose", ""))
+        self.purpose = uploads.check_purpose(self.get_query_argument("purpose", ""))
         async with self.db() as session:
             await self.account(session)
         limit = uploads.size_limit(settings, self.purpose)
@@ -49,8 +48,7 @@ class UploadsAPI(BodyStreamHandler):
     async def post(self) -> None:
         self.raise_refusal()
         assert self.incoming is not None
-        with self.authoring_errors():
-            await self.incoming.complete()
+        await self.incoming.complete()
         async with self.db() as session:
             account = await self.account(session)
             upload = await uploads.record(

@@ -120,10 +120,7 @@ class CatalogAPI(PublicHandler):
 
 
 async def visible_course(session: AsyncSession, viewer: Account | None, slug: str) -> Course:
-    try:
-        return enrollment.check_visible(viewer, await enrollment.course_by_slug(session, slug))
-    except EnrollmentError as error:
-        raise web.HTTPError(error.status, error.message) from None
+    return enrollment.check_visible(viewer, await enrollment.course_by_slug(session, slug))
 
 
 async def course_view(
@@ -260,10 +257,7 @@ class EnrollmentAPI(BaseHandler):
         async with self.db() as session:
             account = await self.account(session)
             course = await visible_course(session, account, slug)
-            try:
-                result = await ACTIONS[action](session, account, course)
-            except EnrollmentError as error:
-                raise web.HTTPError(error.status, error.message) from None
+            result = await ACTIONS[action](session, account, course)
             await session.commit()
         status = 201 if action == "enroll" and result.changed else 200
         self.write_json(

@@ -90,8 +90,7 @@ class CategoriesAPI(CategoriesHandler):
         body = self.json_body()
         async with self.db() as session:
             await self.account(session)
-            with self.authoring_errors():
-                category = await categories.create_category(session, str(body.get("name", "")))
+            category = await categories.create_category(session, str(body.get("name", "")))
             await session.commit()
         self.write_json(categories.category_json(category), 201)
 
@@ -101,18 +100,16 @@ class CategoryAPI(CategoriesHandler):
         body = self.json_body()
         async with self.db() as session:
             await self.account(session)
-            with self.authoring_errors():
-                category = await categories.get_category(session, row_id(category_id))
-                await categories.rename_category(session, category, str(body.get("name", "")))
+            category = await categories.get_category(session, row_id(category_id))
+            await categories.rename_category(session, category, str(body.get("name", "")))
             await session.commit()
         self.write_json(categories.category_json(category))
 
     async def delete(self, category_id: str) -> None:
         async with self.db() as session:
             await self.account(session)
-            with self.authoring_errors():
-                category = await categories.get_category(session, row_id(category_id))
-                await categories.delete_category(session, category)
+            category = await categories.get_category(session, row_id(category_id))
+            await categories.delete_category(session, category)
             await session.commit()
         self.set_status(204)
         self.finish()

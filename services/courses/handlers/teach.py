@@ -66,8 +66,7 @@ class TeachPage(TeachHandler):
 
     async def editable(self, session: AsyncSession, course_id: str) -> tuple[Account, Course]:
         account = await self.account(session)
-        with self.authoring_errors():
-            course = await authoring.course_for_editing(session, account, row_id(course_id))
+        course = await authoring.course_for_editing(session, account, row_id(course_id))
         return account, course
 
     async def render_course(
@@ -247,10 +246,9 @@ class CourseStatusPage(TeachPage):
     async def post(self, course_id: str) -> None:
         async with self.db() as session:
             _, course = await self.editable(session, course_id)
-            with self.authoring_errors():
-                await authoring.update_course(
-                    session, course, {"status": self.get_body_argument("status", "")}
-                )
+            await authoring.update_course(
+                session, course, {"status": self.get_body_argument("status", "")}
+            )
             await session.commit()
         self.go(f"/teach/courses/{course.id}", done=STATUS_DONE[course.status])
 
@@ -307,8 +305,7 @@ class ModulesPage(TeachPage):
 class ModuleEditing(TeachPage):
     async def editable_module(self, session: AsyncSession, module_id: str) -> Module:
         account = await self.account(session)
-        with self.authoring_errors():
-            return await authoring.module_for_editing(session, account, row_id(module_id))
+        return await authoring.module_for_editing(session, account, row_id(module_id))
 
 
 class ModulePage(ModuleEditing):
@@ -375,8 +372,7 @@ class LessonEditing(TeachPage):
         self, session: AsyncSession, lesson_id: str
     ) -> tuple[Account, Lesson]:
         account = await self.account(session)
-        with self.authoring_errors():
-            lesson = await authoring.lesson_for_editing(session, account, row_id(lesson_id))
+        lesson = await authoring.lesson_for_editing(session, account, row_id(lesson_id))
         return account, lesson
 
     async def render_lesson(

@@ -128,21 +128,18 @@ class TeachAPIHandler(TeachHandler):
         self, session: AsyncSession, course_id: str
     ) -> tuple[Account, Course]:
         account = await self.account(session)
-        with self.authoring_errors():
-            course = await authoring.course_for_editing(session, account, row_id(course_id))
+        course = await authoring.course_for_editing(session, account, row_id(course_id))
         return account, course
 
     async def editable_module(self, session: AsyncSession, module_id: str) -> Module:
         account = await self.account(session)
-        with self.authoring_errors():
-            return await authoring.module_for_editing(session, account, row_id(module_id))
+        return await authoring.module_for_editing(session, account, row_id(module_id))
 
     async def editable_lesson(
         self, session: AsyncSession, lesson_id: str
     ) -> tuple[Account, Lesson]:
         account = await self.account(session)
-        with self.authoring_errors():
-            lesson = await authoring.lesson_for_editing(session, account, row_id(lesson_id))
+        lesson = await authoring.lesson_for_editing(session, account, row_id(lesson_id))
         return account, lesson
 
     async def write_course(self, session: AsyncSession, course: Course, status: int = 200) -> None:
@@ -165,14 +162,9 @@ class TeachCoursesAPI(TeachAPIHandler):
         body = self.json_body()
         async with self.db() as session:
             account = await self.account(session)
-            with self.authoring_errors():
-                course = await authoring.create_course(
-                    session, account, picked(body, COURSE_FIELDS)
-                )
-                if body.get("thumbnail_upload_id"):
-                    await authoring.set_thumbnail(
-                        session, account, course, body["thumbnail_upload_id"]
-                    )
+            course = await authoring.create_course(session, account, picked(body, COURSE_FIELDS))
+            if body.get("thumbnail_upload_id"):
+                await authoring.set_thumbnail(session, account, course, body["thumbnail_upload_id"])
             await session.commit()
             await self.write_course(session, course, 201)
 
@@ -187,20 +179,16 @@ class TeachCourseAPI(TeachAPIHandler):
         body = self.json_body()
         async with self.db() as session:
             account, course = await self.editable_course(session, course_id)
-            with self.authoring_errors():
-                await authoring.update_course(session, course, picked(body, COURSE_FIELDS))
-                if "thumbnail_upload_id" in body:
-                    await authoring.set_thumbnail(
-                        session, account, course, body["thumbnail_upload_id"]
-                    )
+            await authoring.update_course(session, course, picked(body, COURSE_FIELDS))
+            if "thumbnail_upload_id" in body:
+                await authoring.set_thumbnail(session, account, course, body["thumbnail_upload_id"])
             await session.commit()
             await self.write_course(session, course)
 
     async def delete(self, course_id: str) -> None:
         async with self.db() as session:
             _, course = await self.editable_course(session, course_id)
-            with self.authoring_errors():
-                await authoring.delete_course(session, course)
+            await authoring.delete_course(session, course)
             await session.commit()
         self.set_status(204)
         self.finish()
@@ -226,13 +214,12 @@ class TeachModulesAPI(TeachAPIHandler):
         body = self.json_body()
         async with self.db() as session:
             _, course = await self.editable_course(session, course_id)
-            with self.authoring_errors():
-                module = await authoring.add_module(
-                    session,
-                    course,
-                    str(body.get("title", "")),
-                    str(body.get("description", "")),
-                )
+            module = await authoring.add_module(
+                session,
+                course,
+                str(body.get("title", "")),
+                str(body.get("description", "")),
+            )
             await session.commit()
         self.write_json(module_json(module), 201)
 
@@ -242,8 +229,7 @@ class TeachModuleOrderAPI(TeachAPIHandler):
         module_ids = id_list(self.json_body(), "module_ids")
         async with self.db() as session:
             _, course = await self.editable_course(session, course_id)
-            with self.authoring_errors():
-                await authoring.reorder_modules(session, course, module_ids)
+            await authoring.reorder_modules(session, course, module_ids)
             await session.commit()
             await self.write_course(session, course)
 
@@ -253,10 +239,7 @@ class TeachModuleAPI(TeachAPIHandler):
         body = self.json_body()
         async with self.db() as session:
             module = await self.editable_module(session, module_id)
-            with self.authoring_errors():
-                await authoring.update_module(
-                    session, module, picked(body, ("title", "description"))
-                )
+            await authoring.update_module(session, module, picked(body, ("title", "description")))
             await session.commit()
         self.write_json(module_json(module))
 
@@ -274,12 +257,11 @@ class TeachLessonsAPI(TeachAPIHandler):
         body = self.json_body()
         async with self.db() as session:
             module = await self.editable_module(session, module_id)
-            with self.authoring_errors():
-                lesson = await authoring.add_lesson(
-                    session,
-                    module,
-                    picked(body, ("title", "kind", "is_preview", "is_required", "text_markdown")),
-                )
+            lesson = await authoring.add_lesson(
+                session,
+                module,
+                picked(body, ("title", "kind", "is_preview", "is_required", "text_markdown")),
+            )
             await authoring.refresh_search_document(session, module.course_id)
             await session.commit()
         self.write_json(lesson_json(lesson, self.settings_obj.service_prefix, None), 201)
@@ -290,8 +272,7 @@ class TeachLessonOrderAPI(TeachAPIHandler):
         lesson_ids = id_list(self.json_body(), "lesson_ids")
         async with self.db() as session:
             module = await self.editable_module(session, module_id)
-            with self.authoring_errors():
-                await authoring.reorder_lessons(session, module, lesson_ids)
+            await authoring.reorder_lessons(session, module, lesson_ids)
             await session.commit()
             course = await session.get_one(Course, module.course_id)
             await self.write_course(session, course)
@@ -307,8 +288,7 @@ class TeachLessonAPI(TeachAPIHandler):
         body = self.json_body()
         async with self.db() as session:
             account, lesson = await self.editable_lesson(session, lesson_id)
-            with self.authoring_errors():
-                await authoring.update_lesson(session, account, lesson, picked(body, LESSON_FIELDS))
+            await authoring.update_lesson(session, account, lesson, picked(body, LESSON_FIELDS))
             await session.commit()
             await self.write_lesson(session, lesson)
 

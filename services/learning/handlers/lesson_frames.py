@@ -19,7 +19,7 @@ from tornado.websocket import WebSocketClientConnection
 
 from coursehub.services.learning import progress
 from coursehub.services.lessons import lesson_proxy
-from coursehub.services.lessons.lesson_access import LessonAccessError, OpenLesson, open_lesson
+from coursehub.services.lessons.lesson_access import OpenLesson, open_lesson
 from coursehub.services.lessons.lesson_proxy import KERNEL_ID, LessonServerClient
 from coursehub.services.web.base import BaseHandler
 
@@ -32,12 +32,8 @@ TICKET_WAIT_SECONDS = 2.0
 
 
 def lesson_server(application: web.Application) -> LessonServerClient:
-    """This process's client of the lesson server, made on first use."""
-    client = application.settings.get("lesson_server")
-    if client is None:
-        client = LessonServerClient(application.settings["coursehub"])
-        application.settings["lesson_server"] = client
-    return client
+    """This process's client of the lesson server (made at start-up, ``lms.init_lesson_server``)."""
+    return application.settings["lesson_server"]
 
 
 class LessonFrameHandler(BaseHandler):
@@ -51,10 +47,7 @@ class LessonFrameHandler(BaseHandler):
         client = lesson_server(self.application)
         async with self.db() as session:
             account = await self.account(session)
-            try:
-                opened = await open_lesson(session, account, slug, int(lesson_id))
-            except LessonAccessError as refused:
-                raise web.HTTPError(refused.status, refused.message) from None
+            opened = await open_lesson(session, account, slug, int(lesson_id))
             if opened.notebook_path is None:
                 raise web.HTTPError(404, "This lesson has no published notebook yet.")
             path = await client.exports.ensure(session, opened)

@@ -11,15 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tornado import web
-
 from coursehub.services.learning import notes
 from coursehub.services.learning.handlers.player import lesson_for
 from coursehub.services.web.base import BaseHandler
-
-
-def refused(error: notes.NoteError) -> web.HTTPError:
-    return web.HTTPError(error.status, error.message)
 
 
 class NotesPage(BaseHandler):
@@ -47,16 +41,10 @@ class LessonNotesAPI(BaseHandler):
         self.write_json({"notes": [notes.note_json(note) for note in found]})
 
     async def post(self, slug: str, lesson_id: str) -> None:
-        try:
-            fields = notes.checked_fields(self.json_body(), creating=True)
-        except notes.NoteError as error:
-            raise refused(error) from None
+        fields = notes.checked_fields(self.json_body(), creating=True)
         async with self.db() as session:
             account, opened = await lesson_for(self, session, slug, lesson_id)
-            try:
-                note = await notes.add_note(session, account.id, opened.lesson, fields)
-            except notes.NoteError as error:
-                raise refused(error) from None
+            note = await notes.add_note(session, account.id, opened.lesson, fields)
             await session.commit()
         self.write_json(notes.note_json(note), status=201)
 
@@ -83,27 +71,18 @@ class MyNotesAPI(BaseHandler):
 
 class NoteAPI(BaseHandler):
     async def patch(self, note_id: str) -> None:
-        try:
-            fields = notes.checked_fields(self.json_body(), creating=False)
-        except notes.NoteError as error:
-            raise refused(error) from None
+        fields = notes.checked_fields(self.json_body(), creating=False)
         async with self.db() as session:
             account = await self.account(session)
-            try:
-                note = await notes.own_note(session, account.id, int(note_id))
-                await notes.update_note(session, note, fields)
-            except notes.NoteError as error:
-                raise refused(error) from None
+            note = await notes.own_note(session, account.id, int(note_id))
+            await notes.update_note(session, note, fields)
             await session.commit()
         self.write_json(notes.note_json(note))
 
     async def delete(self, note_id: str) -> None:
         async with self.db() as session:
             account = await self.account(session)
-            try:
-                await notes.delete_note(session, account.id, int(note_id))
-            except notes.NoteError as error:
-                raise refused(error) from None
+            await notes.delete_note(session, account.id, int(note_id))
             await session.commit()
         self.set_status(204)
         self.finish()

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from tornado import web
 
 from coursehub.services.learning import player, progress
 from coursehub.services.lessons.lesson_access import LessonAccessError, OpenLesson, open_lesson
@@ -24,12 +23,9 @@ from coursehub.services.web.base import BaseHandler
 async def lesson_for(
     handler: BaseHandler, session: AsyncSession, slug: str, lesson_id: str
 ) -> tuple[Account, OpenLesson]:
-    """The signed-in account and the lesson as they may open it, or the HTTP error why not."""
+    """The signed-in account and the lesson as they may open it, or the refusal why not."""
     account = await handler.account(session)
-    try:
-        return account, await open_lesson(session, account, slug, int(lesson_id))
-    except LessonAccessError as refused:
-        raise web.HTTPError(refused.status, refused.message) from None
+    return account, await open_lesson(session, account, slug, int(lesson_id))
 
 
 class PlayerPage(BaseHandler):
@@ -45,7 +41,7 @@ class PlayerPage(BaseHandler):
                         "lesson_locked.html", course=refused.course, message=refused.message
                     )
                     return
-                raise web.HTTPError(refused.status, refused.message) from None
+                raise
             view = await player.player_view(session, opened)
             # A notebook lesson is opened by its frame (learning/handlers/lesson_frames.py), which
             # records the visit; every other kind is opened by this page.

@@ -28,10 +28,6 @@ from coursehub.services.web.base import BaseHandler
 NOT_ENROLLED = "Only enrolled students have progress. Enroll in the course to keep yours."
 
 
-def refused(error: progress.ProgressError) -> web.HTTPError:
-    return web.HTTPError(error.status, error.message)
-
-
 class ProgressHandler(BaseHandler):
     def enrolled(self, opened: OpenLesson) -> OpenLesson:
         if not opened.records_progress:
@@ -41,18 +37,12 @@ class ProgressHandler(BaseHandler):
 
 class HeartbeatAPI(ProgressHandler):
     async def post(self, slug: str, lesson_id: str) -> None:
-        try:
-            seconds = progress.heartbeat_seconds(self.json_body())
-        except progress.ProgressError as error:
-            raise refused(error) from None
+        seconds = progress.heartbeat_seconds(self.json_body())
         async with self.db() as session:
             account, opened = await lesson_for(self, session, slug, lesson_id)
             self.enrolled(opened)
             redis = self.application.settings["redis"]
-            try:
-                await progress.admit_heartbeat(redis, account.id, opened.lesson.id)
-            except progress.ProgressError as error:
-                raise refused(error) from None
+            await progress.admit_heartbeat(redis, account.id, opened.lesson.id)
             total = await progress.add_time(
                 session, account.id, opened.course.id, opened.lesson.id, seconds
             )
@@ -65,22 +55,16 @@ class CompleteAPI(ProgressHandler):
         async with self.db() as session:
             account, opened = await lesson_for(self, session, slug, lesson_id)
             self.enrolled(opened)
-            try:
-                course = await progress.complete_lesson(
-                    session, account.id, opened.course.id, opened.lesson.id, opened.lesson.kind
-                )
-            except progress.ProgressError as error:
-                raise refused(error) from None
+            course = await progress.complete_lesson(
+                session, account.id, opened.course.id, opened.lesson.id, opened.lesson.kind
+            )
             await session.commit()
         self.write_json({"completed": True, "course": course.as_json()})
 
 
 class VideoAPI(ProgressHandler):
     async def post(self, slug: str, lesson_id: str) -> None:
-        try:
-            position, fraction = progress.video_report(self.json_body())
-        except progress.ProgressError as error:
-            raise refused(error) from None
+        position, fraction = progress.video_report(self.json_body())
         async with self.db() as session:
             account, opened = await lesson_for(self, session, slug, lesson_id)
             self.enrolled(opened)

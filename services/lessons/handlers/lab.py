@@ -26,10 +26,7 @@ class LabHandler(BaseHandler):
     async def openable(self, lesson_id: str) -> lab_access.OpenableLesson:
         async with self.db() as session:
             account = await self.account(session)
-            try:
-                return await lab_access.openable_lesson(session, account, int(lesson_id))
-            except lab_access.LabAccessError as error:
-                raise web.HTTPError(error.status, error.message) from None
+            return await lab_access.openable_lesson(session, account, int(lesson_id))
 
 
 class OpenInLabPage(LabHandler):
@@ -58,10 +55,7 @@ class LessonCopyAPI(BaseHandler):
     async def get(self, lesson_id: str) -> None:
         async with self.db() as session:
             account = await self.account(session)
-            try:
-                copy = await lab_access.lesson_copy(session, account, int(lesson_id))
-            except lab_access.LabAccessError as error:
-                raise web.HTTPError(error.status, error.message) from None
+            copy = await lab_access.lesson_copy(session, account, int(lesson_id))
         self.write_json(copy)
 
 

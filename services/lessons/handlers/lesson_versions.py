@@ -52,8 +52,7 @@ class VersionsHandler(TeachHandler):
         self, session: AsyncSession, lesson_id: str
     ) -> tuple[Account, Lesson]:
         account = await self.account(session)
-        with self.authoring_errors():
-            lesson = await authoring.lesson_for_editing(session, account, row_id(lesson_id))
+        lesson = await authoring.lesson_for_editing(session, account, row_id(lesson_id))
         if lesson.kind is not LessonKind.NOTEBOOK:
             raise web.HTTPError(
                 409,
@@ -112,10 +111,9 @@ class LessonVersionsAPI(VersionsHandler, BodyStreamHandler):
         limit = self.settings_obj.max_notebook_bytes
         async with self.db() as session:
             account, lesson = await self.notebook_lesson(session, lesson_id)
-            with self.authoring_errors():
-                version, created = await authoring.publish_notebook_version(
-                    session, lesson, bytes(self._body), account, limit
-                )
+            version, created = await authoring.publish_notebook_version(
+                session, lesson, bytes(self._body), account, limit
+            )
             await session.commit()
         body = version_json(version, lesson, self.settings_obj.service_prefix, account.username)
         body["created"] = created
@@ -129,8 +127,7 @@ class LessonVersionAPI(VersionsHandler):
     async def get(self, lesson_id: str, number: str) -> None:
         async with self.db() as session:
             _, lesson = await self.notebook_lesson(session, lesson_id)
-            with self.authoring_errors():
-                version = await authoring.version_by_number(session, lesson.id, row_id(number))
+            version = await authoring.version_by_number(session, lesson.id, row_id(number))
         self.set_header("Content-Type", "application/x-ipynb+json")
         self.set_header(
             "Content-Disposition",
@@ -145,8 +142,7 @@ class VersionPreviewPage(VersionsHandler):
     async def get(self, lesson_id: str, number: str) -> None:
         async with self.db() as session:
             _, lesson = await self.notebook_lesson(session, lesson_id)
-            with self.authoring_errors():
-                version = await authoring.version_by_number(session, lesson.id, row_id(number))
+            version = await authoring.version_by_number(session, lesson.id, row_id(number))
             course = await authoring.course_of_lesson(session, lesson)
         self.render_page(
             "teach_preview.html",
@@ -166,8 +162,7 @@ class VersionRendering(VersionsHandler):
     async def get(self, lesson_id: str, number: str) -> None:
         async with self.db() as session:
             _, lesson = await self.notebook_lesson(session, lesson_id)
-            with self.authoring_errors():
-                version = await authoring.version_by_number(session, lesson.id, row_id(number))
+            version = await authoring.version_by_number(session, lesson.id, row_id(number))
         html = await notebook_preview.render_html_off_loop(version.notebook)
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Content-Security-Policy", notebook_preview.CONTENT_SECURITY_POLICY)

@@ -12,6 +12,7 @@ from typing import Any
 
 from tornado import web
 
+from coursehub.services.notifications import kinds
 from coursehub.services.notifications import notification_preferences as preferences
 from coursehub.services.web.base import BaseHandler
 
@@ -44,10 +45,7 @@ class NotificationSettingsPage(BaseHandler):
         self.show(choices, saved=self.get_query_argument("saved", "") == "1")
 
     async def post(self) -> None:
-        raw = {
-            kind.name: self.get_body_argument(f"email.{kind.name}", "")
-            for kind in preferences.KINDS
-        }
+        raw = {kind.name: self.get_body_argument(f"email.{kind.name}", "") for kind in kinds.KINDS}
         try:
             wanted = preferences.parse_choices({k: v for k, v in raw.items() if v})
         except preferences.PreferenceError as error:

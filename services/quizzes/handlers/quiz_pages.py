@@ -175,7 +175,7 @@ class BuilderPage(QuizPageHandler):
 class GradingPage(QuizPageHandler):
     async def get(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
-            course, quiz = await self.quiz_to_review(session, slug, quiz_id)
+            course, quiz = await self.quiz_to_review(session, slug, quiz_id, grading=True)
             rows = await quiz_grading.answers_to_grade(session, quiz)
         items = [
             {

@@ -27,15 +27,14 @@ Everyone else is refused: 404 for courses they may not see, 403 for courses they
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
 from coursehub.services.models import Account, Course, Quiz, QuizAnswer, QuizAttempt
-from coursehub.services.notifications import notifications
 from coursehub.services.quizzes import (
     quiz_analytics,
     quiz_attempts,
@@ -44,11 +43,11 @@ from coursehub.services.quizzes import (
     quiz_questions,
     quizzes,
 )
-from coursehub.services.quizzes.quiz_questions import QuizError
 from coursehub.services.web.base import BaseHandler
 from coursehub.services.web.teach_base import row_id
 
 STAFF_ONLY = "Only the course's instructor and administrators can do this."
+GRADERS_ONLY = "Only the course's instructor, its graders and administrators can do this."
 STUDENTS_ONLY = (
     "Quizzes are taken by the course's students; as its staff, open the quiz builder to see "
     "every question."
@@ -60,43 +59,43 @@ SUBMIT_OWN_ONLY = "Only the student taking this attempt can submit it."
 class QuizHandler(BaseHandler):
     """Finding the course, the person's place in it, the quiz and the attempt."""
 
-    staff = False
-
-    @contextmanager
-    def refusals(self) -> Iterator[None]:
-        try:
-            yield
-        except QuizError as error:
-            raise web.HTTPError(error.status, error.message) from None
+    staff = False  # manages the course: its instructor or an administrator
+    grades = False  # may grade answers by hand: staff, or one of the course's graders
 
     @asynccontextmanager
     async def late_refusals(self, session: AsyncSession) -> AsyncIterator[None]:
-        """``refusals`` for answers and submits: one past the deadline closed the attempt,
-        so that is committed before the 409."""
+        """For answers and submits: one past the deadline closed the attempt, so that is
+        committed before the refusal (a 409) is the answer."""
         try:
             yield
-        except quiz_attempts.TimeIsUp as late:
+        except quiz_attempts.TimeIsUp:
             await session.commit()  # the attempt closed as of its deadline
-            raise web.HTTPError(409, late.message) from None
-        except QuizError as error:
-            raise web.HTTPError(error.status, error.message) from None
+            raise
 
     async def course(
-        self, session: AsyncSession, slug: str, *, staff_only: bool = False
+        self, session: AsyncSession, slug: str, *, staff_only: bool = False, grading: bool = False
     ) -> tuple[Account, Course]:
         account = await self.account(session)
-        with self.refusals():
-            course, self.staff = await quizzes.course_for(session, account, slug)
+        course, place = await quizzes.course_for(session, account, slug, grading=grading)
+        self.staff, self.grades = place.manages, place.grades
         if staff_only and not self.staff:
             raise web.HTTPError(403, STAFF_ONLY)
+        if grading and not self.grades:
+            raise web.HTTPError(403, GRADERS_ONLY)
         return account, course
 
     async def quiz(
-        self, session: AsyncSession, slug: str, quiz_id: str, *, staff_only: bool = False
+        self,
+        session: AsyncSession,
+        slug: str,
+        quiz_id: str,
+        *,
+        staff_only: bool = False,
+        grading: bool = False,
     ) -> tuple[Account, Course, Quiz]:
-        account, course = await self.course(session, slug, staff_only=staff_only)
-        with self.refusals():
-            quiz = await quizzes.quiz_in_course(session, course, row_id(quiz_id), staff=self.staff)
+        account, course = await self.course(session, slug, staff_only=staff_only, grading=grading)
+        sees_all = self.staff or (grading and self.grades)
+        quiz = await quizzes.quiz_in_course(session, course, row_id(quiz_id), staff=sees_all)
         return account, course, quiz
 
     async def quiz_to_take(
@@ -109,11 +108,14 @@ class QuizHandler(BaseHandler):
         return account, course, quiz
 
     async def quiz_to_review(
-        self, session: AsyncSession, slug: str, quiz_id: str
+        self, session: AsyncSession, slug: str, quiz_id: str, *, grading: bool = False
     ) -> tuple[Course, Quiz]:
-        """A quiz for its course's staff (others: 403) to grade or analyse, with the attempts
-        whose time ran out closed and committed first, so they count as submitted."""
-        _, course, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
+        """A quiz for its course's staff (others: 403) to analyse, or with ``grading`` for
+        its staff and graders to grade, with the attempts whose time ran out closed and
+        committed first, so they count as submitted."""
+        _, course, quiz = await self.quiz(
+            session, slug, quiz_id, staff_only=not grading, grading=grading
+        )
         await quiz_attempts.attempts_of(session, quiz)
         await session.commit()
         return course, quiz
@@ -134,15 +136,20 @@ class QuizHandler(BaseHandler):
         return course, items
 
     async def attempt(
-        self, session: AsyncSession, slug: str, quiz_id: str, attempt_id: str, *, lock: bool = False
+        self,
+        session: AsyncSession,
+        slug: str,
+        quiz_id: str,
+        attempt_id: str,
+        *,
+        lock: bool = False,
+        grading: bool = False,
     ) -> tuple[Account, Quiz, QuizAttempt]:
-        """An attempt its student or the course's staff may see (others: 404)."""
-        account, _, quiz = await self.quiz(session, slug, quiz_id)
-        with self.refusals():
-            attempt = await quiz_attempts.attempt_in_quiz(
-                session, quiz, row_id(attempt_id), lock=lock
-            )
-        if not self.staff and attempt.account_id != account.id:
+        """An attempt its student or the course's staff may see (others: 404); with
+        ``grading``, the course's graders too."""
+        account, _, quiz = await self.quiz(session, slug, quiz_id, grading=grading)
+        attempt = await quiz_attempts.attempt_in_quiz(session, quiz, row_id(attempt_id), lock=lock)
+        if not (self.staff or (grading and self.grades)) and attempt.account_id != account.id:
             raise web.HTTPError(404, "This quiz has no such attempt; check the address.")
         return account, quiz, attempt
 
@@ -195,8 +202,7 @@ class BankAPI(QuizHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, course = await self.course(session, slug, staff_only=True)
-            with self.refusals():
-                question = await quiz_questions.create_question(session, course, account, fields)
+            question = await quiz_questions.create_question(session, course, account, fields)
             await session.commit()
         self.write_json(quiz_questions.question_json(question), 201)
 
@@ -205,33 +211,24 @@ class BankQuestionAPI(QuizHandler):
     async def get(self, slug: str, question_id: str) -> None:
         async with self.db(read_only=True) as session:
             _, course = await self.course(session, slug, staff_only=True)
-            with self.refusals():
-                question = await quiz_questions.question_in_course(
-                    session, course, row_id(question_id)
-                )
+            question = await quiz_questions.question_in_course(session, course, row_id(question_id))
         self.write_json(quiz_questions.question_json(question))
 
     async def patch(self, slug: str, question_id: str) -> None:
         fields = self.json_body()
         async with self.db() as session:
             _, course = await self.course(session, slug, staff_only=True)
-            with self.refusals():
-                question = await quiz_questions.question_in_course(
-                    session, course, row_id(question_id)
-                )
-                await quiz_questions.update_question(session, question, fields)
-                await quizzes.refresh_quizzes_using(session, question.id)
+            question = await quiz_questions.question_in_course(session, course, row_id(question_id))
+            await quiz_questions.update_question(session, question, fields)
+            await quizzes.refresh_quizzes_using(session, question.id)
             await session.commit()
         self.write_json(quiz_questions.question_json(question))
 
     async def delete(self, slug: str, question_id: str) -> None:
         async with self.db() as session:
             _, course = await self.course(session, slug, staff_only=True)
-            with self.refusals():
-                question = await quiz_questions.question_in_course(
-                    session, course, row_id(question_id)
-                )
-                await quiz_questions.delete_question(session, question)
+            question = await quiz_questions.question_in_course(session, course, row_id(question_id))
+            await quiz_questions.delete_question(session, question)
             await session.commit()
         self.set_status(204)
         self.finish()
@@ -272,8 +269,7 @@ class QuizListAPI(QuizHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, course = await self.course(session, slug, staff_only=True)
-            with self.refusals():
-                quiz = await quizzes.create_quiz(session, course, account, fields)
+            quiz = await quizzes.create_quiz(session, course, account, fields)
             await session.commit()
             body = await staff_view(session, quiz)
         self.write_json(body, 201)
@@ -285,14 +281,13 @@ class QuizImportAPI(QuizHandler):
     async def post(self, slug: str) -> None:
         async with self.db() as session:
             account, course = await self.course(session, slug, staff_only=True)
-            with self.refusals():
-                quiz = await quiz_notebooks.import_quiz(
-                    session,
-                    course,
-                    account,
-                    self.notebook_upload(),
-                    title=self.get_argument("title", "").strip(),
-                )
+            quiz = await quiz_notebooks.import_quiz(
+                session,
+                course,
+                account,
+                self.notebook_upload(),
+                title=self.get_argument("title", "").strip(),
+            )
             await session.commit()
             body = await staff_view(session, quiz)
         self.write_json(body, 201)
@@ -313,8 +308,7 @@ class QuizAPI(QuizHandler):
         fields = self.json_body()
         async with self.db() as session:
             _, _, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            with self.refusals():
-                await quizzes.update_settings(session, quiz, fields)
+            await quizzes.update_settings(session, quiz, fields)
             await session.commit()
             body = await staff_view(session, quiz)
         self.write_json(body)
@@ -322,8 +316,7 @@ class QuizAPI(QuizHandler):
     async def delete(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
             _, _, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            with self.refusals():
-                await quizzes.delete_quiz(session, quiz)
+            await quizzes.delete_quiz(session, quiz)
             await session.commit()
         self.set_status(204)
         self.finish()
@@ -334,13 +327,12 @@ class SlotsAPI(QuizHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, course, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            with self.refusals():
-                if isinstance(fields.get("question"), dict):
-                    question = await quiz_questions.create_question(
-                        session, course, account, fields["question"]
-                    )
-                    fields = {"question_id": question.id, "points": fields.get("points")}
-                await quizzes.add_slot(session, quiz, fields)
+            if isinstance(fields.get("question"), dict):
+                question = await quiz_questions.create_question(
+                    session, course, account, fields["question"]
+                )
+                fields = {"question_id": question.id, "points": fields.get("points")}
+            await quizzes.add_slot(session, quiz, fields)
             await session.commit()
             body = await staff_view(session, quiz)
         self.write_json(body, 201)
@@ -351,9 +343,8 @@ class SlotAPI(QuizHandler):
         fields = self.json_body()
         async with self.db() as session:
             _, _, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            with self.refusals():
-                slot = await quizzes.slot_in_quiz(session, quiz, row_id(slot_id))
-                await quizzes.update_slot(session, quiz, slot, fields)
+            slot = await quizzes.slot_in_quiz(session, quiz, row_id(slot_id))
+            await quizzes.update_slot(session, quiz, slot, fields)
             await session.commit()
             body = await staff_view(session, quiz)
         self.write_json(body)
@@ -361,9 +352,8 @@ class SlotAPI(QuizHandler):
     async def delete(self, slug: str, quiz_id: str, slot_id: str) -> None:
         async with self.db() as session:
             _, _, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            with self.refusals():
-                slot = await quizzes.slot_in_quiz(session, quiz, row_id(slot_id))
-                await quizzes.remove_slot(session, quiz, slot)
+            slot = await quizzes.slot_in_quiz(session, quiz, row_id(slot_id))
+            await quizzes.remove_slot(session, quiz, slot)
             await session.commit()
             body = await staff_view(session, quiz)
         self.write_json(body)
@@ -374,8 +364,7 @@ class SlotOrderAPI(QuizHandler):
         fields = self.json_body()
         async with self.db() as session:
             _, _, quiz = await self.quiz(session, slug, quiz_id, staff_only=True)
-            with self.refusals():
-                await quizzes.reorder_slots(session, quiz, fields.get("slot_ids"))
+            await quizzes.reorder_slots(session, quiz, fields.get("slot_ids"))
             await session.commit()
             body = await staff_view(session, quiz)
         self.write_json(body)
@@ -409,8 +398,7 @@ class AttemptsAPI(QuizHandler):
     async def post(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
             account, _, quiz = await self.quiz_to_take(session, slug, quiz_id)
-            with self.refusals():
-                attempt, created = await quiz_attempts.start_attempt(session, quiz, account)
+            attempt, created = await quiz_attempts.start_attempt(session, quiz, account)
             await session.commit()
             answers = await quiz_attempts.answers_of(session, attempt)
         body = quiz_attempts.attempt_json(attempt, answers)
@@ -470,7 +458,7 @@ class SubmitAPI(QuizHandler):
 class GradingAPI(QuizHandler):
     async def get(self, slug: str, quiz_id: str) -> None:
         async with self.db() as session:
-            _, quiz = await self.quiz_to_review(session, slug, quiz_id)
+            _, quiz = await self.quiz_to_review(session, slug, quiz_id, grading=True)
             rows = await quiz_grading.answers_to_grade(
                 session, quiz, pending_only=self.get_argument("pending", "") == "1"
             )
@@ -492,16 +480,13 @@ class GradeAPI(QuizHandler):
         fields = self.json_body()
         async with self.db() as session:
             account, quiz, attempt = await self.attempt(
-                session, slug, quiz_id, attempt_id, lock=True
+                session, slug, quiz_id, attempt_id, lock=True, grading=True
             )
-            if not self.staff:
-                raise web.HTTPError(403, STAFF_ONLY)
-            with self.refusals():
-                answer, notification = await quiz_grading.grade_answer(
-                    session, quiz, attempt, int(position), account, fields
-                )
+            answer = await quiz_grading.grade_answer(
+                session, quiz, attempt, int(position), account, fields
+            )
+            # The block's end announces the student's notification (notifications.add).
             await session.commit()
-        await notifications.announce(self.application.settings["redis"], [notification])
         body = quiz_attempts.answer_json(answer, reveal=True)
         body["attempt_score"] = attempt.score
         self.write_json(body)
