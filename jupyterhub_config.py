@@ -109,7 +109,7 @@ c.JupyterHub.services = [
     {
         "name": LESSON_SERVICE_NAME,
         "display": False,
-        "command": [sys.executable, "-m", "coursehub.services.lesson_server"],
+        "command": [sys.executable, "-m", "coursehub.services.lessons.lesson_server"],
         "environment": {
             "COURSEHUB_DATA_DIR": str(data_dir),
             "COURSEHUB_LESSON_PORT": str(lesson_port),

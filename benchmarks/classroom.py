@@ -13,7 +13,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
+from coursehub.services.content.notebooks import digest, plain_text
 from coursehub.services.models import (
     Account,
     Course,
@@ -24,7 +25,6 @@ from coursehub.services.models import (
     LessonVersion,
     Module,
 )
-from coursehub.services.notebooks import digest, plain_text
 from coursehub.services.settings import sqlalchemy_url
 
 

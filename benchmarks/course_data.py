@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.models import Account, Course, CourseStatus, Enrollment
 from coursehub.services.settings import sqlalchemy_url
 

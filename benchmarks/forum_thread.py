@@ -33,8 +33,8 @@ from benchmarks.run import check_targets, load_average, run_scenario
 from benchmarks.scenarios import EMPTY_APP_PATH, EMPTY_TORNADO, Scenario, Target
 from benchmarks.wrk import WrkMissing, wrk_binary
 from coursehub.hub.constants import SERVICE_PREFIX
-from coursehub.services.forums import MAX_DEPTH, PAGE_SIZE
-from coursehub.services.markdown import to_safe_html
+from coursehub.services.community.forums import MAX_DEPTH, PAGE_SIZE
+from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.models import Account, Course, Enrollment, ForumPost, ForumThread
 from coursehub.services.settings import sqlalchemy_url
 from tests.platform import free_port

@@ -26,8 +26,9 @@ from sqlalchemy import func, select, update
 from benchmarks.classroom import hub_sign_in_form, signed_in_or_fail
 from benchmarks.nbgrader_course import ASSIGNMENT, EXERCISES, answered, source_notebook
 from coursehub.hub.constants import SERVICE_PREFIX, Role
-from coursehub.services.accounts import hash_password
-from coursehub.services.assignments import create_assignment
+from coursehub.services.accounts.accounts import hash_password
+from coursehub.services.assessment.assignments import create_assignment
+from coursehub.services.assessment.submissions import defer_grading
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.models import (
     Account,
@@ -39,7 +40,6 @@ from coursehub.services.models import (
     SubmissionStatus,
 )
 from coursehub.services.settings import sqlalchemy_url
-from coursehub.services.submissions import defer_grading
 
 DONE = (SubmissionStatus.GRADED, SubmissionStatus.FAILED)
 WORKER_STARTED = "Starting worker on queues"

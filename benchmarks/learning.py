@@ -48,7 +48,7 @@ from benchmarks.run import check_targets, load_average, print_goal, run_scenario
 from benchmarks.scenarios import EMPTY_APP_PATH, Scenario
 from benchmarks.service_twin import running_twin
 from benchmarks.wrk import WrkMissing, wrk_binary
-from coursehub.services import dashboard
+from coursehub.services.learning import dashboard
 from coursehub.services.migrate import upgrade
 from coursehub.services.settings import sqlalchemy_url
 from tests.platform import create_database, drop_database, free_port

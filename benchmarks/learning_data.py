@@ -3,7 +3,7 @@
 ``add_catalog`` fills a database with people, categories, courses, modules, lessons with
 published notebook text, enrollments and lesson progress using ``INSERT ... SELECT
 generate_series``; every course's search document is then built by the same statement
-authors' changes run (``coursehub.services.authoring.refresh_search_document``).
+authors' changes run (``coursehub.services.courses.authoring.refresh_search_document``).
 
 Lesson text is made of pseudo-words ("kalomi", "rusavi", ...) drawn log-uniformly from
 160,000 of them, so a few words are in nearly every course and most are in few, like words in
@@ -22,8 +22,8 @@ import psycopg
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from coursehub.services import authoring
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
+from coursehub.services.courses import authoring
 from coursehub.services.models import Course
 from coursehub.services.settings import sqlalchemy_url
 

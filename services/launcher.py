@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from coursehub.services import migrate
+from coursehub.services.bootstrap import bootstrap_admin_from_env, seed_and_print
 from coursehub.services.embedded import embedded_postgres, embedded_redis
 from coursehub.services.settings import sqlalchemy_url
 
@@ -64,8 +65,6 @@ def hub_environment(data_dir: Path, database_url: str, redis_url: str) -> dict[s
 
 
 def prepare_database(database_url: str, data_dir: Path, demo: bool) -> None:
-    from coursehub.services.cli import bootstrap_admin_from_env, seed_and_print
-
     migrate.upgrade(sqlalchemy_url(database_url))
     if demo:
         asyncio.run(seed_and_print(sqlalchemy_url(database_url), data_dir))

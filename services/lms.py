@@ -26,22 +26,25 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from coursehub.services import handlers as handlers_package
+import coursehub.services
+from coursehub import hub
 from coursehub.services import processes
 from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.handlers import status
-from coursehub.services.hub_oauth import SharedStateOAuthCallback
-from coursehub.services.notification_fanout import NotificationFanout
+from coursehub.services.lessons.lesson_proxy import LessonServerClient
+from coursehub.services.notifications.notification_fanout import NotificationFanout
 from coursehub.services.settings import Settings
+from coursehub.services.web.handlers import status
+from coursehub.services.web.hub_oauth import SharedStateOAuthCallback
 
 log = logging.getLogger("coursehub.service")
 
 
+WEB = Path(__file__).parent / "web"
+
+
 def template_dirs() -> list[Path]:
     # Installed as a package the hub templates sit at coursehub/hub/templates.
-    from coursehub import hub
-
-    return [Path(__file__).parent / "templates", Path(hub.__file__).parent / "templates"]
+    return [WEB / "templates", Path(hub.__file__).parent / "templates"]
 
 
 def init_templates(settings: Settings, app_settings: dict[str, Any]) -> None:
@@ -80,11 +83,23 @@ def init_background(settings: Settings, app_settings: dict[str, Any]) -> None:
     app_settings["background_tasks"] = tasks
 
 
+def init_lesson_server(settings: Settings, app_settings: dict[str, Any]) -> None:
+    # This process's client of the lesson server (Voilà), shared by every lesson frame.
+    app_settings["lesson_server"] = LessonServerClient(settings)
+
+
 def init_openapi(settings: Settings, app_settings: dict[str, Any]) -> None:
     app_settings["openapi"] = status.load_openapi()
 
 
-INIT_STEPS = [init_templates, init_database, init_redis, init_background, init_openapi]
+INIT_STEPS = [
+    init_templates,
+    init_database,
+    init_redis,
+    init_background,
+    init_lesson_server,
+    init_openapi,
+]
 
 
 def make_app(settings: Settings) -> web.Application:
@@ -93,7 +108,7 @@ def make_app(settings: Settings) -> web.Application:
         "xsrf_cookies": True,
         "cookie_secret": settings.cookie_secret,
         "log_function": status.record_request,
-        "static_path": str(Path(__file__).parent / "static"),
+        "static_path": str(WEB / "static"),
         "static_url_prefix": f"{settings.service_prefix}/static/",
     }
     for step in INIT_STEPS:
@@ -106,13 +121,19 @@ def make_app(settings: Settings) -> web.Application:
 
 
 def handler_modules() -> list[ModuleType]:
-    """Every module of ``coursehub.services.handlers`` that has ``default_handlers``."""
+    """Every module of a domain's ``handlers`` package (``coursehub.services.<domain>.handlers``)
+    that has ``default_handlers``, in the order of their module names."""
     found = []
-    for info in sorted(pkgutil.iter_modules(handlers_package.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{handlers_package.__name__}.{info.name}")
-        if hasattr(module, "default_handlers"):
-            found.append(module)
-    return found
+    for domain in pkgutil.iter_modules(coursehub.services.__path__):
+        folder = Path(domain.module_finder.path) / domain.name / "handlers"  # type: ignore[union-attr]
+        if not (domain.ispkg and (folder / "__init__.py").is_file()):
+            continue
+        package = f"coursehub.services.{domain.name}.handlers"
+        for info in pkgutil.iter_modules([str(folder)]):
+            module = importlib.import_module(f"{package}.{info.name}")
+            if hasattr(module, "default_handlers"):
+                found.append(module)
+    return sorted(found, key=lambda module: module.__name__.rpartition(".")[2])
 
 
 async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
@@ -137,6 +158,7 @@ async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
     await stop.wait()
     server.stop()
     await app.settings["redis"].aclose()
+    app.settings["lesson_server"].close()
     for engine in app.settings["engines"]:
         await engine.dispose()
 

@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from coursehub.hub.constants import Role
-from coursehub.services import accounts, authoring, notebooks
+from coursehub.services.accounts import accounts
+from coursehub.services.content import notebooks
+from coursehub.services.courses import authoring
 from coursehub.services.models import (
     Account,
     Course,

@@ -139,3 +139,8 @@ def sqlalchemy_url(url: str) -> str:
 
 def _cpus() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def data_dir_from_env() -> Path:
+    """``COURSEHUB_DATA_DIR`` (default ``.coursehub``), for the commands run without Settings."""
+    return Path(os.environ.get("COURSEHUB_DATA_DIR", ".coursehub")).resolve()

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.migrate import upgrade
 from coursehub.services.models import Account
 from coursehub.services.settings import sqlalchemy_url

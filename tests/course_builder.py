@@ -1,5 +1,5 @@
 """Arranging courses for the learning tests the way instructors make them: through
-``coursehub.services.authoring`` (so search documents are built as in production), plus
+``coursehub.services.courses.authoring`` (so search documents are built as in production), plus
 enrollments and lesson progress written as the course player would write them."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
-from coursehub.services import authoring
+from coursehub.services.content.notebooks import DEFAULT_MAX_NOTEBOOK_BYTES
+from coursehub.services.courses import authoring
 from coursehub.services.models import (
     Account,
     Category,
@@ -26,7 +27,6 @@ from coursehub.services.models import (
     LessonKind,
     LessonProgress,
 )
-from coursehub.services.notebooks import DEFAULT_MAX_NOTEBOOK_BYTES
 from coursehub.services.settings import sqlalchemy_url
 
 T = TypeVar("T")

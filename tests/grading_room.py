@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.models import Account, Grade, LessonKind, Submission, SubmissionStatus
 from tests.conftest import PASSWORD
 from tests.course_builder import BuiltCourse, LessonPlan, enroll, make_course, unique_word

@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.models import (
     Account,
     Course,

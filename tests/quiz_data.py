@@ -34,7 +34,7 @@ def _code(cell_id: str, source: str, nbgrader: dict[str, Any]) -> dict[str, Any]
 
 def quiz_notebook() -> dict[str, Any]:
     """Six questions, one of each kind, in the notebook format of
-    ``coursehub.services.quiz_notebooks``."""
+    ``coursehub.services.quizzes.quiz_notebooks``."""
     return {
         "nbformat": 4,
         "nbformat_minor": 5,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from coursehub.hub.constants import Role
-from coursehub.services.course_staff import may_grade
+from coursehub.services.courses.membership import membership
 from coursehub.services.models import Account, Course, CourseStatus
 from tests.course_builder import LessonPlan, make_course, run_async, unique_word
 from tests.grading_data import essay_bytes
@@ -79,9 +79,8 @@ def test_an_instructor_adds_a_grader_who_grades_but_cannot_edit_until_removed(
             course = await session.get_one(Course, room.course.id)
             account = await session.get_one(Account, colleague.id)
             student = await session.get_one(Account, room.students[0].account.id)
-            return await may_grade(session, account, course), await may_grade(
-                session, student, course
-            )
+            grader = await membership(session, account, course)
+            return grader.grades, (await membership(session, student, course)).grades
 
     assert run_async(check()) == (True, False)
 

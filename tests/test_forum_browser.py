@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from coursehub.hub.constants import Role
-from coursehub.services import forums
+from coursehub.services.community import forums
 from tests.course_builder import enroll
 from tests.player_data import sign_in
 from tests.teaching_client import Session

@@ -18,8 +18,8 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from coursehub.hub.constants import Role
-from coursehub.services import forums
-from coursehub.services.markdown import to_safe_html
+from coursehub.services.community import forums
+from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.models import (
     Account,
     Course,

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.models import Account
 from tests.platform import (
     Platform,

@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services import assignments, submissions
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
+from coursehub.services.assessment import assignments, submissions
+from coursehub.services.assessment.grading_jobs import FAILED_MESSAGE, SubmissionGrader
 from coursehub.services.db import make_sessionmaker
-from coursehub.services.grading_jobs import FAILED_MESSAGE, GradingWorker
+from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.migrate import alembic_config, upgrade
 from coursehub.services.models import (
     Account,
@@ -248,7 +249,7 @@ def test_the_kept_procrastinate_schema_is_the_pinned_release_s_own():
 
     from procrastinate.schema import SchemaManager
 
-    from coursehub.services.job_queue_schema import SCHEMA_3_10_0
+    from coursehub.services.jobs.schema import SCHEMA_3_10_0
 
     assert version("procrastinate") == "3.10.0", "new pin: add a migration for its schema"
     assert SCHEMA_3_10_0.read_text(encoding="utf-8") == SchemaManager.get_schema()
@@ -278,7 +279,9 @@ def test_a_platform_fault_on_the_last_run_fails_the_submission_with_a_reason(
     async def fault(attempts: int) -> None:
         engine = create_async_engine(sqlalchemy_url(queue_db))
         try:
-            worker = GradingWorker(make_sessionmaker(engine), redis.asyncio.Redis())
+            worker = SubmissionGrader(
+                WorkerContext(make_sessionmaker(engine), redis.asyncio.Redis())
+            )
             context: Any = SimpleNamespace(job=SimpleNamespace(attempts=attempts))
             await worker.platform_fault(context, submission_id, RuntimeError("disk full"))
         finally:
@@ -365,7 +368,7 @@ def test_with_redis_down_the_grade_and_notification_are_still_stored(
 
 def test_the_worker_imports_neither_tornado_nor_the_hub():
     code = (
-        "import sys, coursehub.services.grading_jobs, coursehub.services.cli; "
+        "import sys, coursehub.services.worker, coursehub.services.cli; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tornado', 'jupyterhub') "
         "or m.startswith('coursehub.hub.') and m not in ('coursehub.hub.constants', "
         "'coursehub.hub.sandbox')]; print(bad); sys.exit(bool(bad))"

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services.accounts import hash_password
+from coursehub.services.accounts.accounts import hash_password
+from coursehub.services.content.notebooks import digest, plain_text
 from coursehub.services.models import (
     Account,
     Course,
@@ -33,7 +34,6 @@ from coursehub.services.models import (
     LessonVersion,
     Module,
 )
-from coursehub.services.notebooks import digest, plain_text
 from tests.conftest import PASSWORD
 from tests.platform import sign_in
 

@@ -16,7 +16,7 @@ import pytest
 
 from coursehub.hub.constants import Role
 from coursehub.hub.sandbox import Sandbox
-from coursehub.services.lesson_kernel import course_files_of, kernel_environment
+from coursehub.services.lessons.lesson_kernel import course_files_of, kernel_environment
 from coursehub.services.models import LessonKind
 from tests.conftest import PASSWORD
 from tests.platform import sign_in

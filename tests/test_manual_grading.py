@@ -21,8 +21,8 @@ import redis
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
-from coursehub.services import notifications
 from coursehub.services.models import GradeChange, Notification
+from coursehub.services.notifications import notifications
 from tests.course_builder import run_async
 from tests.grading_data import ESSAY, MAX_SCORE, SHOW_WORK
 from tests.grading_room import GradingRoom, People, build_room, grade_of, wait_until_graded

@@ -1,4 +1,4 @@
-"""Formulas in what people write (``coursehub.services.markdown``): a student's ``$...$``
+"""Formulas in what people write (``coursehub.services.content.markdown``): a student's ``$...$``
 reaches classmates as MathML their browser draws, with nothing that can run, restyle the
 page or keep the server busy, and ordinary dollars stay dollars."""
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from coursehub.services import markdown
-from coursehub.services.markdown import MAX_FORMULAS, to_safe_html
+from coursehub.services.content import markdown
+from coursehub.services.content.markdown import MAX_FORMULAS, to_safe_html
 from tests.xss_corpus import MACRO_BOMB, XSS_CORPUS, assert_harmless
 
 ERROR = '<code class="math-error">'

@@ -16,7 +16,7 @@ import yaml
 from sqlalchemy import delete, select
 
 from coursehub.hub.constants import Role
-from coursehub.services.handlers.messages import SEND_LIMIT, SEND_WINDOW_S
+from coursehub.services.community.handlers.messages import SEND_LIMIT, SEND_WINDOW_S
 from coursehub.services.models import (
     Account,
     CourseGrader,
@@ -533,7 +533,7 @@ def test_whatever_people_write_renders_harmlessly(school, make_account, db):
 
 
 def test_the_messages_api_is_in_the_openapi_document():
-    document = yaml.safe_load((REPO / "services" / "openapi.yaml").read_text())
+    document = yaml.safe_load((REPO / "services" / "web" / "openapi.yaml").read_text())
     for path in (
         "/api/messages/conversations",
         "/api/messages/conversations/{conversation_id}",

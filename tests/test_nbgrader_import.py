@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
+from coursehub.services.assessment.nbgrader_gradebook import read_gradebook
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -36,7 +37,6 @@ from coursehub.services.models import (
     Submission,
     SubmissionStatus,
 )
-from coursehub.services.nbgrader_gradebook import read_gradebook
 from tests.course_builder import BuiltCourse, make_course, unique_word
 from tests.platform import REPO
 

@@ -21,9 +21,9 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services import notification_jobs, notifications
 from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.grading_jobs import GradingWorker, make_app, retry_stalled_jobs
+from coursehub.services.jobs.context import WorkerContext
+from coursehub.services.jobs.queue import make_app
 from coursehub.services.migrate import upgrade
 from coursehub.services.models import (
     Account,
@@ -32,8 +32,14 @@ from coursehub.services.models import (
     NotificationDigest,
     NotificationPreference,
 )
-from coursehub.services.notification_email import EMAIL_TASK, NOTIFICATION_QUEUE, mail_settings
+from coursehub.services.notifications import notification_jobs, notifications
+from coursehub.services.notifications.notification_email import (
+    EMAIL_TASK,
+    NOTIFICATION_QUEUE,
+    mail_settings,
+)
 from coursehub.services.settings import Settings, sqlalchemy_url
+from coursehub.services.worker import host, retry_stalled_jobs
 from tests.platform import create_database, drop_database, free_port
 
 PUBLIC_URL = "https://courses.example.edu"
@@ -98,10 +104,10 @@ def settings(smtp_port: int, tmp_path) -> Settings:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-async def worker(mail_db: str, redis_url: str) -> AsyncIterator[GradingWorker]:
+async def worker(mail_db: str, redis_url: str) -> AsyncIterator[WorkerContext]:
     engine = make_engine(sqlalchemy_url(mail_db), pool_size=2)
     client = aioredis.from_url(redis_url)
-    yield GradingWorker(make_sessionmaker(engine), client)
+    yield WorkerContext(make_sessionmaker(engine), client)
     await client.aclose()
     await engine.dispose()
 
@@ -125,7 +131,7 @@ def person(sync_db: Callable[[], Session], *, with_email: bool = True, **choices
     return account
 
 
-async def notify(worker: GradingWorker, account: Account, kind: str, title: str) -> int:
+async def notify(worker: WorkerContext, account: Account, kind: str, title: str) -> int:
     """What any part of CourseHub does: ``add`` in its transaction, then commit."""
     async with worker.sessions() as session:
         row = notifications.add(
@@ -155,10 +161,10 @@ def delivery(sync_db: Callable[[], Session], notification_id: int) -> EmailDeliv
         return session.get(EmailDelivery, notification_id)
 
 
-async def run_jobs(mail_db: str, worker: GradingWorker, settings: Settings) -> None:
+async def run_jobs(mail_db: str, worker: WorkerContext, settings: Settings) -> None:
     """A procrastinate worker on the notification queue until no job is waiting."""
     app = make_app(sqlalchemy_url(mail_db))
-    notification_jobs.register_notification_tasks(app, worker, settings, periodic=False)
+    host(app, notification_jobs.tasks(worker, settings, periodic=False))
     async with app.open_async():
         await app.run_worker_async(
             queues=[NOTIFICATION_QUEUE], wait=False, install_signal_handlers=False
@@ -188,7 +194,7 @@ async def test_an_email_choice_queues_a_job_with_the_notification_and_the_worker
 
     # The same job once more (a worker that died after sending, say): no second email.
     app = make_app(sqlalchemy_url(mail_db))
-    notification_jobs.register_notification_tasks(app, worker, settings, periodic=False)
+    host(app, notification_jobs.tasks(worker, settings, periodic=False))
     async with app.open_async():
         await app.configure_task(EMAIL_TASK).defer_async(notification_id=notification_id)
     await run_jobs(mail_db, worker, settings)
@@ -205,7 +211,7 @@ async def test_an_email_job_of_a_worker_that_died_is_sent_by_the_next_worker(
     student = person(sync_db)
     notification_id = await notify(worker, student, "announcement", "The lab is open late.")
     app = make_app(sqlalchemy_url(mail_db))
-    notification_jobs.register_notification_tasks(app, worker, settings, periodic=False)
+    host(app, notification_jobs.tasks(worker, settings, periodic=False))
     async with app.open_async():
         # A worker takes the job, then its machine goes away: no heartbeat from then on.
         gone = await app.job_manager.register_worker()
@@ -334,7 +340,7 @@ async def test_the_daily_digest_sends_everything_since_the_last_one_once_a_day(
 
 def test_the_worker_schedules_the_digest_and_the_date_scan():
     app = make_app("postgresql://unused")
-    notification_jobs.register_notification_tasks(app, None, mail_settings({}))  # type: ignore[arg-type]
+    host(app, notification_jobs.tasks(None, mail_settings({})))  # type: ignore[arg-type]
     scheduled = {
         task.task.name: task.cron for task in app.periodic_registry.periodic_tasks.values()
     }

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services import notification_events, notifications
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.models import (
     Account,
@@ -30,6 +29,7 @@ from coursehub.services.models import (
     Submission,
     utcnow,
 )
+from coursehub.services.notifications import notification_events, notifications
 from coursehub.services.settings import sqlalchemy_url
 from tests.assignment_data import source_bytes
 from tests.course_builder import LessonPlan, enroll, make_course, notebook_bytes, unique_word

@@ -10,8 +10,12 @@ import json
 
 import redis.asyncio as aioredis
 
-from coursehub.services.notification_fanout import KEEP_ALIVE, NotificationFanout, Published
-from coursehub.services.notifications import CHANNEL
+from coursehub.services.notifications.notification_fanout import (
+    KEEP_ALIVE,
+    NotificationFanout,
+    Published,
+)
+from coursehub.services.notifications.notifications import CHANNEL
 
 
 class OpenPage:

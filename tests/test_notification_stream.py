@@ -16,9 +16,9 @@ import pytest
 import redis
 
 from coursehub.hub.constants import Role
-from coursehub.services.handlers.notification_stream import LARGEST_ID
 from coursehub.services.models import Account, Notification
-from coursehub.services.notification_fanout import RECONNECT_S
+from coursehub.services.notifications.handlers.notification_stream import LARGEST_ID
+from coursehub.services.notifications.notification_fanout import RECONNECT_S
 from tests.teaching_client import open_session
 
 CHANNEL = "coursehub:notifications:{account_id}"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from coursehub.services.models import QuestionKind
-from coursehub.services.quiz_questions import QuizError, check_question
-from coursehub.services.quiz_scoring import correct_answer, points_for, score_response
+from coursehub.services.quizzes.quiz_questions import QuizError, check_question
+from coursehub.services.quizzes.quiz_scoring import correct_answer, points_for, score_response
 
 K = QuestionKind
 CHOICES = {

@@ -20,7 +20,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from coursehub.hub.constants import Role
-from coursehub.services import quiz_attempts
 from coursehub.services.models import (
     Account,
     LessonKind,
@@ -30,6 +29,7 @@ from coursehub.services.models import (
     QuizAttempt,
     QuizQuestion,
 )
+from coursehub.services.quizzes import quiz_attempts
 from coursehub.services.settings import sqlalchemy_url
 from tests.course_builder import (
     BuiltCourse,
@@ -324,7 +324,7 @@ def test_an_imported_quiz_is_taken_graded_by_the_worker_and_by_staff_and_notifie
 
 
 def test_announcing_a_quiz_grade_with_redis_down_does_not_fail():
-    from coursehub.services.notifications import announce
+    from coursehub.services.notifications.notifications import announce
 
     client = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
     note = Notification(
@@ -691,7 +691,7 @@ def test_essays_awaiting_grading_are_counted_for_the_gradebook(quiz_room, db, da
     ).raise_for_status()
 
     async def count() -> int:
-        from coursehub.services.quizzes import essays_awaiting_grading
+        from coursehub.services.quizzes.quizzes import essays_awaiting_grading
 
         engine = create_async_engine(sqlalchemy_url(database_url))
         try:

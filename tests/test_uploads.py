@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from coursehub.hub.constants import Role
-from coursehub.services import uploads
+from coursehub.services.content import uploads
 from coursehub.services.models import Enrollment, Upload
 from tests.teaching_client import hub_token, new_course, new_lesson, new_module, open_session
 

@@ -90,7 +90,7 @@ XSS_CORPUS: list[tuple[str, str]] = [
         "entity encoded",
         "&lt;script&gt;alert(1)&lt;/script&gt; &#60;img src=x onerror=alert(1)&#62;",
     ),
-    # Formulas become MathML (coursehub.services.markdown): HTML, links, styles and namespace
+    # Formulas become MathML (services content.markdown): HTML, links, styles and namespace
     # tricks written inside LaTeX, and LaTeX that would take the server minutes to expand.
     ("latex text with html", r"$\text{<img/src=x/onerror=alert(1)>}$ and $\text{</math><b>}$"),
     (

@@ -2,7 +2,7 @@
 procrastinate's job queue schema
 
 Procrastinate's schema is procrastinate 3.10.0's own ``schema.sql``, kept beside the
-migrations (``coursehub.services.job_queue_schema``). A later procrastinate release ships
+migrations (``coursehub.services.jobs.schema``). A later procrastinate release ships
 migration scripts (``procrastinate/sql/migrations``); apply those from a new Alembic revision
 when the pin moves.
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from coursehub.services.job_queue_schema import drop_procrastinate_schema, procrastinate_schema
+from coursehub.services.jobs.schema import drop_procrastinate_schema, procrastinate_schema
 
 revision = "0004"
 down_revision = "0003"

@@ -1,0 +1,1 @@
+"""Accounts: registration, sign-in, password resets, roles, and the hub's view of a person."""

@@ -1,0 +1,302 @@
+"""Accounts: registration, password sign-in with lockout, password resets, Google linking, roles.
+
+Everything here takes an ``AsyncSession`` and leaves committing to the caller, so one request
+is one transaction. Errors a person can fix raise ``AccountError`` with a sentence to show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coursehub.hub.constants import Role
+from coursehub.services.errors import Refusal
+from coursehub.services.models import Account, LoginThrottle, PasswordReset, RoleChange
+
+_hasher = PasswordHasher()
+# Verified against when the login names nobody, so that a miss costs as much as a hit.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+MIN_PASSWORD_LENGTH = 10
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password123",
+        "1234567890",
+        "qwertyuiop",
+        "password12",
+        "letmein123",
+        "iloveyou12",
+        "coursehub1",
+        "coursehub123",
+        "welcome123",
+        "administrator",
+        "0123456789",
+        "abcdefghij",
+    }
+)
+
+
+class AccountError(Refusal):
+    """A problem the person can fix; ``field`` names the form field it is about."""
+
+
+class LockedOut(AccountError):
+    def __init__(self, minutes: int) -> None:
+        super().__init__(
+            f"Too many failed sign-ins. Wait {minutes} minutes, or reset your password.",
+            status=429,
+        )
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    lockout: timedelta = timedelta(minutes=15)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise AccountError(f"That email address is not valid: {error}", field="email") from None
+
+
+def check_password_strength(password: str, email: str = "") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    if len(password) > 1024:
+        raise AccountError("Choose a password of at most 1024 characters.", field="password")
+    lowered = password.lower()
+    local_part = email.split("@")[0].lower()
+    if lowered in _COMMON_PASSWORDS or len(set(password)) < 4:
+        raise AccountError("That password is too easy to guess; choose another.", field="password")
+    if len(local_part) >= 4 and local_part in lowered:
+        raise AccountError("Your password must not contain your email name.", field="password")
+
+
+async def unique_username(session: AsyncSession, email: str) -> str:
+    """A JupyterHub-safe user name from the email's local part, made unique with a number."""
+    base = re.sub(r"[^a-z0-9]+", "-", email.split("@")[0].lower()).strip("-")[:40] or "user"
+    taken = set(
+        await session.scalars(select(Account.username).where(Account.username.like(f"{base}%")))
+    )
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+async def find_by_email(session: AsyncSession, email: str) -> Account | None:
+    return await session.scalar(select(Account).where(Account.email == email))
+
+
+async def register(
+    session: AsyncSession, *, email: str, password: str, name: str, role: Role = Role.STUDENT
+) -> Account:
+    email = normalise_email(email)
+    name = name.strip()
+    if not name:
+        raise AccountError("Tell us your name.", field="name")
+    if len(name) > 200:
+        raise AccountError("Your name can be at most 200 characters.", field="name")
+    check_password_strength(password, email)
+    if await find_by_email(session, email) is not None:
+        raise AccountError(
+            "An account with this email already exists. Sign in, or reset your password.",
+            field="email",
+            status=409,
+        )
+    account = Account(
+        username=await unique_username(session, email),
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        role=role,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def _throttle(session: AsyncSession, login: str, now: datetime) -> LoginThrottle:
+    """The login name's failure counter, locked for this transaction (made if missing)."""
+    # ON CONFLICT: two first sign-ins of one name at once must not collide.
+    await session.execute(
+        insert(LoginThrottle)
+        .values(login=login, failures=0, first_failure_at=now)
+        .on_conflict_do_nothing(index_elements=[LoginThrottle.login])
+    )
+    return await session.get_one(LoginThrottle, login, with_for_update=True)
+
+
+async def sign_in(
+    session: AsyncSession, login: str, password: str, policy: ThrottlePolicy, now: datetime
+) -> Account | None:
+    """The account for ``login`` (email or user name) and ``password``, or None.
+
+    Failures are counted per login name whether or not an account has it, and a locked name
+    is refused before its password is checked: the answers never tell who has an account.
+    """
+    key = login.strip().lower()[:320]
+    throttle = await _throttle(session, key, now)
+    if throttle.locked_until and throttle.locked_until > now:
+        raise LockedOut(int(policy.lockout.total_seconds() // 60))
+    column = Account.email if "@" in key else Account.username
+    account = await session.scalar(select(Account).where(column == key))
+    if account is not None and account.password_hash and _verify(account.password_hash, password):
+        await session.delete(throttle)
+        account.last_login_at = now
+        if _hasher.check_needs_rehash(account.password_hash):
+            account.password_hash = hash_password(password)
+        return account
+    if account is None or not account.password_hash:
+        _verify(_DUMMY_HASH, password)
+    if now - throttle.first_failure_at > policy.window:
+        throttle.failures, throttle.first_failure_at = 0, now
+    throttle.failures += 1
+    if throttle.failures >= policy.max_failures:
+        throttle.locked_until = now + policy.lockout
+    return None
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_password_reset(
+    session: AsyncSession, email: str, lifetime: timedelta, now: datetime
+) -> tuple[Account, str] | None:
+    """A new reset token for the account with ``email``; None when nobody has that email."""
+    account = await find_by_email(session, normalise_email(email))
+    if account is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    session.add(
+        PasswordReset(
+            account_id=account.id,
+            token_sha256=_token_digest(token),
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    return account, token
+
+
+async def reset_for_token(session: AsyncSession, token: str, now: datetime) -> PasswordReset:
+    """The still-usable reset named by ``token``, or an AccountError saying what is wrong."""
+    reset = await session.scalar(
+        select(PasswordReset)
+        .where(PasswordReset.token_sha256 == _token_digest(token))
+        .with_for_update()
+    )
+    if reset is None:
+        raise AccountError("This reset link is not valid. Ask for a new one.", status=404)
+    if reset.used_at is not None:
+        raise AccountError("This reset link has already been used. Ask for a new one.", status=410)
+    if reset.expires_at <= now:
+        raise AccountError("This reset link has expired. Ask for a new one.", status=410)
+    return reset
+
+
+async def finish_password_reset(
+    session: AsyncSession, token: str, new_password: str, now: datetime
+) -> Account:
+    reset = await reset_for_token(session, token, now)
+    account = await session.get_one(Account, reset.account_id)
+    check_password_strength(new_password, account.email or "")
+    account.password_hash = hash_password(new_password)
+    reset.used_at = now
+    # A reset also lifts any lockout on the account's names.
+    for login in filter(None, (account.email, account.username)):
+        throttle = await session.get(LoginThrottle, login)
+        if throttle is not None:
+            await session.delete(throttle)
+    return account
+
+
+async def sign_in_with_google(
+    session: AsyncSession, *, subject: str, email: str, email_verified: bool, name: str
+) -> Account:
+    """The account for a Google (OpenID Connect) identity, linked by verified email."""
+    account = await session.scalar(select(Account).where(Account.google_subject == subject))
+    if account is not None:
+        return account
+    if not email_verified:
+        raise AccountError(
+            "Your Google account's email address is not verified, so CourseHub cannot link "
+            "it to an account. Verify it with Google, or sign in with your password.",
+            status=403,
+        )
+    email = normalise_email(email)
+    account = await find_by_email(session, email)
+    if account is None:
+        account = Account(
+            username=await unique_username(session, email), email=email, name=name or email
+        )
+        session.add(account)
+    account.google_subject = subject
+    await session.flush()
+    return account
+
+
+# Built once: every request looks its person up this way.
+_BY_USERNAME = select(Account).where(Account.username == bindparam("username"))
+
+
+async def account_for_hub_user(session: AsyncSession, username: str) -> Account:
+    """The account of a hub user; one an admin created in the hub panel gets a STUDENT account."""
+    account = await session.scalar(_BY_USERNAME, {"username": username})
+    if account is None:
+        account = Account(username=username, name=username)
+        session.add(account)
+        await session.flush()
+    return account
+
+
+async def change_role(
+    session: AsyncSession, *, actor: Account, account: Account, new_role: Role
+) -> None:
+    if not actor.role.at_least(Role.ADMIN):
+        raise AccountError("Only administrators can change roles.", status=403)
+    if account.id == actor.id and new_role != Role.ADMIN:
+        admins = await session.scalar(
+            select(func.count()).select_from(Account).where(Account.role == Role.ADMIN)
+        )
+        if (admins or 0) <= 1:
+            raise AccountError(
+                "You are the only administrator; make someone else an administrator first.",
+                status=409,
+            )
+    if account.role == new_role:
+        return
+    session.add(
+        RoleChange(
+            account_id=account.id, changed_by_id=actor.id, old_role=account.role, new_role=new_role
+        )
+    )
+    account.role = new_role

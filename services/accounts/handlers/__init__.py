@@ -1,0 +1,1 @@
+"""HTTP handlers of accounts: each module ends with ``default_handlers(prefix)``."""

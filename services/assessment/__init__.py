@@ -1,0 +1,3 @@
+"""Assessment: notebook assignments, submissions, autograding, manual grading, rubrics,
+feedback release, grade categories and the gradebook.
+"""

@@ -1,0 +1,306 @@
+"""Grading submissions: procrastinate's ``grade_submission`` task, hosted by ``coursehub worker``.
+
+A job grades one submission: it marks it GRADING, borrows a sandbox uid from this machine's
+pool, runs the grading engine (``coursehub.graders.autograde.grade``) in a thread inside a
+fresh job folder, and stores exactly one grade (``INSERT ... ON CONFLICT (submission_id) DO
+NOTHING``, so a job that runs twice after a crash still leaves one), a notification
+(``notifications.add``), and then news on Redis. Faults of the platform
+(``InfrastructureFault``, anything unexpected) are retried; a student's own faults
+(timeouts, crashes, too much output) are final grades. This module imports neither Tornado
+nor the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import procrastinate
+from procrastinate import JobContext, RetryStrategy
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coursehub.services.assessment.assignments import apply_penalty
+from coursehub.services.assessment.manual_grading import recompute_grade
+from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
+from coursehub.services.jobs.context import WorkerContext
+from coursehub.services.models import Assignment, Course, Grade, Submission, SubmissionStatus
+from coursehub.services.notifications import notifications
+
+if TYPE_CHECKING:
+    from coursehub.graders.warm_pool import WarmPool, WarmSandbox
+
+log = logging.getLogger("coursehub.worker")
+
+# Runs of a job in all: the first and two retries.
+MAX_RUNS = 3
+# Sandboxed grading runs as SANDBOX_UID_BASE + slot, one slot per running job on the machine.
+SANDBOX_UID_BASE = 300_000
+SANDBOX_SLOTS = 1000
+SLOT_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-slots"
+# Every job's folder is made in here; the engine hides this parent (the other jobs) from a job.
+JOBS_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-jobs"
+GRADED = "submission_graded"  # the notification's kind (notifications.kinds)
+FAILED_MESSAGE = (
+    "Grading failed three times because of a fault on CourseHub's side, not in your notebook. "
+    "Your submission is kept; your instructor can have it graded again."
+)
+
+
+@contextlib.contextmanager
+def sandbox_slot() -> Iterator[int]:
+    """A sandbox uid no other grading job on this machine holds, for as long as the block
+    runs. The slot is an flock'ed file: a killed worker's slots are free again at once."""
+    SLOT_DIR.mkdir(mode=0o1777, parents=True, exist_ok=True)
+    for slot in range(SANDBOX_SLOTS):
+        handle = (SLOT_DIR / f"slot-{slot}.lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield SANDBOX_UID_BASE + slot
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        return
+    raise RuntimeError(f"All {SANDBOX_SLOTS} grading sandboxes of this machine are busy.")
+
+
+def run_engine(
+    source_notebook: dict[str, Any], submitted: bytes, uid: int, hidden: tuple[str, ...]
+) -> Any:
+    """Grade in a job folder of its own (blocking: call it in a thread). ``hidden`` are
+    folders the job must not see (the platform's data directory)."""
+    from coursehub.graders.assignment_notebooks import read_source, read_submission
+    from coursehub.graders.autograde import grade
+
+    source = read_source(json.dumps(source_notebook).encode())
+    notebook = read_submission(submitted, source)
+    JOBS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Folders of this slot's earlier holder were left by a worker that died mid-job.
+    for stale in JOBS_DIR.glob(f"job-{uid}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"job-{uid}-", dir=JOBS_DIR) as workdir:
+        return grade(source, notebook, workdir=Path(workdir), uid=uid, hidden_paths=hidden)
+
+
+def run_in_sandbox(source_notebook: dict[str, Any], submitted: bytes, sandbox: WarmSandbox) -> Any:
+    """Grade in a sandbox of the warm pool, already running with its kernel ready
+    (blocking: call it in a thread)."""
+    from coursehub.graders.assignment_notebooks import read_source, read_submission
+    from coursehub.graders.autograde import grade
+
+    source = read_source(json.dumps(source_notebook).encode())
+    notebook = read_submission(submitted, source)
+    return grade(
+        source,
+        notebook,
+        workdir=sandbox.workdir,
+        uid=sandbox.uid,
+        limits=sandbox.job.limits,
+        started=sandbox.job,
+    )
+
+
+def warm_pool(size: int, hidden_paths: tuple[str, ...]) -> WarmPool:
+    """Sandboxes for this worker's next ``size`` jobs, started ahead of them."""
+    from coursehub.graders.warm_pool import WarmPool
+
+    return WarmPool(slot=sandbox_slot, jobs_dir=JOBS_DIR, hidden_paths=hidden_paths, size=size)
+
+
+async def grade_in_sandbox(
+    context: WorkerContext, source_notebook: dict[str, Any], submitted: bytes
+) -> Any:
+    """Grade in a sandbox of the worker's warm pool, or in one started now without a pool."""
+    if context.pool is None:
+        with sandbox_slot() as uid:
+            return await asyncio.to_thread(
+                run_engine, source_notebook, submitted, uid, context.hidden_paths
+            )
+    sandbox = await asyncio.to_thread(context.pool.take)
+    try:
+        return await asyncio.to_thread(run_in_sandbox, source_notebook, submitted, sandbox)
+    finally:
+        await asyncio.to_thread(sandbox.close)
+
+
+@dataclass
+class SubmissionGrader:
+    """The ``grade_submission`` task's steps, on the worker's context."""
+
+    context: WorkerContext
+
+    async def set_status(self, submission_id: int, status: SubmissionStatus, message: str) -> None:
+        async with self.context.sessions() as session:
+            await session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id)
+                .values(status=status, status_message=message)
+            )
+            await session.commit()
+
+    async def grade_submission(self, context: JobContext, submission_id: int) -> None:
+        async with self.context.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Submission, Assignment)
+                    .join(Assignment, Assignment.id == Submission.assignment_id)
+                    .where(Submission.id == submission_id)
+                )
+            ).first()
+            if row is None:
+                log.info("Submission %s is gone; nothing to grade", submission_id)
+                return
+            submission, assignment = row
+            graded = await session.scalar(
+                select(Grade.id).where(Grade.submission_id == submission_id)
+            )
+        if graded is not None:
+            await self.set_status(submission_id, SubmissionStatus.GRADED, "")
+            return
+        if (context.job.attempts or 0) >= MAX_RUNS:
+            # Runs cut off by dying workers count too: a submission that keeps taking its
+            # worker down stops here instead of going round for ever.
+            await self.set_status(submission_id, SubmissionStatus.FAILED, FAILED_MESSAGE)
+            return
+        await self.set_status(submission_id, SubmissionStatus.GRADING, "")
+        try:
+            result = await grade_in_sandbox(
+                self.context, assignment.source_notebook, submission.notebook
+            )
+        except Exception as error:
+            await self.platform_fault(context, submission_id, error)
+            raise
+        await self.store_grade(submission, result)
+
+    async def platform_fault(
+        self, context: JobContext, submission_id: int, error: Exception
+    ) -> None:
+        runs = (context.job.attempts or 0) + 1
+        log.warning(
+            "Grading submission %s failed (run %d of %d): %s",
+            submission_id,
+            runs,
+            MAX_RUNS,
+            error,
+            exc_info=not _is_infrastructure_fault(error),
+        )
+        if runs >= MAX_RUNS:
+            await self.set_status(submission_id, SubmissionStatus.FAILED, FAILED_MESSAGE)
+        else:
+            await self.set_status(
+                submission_id,
+                SubmissionStatus.QUEUED,
+                "Grading hit a fault on CourseHub's side; it will be tried again shortly.",
+            )
+
+    async def store_grade(self, submission: Submission, result: Any) -> None:
+        penalty = submission.late_penalty_percent
+        score = float(result.score or 0)
+        values = {
+            "submission_id": submission.id,
+            "outcome": result.outcome,
+            "message": result.message or "",
+            "cells": [_cell_json(cell) for cell in result.cells],
+            "score": score,
+            "max_score": float(result.max_score or 0),
+            "late_penalty_percent": penalty,
+            "final_score": apply_penalty(score, penalty),
+            "flags": list(result.flags),
+            "needs_manual": bool(result.needs_manual),
+            "feedback_notebook": result.feedback_notebook,
+        }
+        async with self.context.sessions() as session:
+            # Locked as people's grading locks it, so none of their changes is missed.
+            await session.execute(
+                select(Submission.id).where(Submission.id == submission.id).with_for_update()
+            )
+            grade_id = await session.scalar(
+                insert(Grade)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["submission_id"])
+                .returning(Grade.id)
+            )
+            if grade_id is not None:
+                # A regraded attempt keeps what people decided (scores by cell, an override).
+                await recompute_grade(session, submission.id)
+            await session.execute(
+                update(Submission)
+                .where(Submission.id == submission.id)
+                .values(status=SubmissionStatus.GRADED, status_message="")
+            )
+            payload = {
+                "submission_id": submission.id,
+                "assignment_id": submission.assignment_id,
+                "attempt": submission.attempt,
+                "outcome": result.outcome,
+                "score": score,
+                "final_score": values["final_score"],
+                "max_score": values["max_score"],
+            }
+            if grade_id is not None:
+                payload.update(await _assignment_of(session, submission.assignment_id))
+                notifications.add(session, submission.account_id, GRADED, payload)
+            await session.commit()
+        made = notifications.committed(session)  # the notification, if this run made it
+        if made:
+            await notifications.announce(self.context.redis, made)
+
+
+async def _assignment_of(session: AsyncSession, assignment_id: int) -> dict[str, str]:
+    """What the notification names: the assignment's title and its course's slug."""
+    title, slug = (
+        await session.execute(
+            select(Assignment.title, Course.slug)
+            .join(Course, Course.id == Assignment.course_id)
+            .where(Assignment.id == assignment_id)
+        )
+    ).one()
+    return {"assignment_title": title, "course": slug}
+
+
+def _is_infrastructure_fault(error: Exception) -> bool:
+    # Only the engine raises it, so the engine is imported already when it is one.
+    engine = sys.modules.get("coursehub.graders.autograde")
+    return engine is not None and isinstance(error, engine.InfrastructureFault)
+
+
+def _cell_json(cell: Any) -> dict[str, Any]:
+    return {
+        "grade_id": cell.grade_id,
+        "kind": str(cell.kind),
+        "score": cell.score,
+        "max_points": cell.max_points,
+        "feedback": cell.feedback,
+    }
+
+
+def tasks(context: WorkerContext) -> procrastinate.Blueprint:
+    """The assessment domain's tasks, for ``coursehub worker`` to host."""
+    blueprint = procrastinate.Blueprint()
+    grader = SubmissionGrader(context)
+
+    @blueprint.task(
+        name=GRADE_TASK,
+        queue=GRADING_QUEUE,
+        pass_context=True,
+        retry=RetryStrategy(max_attempts=MAX_RUNS - 1, wait=5),
+    )
+    async def grade_submission(job: JobContext, submission_id: int) -> None:
+        await grader.grade_submission(job, submission_id)
+
+    return blueprint

@@ -1,0 +1,1 @@
+"""Community: a course's forums, direct messages and announcements."""

@@ -1,0 +1,3 @@
+"""Courses: the catalog, categories, authoring, enrollment, course staff and instructors'
+figures.
+"""

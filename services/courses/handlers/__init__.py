@@ -1,0 +1,1 @@
+"""HTTP handlers of courses: each module ends with ``default_handlers(prefix)``."""

@@ -1,0 +1,1 @@
+"""Learning: the course player, progress, notes and bookmarks, and a student's dashboard."""

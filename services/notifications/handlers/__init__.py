@@ -1,0 +1,1 @@
+"""HTTP handlers of notifications: each module ends with ``default_handlers(prefix)``."""

@@ -1,0 +1,1 @@
+"""Quizzes: the question bank, quizzes, attempts, scoring, grading by hand and item analysis."""

@@ -1,0 +1,1 @@
+"""HTTP handlers of quizzes: each module ends with ``default_handlers(prefix)``."""

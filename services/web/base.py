@@ -1,0 +1,194 @@
+"""The base handler: hub sign-in, one database session per request, roles, JSON and pages.
+
+Every service handler derives from ``BaseHandler``. Pages and API share it, so role checks,
+error bodies (JSON under ``/api/``, a page that says why elsewhere) and XSRF live once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from sqlalchemy.ext.asyncio import AsyncSession
+from tornado import web
+from tornado.log import gen_log
+
+from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
+from coursehub.services.accounts import accounts
+from coursehub.services.errors import Refusal
+from coursehub.services.models import Account
+from coursehub.services.notifications import notifications
+from coursehub.services.settings import Settings
+from coursehub.services.web.hub_oauth import SharedStateHubOAuth
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_JSON_BODY = 1024 * 1024
+
+
+class BaseHandler(HubOAuthenticated, web.RequestHandler):
+    """Shared behaviour; subclasses declare ``min_role`` when only some roles may enter."""
+
+    hub_auth_class = SharedStateHubOAuth  # any of the service's processes finishes a sign-in
+    min_role: Role | None = None
+    public = False  # True for pages anyone may open (register, reset, health)
+
+    @property
+    def settings_obj(self) -> Settings:
+        return self.application.settings["coursehub"]
+
+    @property
+    def hub_scopes(self) -> set[str]:
+        # One custom scope per method family, as in jupyterhub's examples/custom-scopes.
+        return {SCOPE_READ} if self.request.method in READ_METHODS else {SCOPE_WRITE}
+
+    @property
+    def is_api(self) -> bool:
+        return "/api/" in self.request.path
+
+    # Tornado checks XSRF before ``prepare()``, when it cannot know yet whether the request
+    # carries a valid hub token (which needs no XSRF: no browser sends it on its own). So a
+    # request with an Authorization header is checked while ``prepare()`` resolves the user:
+    # HubAuth skips the check for a valid token and makes it for a cookie sign-in.
+    _resolving_user = False
+
+    def check_xsrf_cookie(self) -> None:
+        if "Authorization" in self.request.headers and not self._resolving_user:
+            return
+        super().check_xsrf_cookie()
+
+    async def prepare(self) -> None:
+        # Resolve the hub user without blocking the loop; get_current_user then reads the cache.
+        self._resolving_user = True
+        model = await self.hub_auth.get_user(self, sync=False)
+        try:
+            self._hub_auth_user_cache = self.check_hub_user(model) if model else None
+        except UserNotAllowed:
+            self._hub_auth_user_cache = None
+            raise web.HTTPError(
+                403, "Your sign-in does not grant access to this part of CourseHub."
+            ) from None
+        if self.public or self._hub_auth_user_cache:
+            return
+        if self.is_api or self.request.method not in READ_METHODS:
+            raise web.HTTPError(401, "Sign in to continue.")
+        # Anonymous visitors of a page go through the hub's sign-in; the OAuth state brings
+        # them back to this URL.
+        self.redirect(self.get_login_url())
+
+    @asynccontextmanager
+    async def db(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """This request's database session; commit explicitly, anything else rolls back.
+
+        ``read_only`` sessions run on AUTOCOMMIT connections: use them for requests that
+        only read. Leave the block before writing the response, so the connection is back
+        in the pool before the client can send its next request.
+        """
+        settings = self.application.settings
+        async with settings["read_sessions" if read_only else "sessions"]() as session:
+            try:
+                yield session
+            finally:
+                # Notifications the block made (notifications.add) and committed: open pages
+                # hear of them, in the background (a Redis that is away never slows a reply).
+                made = notifications.committed(session)
+                if made:
+                    settings["background"](notifications.announce(settings["redis"], made))
+
+    async def account(self, session: AsyncSession) -> Account:
+        """The signed-in person's account, refusing those below ``min_role``."""
+        user = self.current_user
+        if not user:
+            raise web.HTTPError(401, "Sign in to continue.")
+        account = await accounts.account_for_hub_user(session, user["name"])
+        self._nav_role = account.role.value
+        if self.min_role is not None and not account.role.at_least(self.min_role):
+            audience = {
+                Role.INSTRUCTOR: "instructors and administrators",
+                Role.ADMIN: "administrators",
+            }.get(self.min_role, "signed-in people")
+            raise web.HTTPError(
+                403,
+                f"This page is for {audience} only, and your account is a "
+                f"{account.role.value.lower()} account. Ask an administrator if you need "
+                "more access.",
+            )
+        return account
+
+    # -- requests and responses -------------------------------------------------------------
+
+    def json_body(self) -> dict[str, Any]:
+        if len(self.request.body) > MAX_JSON_BODY:
+            raise web.HTTPError(413, "The request body is larger than 1 MiB.")
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "The request body must be a JSON object.")
+        return body
+
+    def write_json(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(payload, default=str))
+
+    def render_page(self, template: str, **context: Any) -> None:
+        env = self.application.settings["jinja"]
+        self.finish(env.get_template(template).render(**self.page_context(), **context))
+
+    def page_context(self) -> dict[str, Any]:
+        prefix = self.settings_obj.service_prefix
+        return {
+            "prefix": prefix,
+            "hub_prefix": "/hub/",
+            "user": self.current_user,
+            "nav_role": getattr(self, "_nav_role", ""),
+            "xsrf_form_html": self.xsrf_form_html,
+        }
+
+    def compute_etag(self) -> str | None:
+        """None: pages and API answers are made for one person at one moment, so hashing each
+        body (a thread page is 100 KB) for an ETag buys nothing. Downloads set their own."""
+        return None
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        # A Refusal nobody caught is the answer itself, with its own status.
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, Refusal):
+            status_code = error.status
+        super().send_error(status_code, **kwargs)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, Refusal):
+            # As Tornado logs an HTTPError: one line, no traceback.
+            gen_log.warning(
+                "%d %s %s: %s", value.status, self.request.method, self.request.uri, value.message
+            )
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        field = ""
+        if isinstance(error, Refusal):
+            message, field = error.message, error.field
+        elif isinstance(error, web.HTTPError) and error.log_message:
+            message = error.log_message
+        else:
+            message = self._reason
+        if status_code == 403 and "xsrf" in (message or "").lower():
+            message = "This form expired or came from another site. Reload the page and try again."
+        if self.is_api:
+            self.finish(
+                {"error": message, "status": status_code, **({"field": field} if field else {})}
+            )
+            return
+        self.render_page("error.html", status_code=status_code, message=message)

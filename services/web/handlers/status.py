@@ -1,0 +1,116 @@
+"""Operational endpoints: database and Redis health, Prometheus metrics, the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import yaml
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import text
+from tornado import web
+
+from coursehub.services.web.base import BaseHandler
+
+REQUESTS = Counter(
+    "coursehub_http_requests_total", "Requests served by the course service", ["method", "status"]
+)
+LATENCY = Histogram(
+    "coursehub_http_request_duration_seconds",
+    "Time to serve a request",
+    ["method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+OPENAPI_PATH = Path(__file__).parent.parent / "openapi.yaml"
+
+
+def record_request(handler: web.RequestHandler) -> None:
+    """Tornado's ``log_function``: count and time every request, then write the access log."""
+    method = handler.request.method or "GET"
+    status = handler.get_status()
+    seconds = handler.request.request_time()
+    REQUESTS.labels(method, str(status)).inc()
+    LATENCY.labels(method).observe(seconds)
+    # Successful requests are counted above; logging each one costs more than serving it.
+    log = web.access_log.debug if status < 400 else web.access_log.warning
+    if status >= 500:
+        log = web.access_log.error
+    # The summary is method, path and client address; query strings may carry tokens.
+    log(
+        "%d %s %s (%s) %.1fms",
+        status,
+        method,
+        handler.request.path,
+        handler.request.remote_ip,
+        1000 * seconds,
+    )
+
+
+class HealthHandler(BaseHandler):
+    public = True
+
+    async def get(self) -> None:
+        report = {"database": await self._database(), "redis": await self._redis()}
+        healthy = all(value == "ok" for value in report.values())
+        self.write_json(
+            {"status": "ok" if healthy else "degraded", **report}, 200 if healthy else 503
+        )
+
+    async def _database(self) -> str:
+        try:
+            async with self.db(read_only=True) as session:
+                await asyncio.wait_for(session.execute(text("SELECT 1")), timeout=3)
+        except Exception as error:  # report, don't raise: this is what health is for
+            return f"error: {type(error).__name__}"
+        return "ok"
+
+    async def _redis(self) -> str:
+        try:
+            await asyncio.wait_for(self.application.settings["redis"].ping(), timeout=3)
+        except Exception as error:
+            return f"error: {type(error).__name__}"
+        return "ok"
+
+
+class MetricsHandler(BaseHandler):
+    public = True
+
+    def get(self) -> None:
+        registry = REGISTRY
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Several worker processes: add up what every one of them counted.
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(generate_latest(registry))
+
+
+def load_openapi() -> str:
+    """The OpenAPI document as JSON, read once at start-up."""
+    return json.dumps(yaml.safe_load(OPENAPI_PATH.read_text()))
+
+
+class OpenAPIHandler(BaseHandler):
+    public = True
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(self.application.settings["openapi"])
+
+
+def default_handlers(prefix: str) -> list[tuple[str, type]]:
+    return [
+        (f"{prefix}/health", HealthHandler),
+        (f"{prefix}/metrics", MetricsHandler),
+        (f"{prefix}/api/openapi.json", OpenAPIHandler),
+    ]

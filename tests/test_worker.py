@@ -1,0 +1,30 @@
+"""``coursehub worker`` hosts every domain's tasks (their procrastinate Blueprints) on one
+App, under the names already queued jobs carry, with the scheduled ones scheduled."""
+
+from __future__ import annotations
+
+from coursehub.services import worker
+from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
+from coursehub.services.jobs.context import WorkerContext
+from coursehub.services.jobs.queue import make_app
+from coursehub.services.notifications import notification_jobs
+from coursehub.services.notifications.notification_email import EMAIL_TASK, NOTIFICATION_QUEUE
+from coursehub.services.quizzes.quiz_attempts import QUIZ_GRADE_TASK
+
+
+def test_every_task_is_hosted_under_its_own_name_on_its_queue():
+    app = make_app("postgresql://unused")
+    worker.host_every_task(app, WorkerContext(None, None))  # type: ignore[arg-type]
+    builtin = {name for name, task in app.tasks.items() if task.queue == "builtin"}
+    queues = {name: task.queue for name, task in app.tasks.items() if name not in builtin}
+    assert queues == {
+        GRADE_TASK: GRADING_QUEUE,
+        QUIZ_GRADE_TASK: GRADING_QUEUE,
+        EMAIL_TASK: NOTIFICATION_QUEUE,
+        notification_jobs.DIGEST_TASK: NOTIFICATION_QUEUE,
+        notification_jobs.SCAN_TASK: NOTIFICATION_QUEUE,
+    }
+    assert all(app.tasks[name].blueprint is app for name in queues)
+    assert set(worker.WORKER_QUEUES) == set(queues.values())
+    scheduled = {p.task.name for p in app.periodic_registry.periodic_tasks.values()}
+    assert scheduled == {notification_jobs.DIGEST_TASK, notification_jobs.SCAN_TASK}
