@@ -2,7 +2,7 @@
 
 Three kinds of processes run code that CourseHub does not trust: each person's notebook server
 (``coursehub.hub.spawner``), the kernels of notebook lessons, which run an instructor's code
-for every student who opens the lesson (``coursehub.services.lesson_kernel``), and grading
+for every student who opens the lesson (``coursehub.services.lessons.lesson_kernel``), and grading
 jobs (``coursehub.graders.sandbox_job``). All of them run under bubblewrap as an unprivileged
 uid, in a file system built from an allow-list; nothing else of the host exists in there:
 

@@ -1,5 +1,5 @@
 """The ``coursehub`` command: up, migrate, seed, create-admin, set-role, worker,
-import-nbgrader."""
+import-nbgrader, grade."""
 
 from __future__ import annotations
 
@@ -45,6 +45,16 @@ def import_nbgrader_course(database_url: str, args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+def grade_one_submission(arguments: list[str]) -> int:
+    """``coursehub grade SOURCE.ipynb SUBMISSION.ipynb [--json]``: see
+    ``coursehub.graders.command``."""
+    try:
+        from coursehub.graders import command
+    except ModuleNotFoundError as error:
+        sys.exit(f"coursehub grade needs {error.name}: install coursehub[grader] and run it again.")
+    return command.main(arguments)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s"
@@ -88,7 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     nbgrader.add_argument(
         "--dry-run", action="store_true", help="print what would happen and write nothing"
     )
-    args = parser.parse_args(argv)
+    commands.add_parser(
+        "grade",
+        add_help=False,
+        help="grade one submission with the production engine and sandbox "
+        "(coursehub grade SOURCE.ipynb SUBMISSION.ipynb [--json]; see coursehub grade --help)",
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "grade":
+        return grade_one_submission(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     if args.command == "up":
         return launcher.up(data_dir_from_env(), demo=not args.no_demo)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from coursehub.hub.sandbox import check_sandbox
 from coursehub.services import migrate
 from coursehub.services.bootstrap import bootstrap_admin_from_env, seed_and_print
 from coursehub.services.embedded import embedded_postgres, embedded_redis
@@ -140,7 +141,20 @@ def run_hub(env: dict[str, str], workers: list[subprocess.Popen]) -> int:
     return hub.wait()
 
 
+def sandbox_problem() -> str | None:
+    """Why people's code could not run sandboxed here (None when it can, or when CourseHub
+    does not run as root and so runs it unsandboxed, with a warning where it starts)."""
+    if os.geteuid() != 0:
+        return None
+    return check_sandbox()
+
+
 def up(data_dir: Path, demo: bool = True) -> int:
+    problem = sandbox_problem()
+    if problem:
+        # Lessons would spin forever and every grading job would fail: say so once, now.
+        log.error("CourseHub cannot start: %s", problem)
+        return 1
     data_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         database_url = os.environ.get("DATABASE_URL") or stack.enter_context(

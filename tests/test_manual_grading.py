@@ -255,6 +255,26 @@ def test_an_override_needs_a_reason_and_every_change_is_audited(essays, db):
     assert page.status_code == 200 and "Graded cell by cell instead." in page.text
 
 
+def test_flags_reach_staff_and_never_the_student_who_was_flagged(essays, db):
+    room, grader = essays.room, essays.grader
+    flagged = essays.student(1)
+    attempt = room.submission_ids[flagged.account.username]
+    assert grade_of(db, attempt).flags, "the late student's notebook reaches into the kernel"
+
+    staff_view = grader.get(room.attempt(flagged)).json()
+    assert staff_view["grade"]["flags"]
+
+    own_view = flagged.get(room.attempt(flagged))
+    assert own_view.status_code == 200
+    assert "flags" not in own_view.json()["grade"]
+    listed = flagged.get(f"{room.one}/submissions").json()["submissions"]
+    assert listed and all("flags" not in item["grade"] for item in listed if item["grade"])
+    for shown in (own_view.text, json.dumps(listed)):
+        assert "reaches into the kernel" not in shown
+    page = flagged.get(f"/courses/{room.course.slug}/assignments").text
+    assert "reaches into the kernel" not in page
+
+
 def test_students_see_people_s_grading_only_once_it_is_released(essays, db, redis_url):
     room, grader = essays.room, essays.grader
     student = essays.student(2)

@@ -115,6 +115,9 @@ def student_grade_json(
     body = submissions.grade_json(grade)
     if grade is None or body is None:
         return None
+    # Flags say which of the engine's checks fired: staff review them, a student never
+    # learns which check caught (or missed) what.
+    del body["flags"]
     if not released:
         score = round(sum(float(c["score"]) for c in grade.cells if c.get("score") is not None), 4)
         body.update(

@@ -20,6 +20,7 @@ from prometheus_client import (
 from sqlalchemy import text
 from tornado import web
 
+from coursehub.hub.sandbox import recent_sandbox_check
 from coursehub.services.web.base import BaseHandler
 
 REQUESTS = Counter(
@@ -60,8 +61,12 @@ class HealthHandler(BaseHandler):
     public = True
 
     async def get(self) -> None:
-        report = {"database": await self._database(), "redis": await self._redis()}
-        healthy = all(value == "ok" for value in report.values())
+        report = {
+            "database": await self._database(),
+            "redis": await self._redis(),
+            "sandbox": await self._sandbox(),
+        }
+        healthy = all(value == "ok" or value.startswith("off") for value in report.values())
         self.write_json(
             {"status": "ok" if healthy else "degraded", **report}, 200 if healthy else 503
         )
@@ -80,6 +85,14 @@ class HealthHandler(BaseHandler):
         except Exception as error:
             return f"error: {type(error).__name__}"
         return "ok"
+
+    async def _sandbox(self) -> str:
+        """Whether the sandbox lesson kernels run in starts (checked at most once a minute):
+        a lesson whose kernel cannot start is the first thing a student would meet."""
+        if os.geteuid() != 0:
+            return "off: not running as root, so lesson kernels run without the sandbox"
+        reason = await asyncio.to_thread(recent_sandbox_check)
+        return "ok" if reason is None else f"error: {reason}"
 
 
 class MetricsHandler(BaseHandler):

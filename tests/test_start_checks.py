@@ -1,0 +1,42 @@
+"""`coursehub up` on a machine where people's code cannot be sandboxed refuses to start with
+one sentence saying what to install, instead of serving lessons that spin forever."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes start only as root")
+
+
+def test_up_without_setpriv_or_bubblewrap_refuses_with_what_to_install(tmp_path):
+    venv_bin = Path(sys.executable).parent
+    only_python = tmp_path / "bin"
+    only_python.mkdir()
+    for name in ("python", "python3", "coursehub"):
+        (only_python / name).symlink_to(venv_bin / name)
+    environment = {
+        "PATH": str(only_python),  # no /usr/bin: neither setpriv nor the system's bwrap
+        "HOME": str(tmp_path),
+        "COURSEHUB_DATA_DIR": str(tmp_path / "data"),
+    }
+    started = subprocess.run(
+        [str(only_python / "coursehub"), "up", "--no-demo"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 1
+    assert "CourseHub cannot start" in started.stderr
+    assert "install the Debian packages bubblewrap and util-linux" in started.stderr
+    assert not (tmp_path / "data").exists(), "nothing was started or written"
+
+
+def test_the_running_platform_reports_that_its_sandbox_starts(platform, client):
+    report = client.get(f"{platform.service_url}/health").json()
+    assert report["sandbox"] == "ok"
