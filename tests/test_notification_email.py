@@ -293,6 +293,39 @@ async def test_the_persons_choice_decides_what_email_follows(
     assert len(jobs_of(sync_db, notification_id)) == expected_jobs
 
 
+async def test_only_the_commit_that_makes_a_notification_real_queues_its_email_once(
+    sync_db, worker
+):
+    """An announcement's email is queued by the commit of the transaction that made it: not
+    for a transaction rolled back, not for a savepoint rolled back inside a committed one,
+    and not again when the same session commits later."""
+    student = person(sync_db)
+    async with worker.sessions() as session:
+        dropped = notifications.add(session, student.id, "announcement", {"title": "Dropped"})
+        await session.flush()
+        dropped_id = dropped.id
+        await session.rollback()
+
+        kept = notifications.add(session, student.id, "announcement", {"title": "Kept"})
+        savepoint = await session.begin_nested()
+        notifications.add(session, student.id, "announcement", {"title": "Undone"})
+        await session.flush()
+        await savepoint.rollback()
+        await session.commit()
+        assert notifications.committed(session) == [kept]  # what open pages hear of
+
+        notifications.add(session, student.id, "enrolled", {"title": "No email for this"})
+        await session.commit()  # a later commit of the same session queues nothing twice
+
+    assert delivery(sync_db, dropped_id) is None and jobs_of(sync_db, dropped_id) == []
+    assert jobs_of(sync_db, kept.id) == [(EMAIL_TASK, NOTIFICATION_QUEUE, "todo")]
+    with sync_db() as session:
+        queued = session.scalars(
+            select(EmailDelivery.notification_id).where(EmailDelivery.account_id == student.id)
+        )
+        assert list(queued) == [kept.id]
+
+
 async def test_nobody_without_an_email_address_gets_a_delivery(sync_db, worker):
     student = person(sync_db, with_email=False)
     notification_id = await notify(worker, student, "announcement", "Exam rooms are posted.")

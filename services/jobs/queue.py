@@ -8,11 +8,13 @@ procrastinate App on the course database that the worker runs and tests defer th
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, overload
 
 import procrastinate
 from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 _DEFER = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
@@ -25,15 +27,31 @@ def _deferral(task: str, queue: str, args: dict[str, Any]) -> tuple[TextClause, 
     return _DEFER, {"queue": queue, "task": task, "args": json.dumps(args)}
 
 
-async def defer(session: AsyncSession, task: str, queue: str, **args: Any) -> int:
-    """Queue ``task(**args)`` on ``queue`` in ``session``'s transaction; the job's id."""
-    return int(await session.scalar(*_deferral(task, queue, args)))
+@overload
+def defer(session: AsyncSession, task: str, queue: str, **args: Any) -> Awaitable[int]: ...
 
 
-def defer_in_flush(connection: Connection, task: str, queue: str, **args: Any) -> int:
-    """``defer`` for code that runs inside SQLAlchemy's flush, on its (synchronous)
-    connection."""
-    return int(connection.execute(*_deferral(task, queue, args)).scalar_one())
+@overload
+def defer(session: Session | Connection, task: str, queue: str, **args: Any) -> int: ...
+
+
+def defer(
+    session: AsyncSession | Session | Connection, task: str, queue: str, **args: Any
+) -> Awaitable[int] | int:
+    """Queue ``task(**args)`` on ``queue`` in ``session``'s transaction; the job's id.
+
+    Awaited on an ``AsyncSession`` (``await defer(session, ...)``); on a synchronous
+    ``Session`` or ``Connection`` (code that runs inside SQLAlchemy's commit, such as the
+    notifications' email step) it returns the id at once.
+    """
+    statement, params = _deferral(task, queue, args)
+    if isinstance(session, AsyncSession):
+        return _job_id(session.scalar(statement, params))
+    return int(session.execute(statement, params).scalar_one())
+
+
+async def _job_id(scalar: Awaitable[Any]) -> int:
+    return int(await scalar)
 
 
 def libpq_url(database_url: str) -> str:

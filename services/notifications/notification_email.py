@@ -1,9 +1,10 @@
-"""Notifications by email: which ones go (decided when a notification is inserted, from its
-owner's choice), the messages, and sending them from the worker, never in a request.
+"""Notifications by email: which ones go (decided in the transaction that makes them, from
+their owner's choice), the messages, and sending them from the worker, never in a request.
 
-- ``queue_delivery`` runs inside the insert of a notification (same transaction): it writes
-  the ``email_deliveries`` row (EMAIL or DIGEST, none when the choice is OFF or the person has
-  no email address) and, for EMAIL, defers ``send_notification_email`` on procrastinate.
+- ``queue_emails`` runs as the transaction that made notifications (``notifications.add``)
+  commits, in it: it writes each one's ``email_deliveries`` row (EMAIL or DIGEST, none when
+  the choice is OFF or the person has no email address) and, for EMAIL, defers
+  ``send_notification_email`` on procrastinate (``jobs.queue.defer``).
 - ``send_notification_email`` sends one through ``services/mail.py`` (SMTP, or the outbox
   folder without an SMTP server). The delivery row is locked while sending and marked sent
   after, so a job that runs twice sends once; an SMTP failure is recorded and raised, and
@@ -22,20 +23,20 @@ import asyncio
 import logging
 import os
 import smtplib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import SERVICE_PREFIX
 from coursehub.services import mail
-from coursehub.services.jobs.queue import defer_in_flush
+from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
     Account,
     EmailChoice,
@@ -53,19 +54,24 @@ NOTIFICATION_QUEUE = "notifications"
 EMAIL_TASK = "send_notification_email"
 SETTINGS_PAGE = f"{SERVICE_PREFIX}/notifications/settings"
 
-_QUEUE_DELIVERY = text(
+# One row per notification whose owner gets email for its kind (their choice, else the
+# kind's default), none when that is OFF or the person has no email address.
+_QUEUE_DELIVERIES = text(
     """
     INSERT INTO email_deliveries (notification_id, account_id, channel)
-    SELECT :notification_id, accounts.id, chosen.email
-    FROM accounts
+    SELECT notifications.id, accounts.id, chosen.email
+    FROM unnest(CAST(:ids AS integer[]), CAST(:defaults AS email_choice[])) AS made(id, fallback)
+    JOIN notifications ON notifications.id = made.id
+    JOIN accounts ON accounts.id = notifications.account_id
     CROSS JOIN LATERAL (
         SELECT COALESCE(
             (SELECT email FROM notification_preferences
-             WHERE account_id = accounts.id AND kind = :kind),
-            CAST(:default AS email_choice)) AS email
+             WHERE account_id = accounts.id AND kind = notifications.kind),
+            made.fallback) AS email
     ) AS chosen
-    WHERE accounts.id = :account_id AND accounts.email IS NOT NULL AND chosen.email <> 'OFF'
-    RETURNING channel
+    WHERE accounts.email IS NOT NULL AND chosen.email <> 'OFF'
+    ON CONFLICT (notification_id) DO NOTHING
+    RETURNING notification_id, channel
     """
 )
 
@@ -74,20 +80,26 @@ class EmailNotSent(Exception):
     """The SMTP server refused or could not be reached; the job runs again later."""
 
 
-def queue_delivery(connection: Any, notification: Notification) -> None:
-    """The email side of a just-inserted notification, in its transaction (synchronous: it
-    runs inside SQLAlchemy's flush)."""
-    channel = connection.execute(
-        _QUEUE_DELIVERY,
+def queue_emails(connection: Connection | Session, made: Iterable[Notification]) -> list[int]:
+    """The email side of notifications just written in ``connection``'s transaction (they
+    have their ids): an ``email_deliveries`` row each for those that email (EMAIL or DIGEST),
+    and a ``send_notification_email`` job (``defer``) for each EMAIL one. The ids queued to
+    send at once. Synchronous: it runs as the transaction commits
+    (``notifications.add``)."""
+    rows = [notification for notification in made if notification.id is not None]
+    if not rows:
+        return []
+    chosen = connection.execute(
+        _QUEUE_DELIVERIES,
         {
-            "notification_id": notification.id,
-            "account_id": notification.account_id,
-            "kind": notification.kind,
-            "default": default_for(notification.kind).value,
+            "ids": [notification.id for notification in rows],
+            "defaults": [default_for(notification.kind).value for notification in rows],
         },
-    ).scalar()
-    if channel == EmailChoice.EMAIL.value:
-        defer_in_flush(connection, EMAIL_TASK, NOTIFICATION_QUEUE, notification_id=notification.id)
+    )
+    at_once = sorted(id_ for id_, channel in chosen if channel == EmailChoice.EMAIL.value)
+    for notification_id in at_once:
+        defer(connection, EMAIL_TASK, NOTIFICATION_QUEUE, notification_id=notification_id)
+    return at_once
 
 
 def mail_settings(env: Mapping[str, str] | None = None) -> Settings:

@@ -3,11 +3,13 @@ tells open pages that a new one exists.
 
 Making one is ``add`` in the caller's transaction. Two things follow:
 
-- Email: when the row is inserted, its owner's choice for its kind (``kinds``,
-  ``notification_preferences``) decides, in the same transaction, whether an email goes at
-  once (an ``email_deliveries`` row and a ``send_notification_email`` job, deferred in that
-  transaction), waits for the daily digest (a row only), or does not go
-  (``notification_email.queue_delivery``, on insert).
+- Email: as the transaction that made it commits (``_queue_emails``, the session's
+  ``before_commit`` step, on the rows ``add`` remembered), its owner's choice for its kind
+  (``kinds``, ``notification_preferences``) decides, in that transaction, whether an email
+  goes at once (an ``email_deliveries`` row and a ``send_notification_email`` job, deferred
+  with ``jobs.queue.defer``), waits for the daily digest (a row only), or does not go
+  (``notification_email.queue_emails``). A rolled-back transaction queues nothing; each
+  notification is queued once, by the commit that made it real.
 - Live news: the session remembers the rows made with ``add`` and the notifications marked
   read (``mark_read``, ``mark_read_about``: a ``ReadMark``) in ``session.info``, and which of
   them its commits made real; whoever owns the session takes those (``committed``) and
@@ -29,9 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from coursehub.services.models import Notification, utcnow
 from coursehub.services.notifications import notification_email
@@ -64,8 +66,10 @@ def _remember(session: AsyncSession, item: Announced) -> None:
 
 def add(session: AsyncSession, account_id: int, kind: str, payload: dict[str, Any]) -> Notification:
     """A notification for ``account_id`` in ``session``'s transaction (the record), with the
-    title and page its kind declares where ``payload`` has none; after the commit,
-    ``announce`` it so open pages hear of it at once."""
+    title and page its kind declares where ``payload`` has none. The session remembers it:
+    as the transaction commits, its email is queued in it (``_queue_emails``:
+    ``notification_email.queue_emails``); after the commit, ``committed`` hands it out to
+    ``announce`` so open pages hear of it at once."""
     payload = with_title_and_link(kind, payload)
     notification = Notification(account_id=account_id, kind=kind, payload=payload)
     session.add(notification)
@@ -79,8 +83,19 @@ def committed(session: AsyncSession | Session) -> list[Announced]:
     return session.info.pop(COMMITTED, [])
 
 
-# Only bookkeeping in the session's own ``info``: what its commit made real, what its
-# rollback undid. Announcing is left to the session's owner.
+# What a session's commit does with the notifications ``add`` remembered (in its own
+# ``info``): first, still inside the transaction, their emails are queued; once it is
+# committed they wait for ``committed``; a rollback forgets them, and the transaction takes
+# their emails with it. Announcing is left to the session's owner.
+@event.listens_for(Session, "before_commit")
+def _queue_emails(session: Session) -> None:
+    made = [item for item in session.info.get(PENDING, ()) if isinstance(item, Notification)]
+    if made:
+        session.flush()  # the rows get their ids; rows of a rolled-back savepoint are gone
+        kept = [notification for notification in made if inspect(notification).persistent]
+        notification_email.queue_emails(session.connection(), kept)
+
+
 @event.listens_for(Session, "after_commit")
 def _remember_committed(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
@@ -88,14 +103,18 @@ def _remember_committed(session: Session) -> None:
         session.info.setdefault(COMMITTED, []).extend(pending)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(PENDING, None)
-
-
-@event.listens_for(Notification, "after_insert")
-def _queue_email(_mapper: Any, connection: Any, notification: Notification) -> None:
-    notification_email.queue_delivery(connection, notification)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(PENDING, None)
+        return
+    # A savepoint rolled back: only the rows written inside it are gone (SQLAlchemy makes
+    # them transient again); the transaction around it goes on with the others.
+    pending = session.info.get(PENDING)
+    if pending:
+        pending[:] = [
+            item for item in pending if isinstance(item, ReadMark) or not inspect(item).transient
+        ]
 
 
 async def announce(client: redis.Redis, items: Iterable[Announced]) -> None:
