@@ -1,12 +1,18 @@
-"""``courses.membership``: the one answer to "what is this person in this course"."""
+"""``courses.membership``: the one answer to "what is this person in this course", for one
+person (``membership``, ``place_of``) and for many at once (``members``)."""
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
+from sqlalchemy import select
 
 from coursehub.hub.constants import Role
-from coursehub.services.courses.membership import Membership, Place, place_of
-from coursehub.services.models import Account, Course, Enrollment
+from coursehub.services.courses.membership import Membership, Place, members, membership, place_of
+from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.models import Account, Course, CourseGrader, CourseStatus, Enrollment
+from coursehub.services.settings import sqlalchemy_url
 
 INSTRUCTOR_ID = 7
 
@@ -53,3 +59,93 @@ def test_what_each_place_may_do(place, manages, grades):
 def test_an_enrollment_makes_one_enrolled_whatever_the_place():
     enrolled = Enrollment(account_id=1, course_id=1)
     assert Membership(person(), COURSE, Place.GRADER, enrolled).enrolled
+
+
+# -- ``members``: the same rule in SQL, for many people and courses at once ---------------
+
+
+@pytest.fixture
+async def sessions(database_url):  # type: ignore[no-untyped-def]
+    engine = make_engine(sqlalchemy_url(database_url), pool_size=2)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+def course_of(db, instructor: Account, *graders: Account, enrolled: tuple[Account, ...] = ()):  # type: ignore[no-untyped-def]
+    with db() as session:
+        course = Course(
+            slug=f"members-{secrets.token_hex(4)}",
+            title="Cell Biology",
+            instructor_id=instructor.id,
+            status=CourseStatus.PUBLISHED,
+        )
+        session.add(course)
+        session.flush()
+        session.add_all(CourseGrader(course_id=course.id, account_id=g.id) for g in graders)
+        session.add_all(Enrollment(course_id=course.id, account_id=s.id) for s in enrolled)
+        session.commit()
+        return course
+
+
+def places(db, **filters) -> dict[tuple[int, int], Place]:  # type: ignore[no-untyped-def]
+    found = members(**filters)
+    with db() as session:
+        rows = session.execute(select(found.c.account_id, found.c.course_id, found.c.place))
+        return {(account_id, course_id): Place(place) for account_id, course_id, place in rows}
+
+
+async def test_members_gives_everyone_of_a_course_the_place_membership_gives_them(
+    db, make_account, sessions
+):
+    """A course with an instructor, a grader who also enrolled, a student and an administrator
+    who enrolled to try it: each has one row, with the place ``membership`` answers; a
+    stranger (even another course's instructor) has none."""
+    teacher, grader, student = (make_account(r) for r in (Role.INSTRUCTOR,) * 2 + (Role.STUDENT,))
+    admin, stranger = make_account(Role.ADMIN), make_account(Role.INSTRUCTOR)
+    course = course_of(db, teacher, grader, enrolled=(grader, student, admin))
+    people = [teacher, grader, student, admin, stranger]
+
+    found = places(db, courses=[course.id], people=[p.id for p in people])
+    assert found == {
+        (teacher.id, course.id): Place.INSTRUCTOR,
+        (grader.id, course.id): Place.GRADER,
+        (student.id, course.id): Place.STUDENT,
+        (admin.id, course.id): Place.ADMIN,
+    }
+    async with sessions() as session:
+        loaded = await session.get(Course, course.id)
+        for person_ in people:
+            account = await session.get(Account, person_.id)
+            expected = (await membership(session, account, loaded)).place
+            assert found.get((person_.id, course.id), Place.NONE) is expected
+
+
+def test_an_administrator_has_a_place_in_every_course_unless_only_ties_are_asked_for(
+    db, make_account
+):
+    teacher, admin, student = (make_account(r) for r in (Role.INSTRUCTOR, Role.ADMIN, Role.STUDENT))
+    first = course_of(db, teacher, enrolled=(student,))
+    second = course_of(db, teacher, enrolled=(admin,))
+    courses = [first.id, second.id]
+
+    everyone = places(db, courses=courses, people=[admin.id, student.id])
+    assert everyone == {
+        (admin.id, first.id): Place.ADMIN,
+        (admin.id, second.id): Place.ADMIN,
+        (student.id, first.id): Place.STUDENT,
+    }
+    # Lists of people to write to: an administrator shows where they teach, grade or study.
+    tied = places(db, courses=courses, people=[admin.id, student.id], administrators=False)
+    assert tied == {(admin.id, second.id): Place.ADMIN, (student.id, first.id): Place.STUDENT}
+
+
+def test_members_of_one_person_are_their_courses(db, make_account):
+    teacher, helper = make_account(Role.INSTRUCTOR), make_account(Role.STUDENT)
+    taught = course_of(db, teacher)
+    graded = course_of(db, make_account(Role.INSTRUCTOR), teacher, helper)
+    studied = course_of(db, make_account(Role.INSTRUCTOR), enrolled=(teacher,))
+    assert places(db, people=[teacher.id]) == {
+        (teacher.id, taught.id): Place.INSTRUCTOR,
+        (teacher.id, graded.id): Place.GRADER,
+        (teacher.id, studied.id): Place.STUDENT,
+    }

@@ -18,17 +18,15 @@ import re
 from typing import Any
 
 from markdown_it import MarkdownIt
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.hub.constants import Role
 from coursehub.services.community.forums import Member, thread_url
+from coursehub.services.courses.membership import GRADERS, Place, members
 from coursehub.services.models import (
     Account,
     Course,
-    CourseGrader,
     CourseStatus,
-    Enrollment,
     ForumPost,
     ForumThread,
     Notification,
@@ -61,21 +59,11 @@ async def readers(
     instructor, administrators and graders)."""
     if not account_ids:
         return set()
-    is_grader = (
-        select(CourseGrader.id)
-        .where(CourseGrader.course_id == course.id, CourseGrader.account_id == Account.id)
-        .exists()
-    )
-    allowed = [Account.role == Role.ADMIN, Account.id == course.instructor_id, is_grader]
+    member = members(courses=[course.id], people=account_ids)
+    allowed = [*GRADERS]
     if not staff_only and course.status is not CourseStatus.DRAFT:
-        allowed.append(
-            select(Enrollment.id)
-            .where(Enrollment.course_id == course.id, Enrollment.account_id == Account.id)
-            .exists()
-        )
-    rows = await session.scalars(
-        select(Account.id).where(Account.id.in_(account_ids), or_(*allowed))
-    )
+        allowed.append(Place.STUDENT)
+    rows = await session.scalars(select(member.c.account_id).where(member.c.place.in_(allowed)))
     return set(rows)
 
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import nh3
-from sqlalchemy import case, func, or_, select, union, union_all, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
@@ -32,14 +32,13 @@ from sqlalchemy.orm import defer
 from coursehub.hub.constants import Role
 from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.courses.enrollment import is_staff_of
+from coursehub.services.courses.membership import GRADERS, Place, members
 from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Conversation,
     Course,
-    CourseGrader,
     DirectMessage,
-    Enrollment,
     Notification,
     utcnow,
 )
@@ -105,21 +104,9 @@ def display_name(account: Account) -> str:
 
 async def course_roles(session: AsyncSession, account: Account) -> dict[int, bool]:
     """The courses ``account`` belongs to, each with True when they are staff of it."""
-    if account.role is Role.ADMIN:
-        return dict.fromkeys(await session.scalars(select(Course.id)), True)
-    roles = dict.fromkeys(
-        await session.scalars(
-            select(Enrollment.course_id).where(Enrollment.account_id == account.id)
-        ),
-        False,
-    )
-    staff_of = union(
-        select(Course.id).where(Course.instructor_id == account.id),
-        select(CourseGrader.course_id).where(CourseGrader.account_id == account.id),
-    )
-    for course_id in await session.scalars(staff_of):
-        roles[course_id] = True
-    return roles
+    mine = members(people=[account.id])
+    rows = await session.execute(select(mine.c.course_id, mine.c.place))
+    return {course_id: Place(place) in GRADERS for course_id, place in rows}
 
 
 async def may_message(session: AsyncSession, sender: Account, recipient: Account) -> bool:
@@ -154,17 +141,12 @@ async def contacts(session: AsyncSession, account: Account) -> list[tuple[Accoun
         )
     )
     students_visible = {course_id for course_id, staff in roles.items() if staff} | open_courses
-    people = union_all(
-        select(Course.instructor_id.label("account_id"), Course.id.label("course_id")).where(
-            Course.id.in_(list(roles))
-        ),
-        select(CourseGrader.account_id, CourseGrader.course_id).where(
-            CourseGrader.course_id.in_(list(roles))
-        ),
-        select(Enrollment.account_id, Enrollment.course_id).where(
-            Enrollment.course_id.in_(list(students_visible))
-        ),
-    ).subquery()
+    tied = members(courses=list(roles), administrators=False)
+    people = (
+        select(tied.c.account_id, tied.c.course_id)
+        .where(or_(tied.c.place.in_(GRADERS), tied.c.course_id.in_(list(students_visible))))
+        .subquery()
+    )
     rows = await session.execute(
         select(Account, Course.title)
         .select_from(Account)

@@ -4,7 +4,8 @@
 course's instructor, one of its graders, an enrolled student, or none of these; with the
 enrollment when there is one (staff may be enrolled too). Code that already read the two
 facts in a query of its own (the forums' page query, the course player's) asks
-``place_of`` instead, so the rule stays here.
+``place_of`` instead, and queries about many people or courses at once (who may message
+whom, who hears of a forum post) join ``members``, the same rule in SQL, so it stays here.
 
 What each place may do, as the domains ask it:
 
@@ -19,10 +20,11 @@ What each place may do, as the domains ask it:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, Subquery, case, literal, select, true, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
@@ -99,3 +101,66 @@ async def membership(session: AsyncSession, account: Account | None, course: Cou
     ).one()
     place = place_of(account, course, grader=bool(is_grader), enrolled=found is not None)
     return Membership(account, course, place, found)
+
+
+Ids = Iterable[int] | Select[tuple[int]] | None
+
+
+def _among(column: ColumnElement[int], ids: Ids) -> ColumnElement[bool]:
+    if ids is None:
+        return true()
+    return column.in_(ids if isinstance(ids, Select) else list(ids))
+
+
+def members(courses: Ids = None, people: Ids = None, *, administrators: bool = True) -> Subquery:
+    """``place_of`` for many at once: a subquery of ``(account_id, course_id, place)``, one
+    row for each person with a place in each course (``Place`` values, never NONE), for
+    the ``courses`` and ``people`` given (None: all). ``administrators=False`` leaves out
+    administrators who are not tied to the course (its instructor, one of its graders or
+    enrolled): they have a place in every course, but not every list wants them all."""
+    ties = [
+        select(Course.instructor_id.label("account_id"), Course.id.label("course_id")).where(
+            _among(Course.id, courses), _among(Course.instructor_id, people)
+        ),
+        select(CourseGrader.account_id, CourseGrader.course_id).where(
+            _among(CourseGrader.course_id, courses), _among(CourseGrader.account_id, people)
+        ),
+        select(Enrollment.account_id, Enrollment.course_id).where(
+            _among(Enrollment.course_id, courses), _among(Enrollment.account_id, people)
+        ),
+    ]
+    if administrators:
+        ties.append(
+            select(Account.id, Course.id)
+            .join(Course, true())  # administrators have a place in every course
+            .where(
+                Account.role == Role.ADMIN, _among(Account.id, people), _among(Course.id, courses)
+            )
+        )
+    pair = union(*ties).subquery("pair")
+    grader = (
+        select(CourseGrader.id)
+        .where(
+            CourseGrader.course_id == pair.c.course_id,
+            CourseGrader.account_id == pair.c.account_id,
+        )
+        .exists()
+    )
+    enrolled = (
+        select(Enrollment.id)
+        .where(Enrollment.course_id == pair.c.course_id, Enrollment.account_id == pair.c.account_id)
+        .exists()
+    )
+    place = case(  # place_of, in the same order: the highest place counts
+        (Account.role == Role.ADMIN, literal(Place.ADMIN.value)),
+        (Course.instructor_id == Account.id, literal(Place.INSTRUCTOR.value)),
+        (grader, literal(Place.GRADER.value)),
+        (enrolled, literal(Place.STUDENT.value)),
+        else_=literal(Place.NONE.value),
+    )
+    return (
+        select(pair.c.account_id, pair.c.course_id, place.label("place"))
+        .join(Account, Account.id == pair.c.account_id)
+        .join(Course, Course.id == pair.c.course_id)
+        .subquery("members")
+    )
