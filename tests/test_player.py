@@ -282,6 +282,48 @@ def test_the_lesson_server_refuses_requests_without_its_token(platform, lesson_s
 
 
 @pytest.mark.browser
+def test_a_notebook_lesson_frame_sizes_itself_once_and_stays_put(
+    platform, lesson_server, db, make_account, page
+):
+    """Watched for 30 s as a student would, nothing touched: once the lesson has rendered,
+    the frame keeps its height and the buttons below it stay where they are."""
+    instructor, student = make_account(Role.INSTRUCTOR), make_account()
+    course = build_course(
+        db,
+        instructor,
+        [
+            LessonSpec("Summarising data", kind=LessonKind.NOTEBOOK, notebook=slider_notebook()),
+            LessonSpec("Afterwards", text="The next lesson."),
+        ],
+    )
+    give_course_files(platform.data_dir, course)
+    enroll(db, student, course)
+    sign_in(page, platform, student.email)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(course.url(platform.service_url, "Summarising data"))
+    report = page.frame_locator("#lesson_frame").get_by_text(
+        re.compile(r"Days reaching 20\.0°C: \d+ of 30")
+    )
+    expect(report).to_be_visible(timeout=90_000)
+    time.sleep(1)  # the widget's own first layout
+
+    def measured() -> tuple[float, float]:
+        frame = page.locator("#lesson_frame").bounding_box()
+        button = page.locator("#next_lesson").bounding_box()
+        assert frame is not None and button is not None
+        return frame["height"], button["y"]
+
+    first = measured()
+    assert first[0] > 300, f"the frame is {first[0]}px tall: the lesson is cut off"
+    seen = {first}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        seen.add(measured())
+        time.sleep(0.25)
+    assert seen == {first}, f"the frame or the buttons moved after rendering: {sorted(seen)}"
+
+
+@pytest.mark.browser
 def test_a_student_uses_a_live_notebook_lesson_and_reads_it_to_the_end(
     platform, lesson_server, db, make_account, page, browser, tmp_path
 ):

@@ -106,7 +106,16 @@
       if (message.coursehub !== "lesson-frame") return;
       var height = Number(message.height);
       if (isFinite(height) && height > 0) {
-        frame.style.height = Math.min(Math.max(height, 200), 200000) + "px";
+        // The frame's CSS height includes its border (border-box): add it, so the lesson
+        // gets exactly the height it asked for and never reports a smaller one back.
+        var style = window.getComputedStyle(frame);
+        var border = style.boxSizing === "border-box"
+          ? (parseFloat(style.borderTopWidth) || 0) + (parseFloat(style.borderBottomWidth) || 0)
+          : 0;
+        var wanted = Math.min(Math.max(height, 200), 200000) + border;
+        if (Math.abs(frame.getBoundingClientRect().height - wanted) > 1) {
+          frame.style.height = wanted + "px";
+        }
       }
       if (typeof message.kernelId === "string" && /^[0-9a-f-]{36}$/.test(message.kernelId)) {
         kernelId = message.kernelId;
