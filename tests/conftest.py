@@ -4,15 +4,17 @@ PostgreSQL and Redis, with a database and a Redis DB of its own, dropped afterwa
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
 from coursehub.services.accounts.accounts import hash_password
+from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.migrate import upgrade
 from coursehub.services.models import Account
 from coursehub.services.settings import sqlalchemy_url
@@ -70,6 +72,14 @@ def db(database_url: str) -> Iterator[Callable[[], Session]]:
     engine = create_engine(sqlalchemy_url(database_url))
     yield lambda: Session(engine, expire_on_commit=False)
     engine.dispose()
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Asynchronous sessions on the test database, as the course service's code gets them."""
+    engine = make_engine(sqlalchemy_url(database_url), pool_size=2)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
 
 
 @pytest.fixture

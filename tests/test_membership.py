@@ -3,16 +3,13 @@ person (``membership``, ``place_of``) and for many at once (``members``)."""
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
 from coursehub.services.courses.membership import Membership, Place, members, membership, place_of
-from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.models import Account, Course, CourseGrader, CourseStatus, Enrollment
-from coursehub.services.settings import sqlalchemy_url
+from coursehub.services.models import Account, Course, Enrollment
+from tests.service_data import course_with
 
 INSTRUCTOR_ID = 7
 
@@ -64,29 +61,6 @@ def test_an_enrollment_makes_one_enrolled_whatever_the_place():
 # -- ``members``: the same rule in SQL, for many people and courses at once ---------------
 
 
-@pytest.fixture
-async def sessions(database_url):  # type: ignore[no-untyped-def]
-    engine = make_engine(sqlalchemy_url(database_url), pool_size=2)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
-
-
-def course_of(db, instructor: Account, *graders: Account, enrolled: tuple[Account, ...] = ()):  # type: ignore[no-untyped-def]
-    with db() as session:
-        course = Course(
-            slug=f"members-{secrets.token_hex(4)}",
-            title="Cell Biology",
-            instructor_id=instructor.id,
-            status=CourseStatus.PUBLISHED,
-        )
-        session.add(course)
-        session.flush()
-        session.add_all(CourseGrader(course_id=course.id, account_id=g.id) for g in graders)
-        session.add_all(Enrollment(course_id=course.id, account_id=s.id) for s in enrolled)
-        session.commit()
-        return course
-
-
 def places(db, **filters) -> dict[tuple[int, int], Place]:  # type: ignore[no-untyped-def]
     found = members(**filters)
     with db() as session:
@@ -102,7 +76,7 @@ async def test_members_gives_everyone_of_a_course_the_place_membership_gives_the
     stranger (even another course's instructor) has none."""
     teacher, grader, student = (make_account(r) for r in (Role.INSTRUCTOR,) * 2 + (Role.STUDENT,))
     admin, stranger = make_account(Role.ADMIN), make_account(Role.INSTRUCTOR)
-    course = course_of(db, teacher, grader, enrolled=(grader, student, admin))
+    course = course_with(db, teacher, graders=[grader], students=[grader, student, admin])
     people = [teacher, grader, student, admin, stranger]
 
     found = places(db, courses=[course.id], people=[p.id for p in people])
@@ -124,8 +98,8 @@ def test_an_administrator_has_a_place_in_every_course_unless_only_ties_are_asked
     db, make_account
 ):
     teacher, admin, student = (make_account(r) for r in (Role.INSTRUCTOR, Role.ADMIN, Role.STUDENT))
-    first = course_of(db, teacher, enrolled=(student,))
-    second = course_of(db, teacher, enrolled=(admin,))
+    first = course_with(db, teacher, students=[student])
+    second = course_with(db, teacher, students=[admin])
     courses = [first.id, second.id]
 
     everyone = places(db, courses=courses, people=[admin.id, student.id])
@@ -141,9 +115,9 @@ def test_an_administrator_has_a_place_in_every_course_unless_only_ties_are_asked
 
 def test_members_of_one_person_are_their_courses(db, make_account):
     teacher, helper = make_account(Role.INSTRUCTOR), make_account(Role.STUDENT)
-    taught = course_of(db, teacher)
-    graded = course_of(db, make_account(Role.INSTRUCTOR), teacher, helper)
-    studied = course_of(db, make_account(Role.INSTRUCTOR), enrolled=(teacher,))
+    taught = course_with(db, teacher)
+    graded = course_with(db, make_account(Role.INSTRUCTOR), graders=[teacher, helper])
+    studied = course_with(db, make_account(Role.INSTRUCTOR), students=[teacher])
     assert places(db, people=[teacher.id]) == {
         (teacher.id, taught.id): Place.INSTRUCTOR,
         (teacher.id, graded.id): Place.GRADER,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -30,7 +29,6 @@ from coursehub.services.models import (
     utcnow,
 )
 from coursehub.services.notifications import notification_events, notifications
-from coursehub.services.settings import sqlalchemy_url
 from tests.assignment_data import source_bytes
 from tests.course_builder import LessonPlan, enroll, make_course, notebook_bytes, unique_word
 from tests.teaching_client import open_session
@@ -162,13 +160,6 @@ def test_releasing_an_assignment_notifies_each_enrolled_student_once(assessed, m
 
 
 # -- the scheduled scan ------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(sqlalchemy_url(database_url), pool_size=2)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 def assignment_in(db, course, title: str, *, released_ago=None, due_in=None) -> Assignment:  # type: ignore[no-untyped-def]
