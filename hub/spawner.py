@@ -34,6 +34,7 @@ from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Bool, Float, Integer, List, Unicode, default
 
+from coursehub.hub import lab_tools
 from coursehub.hub.constants import SERVICE_PREFIX
 from coursehub.hub.netbridge import IDLE_SECONDS, MAX_CONNECTIONS, MAX_CONNECTIONS_OUT, Address
 from coursehub.hub.sandbox import (
@@ -103,7 +104,22 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         "own interpreter, so it starts without an activated environment).",
     )
 
+    teaching_groups = List(
+        Unicode(),
+        list(lab_tools.TEACHING_GROUPS),
+        config=True,
+        help="Hub groups whose members teach: their JupyterLab keeps nbgrader's instructor "
+        "tools (formgrader, Create assignment, Validate); hub admins always do. Everyone "
+        "else gets students' tools (coursehub.hub.lab_tools).",
+    )
+
     _network: ServerNetwork | None = None
+
+    @property
+    def teaches(self) -> bool:
+        """Whether this server's owner teaches (as the hub knows them when it starts)."""
+        groups = [group.name for group in self.user.groups]
+        return lab_tools.teaches(bool(self.user.admin), groups, self.teaching_groups)
 
     @property
     def sandboxed(self) -> bool:
@@ -294,6 +310,12 @@ class CourseSpawner(SimpleLocalProcessSpawner):
 
     def get_env(self) -> dict[str, Any]:
         env = super().get_env()
+        # Students' tools in a student's JupyterLab: Jupyter's own configuration, per server.
+        config_path = lab_tools.jupyter_config_path(
+            self.teaches, env.get("JUPYTER_CONFIG_PATH", "")
+        )
+        if config_path:
+            env["JUPYTER_CONFIG_PATH"] = config_path
         if self._network is not None:
             platform = self._network.inside_url("platform")
             env["COURSEHUB_SERVICE_URL"] = f"{platform}{SERVICE_PREFIX}"
