@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session
 
-from coursehub.services.models import Account, Course, CourseGrader, CourseStatus, Enrollment
+from coursehub.services.models import (
+    Account,
+    Course,
+    CourseGrader,
+    CourseStatus,
+    Enrollment,
+    Lesson,
+    LessonKind,
+    Module,
+)
 
 
 def course_with(
@@ -37,3 +46,30 @@ def course_with(
         session.commit()
         session.expunge(course)
         return course
+
+
+def lessons_in(
+    db: Callable[[], Session], course: Course, *kinds: LessonKind, optional: Iterable[int] = ()
+) -> list[Lesson]:
+    """Lessons of ``kinds`` in one module of ``course``, in order; the positions in
+    ``optional`` are not required for completing the course."""
+    skipped = set(optional)
+    with db() as session:
+        module = Module(course_id=course.id, title="Week 1")
+        session.add(module)
+        session.flush()
+        made = [
+            Lesson(
+                module_id=module.id,
+                title=f"{kind.value.title()} lesson {position + 1}",
+                kind=kind,
+                position=position,
+                is_required=position not in skipped,
+            )
+            for position, kind in enumerate(kinds)
+        ]
+        session.add_all(made)
+        session.commit()
+        for lesson in made:
+            session.expunge(lesson)
+        return made
