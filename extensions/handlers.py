@@ -6,6 +6,9 @@
   saved notebook at that path to the course service as the lesson's newest version.
 - ``api/notifications``, ``api/notifications/read``, ``api/notifications/stream``: the
   owner's CourseHub notifications for JupyterLab's bell (``notification_relay.py``).
+- ``GET  api/assignments``: the released assignments of the owner's courses as nbgrader's
+  Assignment List names them (course slug, nbgrader assignment id) with their titles and the
+  dates that apply to the owner, so that JupyterLab's list shows titles and due dates.
 - ``GET  open/<lesson id>``: "Open in JupyterLab" lands here (the course service sends the
   browser after starting the server): place the lesson's copy in ``~/courses/...`` unless it
   is there already, then open it in JupyterLab.
@@ -89,6 +92,40 @@ class PublishHandler(CourseHubMixin, APIHandler):
         return model["content"].encode()
 
 
+class AssignmentDetailsHandler(CourseHubMixin, APIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        from coursehub.extensions.exchange.base import name_of  # nbgrader is loaded by now
+
+        try:
+            courses = (await self.course_service.call("GET", "api/me/courses"))["courses"]
+        except CourseServiceError as error:
+            raise web.HTTPError(error.status, error.message) from None
+        details = []
+        for course in courses:
+            slug = course["slug"]
+            try:
+                answer = await self.course_service.call(
+                    "GET", f"api/courses/{quote(slug, safe='')}/assignments"
+                )
+            except CourseServiceError as error:
+                self.log.info("CourseHub: no assignments of %s for the list: %s", slug, error)
+                continue
+            details += [
+                {
+                    "course_id": slug,
+                    "course_title": course.get("title"),
+                    "assignment_id": name_of(assignment["title"], assignment["id"]),
+                    "title": assignment["title"],
+                    "due_at": assignment.get("due_at"),
+                    "cutoff_at": assignment.get("cutoff_at"),
+                }
+                for assignment in answer.get("assignments", [])
+            ]
+        self.finish(json.dumps({"assignments": details}))
+
+
 class OpenLessonHandler(CourseHubMixin, JupyterHandler):
     @web.authenticated
     @authorized("write", resource="contents")  # it may write the lesson's copy
@@ -123,6 +160,7 @@ def setup_handlers(serverapp: Any) -> None:
         [
             (url_path_join(base, "api/lessons"), PublishTargetsHandler),
             (url_path_join(base, f"api/lessons/{LESSON_ID}/versions"), PublishHandler),
+            (url_path_join(base, "api/assignments"), AssignmentDetailsHandler),
             (url_path_join(base, f"open/{LESSON_ID}"), OpenLessonHandler),
             *notification_handlers(base),
         ],

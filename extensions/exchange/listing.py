@@ -11,6 +11,16 @@ from nbgrader.exchange.abc import ExchangeList
 from coursehub.extensions.exchange.base import CourseHubExchange, notebook_name
 
 
+def dates_of(assignment: dict[str, Any]) -> dict[str, Any]:
+    """CourseHub's own fields of a list entry, for people who read ``nbgrader list`` output:
+    the title and the dates that apply to this student (their extension included)."""
+    return {
+        "title": assignment.get("title"),
+        "due_at": assignment.get("due_at"),
+        "cutoff_at": assignment.get("cutoff_at"),
+    }
+
+
 class CourseHubList(ExchangeList, CourseHubExchange):
     def list_files(self) -> list[dict[str, Any]]:
         if self.inbound:
@@ -42,9 +52,7 @@ class CourseHubList(ExchangeList, CourseHubExchange):
             "path": str(folder.resolve()) if fetched else self.api_path(slug, assignment),
             "notebooks": [{"notebook_id": nb.stem, "path": str(nb.resolve())} for nb in notebooks],
             # CourseHub's own, for people who read ``nbgrader list`` output:
-            "title": assignment["title"],
-            "due_at": assignment["due_at"],
-            "cutoff_at": assignment["cutoff_at"],
+            **dates_of(assignment),
         }
 
     def submitted_entry(self, slug: str, assignment: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +67,7 @@ class CourseHubList(ExchangeList, CourseHubExchange):
             "assignment_id": assignment["nbgrader_id"],
             "status": "submitted",
             "submissions": submissions,
+            **dates_of(assignment),
         }
 
     def submission(

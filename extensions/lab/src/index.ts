@@ -1,7 +1,7 @@
 /**
  * CourseHub in JupyterLab: "Publish to course…" sends the open notebook to one of the
  * instructor's notebook lessons as a new version; the notification bell and toasts are in
- * notifications.ts.
+ * notifications.ts, titles and due dates in nbgrader's Assignment List in assignments.ts.
  *
  * Everything goes through CourseHub's server extension under `<base url>/coursehub/api/`,
  * which calls the course service with this server's hub token. Students get an empty list
@@ -24,6 +24,7 @@ import { DocumentWidget } from '@jupyterlab/docregistry';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
+import { assignmentListPlugin } from './assignments';
 import { notificationsPlugin } from './notifications';
 
 const COMMAND = 'coursehub:publish-notebook';
@@ -184,4 +185,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, notificationsPlugin];
+export default [plugin, notificationsPlugin, assignmentListPlugin];
