@@ -323,6 +323,54 @@ def test_a_notebook_lesson_frame_sizes_itself_once_and_stays_put(
     assert seen == {first}, f"the frame or the buttons moved after rendering: {sorted(seen)}"
 
 
+def failing_notebook() -> dict:
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "# Reading the data"},
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": "open('data/missing.csv').read()",
+        },
+        {"cell_type": "markdown", "metadata": {}, "source": "The end of the lesson."},
+    ]
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+@pytest.mark.browser
+def test_a_lesson_whose_cell_raises_says_so_and_is_never_marked_read(
+    platform, lesson_server, db, make_account, page
+):
+    instructor, student = make_account(Role.INSTRUCTOR), make_account()
+    course = build_course(
+        db,
+        instructor,
+        [LessonSpec("Reading data", kind=LessonKind.NOTEBOOK, notebook=failing_notebook())],
+    )
+    enroll(db, student, course)
+    lesson_id = course.lessons["Reading data"]
+    sign_in(page, platform, student.email)
+    page.goto(course.url(platform.service_url, "Reading data"))
+
+    problem = page.locator("#lesson_problem")
+    expect(problem).to_be_visible(timeout=90_000)
+    expect(problem).to_contain_text("could not run")
+    expect(problem.get_by_role("button", name="Try again")).to_be_visible()
+    page.locator("#lesson_end").scroll_into_view_if_needed()
+    time.sleep(4)  # longer than the dwell that marks a lesson read
+    mark = page.locator(f'.syllabus-lesson[data-lesson-id="{lesson_id}"] .lesson-mark')
+    expect(mark).to_have_text("")
+    expect(page.locator("#lesson_state")).to_be_hidden()
+    with db() as session:
+        row = session.scalar(
+            select(LessonProgress).where(
+                LessonProgress.account_id == student.id, LessonProgress.lesson_id == lesson_id
+            )
+        )
+        assert row is None or row.completed_at is None
+
+
 @pytest.mark.browser
 def test_a_student_uses_a_live_notebook_lesson_and_reads_it_to_the_end(
     platform, lesson_server, db, make_account, page, browser, tmp_path

@@ -77,9 +77,37 @@
   var endVisible = false;
   var dwell = null;
 
+  // A notebook lesson that could not start its kernel, or a cell of which raised, is never
+  // counted as read: the student is told, with a way to try again.
+  var lessonFailed = false;
+  var START_LIMIT_MS = 20000;
+  var NO_KERNEL = "This lesson could not start its Python kernel. Try again in a minute; " +
+    "if it keeps happening, tell your instructor.";
+  var CELL_FAILED = "Part of this lesson could not run, so it is not marked as read. " +
+    "Try again; if it keeps happening, tell your instructor.";
+  var problem = document.getElementById("lesson_problem");
+  var startTimer = null;
+
+  function showProblem(sentence) {
+    if (!problem) return;
+    document.getElementById("lesson_problem_text").textContent = sentence;
+    problem.classList.remove("d-none");
+  }
+
+  function hideProblem() {
+    if (problem) problem.classList.add("d-none");
+  }
+
+  function waitForStart() {
+    if (startTimer) clearTimeout(startTimer);
+    startTimer = setTimeout(function () {
+      if (!contentShown) showProblem(NO_KERNEL);
+    }, START_LIMIT_MS);
+  }
+
   function considerEnd() {
     if (dwell) { clearTimeout(dwell); dwell = null; }
-    if (endVisible && contentShown) {
+    if (endVisible && contentShown && !lessonFailed) {
       dwell = setTimeout(function () { complete("end"); }, READ_DWELL_MS);
     }
   }
@@ -95,6 +123,18 @@
   // kernel; nothing else it could say is listened to. Leaving the page stops the kernel.
   var kernelId = "";
   if (frame) {
+    waitForStart();
+    var retry = document.getElementById("lesson_retry");
+    if (retry) {
+      retry.addEventListener("click", function () {
+        hideProblem();
+        contentShown = false;
+        lessonFailed = false;
+        frame.classList.remove("shown");
+        frame.src = frame.src;  // a fresh page and kernel
+        waitForStart();
+      });
+    }
     window.addEventListener("pagehide", function () {
       if (kernelId && navigator.sendBeacon) {
         navigator.sendBeacon(frame.getAttribute("data-voila") + "voila/api/shutdown/" + kernelId);
@@ -123,6 +163,12 @@
       if (message.shown && !contentShown) {
         contentShown = true;
         frame.classList.add("shown");
+        hideProblem();
+        considerEnd();
+      }
+      if (message.failed && !lessonFailed) {
+        lessonFailed = true;
+        showProblem(CELL_FAILED);
         considerEnd();
       }
     });

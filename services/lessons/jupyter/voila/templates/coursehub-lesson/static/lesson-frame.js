@@ -42,10 +42,20 @@
     return Math.ceil(bottomOf(root) + window.scrollY + padding);
   }
 
+  // Voila replaces a cell that raised with this sentence (students never get tracebacks).
+  var CELL_FAILED = "There was an error when executing cell";
+
+  function failed() {
+    var cells = document.getElementById("rendered_cells");
+    return shown() && !!cells && cells.textContent.indexOf(CELL_FAILED) !== -1;
+  }
+
   function report() {
     var height = contentHeight();
-    var message = { coursehub: "lesson-frame", height: height, shown: shown(), kernelId: kernelId };
-    var key = height + ":" + message.shown;
+    var message = {
+      coursehub: "lesson-frame", height: height, shown: shown(), failed: failed(), kernelId: kernelId,
+    };
+    var key = height + ":" + message.shown + ":" + message.failed;
     if (key !== reported) {
       reported = key;
       window.parent.postMessage(message, "*");
