@@ -17,6 +17,11 @@ server_network`` on the host, ``coursehub.hub.netbridge`` in the sandbox), and t
 reaches it on a loopback port of the host relayed to a Unix socket of the server's. Its
 JUPYTERHUB_API_URL and COURSEHUB_SERVICE_URL name those relays' addresses in its namespace.
 
+What a server offers depends on whether its owner teaches (a hub admin, or in one of
+``teaching_groups``): a student's JupyterLab gets students' tools, nbgrader's Assignment List
+without Formgrader, "Create assignment", the course list or "Validate", set through a config
+folder first on the server's JUPYTER_CONFIG_PATH (``coursehub.hub.lab_tools``).
+
 Production uses SystemdSpawner (one big machine, a Unix user per person) or KubeSpawner
 through Zero to JupyterHub (many machines); see README.
 """
