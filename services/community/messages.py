@@ -25,7 +25,7 @@ from typing import Any
 
 import nh3
 from sqlalchemy import case, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -341,7 +341,7 @@ async def conversation_list(session: AsyncSession, account: Account) -> list[Con
         for message in await session.scalars(
             select(DirectMessage)
             .where(DirectMessage.conversation_id.in_(ids))
-            .distinct(DirectMessage.conversation_id)
+            .ext(distinct_on(DirectMessage.conversation_id))
             .order_by(DirectMessage.conversation_id, DirectMessage.id.desc())
         )
     }
