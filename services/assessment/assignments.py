@@ -2,22 +2,36 @@
 released with a due date, a cut-off, an attempt limit and a late policy, and extended for
 single students. Plain async functions on an ``AsyncSession``; no HTTP here.
 
+An uploaded source with nbgrader ``### AUTOTEST``/``### HASHED AUTOTEST`` directives is
+expanded at once with nbgrader's own InstantiateTests, run in a grading sandbox (a uid of the
+grading slot pool, a private job folder, the platform's data directory hidden) with the
+``autotests.yml`` uploaded among its data files (``assignment_files``); the expanded source is
+stored and graded, and a source that cannot be expanded is refused with the engine's sentence.
+
 The grading engine (``coursehub.graders``) is imported where it is used: it brings nbformat
 and the grading machinery, which pages that only list assignments do not need.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import math
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.assessment import assignment_files
+from coursehub.services.assessment.sandbox_slots import JOBS_DIR, sandbox_slot
 from coursehub.services.courses.membership import membership
 from coursehub.services.errors import Refusal
 from coursehub.services.models import (
@@ -32,6 +46,8 @@ from coursehub.services.models import (
     utcnow,
 )
 from coursehub.services.notifications import notification_events
+
+log = logging.getLogger("coursehub.assignments")
 
 UNIT_LENGTH = {LatePenaltyUnit.HOUR: timedelta(hours=1), LatePenaltyUnit.DAY: timedelta(days=1)}
 
@@ -52,6 +68,15 @@ class Deadline:
 # -- reading and creating --------------------------------------------------------------------
 
 
+def check_notebook_size(data: bytes, max_bytes: int) -> None:
+    if len(data) > max_bytes:
+        raise AssignmentError(
+            f"The notebook is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
+            "Clear large outputs and upload it again.",
+            413,
+        )
+
+
 def read_source_notebook(data: bytes, max_bytes: int) -> tuple[Any, dict[str, Any]]:
     """The engine's ``SourceAssignment`` and the student version (as a plain dict)."""
     from coursehub.graders.assignment_notebooks import (
@@ -60,12 +85,7 @@ def read_source_notebook(data: bytes, max_bytes: int) -> tuple[Any, dict[str, An
         student_version,
     )
 
-    if len(data) > max_bytes:
-        raise AssignmentError(
-            f"The notebook is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
-            "Clear large outputs and upload it again.",
-            413,
-        )
+    check_notebook_size(data, max_bytes)
     try:
         source = read_source(data)
         student = student_version(source)
@@ -74,11 +94,90 @@ def read_source_notebook(data: bytes, max_bytes: int) -> tuple[Any, dict[str, An
     return source, json.loads(json.dumps(student))
 
 
-def _apply_source(assignment: Assignment, data: bytes, max_bytes: int) -> None:
-    source, student = read_source_notebook(data, max_bytes)
-    assignment.source_notebook = json.loads(data)
-    assignment.student_notebook = student
-    assignment.source_sha256 = hashlib.sha256(data).hexdigest()
+@dataclass(frozen=True)
+class PreparedSource:
+    """An uploaded source ready to store: ``data`` expanded (AUTOTEST), the engine's reading
+    of it, the student version, and the SHA-256 of the bytes as uploaded."""
+
+    data: bytes
+    source: Any
+    student: dict[str, Any]
+    uploaded_sha256: str
+
+
+def has_autotests(data: bytes) -> bool:
+    from coursehub.graders.assignment_notebooks import (
+        InvalidNotebook,
+        autotest_lines,
+        parse_notebook,
+    )
+
+    try:
+        return bool(autotest_lines(parse_notebook(data, "assignment notebook")))
+    except InvalidNotebook:
+        return False  # read_source_notebook says what is wrong with it
+
+
+def expand_in_sandbox(
+    data: bytes, files: Mapping[str, bytes], autotests: bytes | None, hidden: Sequence[str]
+) -> bytes:
+    """nbgrader's InstantiateTests in a grading sandbox (blocking: call it in a thread), as a
+    uid of the grading slot pool, in a job folder of its own."""
+    from coursehub.graders.autotests import expand_autotests_sandboxed
+
+    JOBS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with sandbox_slot() as uid:
+        # Left by a service that died while this slot's earlier holder expanded a notebook.
+        for stale in JOBS_DIR.glob(f"autotests-{uid}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=f"autotests-{uid}-", dir=JOBS_DIR) as workdir:
+            return expand_autotests_sandboxed(
+                data, files, autotests, workdir=Path(workdir), uid=uid, hidden_paths=tuple(hidden)
+            )
+
+
+async def prepare_source(
+    data: bytes,
+    files: Mapping[str, bytes],
+    *,
+    max_bytes: int,
+    hidden: Sequence[str] = (),
+) -> PreparedSource:
+    """The uploaded source with ``files`` (all the assignment's files, autotests.yml among
+    them), AUTOTEST directives expanded in a sandbox, validated as the engine reads it."""
+    from coursehub.graders.assignment_notebooks import InvalidNotebook
+
+    check_notebook_size(data, max_bytes)
+    expanded = data
+    if has_autotests(data):
+        try:
+            expanded = await asyncio.to_thread(
+                expand_in_sandbox,
+                data,
+                assignment_files.for_notebook(files),
+                files.get(assignment_files.AUTOTESTS),
+                hidden,
+            )
+        except InvalidNotebook as error:
+            raise AssignmentError(str(error)) from None
+        except Exception as error:
+            log.warning("Expanding AUTOTEST directives failed on the platform's side: %s", error)
+            raise AssignmentError(
+                "CourseHub could not expand the notebook's AUTOTEST directives: the sandbox "
+                "that runs them failed without saying why (the service's log has the details). "
+                "Check that the notebook runs from top to bottom, then upload it again.",
+                503,
+            ) from None
+    source, student = read_source_notebook(expanded, max(max_bytes, len(expanded)))
+    return PreparedSource(expanded, source, student, hashlib.sha256(data).hexdigest())
+
+
+def _apply_source(assignment: Assignment, prepared: PreparedSource) -> None:
+    """The source as stored: AUTOTEST directives expanded; its SHA-256 is the upload's."""
+    source = prepared.source
+    assignment.source_notebook = json.loads(prepared.data)
+    assignment.student_notebook = prepared.student
+    assignment.source_sha256 = prepared.uploaded_sha256
     assignment.grade_cells = [
         {"grade_id": cell.grade_id, "kind": str(cell.kind), "max_points": cell.max_points}
         for cell in source.cells
@@ -120,27 +219,51 @@ async def create_assignment(
     title: str,
     lesson_id: Any = None,
     max_bytes: int,
+    files: Mapping[str, bytes] | None = None,
+    hidden: Sequence[str] = (),
+    prepared: PreparedSource | None = None,
 ) -> Assignment:
+    """A new assignment from the source ``data`` and its data files (relative path ->
+    bytes, autotests.yml among them when the source has AUTOTEST directives). ``hidden``:
+    folders the AUTOTEST sandbox must not see (the platform's data directory). ``prepared``:
+    ``data`` already expanded and read (``assignment_files.prepare_source``)."""
     title = (title or "").strip()
     if not title or len(title) > 200:
         raise AssignmentError("Give the assignment a title of 1 to 200 characters.")
+    checked = assignment_files.check_files(files or {})
+    lesson = await _check_lesson(session, course, lesson_id)
+    if prepared is None:
+        prepared = await prepare_source(data, checked, max_bytes=max_bytes, hidden=hidden)
     assignment = Assignment(
-        course_id=course.id,
-        title=title,
-        created_by_id=author.id,
-        lesson_id=await _check_lesson(session, course, lesson_id),
+        course_id=course.id, title=title, created_by_id=author.id, lesson_id=lesson
     )
-    _apply_source(assignment, data, max_bytes)
+    _apply_source(assignment, prepared)
     session.add(assignment)
     await session.flush()
+    await assignment_files.replace_files(session, assignment, checked)
     return assignment
 
 
 async def replace_source(
-    session: AsyncSession, assignment: Assignment, data: bytes, *, max_bytes: int
+    session: AsyncSession,
+    assignment: Assignment,
+    data: bytes,
+    *,
+    max_bytes: int,
+    files: Mapping[str, bytes] | None = None,
+    hidden: Sequence[str] = (),
 ) -> Assignment:
-    """A corrected source; submissions already graded keep their grades."""
-    _apply_source(assignment, data, max_bytes)
+    """A corrected source; submissions already graded keep their grades. Without ``files``
+    the stored data files stay (and a stored autotests.yml expands AUTOTEST directives);
+    with them they replace the stored ones."""
+    if files is None:
+        checked = await assignment_files.stored_files(session, assignment.id)
+    else:
+        checked = assignment_files.check_files(files)
+    prepared = await prepare_source(data, checked, max_bytes=max_bytes, hidden=hidden)
+    _apply_source(assignment, prepared)
+    if files is not None:
+        await assignment_files.replace_files(session, assignment, checked)
     await session.flush()
     return assignment
 

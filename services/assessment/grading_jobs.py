@@ -13,14 +13,12 @@ nor the hub.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import json
 import logging
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +29,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.assessment import assignment_files
 from coursehub.services.assessment.assignments import apply_penalty
 from coursehub.services.assessment.manual_grading import recompute_grade
+from coursehub.services.assessment.sandbox_slots import JOBS_DIR, sandbox_slot
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.models import Assignment, Course, Grade, Submission, SubmissionStatus
@@ -45,12 +45,6 @@ log = logging.getLogger("coursehub.worker")
 
 # Runs of a job in all: the first and two retries.
 MAX_RUNS = 3
-# Sandboxed grading runs as SANDBOX_UID_BASE + slot, one slot per running job on the machine.
-SANDBOX_UID_BASE = 300_000
-SANDBOX_SLOTS = 1000
-SLOT_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-slots"
-# Every job's folder is made in here; the engine hides this parent (the other jobs) from a job.
-JOBS_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-jobs"
 GRADED = "submission_graded"  # the notification's kind (notifications.kinds)
 FAILED_MESSAGE = (
     "Grading failed three times because of a fault on CourseHub's side, not in your notebook. "
@@ -58,36 +52,20 @@ FAILED_MESSAGE = (
 )
 
 
-@contextlib.contextmanager
-def sandbox_slot() -> Iterator[int]:
-    """A sandbox uid no other grading job on this machine holds, for as long as the block
-    runs. The slot is an flock'ed file: a killed worker's slots are free again at once."""
-    SLOT_DIR.mkdir(mode=0o1777, parents=True, exist_ok=True)
-    for slot in range(SANDBOX_SLOTS):
-        handle = (SLOT_DIR / f"slot-{slot}.lock").open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        try:
-            yield SANDBOX_UID_BASE + slot
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
-        return
-    raise RuntimeError(f"All {SANDBOX_SLOTS} grading sandboxes of this machine are busy.")
-
-
 def run_engine(
-    source_notebook: dict[str, Any], submitted: bytes, uid: int, hidden: tuple[str, ...]
+    source_notebook: dict[str, Any],
+    submitted: bytes,
+    uid: int,
+    hidden: tuple[str, ...],
+    data_files: Mapping[str, bytes] | None = None,
 ) -> Any:
     """Grade in a job folder of its own (blocking: call it in a thread). ``hidden`` are
-    folders the job must not see (the platform's data directory)."""
+    folders the job must not see (the platform's data directory); ``data_files`` go beside
+    the notebook, read-only."""
     from coursehub.graders.assignment_notebooks import read_source, read_submission
     from coursehub.graders.autograde import grade
 
-    source = read_source(json.dumps(source_notebook).encode())
+    source = read_source(json.dumps(source_notebook).encode(), data_files)
     notebook = read_submission(submitted, source)
     JOBS_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Folders of this slot's earlier holder were left by a worker that died mid-job.
@@ -97,13 +75,18 @@ def run_engine(
         return grade(source, notebook, workdir=Path(workdir), uid=uid, hidden_paths=hidden)
 
 
-def run_in_sandbox(source_notebook: dict[str, Any], submitted: bytes, sandbox: WarmSandbox) -> Any:
+def run_in_sandbox(
+    source_notebook: dict[str, Any],
+    submitted: bytes,
+    sandbox: WarmSandbox,
+    data_files: Mapping[str, bytes] | None = None,
+) -> Any:
     """Grade in a sandbox of the warm pool, already running with its kernel ready
     (blocking: call it in a thread)."""
     from coursehub.graders.assignment_notebooks import read_source, read_submission
     from coursehub.graders.autograde import grade
 
-    source = read_source(json.dumps(source_notebook).encode())
+    source = read_source(json.dumps(source_notebook).encode(), data_files)
     notebook = read_submission(submitted, source)
     return grade(
         source,
@@ -123,17 +106,23 @@ def warm_pool(size: int, hidden_paths: tuple[str, ...]) -> WarmPool:
 
 
 async def grade_in_sandbox(
-    context: WorkerContext, source_notebook: dict[str, Any], submitted: bytes
+    context: WorkerContext,
+    source_notebook: dict[str, Any],
+    submitted: bytes,
+    data_files: Mapping[str, bytes] | None = None,
 ) -> Any:
-    """Grade in a sandbox of the worker's warm pool, or in one started now without a pool."""
+    """Grade in a sandbox of the worker's warm pool, or in one started now without a pool;
+    ``data_files`` (the assignment's) go beside the notebook."""
     if context.pool is None:
         with sandbox_slot() as uid:
             return await asyncio.to_thread(
-                run_engine, source_notebook, submitted, uid, context.hidden_paths
+                run_engine, source_notebook, submitted, uid, context.hidden_paths, data_files
             )
     sandbox = await asyncio.to_thread(context.pool.take)
     try:
-        return await asyncio.to_thread(run_in_sandbox, source_notebook, submitted, sandbox)
+        return await asyncio.to_thread(
+            run_in_sandbox, source_notebook, submitted, sandbox, data_files
+        )
     finally:
         await asyncio.to_thread(sandbox.close)
 
@@ -169,6 +158,7 @@ class SubmissionGrader:
             graded = await session.scalar(
                 select(Grade.id).where(Grade.submission_id == submission_id)
             )
+            data_files = await assignment_files.job_files(session, assignment.id)
         if graded is not None:
             await self.set_status(submission_id, SubmissionStatus.GRADED, "")
             return
@@ -180,7 +170,7 @@ class SubmissionGrader:
         await self.set_status(submission_id, SubmissionStatus.GRADING, "")
         try:
             result = await grade_in_sandbox(
-                self.context, assignment.source_notebook, submission.notebook
+                self.context, assignment.source_notebook, submission.notebook, data_files
             )
         except Exception as error:
             await self.platform_fault(context, submission_id, error)

@@ -4,8 +4,10 @@ course's assignments, students, enrollments, submissions and grades, in one tran
 - Each ``source/<assignment>/<notebook>.ipynb`` becomes an assignment made as the API makes
   one (validated, student version built by nbgrader's own steps), titled ``<assignment>``, or
   ``<assignment> / <notebook>`` when the nbgrader assignment has several notebooks, since a
-  CourseHub assignment is one notebook. The gradebook's due date comes along; nothing is
-  released unless asked.
+  CourseHub assignment is one notebook. The files beside it (not notebooks, not
+  ``.ipynb_checkpoints``) become its data files; AUTOTEST directives are expanded with the
+  ``autotests.yml`` nbgrader would use, in a grading sandbox, as an upload's are. The
+  gradebook's due date comes along; nothing is released unless asked.
 - Each student (gradebook.db and ``submitted/``) gets a STUDENT account named by their nbgrader
   id unless one exists, with no password (they reset it, or sign in with Google, by their
   email), and is enrolled, whatever the course's status or price: the instructor adds them.
@@ -36,8 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
 from coursehub.services.accounts import accounts
-from coursehub.services.assessment import assignments, submissions
-from coursehub.services.assessment.assignments import AssignmentError
+from coursehub.services.assessment import assignment_files, assignments, submissions
+from coursehub.services.assessment.assignments import AssignmentError, PreparedSource
 from coursehub.services.assessment.nbgrader_gradebook import (
     CourseFolder,
     GradebookStudent,
@@ -50,6 +52,7 @@ from coursehub.services.assessment.nbgrader_gradebook import (
 )
 from coursehub.services.courses.enrollment import course_by_slug, is_staff_of
 from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -59,7 +62,7 @@ from coursehub.services.models import (
     Submission,
     SubmissionStatus,
 )
-from coursehub.services.settings import megabytes
+from coursehub.services.settings import data_dir_from_env, megabytes
 
 # JupyterHub user names as CourseHub keeps them (lower case, no spaces or slashes).
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@+-]{0,63}$")
@@ -162,19 +165,43 @@ async def _course_and_author(
 # -- assignments -----------------------------------------------------------------------------
 
 
-def _check_sources(folder: CourseFolder, max_bytes: int) -> dict[SourceNotebook, bytes]:
-    """Every source notebook read and validated before anything is written."""
-    checked: dict[SourceNotebook, bytes] = {}
+def _source_files(source: SourceNotebook, data: bytes) -> dict[str, bytes]:
+    """The files beside the source notebook (not notebooks, not .ipynb_checkpoints) and, when
+    it has AUTOTEST directives, the autotests.yml nbgrader would use for it (beside it or at
+    the course's root)."""
+    from coursehub.graders.assignment_notebooks import files_beside
+    from coursehub.graders.autotests import AUTOTESTS, find_autotests
+
+    files = files_beside(source.path)
+    found = find_autotests(source.path.parent)
+    if found is not None and assignments.has_autotests(data):
+        files[AUTOTESTS] = found.read_bytes()
+    return files
+
+
+async def _check_sources(
+    folder: CourseFolder, max_bytes: int
+) -> dict[SourceNotebook, tuple[bytes, dict[str, bytes], PreparedSource]]:
+    """Every source notebook read with its data files, AUTOTEST directives expanded, and
+    validated before anything is written."""
+    from coursehub.graders.assignment_notebooks import InvalidNotebook
+
+    hidden = (str(data_dir_from_env()),) if os.environ.get("COURSEHUB_DATA_DIR") else ()
+    checked: dict[SourceNotebook, tuple[bytes, dict[str, bytes], PreparedSource]] = {}
     for source in folder.sources:
         data = source.path.read_bytes()
         try:
-            assignments.read_source_notebook(data, max_bytes)
-        except AssignmentError as error:
+            files = assignment_files.check_files(_source_files(source, data))
+            prepared = await assignments.prepare_source(
+                data, files, max_bytes=max_bytes, hidden=hidden
+            )
+        except (Refusal, InvalidNotebook) as error:
+            message = error.message if isinstance(error, Refusal) else str(error)
             raise ImportRefused(
                 f"Nothing was imported: {source.path.relative_to(folder.root)} cannot be used. "
-                f"{error.message} Fix or remove that notebook, then run the import again."
+                f"{message} Fix or remove that notebook, then run the import again."
             ) from None
-        checked[source] = data
+        checked[source] = (data, files, prepared)
     return checked
 
 
@@ -183,7 +210,7 @@ async def _import_assignment(
     course: Course,
     author: Account,
     source: SourceNotebook,
-    data: bytes,
+    checked: tuple[bytes, dict[str, bytes], PreparedSource],
     due_at: datetime | None,
     options: ImportOptions,
     summary: ImportSummary,
@@ -194,9 +221,17 @@ async def _import_assignment(
         .order_by(Assignment.id)
         .limit(1)
     )
+    data, files, prepared = checked
     if found is None:
         found = await assignments.create_assignment(
-            session, course, author, data, title=source.title, max_bytes=options.max_bytes
+            session,
+            course,
+            author,
+            data,
+            title=source.title,
+            max_bytes=options.max_bytes,
+            files=files,
+            prepared=prepared,
         )
         fields = {"due_at": due_at.isoformat()} if due_at else {}
         await assignments.update_settings(session, found, fields)
@@ -224,16 +259,16 @@ async def _import_assignments(
     summary: ImportSummary,
 ) -> dict[tuple[str, str], tuple[SourceNotebook, Assignment]]:
     """By (nbgrader assignment, notebook name)."""
-    checked = _check_sources(folder, options.max_bytes)
+    checked = await _check_sources(folder, options.max_bytes)
     due_dates = folder.gradebook.due_dates if folder.gradebook else {}
     made: dict[tuple[str, str], tuple[SourceNotebook, Assignment]] = {}
-    for source, data in checked.items():
+    for source, prepared in checked.items():
         assignment = await _import_assignment(
             session,
             course,
             author,
             source,
-            data,
+            prepared,
             due_dates.get(source.assignment),
             options,
             summary,

@@ -8,6 +8,7 @@ from coursehub.services.models.accounts import Account, LoginThrottle, PasswordR
 from coursehub.services.models.assessment import (
     Assignment,
     AssignmentExtension,
+    AssignmentFile,
     Grade,
     LatePenaltyUnit,
     Notification,
@@ -74,6 +75,7 @@ __all__ = [
     "ArchivedGrade",
     "Assignment",
     "AssignmentExtension",
+    "AssignmentFile",
     "Base",
     "Category",
     "Conversation",

@@ -103,6 +103,21 @@ class AssignmentExtension(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
+class AssignmentFile(Base):
+    """A data file of an assignment (``data/weather.csv``): copied read-only beside the
+    notebook in every grading job and given to its students with the notebook."""
+
+    __tablename__ = "assignment_files"
+    __table_args__ = (UniqueConstraint("assignment_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(500))  # relative, "/"-separated
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
 class Submission(Base):
     """One attempt: the notebook exactly as received, at the server's time of receipt."""
 

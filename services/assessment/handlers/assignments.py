@@ -6,6 +6,10 @@ Staff of the course (its instructor, administrators):
 - ``PATCH …/assignments/<id>``: title, lesson, ``due_at``, ``cutoff_at``, ``max_attempts``,
   ``late_penalty_percent``, ``late_penalty_unit`` (HOUR or DAY), ``release`` (true/false)
 - ``PUT …/assignments/<id>/source``: a corrected source notebook
+- with a new or corrected source, multipart fields ``files`` (repeated; each part's filename
+  is its path beside the notebook, ``data/weather.csv``) are the assignment's data files,
+  ``autotests.yml`` among them for AUTOTEST directives; a source without them keeps the
+  stored files. ``PUT``/``DELETE …/assignments/<id>/files/<path>``: one of them
 - ``PUT``/``DELETE …/assignments/<id>/extensions/<account id>``: one student's own dates
 - ``GET …/assignments/<id>/submissions``: everyone's attempts with their grades
 - ``POST …/submissions/<sid>/regrade``: queue an attempt whose grading failed again
@@ -14,6 +18,7 @@ Students enrolled in the course (staff too):
 - ``GET …/assignments`` and ``…/assignments/<id>``: released assignments, with the dates that
   apply to them (their extension included)
 - ``GET …/assignments/<id>/notebook``: the student version (staff: ``?version=source``)
+- ``GET …/assignments/<id>/files`` and ``…/files/<path>``: its data files
 - ``POST …/assignments/<id>/submissions``: submit (raw ``.ipynb`` body or multipart
   ``notebook``; an ``Idempotency-Key`` header makes retries safe)
 - ``GET …/assignments/<id>/submissions``, ``…/submissions/<sid>``,
@@ -39,7 +44,12 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
-from coursehub.services.assessment import assignments, released_feedback, submissions
+from coursehub.services.assessment import (
+    assignment_files,
+    assignments,
+    released_feedback,
+    submissions,
+)
 from coursehub.services.courses.enrollment import (
     check_visible,
     course_by_slug,
@@ -89,19 +99,49 @@ class AssignmentsHandler(BaseHandler):
         )
         return account, course, assignment
 
-    def notebook_upload(self) -> bytes:
-        """The uploaded notebook: a multipart field (``notebook`` or the first file) or the
-        raw body."""
+    def notebook_upload(self, *, with_files: bool = False) -> bytes:
+        """The uploaded notebook: a multipart field (``notebook`` or the first file that is
+        not a data file) or the raw body."""
         limit = self.settings_obj.max_notebook_bytes
-        if len(self.request.body) > limit + 1_000_000:
+        allowed = limit + (assignment_files.MAX_TOTAL_BYTES if with_files else 0)
+        if len(self.request.body) > allowed + 1_000_000:
             raise web.HTTPError(
-                413, f"The upload is larger than the {limit / 1e6:.0f} MB notebook limit."
+                413,
+                f"The upload is larger than the {limit / 1e6:.0f} MB notebook limit"
+                + (
+                    f" and the {assignment_files.MAX_TOTAL_BYTES / 1e6:.0f} MB of data files."
+                    if with_files
+                    else "."
+                ),
             )
-        files = self.request.files
+        files = {name: parts for name, parts in self.request.files.items() if name != "files"}
         if files:
             chosen = files.get("notebook") or next(iter(files.values()))
             return chosen[0]["body"]
+        if self.request.files:
+            raise web.HTTPError(
+                400, "The upload has data files but no notebook: send it as the field notebook."
+            )
         return self.request.body
+
+    def data_files_upload(self) -> dict[str, bytes] | None:
+        """The multipart field ``files`` (repeated), each part's filename its path relative to
+        the notebook; None when the upload has none."""
+        parts = self.request.files.get("files")
+        if not parts:
+            return None
+        files: dict[str, bytes] = {}
+        for part in parts:
+            name = assignment_files.check_path(part["filename"])
+            if name in files:
+                raise web.HTTPError(400, f"The data file {name!r} came twice; send it once.")
+            files[name] = part["body"]
+        return files
+
+    @property
+    def hidden_paths(self) -> tuple[str, ...]:
+        """What a sandbox the service starts must not see: the platform's data."""
+        return (str(self.settings_obj.data_dir),)
 
     async def own_submission(
         self, slug: str, assignment_id: str, submission_id: str
@@ -143,10 +183,12 @@ class AssignmentListAPI(AssignmentsHandler):
                 session,
                 course,
                 account,
-                self.notebook_upload(),
+                self.notebook_upload(with_files=True),
                 title=self.get_argument("title", ""),
                 lesson_id=self.get_argument("lesson_id", None),
                 max_bytes=self.settings_obj.max_notebook_bytes,
+                files=self.data_files_upload(),
+                hidden=self.hidden_paths,
             )
             await session.commit()
         self.write_json(assignments.assignment_json(assignment, staff=True), 201)
@@ -176,8 +218,10 @@ class SourceAPI(AssignmentsHandler):
             await assignments.replace_source(
                 session,
                 assignment,
-                self.notebook_upload(),
+                self.notebook_upload(with_files=True),
                 max_bytes=self.settings_obj.max_notebook_bytes,
+                files=self.data_files_upload(),
+                hidden=self.hidden_paths,
             )
             await session.commit()
         self.write_json(assignments.assignment_json(assignment, staff=True))
@@ -195,6 +239,49 @@ class NotebookAPI(AssignmentsHandler):
             )
             return
         self.write_notebook(assignment.student_notebook, f"assignment-{assignment.id}.ipynb")
+
+
+class FilesAPI(AssignmentsHandler):
+    """The assignment's data files: their list (students of a released assignment see all
+    but autotests.yml)."""
+
+    async def get(self, slug: str, assignment_id: str) -> None:
+        async with self.db(read_only=True) as session:
+            _, _, assignment = await self.assignment(session, slug, assignment_id)
+            files = await assignment_files.file_list(session, assignment.id, staff=self.grader)
+        self.write_json({"files": files})
+
+
+class FileAPI(AssignmentsHandler):
+    """One data file: download it (its students too), add or replace it with the raw body,
+    delete it (the course's instructor and administrators)."""
+
+    async def get(self, slug: str, assignment_id: str, path: str) -> None:
+        async with self.db(read_only=True) as session:
+            _, _, assignment = await self.assignment(session, slug, assignment_id)
+            found = await assignment_files.one_file(session, assignment.id, path, staff=self.grader)
+        name = found.path.rsplit("/", 1)[-1].replace('"', "")
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(found.content)
+
+    async def put(self, slug: str, assignment_id: str, path: str) -> None:
+        async with self.db() as session:
+            _, _, assignment = await self.assignment(session, slug, assignment_id, staff_only=True)
+            found, created = await assignment_files.put_file(
+                session, assignment, path, self.request.body
+            )
+            await session.commit()
+        self.write_json(assignment_files.file_json(found), 201 if created else 200)
+
+    async def delete(self, slug: str, assignment_id: str, path: str) -> None:
+        async with self.db() as session:
+            _, _, assignment = await self.assignment(session, slug, assignment_id, staff_only=True)
+            await assignment_files.delete_file(session, assignment, path)
+            await session.commit()
+        self.set_status(204)
+        self.finish()
 
 
 class ExtensionAPI(AssignmentsHandler):
@@ -379,6 +466,8 @@ def default_handlers(prefix: str) -> list[tuple[str, Any]]:
         (one, AssignmentAPI),
         (rf"{one}/source", SourceAPI),
         (rf"{one}/notebook", NotebookAPI),
+        (rf"{one}/files", FilesAPI),
+        (rf"{one}/files/(.+)", FileAPI),
         (rf"{one}/extensions/(\d+)", ExtensionAPI),
         (rf"{one}/submissions", SubmissionsAPI),
         (rf"{one}/submissions/(\d+)", SubmissionAPI),
