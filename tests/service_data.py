@@ -1,15 +1,18 @@
 """Small courses made straight in the database, for unit tests of the course service's rules
-(no platform started): a course with its instructor, graders and enrolled students."""
+(no platform started): a course with its instructor, graders and enrolled students, its
+lessons, a quiz and attempts at it."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
 from coursehub.services.models import (
     Account,
+    AnswerState,
     Course,
     CourseGrader,
     CourseStatus,
@@ -17,6 +20,11 @@ from coursehub.services.models import (
     Lesson,
     LessonKind,
     Module,
+    QuestionKind,
+    Quiz,
+    QuizAnswer,
+    QuizAttempt,
+    utcnow,
 )
 
 
@@ -73,3 +81,48 @@ def lessons_in(
         for lesson in made:
             session.expunge(lesson)
         return made
+
+
+def quiz_in(db: Callable[[], Session], course: Course) -> Quiz:
+    with db() as session:
+        quiz = Quiz(course_id=course.id, title="Cells quiz", published=True)
+        session.add(quiz)
+        session.commit()
+        session.expunge(quiz)
+        return quiz
+
+
+def attempt_of(  # type: ignore[no-untyped-def]
+    db, quiz, student, *, submitted: bool = True, ago: int = 0
+) -> QuizAttempt:
+    """An attempt at ``quiz`` with a scored choice (1 of 1), an essay (4 points) and a code
+    answer the worker has in hand."""
+    with db() as session:
+        attempt = QuizAttempt(
+            quiz_id=quiz.id,
+            account_id=student.id,
+            attempt=1,
+            max_score=7,
+            submitted_at=utcnow() - timedelta(minutes=ago) if submitted else None,
+        )
+        session.add(attempt)
+        session.flush()
+        for position, kind, points, state, score in [
+            (0, QuestionKind.SINGLE_CHOICE, 1, AnswerState.SCORED, 1.0),
+            (1, QuestionKind.ESSAY, 4, AnswerState.AWAITING_STAFF, None),
+            (2, QuestionKind.CODE, 2, AnswerState.AWAITING_WORKER, None),
+        ]:
+            session.add(
+                QuizAnswer(
+                    attempt_id=attempt.id,
+                    position=position,
+                    kind=kind,
+                    points=points,
+                    question={"prompt": "…"},
+                    state=state,
+                    score=score,
+                )
+            )
+        session.commit()
+        session.expunge(attempt)
+        return attempt

@@ -6,69 +6,21 @@ waiting for a person come first."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
 from coursehub.services.models import (
     Account,
-    AnswerState,
     Notification,
     QuestionKind,
     Quiz,
-    QuizAnswer,
     QuizAttempt,
-    utcnow,
 )
 from coursehub.services.notifications.kinds import display
 from coursehub.services.quizzes import quiz_grading
 from coursehub.services.quizzes.quiz_questions import QuizError
-from tests.service_data import course_with
-
-
-def quiz_in(db, course) -> Quiz:  # type: ignore[no-untyped-def]
-    with db() as session:
-        quiz = Quiz(course_id=course.id, title="Cells quiz", published=True)
-        session.add(quiz)
-        session.commit()
-        session.expunge(quiz)
-        return quiz
-
-
-def attempt_of(db, quiz, student, *, submitted: bool = True, ago: int = 0):  # type: ignore[no-untyped-def]
-    """An attempt at ``quiz`` with a scored choice (1 of 1), an essay (4 points) and a code
-    answer the worker has in hand."""
-    with db() as session:
-        attempt = QuizAttempt(
-            quiz_id=quiz.id,
-            account_id=student.id,
-            attempt=1,
-            max_score=7,
-            submitted_at=utcnow() - timedelta(minutes=ago) if submitted else None,
-        )
-        session.add(attempt)
-        session.flush()
-        for position, kind, points, state, score in [
-            (0, QuestionKind.SINGLE_CHOICE, 1, AnswerState.SCORED, 1.0),
-            (1, QuestionKind.ESSAY, 4, AnswerState.AWAITING_STAFF, None),
-            (2, QuestionKind.CODE, 2, AnswerState.AWAITING_WORKER, None),
-        ]:
-            session.add(
-                QuizAnswer(
-                    attempt_id=attempt.id,
-                    position=position,
-                    kind=kind,
-                    points=points,
-                    question={"prompt": "…"},
-                    state=state,
-                    score=score,
-                )
-            )
-        session.commit()
-        session.expunge(attempt)
-        return attempt
+from tests.service_data import attempt_of, course_with, quiz_in
 
 
 async def test_staff_grade_an_essay_and_the_student_is_told(db, make_account, sessions):
