@@ -10,7 +10,11 @@ Servers are started for real through the hub, sandboxed; the browser is Debian's
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,28 +30,41 @@ TIMEZONE = "Asia/Kolkata"
 INSTRUCTOR_TOOLS = ("Formgrader", "Formgrader (local)", "Create assignment", "Course List")
 
 
-def open_lab(browser, platform, hub: Hub, account):  # type: ignore[no-untyped-def]
-    """A signed-in page on the person's running JupyterLab, in ``TIMEZONE``."""
+@dataclass
+class Lab:
+    page: Any  # a signed-in page on the person's JupyterLab, in ``TIMEZONE``
+    server: httpx.Client  # their server, with a hub token of theirs
+
+
+@contextmanager
+def lab_of(browser, platform, account) -> Iterator[Lab]:  # type: ignore[no-untyped-def]
+    """The person's server started through the hub and opened in the browser; stopped after."""
     from playwright.sync_api import expect
 
-    hub.start(account.username)
+    hub = Hub(platform)
     context = browser.new_context(
         viewport={"width": 1280, "height": 800}, timezone_id=TIMEZONE, locale="en-US"
     )
     context.set_default_timeout(20_000)
-    page = context.new_page()
-    sign_in(page, platform, account.email or "")
-    page.goto(f"{platform.url}/user/{account.username}/lab")
-    expect(page.locator(".jp-LabShell")).to_be_visible(timeout=90_000)
-    return page
-
-
-def server_of(platform, hub: Hub, username: str) -> httpx.Client:  # type: ignore[no-untyped-def]
-    return httpx.Client(
-        base_url=f"{platform.url}/user/{username}",
-        headers={"Authorization": f"token {hub.token_for(username)}"},
-        timeout=60,
-    )
+    server = None
+    try:
+        hub.start(account.username)
+        server = httpx.Client(
+            base_url=f"{platform.url}/user/{account.username}",
+            headers={"Authorization": f"token {hub.token_for(account.username)}"},
+            timeout=60,
+        )
+        page = context.new_page()
+        sign_in(page, platform, account.email or "")
+        page.goto(f"{platform.url}/user/{account.username}/lab")
+        expect(page.locator(".jp-LabShell")).to_be_visible(timeout=90_000)
+        yield Lab(page, server)
+    finally:
+        context.close()
+        if server is not None:
+            server.close()
+        hub.stop(account.username)
+        hub.http.close()
 
 
 def open_notebook(page, platform, server: httpx.Client, username: str, path: str) -> None:  # type: ignore[no-untyped-def]
@@ -75,12 +92,8 @@ def test_a_students_lab_has_titled_dated_assignments_and_no_instructor_tools(
     assignment = create(classroom, due_at=iso(due))
     name = f"adding-numbers-{assignment['id']}"
     student = classroom.student
-    hub = Hub(platform)
-    server = None
-    try:
-        page = open_lab(browser, platform, hub, student)
-        server = server_of(platform, hub, student.username)
-
+    with lab_of(browser, platform, student) as lab:
+        page, server = lab.page, lab.server
         page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
         menu = page.locator("#jp-mainmenu-nbgrader")
         expect(menu.get_by_role("menuitem", name="Assignment List")).to_be_visible()
@@ -109,12 +122,6 @@ def test_a_students_lab_has_titled_dated_assignments_and_no_instructor_tools(
         assert server.get("formgraders").status_code == 404
         listed = server.get("assignments", params={"course_id": classroom.course.slug})
         assert listed.status_code == 200, listed.text
-        page.context.close()
-    finally:
-        if server is not None:
-            server.close()
-        hub.stop(student.username)
-        hub.http.close()
 
 
 @pytest.mark.browser
@@ -126,12 +133,8 @@ def test_an_instructors_lab_keeps_formgrader_create_assignment_and_validate(
     from playwright.sync_api import expect
 
     instructor = classroom.teacher.account
-    hub = Hub(platform)
-    server = None
-    try:
-        page = open_lab(browser, platform, hub, instructor)
-        server = server_of(platform, hub, instructor.username)
-
+    with lab_of(browser, platform, instructor) as lab:
+        page, server = lab.page, lab.server
         page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
         menu = page.locator("#jp-mainmenu-nbgrader")
         for tool in ("Assignment List", "Formgrader", "Create assignment", "Course List"):
@@ -142,9 +145,3 @@ def test_an_instructors_lab_keeps_formgrader_create_assignment_and_validate(
         open_notebook(page, platform, server, instructor.username, "teaching.ipynb")
         expect(page.locator(".jp-NotebookPanel-toolbar .validate-button")).to_be_visible()
         assert server.get("formgrader").status_code != 404
-        page.context.close()
-    finally:
-        if server is not None:
-            server.close()
-        hub.stop(instructor.username)
-        hub.http.close()
