@@ -18,6 +18,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, select, text
 
+from coursehub.hub.constants import Role
 from coursehub.services.assessment import assignment_files
 from coursehub.services.errors import Refusal
 from coursehub.services.migrate import alembic_config
@@ -25,6 +26,7 @@ from coursehub.services.models import Assignment, AssignmentFile
 from coursehub.services.settings import sqlalchemy_url
 from tests.grading_room import grade_of, wait_until_graded
 from tests.platform import create_database, drop_database
+from tests.teaching_client import open_session
 from tests.test_assignments import IPYNB, Classroom, classroom  # noqa: F401 - fixture
 from tests.test_nbgrader_exchange import home_of
 from tests.test_nbgrader_import import new_course, run_import
@@ -400,3 +402,32 @@ def test_import_nbgrader_takes_the_files_beside_each_source_and_expands_autotest
     again = run_import(database_url, str(root), "--course", course.slug)
     assert again.returncode == 0, again.stderr
     assert "problems: none" in again.stdout, again.stdout
+
+
+def test_files_without_a_notebook_and_people_outside_the_course_are_refused(
+    classroom,  # noqa: F811
+    platform,
+    signed_in,
+    make_account,
+):
+    room = classroom
+    only_files = room.teacher.call(
+        "POST",
+        room.api,
+        params={"title": "No notebook"},
+        files=[("files", ("data.txt", b"x", "text/plain"))],
+    )
+    assert only_files.status_code == 400, only_files.text
+    assert "no notebook" in only_files.json()["error"]
+
+    made = upload(room, fixture("open_relative_file.ipynb"), {"data.txt": fixture("data.txt")})
+    assignment_id = made.json()["id"]
+    release(room, assignment_id)
+    outsider = open_session(platform, signed_in, make_account(Role.STUDENT))
+    assert outsider.get(f"{room.api}/{assignment_id}/files").status_code == 403
+    assert outsider.get(f"{room.api}/{assignment_id}/files/data.txt").status_code == 403
+    put = outsider.call("PUT", f"{room.api}/{assignment_id}/files/data.txt", content=b"mine")
+    assert put.status_code == 403
+    assert room.teacher.get(f"{room.api}/{assignment_id}/files/data.txt").content == fixture(
+        "data.txt"
+    )
