@@ -277,12 +277,14 @@ def test_an_assignment_holds_at_most_max_files_data_files(classroom):  # noqa: F
     assert again.status_code == 200, again.text
 
 
+@pytest.mark.parametrize("kind", ["simple", "hashed"])
 def test_autotest_directives_are_expanded_at_upload_and_graded_as_nbgrader_grades_them(
     classroom,  # noqa: F811
     db,
+    kind: str,
 ):
     room = classroom
-    source = fixture("autotest-simple.ipynb")
+    source = fixture(f"autotest-{kind}.ipynb")
     without = upload(room, source, title="Autotests")
     assert without.status_code == 400, without.text
     assert "no autotests.yml came with it" in without.json()["error"]
@@ -300,10 +302,10 @@ def test_autotest_directives_are_expanded_at_upload_and_graded_as_nbgrader_grade
     assert paths(room.learner.get(f"{room.api}/{assignment_id}/files")) == []
     assert room.learner.get(f"{room.api}/{assignment_id}/files/autotests.yml").status_code == 404
 
-    unchanged = fixture("autotest-simple-unchanged.ipynb")
+    unchanged = fixture(f"autotest-{kind}-unchanged.ipynb")
     untouched = submit_and_grade(room, db, assignment_id, unchanged)
     assert untouched.max_score > 0 and untouched.score == 0, untouched.cells
-    right = submit_and_grade(room, db, assignment_id, fixture("autotest-simple-changed.ipynb"))
+    right = submit_and_grade(room, db, assignment_id, fixture(f"autotest-{kind}-changed.ipynb"))
     assert right.score == right.max_score, (right.message, right.cells)
 
     # A corrected source with directives uses the stored autotests.yml.
