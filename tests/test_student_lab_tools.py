@@ -9,11 +9,13 @@ Servers are started for real through the hub, sandboxed; the browser is Debian's
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -145,3 +147,37 @@ def test_an_instructors_lab_keeps_formgrader_create_assignment_and_validate(
         open_notebook(page, platform, server, instructor.username, "teaching.ipynb")
         expect(page.locator(".jp-NotebookPanel-toolbar .validate-button")).to_be_visible()
         assert server.get("formgrader").status_code != 404
+
+
+def test_the_student_config_folder_disables_what_lab_tools_names_and_nbgrader_has():
+    import nbgrader
+
+    from coursehub.hub import lab_tools
+
+    folder = lab_tools.STUDENT_CONFIG_DIR
+    page_config = json.loads((folder / "labconfig" / "page_config.json").read_text())
+    disabled = {name for name, off in page_config["disabledExtensions"].items() if off}
+    assert disabled == set(lab_tools.STUDENT_DISABLED_PLUGINS)
+    server_config = folder / "jupyter_server_config.d" / "coursehub-student.json"
+    extensions = json.loads(server_config.read_text())["ServerApp"]["jpserver_extensions"]
+    assert {name for name, on in extensions.items() if not on} == set(
+        lab_tools.STUDENT_DISABLED_SERVER_EXTENSIONS
+    )
+    # The ids are nbgrader's own: its bundle names each plugin.
+    bundle = Path(nbgrader.__file__).parent / "labextension" / "static"
+    code = "".join(path.read_text() for path in bundle.glob("*.js"))
+    for plugin in (*lab_tools.STUDENT_DISABLED_PLUGINS, "@jupyter/nbgrader:assignment-list"):
+        assert f'"{plugin}"' in code, plugin
+
+
+def test_hub_admins_and_instructors_teach_and_only_students_get_the_student_folder():
+    from coursehub.hub import lab_tools
+    from coursehub.hub.constants import INSTRUCTORS_GROUP
+
+    assert lab_tools.teaches(True, [])
+    assert lab_tools.teaches(False, [INSTRUCTORS_GROUP, "other"])
+    assert not lab_tools.teaches(False, ["other"])
+    assert lab_tools.jupyter_config_path(True, "/etc/mine") == "/etc/mine"
+    folder = str(lab_tools.STUDENT_CONFIG_DIR)
+    assert lab_tools.jupyter_config_path(False, "") == folder
+    assert lab_tools.jupyter_config_path(False, "/etc/mine") == f"{folder}:/etc/mine"
