@@ -85,7 +85,7 @@ def instantiate(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.Noteb
     except Exception as error:
         raise InvalidNotebook(
             "nbgrader could not expand the notebook's AUTOTEST directives "
-            f"({type(error).__name__}: {str(error)[:300] or 'see the directive cells'}). "
+            f"({_describe(error)[:300]}). "
             "Check that every directive is in an 'Autograder tests' cell, that the "
             "solutions run, and that autotests.yml has the notebook's kernel."
         ) from None
@@ -93,6 +93,19 @@ def instantiate(notebook: nbformat.NotebookNode, folder: Path) -> nbformat.Noteb
     if left:
         raise InvalidNotebook(f"nbgrader left an AUTOTEST directive unexpanded: {left[0]!r}.")
     return expanded
+
+
+def _describe(error: Exception) -> str:
+    """``Name: value`` of an error; nbgrader's CellExecutionError keeps a list where
+    ``str()`` expects text, so its own ename and evalue are used when it has them."""
+    name = getattr(error, "ename", None) or type(error).__name__
+    value = getattr(error, "evalue", None)
+    if value is None:
+        try:
+            value = str(error)
+        except Exception:
+            value = ""
+    return f"{name}: {value or 'see the directive cells'}"
 
 
 def expand_autotests_sandboxed(

@@ -313,12 +313,6 @@ def test_autotest_directives_are_expanded_at_upload_and_graded_as_nbgrader_grade
     assert again.status_code == 200, again.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: graders/autotests.py instantiate() formats nbgrader's CellExecutionError "
-    "with str(), whose traceback is a list (TypeError), so the sandbox answers no sentence and "
-    "the service can only refuse with 503",
-)
 def test_an_autotest_notebook_that_fails_to_run_is_refused_with_the_engines_sentence(
     classroom,  # noqa: F811
 ):
