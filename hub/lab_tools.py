@@ -14,8 +14,10 @@ It is done with Jupyter's own configuration, per server: the spawner puts
 - ``labconfig/page_config.json``: JupyterLab's ``disabledExtensions``, the plugin ids in
   ``STUDENT_DISABLED_PLUGINS`` (from ``@jupyter/nbgrader``'s labextension, 0.9.6);
 - ``jupyter_server_config.d/coursehub-student.json``: ``ServerApp.jpserver_extensions``
-  turning off nbgrader's formgrader and course list server extensions (the formgrader's
-  start-up is the expensive part of a server's start).
+  turning off nbgrader's server extensions (formgrader, course list, and the Assignment
+  List's and Validate's, which ``coursehub.extensions.lazy_nbgrader`` serves instead,
+  importing nbgrader only when the Assignment List is first used: loading any of nbgrader's
+  extensions imports the whole package, formgrader included, ~0.5 s of CPU per start).
 
 This decides what is shown, not what is allowed: a student could re-enable the tools in
 their own ``~/.jupyter``, and would find nothing behind them, since the course service
@@ -45,7 +47,10 @@ STUDENT_DISABLED_PLUGINS = (
 STUDENT_DISABLED_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.formgrader",
     "nbgrader.server_extensions.course_list",
+    "nbgrader.server_extensions.assignment_list",  # served by the lazy one below
+    "nbgrader.server_extensions.validate_assignment",  # likewise
 )
+STUDENT_SERVER_EXTENSIONS = ("coursehub.extensions.lazy_nbgrader",)
 
 
 def teaches(

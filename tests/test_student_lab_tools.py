@@ -119,7 +119,7 @@ def test_a_students_lab_has_titled_dated_assignments_and_no_instructor_tools(
         open_notebook(page, platform, server, student.username, "mine.ipynb")
         expect(page.locator(".jp-NotebookPanel-toolbar .validate-button")).to_have_count(0)
 
-        # The formgrader's server extension is not even loaded; the Assignment List's is.
+        # The formgrader's server extension is not even loaded; the Assignment List's API is.
         assert server.get("formgrader").status_code == 404
         assert server.get("formgraders").status_code == 404
         listed = server.get("assignments", params={"course_id": classroom.course.slug})
@@ -162,6 +162,9 @@ def test_the_student_config_folder_disables_what_lab_tools_names_and_nbgrader_ha
     extensions = json.loads(server_config.read_text())["ServerApp"]["jpserver_extensions"]
     assert {name for name, on in extensions.items() if not on} == set(
         lab_tools.STUDENT_DISABLED_SERVER_EXTENSIONS
+    )
+    assert {name for name, on in extensions.items() if on} == set(
+        lab_tools.STUDENT_SERVER_EXTENSIONS
     )
     # The ids are nbgrader's own: its bundle names each plugin.
     bundle = Path(nbgrader.__file__).parent / "labextension" / "static"
