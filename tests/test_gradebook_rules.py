@@ -1,0 +1,159 @@
+"""The rules of ``assessment.gradebook`` on their own: what a cell counts, how a student's row
+totals and weighs, what status a student sees, and that both CSV exports keep people's text
+from being read as a spreadsheet formula."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from coursehub.services.assessment import gradebook
+from coursehub.services.assessment.grade_categories import Weight
+from coursehub.services.assessment.gradebook import Column, Gradebook, GradeCell, StudentRow
+from coursehub.services.models import Course
+
+NOW = datetime.now(UTC)
+
+
+def column(kind: str, id: int, title: str, max_score: float, category_id=None, due_at=None):
+    return Column(kind, id, title, max_score, category_id, due_at)
+
+
+def cell(final: float | None, score: float | None = None, awaiting: bool = False) -> GradeCell:
+    return GradeCell(final, final if score is None else score, 0.0, 1, awaiting)
+
+
+def test_late_points_are_what_the_penalty_took_and_nothing_when_ungraded():
+    assert GradeCell(7.5, 10.0, 25.0, 1, False).late_points == 2.5
+    assert GradeCell(None, 10.0, 0.0, 1, True).late_points == 0.0
+    assert GradeCell(10.0, 10.0, 0.0, 1, False).late_points == 0.0
+
+
+def test_a_column_key_names_its_kind_and_id():
+    assert column("quiz", 7, "Q", 5).key == "quiz-7"
+    assert column("assignment", 7, "A", 5).key == "assignment-7"
+
+
+def test_a_students_total_counts_only_scores_that_count():
+    row = StudentRow(1, "ada", "Ada", "ada@example.org")
+    row.cells = {"assignment-1": cell(3.25), "quiz-2": cell(None, awaiting=True), "quiz-3": cell(1)}
+    assert row.total() == 4.25
+    assert row.to_json()["cells"]["quiz-2"]["awaiting_grading"] is True
+
+
+def test_an_ungraded_cell_becomes_awaiting_and_a_graded_one_keeps_its_score():
+    assert gradebook._awaiting(None) == GradeCell(None, None, 0.0, None, True)
+    kept = gradebook._awaiting(cell(4))
+    assert kept.awaiting and kept.final_score == 4
+
+
+@pytest.mark.parametrize(
+    ("cell_", "due_at", "status"),
+    [
+        (None, NOW - timedelta(days=1), "missing"),
+        (None, NOW + timedelta(days=1), "not_submitted"),
+        (None, None, "not_submitted"),
+        (GradeCell(None, None, 0.0, 1, True), None, "awaiting"),
+        (GradeCell(2, 2, 0.0, 1, True), None, "partly_graded"),
+        (GradeCell(2, 2, 0.0, 1, False), None, "graded"),
+    ],
+    ids=["past due", "not yet due", "no due date", "awaiting", "partly graded", "graded"],
+)
+def test_a_students_status_on_an_assessment(cell_, due_at, status):
+    assert gradebook._status(cell_, due_at) == status
+
+
+def book(categories: list[Weight]) -> Gradebook:
+    course = Course(slug="alg", title="=Algebra")
+    columns = [
+        column("assignment", 1, "Homework", 10, category_id=5),
+        column("quiz", 2, "Check", 5),
+    ]
+    row = StudentRow(1, "-ada", "@Ada", "ada@example.org")
+    row.cells = {"assignment-1": cell(8), "quiz-2": cell(None, awaiting=True)}
+    if categories:
+        gradebook._weigh(row, columns, categories)
+    return Gradebook(course, columns, categories, [row])
+
+
+WEIGHTS = [Weight(5, "Homework", 60), Weight(None, "Other", 40)]
+
+
+def test_an_uncategorised_column_falls_in_other_and_unweighted_books_have_one_group():
+    weighted = book(WEIGHTS)
+    assert weighted.category_of(weighted.columns[1]).name == "Other"
+    assert [(c.name, [x.key for x in cols]) for c, cols in weighted.groups()] == [
+        ("Homework", ["assignment-1"]),
+        ("Other", ["quiz-2"]),
+    ]
+    plain = book([])
+    assert plain.category_of(plain.columns[0]) is None
+    assert plain.groups() == [(None, plain.columns)]
+    assert plain.max_total == 15
+
+
+def test_weighing_a_row_counts_only_graded_items():
+    row = book(WEIGHTS).students[0]
+    percents = {score.category.name: score.percent for score in row.categories}
+    assert percents == {"Homework": 80.0, "Other": None}
+    assert row.weighted_percent == 80.0
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_text_a_spreadsheet_would_run_is_quoted(text):
+    assert gradebook._safe(text) == "'" + text
+
+
+def test_plain_text_is_left_alone():
+    assert gradebook._safe("Ada Lovelace") == "Ada Lovelace"
+    assert gradebook._safe("") == ""
+
+
+def rows_of(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_the_plain_csv_has_a_score_per_assessment_then_the_totals():
+    header, row = rows_of(gradebook.plain_csv(book([])))
+    assert header == ["username", "name", "email", "Homework", "Check (quiz)", "total", "max total"]
+    assert row == ["'-ada", "'@Ada", "ada@example.org", "8", "", "8", "15"]
+
+
+def test_the_plain_csv_of_a_weighted_course_adds_each_category_and_the_weighted_total():
+    header, row = rows_of(gradebook.plain_csv(book(WEIGHTS)))
+    assert header[5:] == [
+        "Homework % (weight 60 %)",
+        "Other % (weight 40 %)",
+        "total",
+        "max total",
+        "weighted %",
+    ]
+    assert row[5:] == ["80", "", "8", "15", "80"]
+
+
+def test_the_canvas_csv_names_columns_by_id_and_starts_with_points_possible():
+    header, possible, row = rows_of(gradebook.canvas_csv(book(WEIGHTS)))
+    assert header == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "Homework (1)",
+        "Check (quiz 2)",
+        "Homework Current Score",
+        "Other Current Score",
+        "Current Score",
+    ]
+    assert possible == ["Points Possible", "", "", "", "", "10", "5", *["(read only)"] * 3]
+    assert row == ["'@Ada", "", "'-ada", "ada@example.org", "'=Algebra", "8", "", "80", "", "80"]
+
+
+def test_the_canvas_csv_uses_the_username_when_a_student_has_no_name():
+    plain = book([])
+    plain.students[0].name = ""
+    _, _, row = rows_of(gradebook.canvas_csv(plain))
+    assert row[0] == "'-ada"
