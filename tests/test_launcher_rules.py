@@ -1,0 +1,73 @@
+"""The rules of ``coursehub up`` (``services.launcher``) that need nothing started: the shared
+secrets made once per data directory and kept private, the hub's environment, and the worker
+settings read from the environment (refused when they are not whole numbers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from coursehub.services import launcher
+from coursehub.services.launcher import load_secrets, worker_count, worker_options
+
+
+def test_secrets_are_made_once_per_data_directory_and_only_the_owner_reads_them(tmp_path):
+    first = load_secrets(tmp_path)
+    assert set(first) == {"service_token", "cookie_secret"}
+    assert all(len(value) == 64 for value in first.values())
+    assert load_secrets(tmp_path) == first
+    mode = stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode)
+    assert mode & 0o077 == 0
+
+
+def test_a_missing_secret_is_added_and_the_others_are_kept(tmp_path):
+    (tmp_path / "secrets.json").write_text(json.dumps({"service_token": "kept", "other": "x"}))
+    values = load_secrets(tmp_path)
+    assert values["service_token"] == "kept" and values["other"] == "x"
+    assert len(values["cookie_secret"]) == 64
+    assert json.loads((tmp_path / "secrets.json").read_text()) == values
+
+
+def test_the_hub_gets_the_databases_and_the_shared_secrets(tmp_path, monkeypatch):
+    # A proxy already installed (in a folder of the test's own): nothing runs npm.
+    monkeypatch.setattr(launcher, "PROXY_DIR", tmp_path / "proxy")
+    installed = tmp_path / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+    installed.parent.mkdir(parents=True)
+    installed.touch()
+    env = launcher.hub_environment(tmp_path, "postgresql://db", "redis://r")
+    shared = load_secrets(tmp_path)
+    assert env["DATABASE_URL"] == "postgresql://db" and env["REDIS_URL"] == "redis://r"
+    assert env["COURSEHUB_DATA_DIR"] == str(tmp_path)
+    assert env["COURSEHUB_SERVICE_TOKEN"] == shared["service_token"]
+    assert env["COURSEHUB_COOKIE_SECRET"] == shared["cookie_secret"]
+    assert env["COURSEHUB_PROXY_COMMAND"] == str(installed)
+    assert env["PATH"] == os.environ["PATH"]  # the rest of the environment is passed on
+
+
+@pytest.mark.parametrize(("value", "count"), [(None, 1), ("", 1), ("  ", 1), ("0", 0), (" 3 ", 3)])
+def test_one_grading_worker_unless_told(value, count):
+    env = {} if value is None else {"COURSEHUB_WORKERS": value}
+    assert worker_count(env) == count
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
+def test_a_worker_count_that_is_not_a_number_stops_the_launch(value):
+    with pytest.raises(SystemExit, match="COURSEHUB_WORKERS must be a number"):
+        worker_count({"COURSEHUB_WORKERS": value})
+
+
+def test_worker_options_come_from_the_environment_in_order():
+    assert worker_options({}) == []
+    assert worker_options({"COURSEHUB_WARM_SANDBOXES": "2"}) == ["--warm-sandboxes", "2"]
+    assert worker_options(
+        {"COURSEHUB_WARM_SANDBOXES": " 2 ", "COURSEHUB_WORKER_CONCURRENCY": "4", "X": "y"}
+    ) == ["--concurrency", "4", "--warm-sandboxes", "2"]
+
+
+@pytest.mark.parametrize("variable", ["COURSEHUB_WORKER_CONCURRENCY", "COURSEHUB_WARM_SANDBOXES"])
+def test_a_worker_option_that_is_not_a_whole_number_stops_the_launch(variable):
+    with pytest.raises(SystemExit, match=f"{variable} must be a whole number, not '-2'"):
+        worker_options({variable: "-2"})
