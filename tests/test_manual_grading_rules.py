@@ -9,10 +9,19 @@ from datetime import UTC, datetime
 
 import pytest
 
+from coursehub.hub.constants import Role
 from coursehub.services.assessment import manual_grading
 from coursehub.services.assessment.assignments import AssignmentError
 from coursehub.services.assessment.manual_grading import Totals, totals
-from coursehub.services.models import Account, Assignment, ManualScore
+from coursehub.services.models import (
+    Account,
+    Assignment,
+    Grade,
+    ManualScore,
+    Submission,
+    SubmissionStatus,
+)
+from tests.service_data import course_with
 
 CELLS = [
     {"grade_id": "auto", "score": 2.5},
@@ -124,3 +133,112 @@ def test_an_answer_shows_its_score_comment_and_ticked_rubric_items():
         "updated_at": when,
     }
     assert manual_grading.answer_json(None, []) is None
+
+
+# -- on the database -------------------------------------------------------------------------
+
+
+def graded_attempt(db, make_account):
+    """An attempt graded by the engine, 50 % late: the autograded cell got 2 of 2, the essay
+    (8 points) waits for a person."""
+    student, instructor = make_account(), make_account(Role.INSTRUCTOR)
+    course = course_with(db, instructor, students=[student])
+    with db() as session:
+        assignment = Assignment(
+            course_id=course.id,
+            title="Essay",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=10,
+        )
+        session.add(assignment)
+        session.flush()
+        submission = Submission(
+            assignment_id=assignment.id,
+            account_id=student.id,
+            attempt=1,
+            sha256="0" * 64,
+            notebook=b"{}",
+            size=2,
+            status=SubmissionStatus.GRADED,
+        )
+        session.add(submission)
+        session.flush()
+        session.add(
+            Grade(
+                submission_id=submission.id,
+                outcome="graded",
+                cells=[
+                    {"grade_id": "auto", "score": 2, "max_points": 2},
+                    {"grade_id": "essay", "score": None, "max_points": 8},
+                ],
+                score=2,
+                final_score=1,
+                late_penalty_percent=50,
+                needs_manual=True,
+            )
+        )
+        session.commit()
+    return assignment, submission, instructor
+
+
+async def test_an_override_settles_the_attempt_and_removing_it_restores_the_sum(
+    db, make_account, sessions
+):
+    assignment, submission, instructor = graded_attempt(db, make_account)
+    async with sessions() as session:
+        await manual_grading.set_override(
+            session, assignment, submission.id, {"score": 8, "reason": "Oral exam"}, instructor
+        )
+        await session.commit()
+    async with sessions() as session:
+        grade = await manual_grading.recompute_grade(session, submission.id)
+        assert (grade.score, grade.final_score, grade.needs_manual) == (8, 4, False)
+        await manual_grading.remove_override(
+            session, assignment, submission.id, {"reason": "Exam voided"}, instructor
+        )
+        await session.commit()
+    async with sessions() as session:
+        grade = await manual_grading.recompute_grade(session, submission.id)
+        assert (grade.score, grade.final_score, grade.needs_manual) == (2, 1, True)
+        trail = await manual_grading.audit_trail(session, submission.id)
+    assert [(c["action"], c["reason"], c["by"]) for c in trail] == [
+        ("override", "Oral exam", instructor.username),
+        ("override_removed", "Exam voided", instructor.username),
+    ]
+    assert trail[0]["before"] == {"score": None, "final_score": 1}
+    assert trail[0]["after"] == {"score": 8, "final_score": 4}
+    assert trail[1]["after"] == {"score": None, "final_score": 1}
+
+
+async def test_removing_an_override_that_is_not_there_is_a_404(db, make_account, sessions):
+    assignment, submission, instructor = graded_attempt(db, make_account)
+    async with sessions() as session:
+        with pytest.raises(AssignmentError) as refused:
+            await manual_grading.remove_override(
+                session, assignment, submission.id, {"reason": "x"}, instructor
+            )
+    assert refused.value.status == 404
+
+
+async def test_an_attempt_of_another_assignment_is_not_found(db, make_account, sessions):
+    assignment, _, _ = graded_attempt(db, make_account)
+    _, elsewhere, _ = graded_attempt(db, make_account)
+    async with sessions() as session:
+        with pytest.raises(AssignmentError) as refused:
+            await manual_grading.lock_attempt(session, assignment, elsewhere.id)
+    assert refused.value.status == 404
+
+
+async def test_an_attempt_without_flags_has_none_to_review(db, make_account, sessions):
+    assignment, submission, instructor = graded_attempt(db, make_account)
+    async with sessions() as session:
+        with pytest.raises(AssignmentError, match="no flags to review") as refused:
+            await manual_grading.review_flags(session, assignment, submission.id, "", instructor)
+    assert refused.value.status == 409
+
+
+async def test_an_attempt_without_a_grade_has_nothing_to_recompute(db, make_account, sessions):
+    async with sessions() as session:
+        assert await manual_grading.recompute_grade(session, 2**31 - 1) is None
