@@ -10,10 +10,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from coursehub.hub.constants import Role
 from coursehub.services.assessment import gradebook
+from coursehub.services.assessment.assignments import AssignmentError
 from coursehub.services.assessment.grade_categories import Weight
-from coursehub.services.assessment.gradebook import Column, Gradebook, GradeCell, StudentRow
-from coursehub.services.models import Course
+from coursehub.services.assessment.gradebook import Access, Column, Gradebook, GradeCell, StudentRow
+from coursehub.services.errors import Refusal
+from coursehub.services.models import (
+    Assignment,
+    Course,
+    CourseStatus,
+    FeedbackRelease,
+    Grade,
+    Submission,
+    SubmissionStatus,
+)
+from tests.service_data import course_with
 
 NOW = datetime.now(UTC)
 
@@ -157,3 +169,113 @@ def test_the_canvas_csv_uses_the_username_when_a_student_has_no_name():
     plain.students[0].name = ""
     _, _, row = rows_of(gradebook.canvas_csv(plain))
     assert row[0] == "'-ada"
+
+
+# -- on the database -------------------------------------------------------------------------
+
+
+def assignment_of(db, course, *, released_ago: timedelta | None = timedelta(days=1)):
+    with db() as session:
+        assignment = Assignment(
+            course_id=course.id,
+            title="Photosynthesis",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=10,
+            released_at=None if released_ago is None else datetime.now(UTC) - released_ago,
+        )
+        session.add(assignment)
+        session.commit()
+        return assignment
+
+
+def attempt_at(db, assignment, student, number, **grade):
+    with db() as session:
+        submission = Submission(
+            assignment_id=assignment.id,
+            account_id=student.id,
+            attempt=number,
+            sha256="0" * 64,
+            notebook=b"{}",
+            size=2,
+            status=SubmissionStatus.GRADED if grade else SubmissionStatus.QUEUED,
+        )
+        session.add(submission)
+        session.flush()
+        if grade:
+            session.add(Grade(submission_id=submission.id, outcome="graded", **grade))
+        session.commit()
+        return submission
+
+
+async def test_each_student_counts_their_best_attempt_of_released_assignments(
+    db, make_account, sessions
+):
+    best, waiting, absent = make_account(), make_account(), make_account()
+    course = course_with(db, make_account(Role.INSTRUCTOR), students=[best, waiting, absent])
+    released = assignment_of(db, course)
+    assignment_of(db, course, released_ago=timedelta(days=-1))  # not released yet
+    attempt_at(db, released, best, 1, score=6, final_score=6, cells=[])
+    attempt_at(db, released, best, 2, score=8, final_score=4, late_penalty_percent=50, cells=[])
+    attempt_at(db, released, waiting, 1)  # not graded yet
+    async with sessions() as session:
+        book = await gradebook.course_gradebook(session, course)
+    assert [c.key for c in book.columns] == [f"assignment-{released.id}"]
+    rows = {row.account_id: row for row in book.students}
+    assert set(rows) == {best.id, waiting.id, absent.id}
+    counted = rows[best.id].cells[f"assignment-{released.id}"]
+    assert (counted.final_score, counted.attempt, counted.awaiting) == (6, 1, False)
+    pending = rows[waiting.id].cells[f"assignment-{released.id}"]
+    assert pending.final_score is None and pending.awaiting
+    assert rows[absent.id].cells == {} and rows[absent.id].total() == 0
+
+
+async def test_a_student_sees_peoples_grading_only_once_feedback_is_released(
+    db, make_account, sessions
+):
+    student = make_account()
+    course = course_with(db, make_account(Role.INSTRUCTOR), students=[student])
+    assignment = assignment_of(db, course)
+    cells = [{"grade_id": "auto", "score": 2}, {"grade_id": "essay", "score": None}]
+    attempt_at(db, assignment, student, 1, score=9, final_score=9, cells=cells)
+    key = f"assignment-{assignment.id}"
+
+    async def seen(student_view: bool) -> GradeCell:
+        async with sessions() as session:
+            book = await gradebook.course_gradebook(
+                session, course, only_account=student.id, student_view=student_view
+            )
+        (row,) = book.students
+        return row.cells[key]
+
+    staff_sees, student_sees = await seen(False), await seen(True)
+    assert (staff_sees.final_score, staff_sees.awaiting) == (9, False)
+    assert (student_sees.final_score, student_sees.awaiting) == (2, True)
+    with db() as session:
+        session.add(FeedbackRelease(assignment_id=assignment.id))
+        session.commit()
+    assert (await seen(True)).final_score == 9
+
+
+async def test_who_may_see_a_courses_grades(db, make_account, sessions):
+    instructor, grader, student = make_account(Role.INSTRUCTOR), make_account(), make_account()
+    admin, stranger = make_account(Role.ADMIN), make_account()
+    course = course_with(db, instructor, graders=[grader], students=[student], title="Ecology")
+    draft = course_with(db, instructor, graders=[grader], status=CourseStatus.DRAFT)
+    async with sessions() as session:
+        for account, slug, access in [
+            (instructor, course.slug, Access.MANAGE),
+            (admin, course.slug, Access.MANAGE),
+            (grader, course.slug, Access.READ),
+            (grader, draft.slug, Access.READ),  # graders grade drafts too
+            (student, course.slug, Access.OWN),
+        ]:
+            assert (await gradebook.gradebook_access(session, account, slug))[1] is access
+        with pytest.raises(AssignmentError, match="enroll in the course first") as refused:
+            await gradebook.gradebook_access(session, stranger, course.slug)
+        assert refused.value.status == 403
+        for slug in (draft.slug, "no-such-course"):
+            with pytest.raises(Refusal) as missing:
+                await gradebook.gradebook_access(session, stranger, slug)
+            assert missing.value.status == 404
