@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
+from coursehub.hub.constants import Role
+from coursehub.services.assessment import released_feedback
 from coursehub.services.assessment.released_feedback import annotated_feedback, student_grade_json
-from coursehub.services.models import Grade, ManualScore
+from coursehub.services.models import Assignment, FeedbackRelease, Grade, ManualScore, Submission
+from tests.service_data import course_with
 
 CELLS = [
     {"grade_id": "auto", "score": 2.0, "max_points": 2},
@@ -106,3 +111,70 @@ def test_an_answer_with_neither_score_nor_comment_adds_nothing_and_the_notebook_
     assert annotated_feedback(NOTEBOOK, answers, {}) == NOTEBOOK
     annotated_feedback(NOTEBOOK, ANSWERS, {"essay": 5})
     assert len(NOTEBOOK["cells"]) == 3
+
+
+# -- on the database -------------------------------------------------------------------------
+
+
+def graded_course(db, make_account):
+    graded, queued = make_account(), make_account()
+    instructor = make_account(Role.INSTRUCTOR)
+    course = course_with(db, instructor, students=[graded, queued])
+    with db() as session:
+        assignment = Assignment(
+            course_id=course.id,
+            title="Enzymes",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=7,
+        )
+        session.add(assignment)
+        session.flush()
+        for student, attempts in ((graded, 2), (queued, 1)):
+            for number in range(1, attempts + 1):
+                submission = Submission(
+                    assignment_id=assignment.id,
+                    account_id=student.id,
+                    attempt=number,
+                    sha256="0" * 64,
+                    notebook=b"{}",
+                    size=2,
+                )
+                session.add(submission)
+                session.flush()
+                if student is graded:
+                    session.add(Grade(submission_id=submission.id, outcome="graded", cells=[]))
+        session.commit()
+    return course, assignment, instructor, graded
+
+
+async def test_releasing_notifies_each_student_with_a_graded_attempt_once(
+    db, make_account, sessions
+):
+    course, assignment, instructor, graded = graded_course(db, make_account)
+    async with sessions() as session:
+        assert await released_feedback.released_at(session, assignment.id) is None
+        when, notes = await released_feedback.release(session, assignment, course.slug, instructor)
+        await session.commit()
+    assert [(n.account_id, n.kind) for n in notes] == [(graded.id, "feedback_released")]
+    payload = notes[0].payload
+    assert payload["assignment_id"] == assignment.id and payload["course"] == course.slug
+    assert payload["title"] == "Feedback on Enzymes is released."
+    assert payload["url"] == f"/services/coursehub/courses/{course.slug}/assignments"
+    async with sessions() as session:
+        assert await released_feedback.released_at(session, assignment.id) == when
+
+
+async def test_releasing_again_moves_the_release_time_on(db, make_account, sessions):
+    course, assignment, instructor, _ = graded_course(db, make_account)
+    async with sessions() as session:
+        first, _ = await released_feedback.release(session, assignment, course.slug, instructor)
+        again, notes = await released_feedback.release(session, assignment, course.slug, instructor)
+        await session.commit()
+        assert again > first and len(notes) == 1
+        assert await released_feedback.released_at(session, assignment.id) == again
+        rows = await session.scalars(
+            select(FeedbackRelease).where(FeedbackRelease.assignment_id == assignment.id)
+        )
+        assert len(list(rows)) == 1
