@@ -5,15 +5,27 @@ images only when they are real base64, too-large outputs left out)."""
 from __future__ import annotations
 
 import base64
+import json
 
+import pytest
+
+from coursehub.hub.constants import Role
 from coursehub.services.assessment import question_answers
+from coursehub.services.assessment.assignments import AssignmentError
 from coursehub.services.assessment.question_answers import (
     MAX_OUTPUT_CHARS,
     answer_cells,
     outputs_document,
     render_cell,
 )
-from coursehub.services.models import Grade, Submission
+from coursehub.services.models import (
+    Assignment,
+    Grade,
+    ManualScore,
+    Submission,
+    SubmissionStatus,
+)
+from tests.service_data import course_with
 
 
 def graded(grade_id: str, source: str = "", cell_type: str = "markdown") -> dict:
@@ -136,3 +148,62 @@ def test_the_feedback_notebook_is_read_before_the_submitted_one():
 def test_a_submitted_notebook_that_is_not_a_json_object_has_no_cells():
     for raw in (b"not json", b"[1, 2]", b"\xff\xfe"):
         assert question_answers._notebook_of(Submission(notebook=raw), None) == {"cells": []}
+
+
+# -- on the database -------------------------------------------------------------------------
+
+
+def essay_notebook(text: str) -> bytes:
+    return json.dumps({"cells": [plain("Intro"), graded("essay", text)]}).encode()
+
+
+async def test_each_students_latest_answer_to_a_question_with_the_persons_grading(
+    db, make_account, sessions
+):
+    ada, bob = make_account(), make_account()
+    course = course_with(db, make_account(Role.INSTRUCTOR), students=[ada, bob])
+    with db() as session:
+        assignment = Assignment(
+            course_id=course.id,
+            title="Essays",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=5,
+            grade_cells=[{"grade_id": "essay", "kind": "manual", "max_points": 5}],
+        )
+        session.add(assignment)
+        session.flush()
+        made = {}
+        for student, number, text in ((ada, 1, "first"), (ada, 2, "second"), (bob, 1, "bob's")):
+            made[text] = Submission(
+                assignment_id=assignment.id,
+                account_id=student.id,
+                attempt=number,
+                sha256="0" * 64,
+                notebook=essay_notebook(text),
+                size=2,
+                status=SubmissionStatus.GRADED,
+            )
+            session.add(made[text])
+        session.flush()
+        session.add(ManualScore(submission_id=made["second"].id, grade_id="essay", score=4.0))
+        session.commit()
+
+    async with sessions() as session:
+        latest = await question_answers.question_answers(session, assignment, "essay")
+        every = await question_answers.question_answers(
+            session, assignment, "essay", all_attempts=True
+        )
+        with pytest.raises(AssignmentError) as unknown:
+            await question_answers.question_answers(session, assignment, "nope")
+    assert (latest["kind"], latest["max_points"], latest["rubric"]) == ("manual", 5, [])
+    by_id = {a["submission_id"]: a for a in latest["answers"]}
+    assert set(by_id) == {made["second"].id, made["bob's"].id}
+    ada_latest = by_id[made["second"].id]
+    assert [c["source"] for c in ada_latest["cells"]] == ["second"]
+    assert ada_latest["manual"]["score"] == 4.0 and by_id[made["bob's"].id]["manual"] is None
+    assert ada_latest["final_score"] is None and ada_latest["latest"]
+    older = [a for a in every["answers"] if not a["latest"]]
+    assert [a["submission_id"] for a in older] == [made["first"].id]
+    assert unknown.value.status == 404
