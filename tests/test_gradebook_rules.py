@@ -18,6 +18,7 @@ from coursehub.services.assessment.gradebook import Access, Column, Gradebook, G
 from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Assignment,
+    AssignmentExtension,
     Course,
     CourseStatus,
     FeedbackRelease,
@@ -279,3 +280,29 @@ async def test_who_may_see_a_courses_grades(db, make_account, sessions):
             with pytest.raises(Refusal) as missing:
                 await gradebook.gradebook_access(session, stranger, slug)
             assert missing.value.status == 404
+
+
+async def test_a_students_grade_page_uses_their_own_due_date(db, make_account, sessions):
+    extended, other = make_account(), make_account()
+    course = course_with(db, make_account(Role.INSTRUCTOR), students=[extended, other])
+    assignment = assignment_of(db, course)
+    past = datetime.now(UTC) - timedelta(hours=1)
+    with db() as session:
+        session.get(Assignment, assignment.id).due_at = past
+        session.add(
+            AssignmentExtension(
+                assignment_id=assignment.id,
+                account_id=extended.id,
+                due_at=datetime.now(UTC) + timedelta(days=2),
+            )
+        )
+        session.commit()
+    async with sessions() as session:
+        theirs = await gradebook.student_grades(session, course, extended)
+        others = await gradebook.student_grades(session, course, other)
+    (item,) = theirs.items
+    assert (item.extended, item.status, item.attempts) == (True, "not_submitted", [])
+    assert item.due_at > datetime.now(UTC)
+    (missing,) = others.items
+    assert (missing.extended, missing.status) == (False, "missing")
+    assert missing.due_at == past
