@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from coursehub.hub.constants import Role
 from coursehub.services.lessons.lesson_access import OpenLesson
 from coursehub.services.lessons.lesson_exports import (
     LESSON_KERNELSPEC,
@@ -16,7 +17,8 @@ from coursehub.services.lessons.lesson_exports import (
     for_lesson_server,
     write_notebook,
 )
-from coursehub.services.models import Account, Course, Lesson, LessonKind
+from coursehub.services.models import Account, Course, Lesson, LessonKind, LessonVersion
+from tests.service_data import course_with, lessons_in
 
 
 def test_the_notebook_runs_on_the_lesson_kernel_and_the_original_is_untouched():
@@ -65,3 +67,31 @@ async def test_a_file_already_there_is_not_read_again(tmp_path):
     assert await exports.ensure(None, opened(LessonKind.NOTEBOOK, 2)) == "3/7/v2.ipynb"
     target.unlink()
     assert await exports.ensure(None, opened(LessonKind.NOTEBOOK, 2)) == "3/7/v2.ipynb"
+
+
+async def test_a_published_version_is_written_on_first_need_for_the_lesson_kernel(
+    db, make_account, sessions, tmp_path
+):
+    course = course_with(db, make_account(Role.INSTRUCTOR))
+    (lesson,) = lessons_in(db, course, LessonKind.NOTEBOOK)
+    with db() as session:
+        version = LessonVersion(
+            lesson_id=lesson.id, number=3, notebook={"cells": [], "metadata": {}}, sha256="0"
+        )
+        session.add(version)
+        session.flush()
+        row = session.get(Lesson, lesson.id)
+        row.published_version_id = version.id
+        session.commit()
+        session.refresh(row)
+        session.expunge(row)
+    (tmp_path / str(course.id) / str(lesson.id)).mkdir(parents=True)
+    (tmp_path / str(course.id) / str(lesson.id) / "v2.ipynb").write_text("{}")
+    exports = LessonExports(tmp_path)
+    opened = OpenLesson(Account(id=1), course, row, 3, enrolled=True, staff=False)
+    async with sessions() as session:
+        path = await exports.ensure(session, opened)
+    assert path == f"{course.id}/{lesson.id}/v3.ipynb"
+    written = json.loads((tmp_path / path).read_text())
+    assert written["metadata"]["kernelspec"] == LESSON_KERNELSPEC
+    assert [p.name for p in (tmp_path / path).parent.iterdir()] == ["v3.ipynb"]
