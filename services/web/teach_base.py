@@ -91,6 +91,16 @@ class BodyStreamHandler(TeachHandler):
         # A body without Content-Length (chunked) is cut off just past the limit.
         self.request.connection.set_max_body_size(self.body_limit + 1)
 
+    def finish(self, chunk: Any = None) -> Any:
+        # Tornado drops the connection of a streaming request answered before its body was
+        # read (a refusal in ``prepare``, even of a GET). Say so in the answer: the hub's proxy
+        # would otherwise reuse the dropped socket for someone else's request, which then
+        # fails with 503.
+        body = getattr(self.request, "_body_future", None)
+        if not self._headers_written and (body is None or not body.done()):
+            self.set_header("Connection", "close")
+        return super().finish(chunk)
+
     def data_received(self, data: bytes) -> Any:
         self.received += len(data)
         if self.refusal is None and self.received > self.body_limit:
