@@ -30,7 +30,7 @@ def test_embedded_servers_start_stop_and_keep_the_data(tmp_path):
     try:
         with httpx.Client(follow_redirects=True, timeout=30) as client:
             report = client.get(f"{platform.service_url}/health").json()
-            assert report == {"status": "ok", "database": "ok", "redis": "ok"}
+            assert report == {"status": "ok", "database": "ok", "redis": "ok", "sandbox": "ok"}
             form = client.get(f"{platform.service_url}/register")
             created = client.post(
                 f"{platform.service_url}/register",
