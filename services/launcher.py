@@ -21,7 +21,7 @@ from pathlib import Path
 from coursehub.hub.sandbox import check_sandbox
 from coursehub.services import migrate
 from coursehub.services.bootstrap import bootstrap_admin_from_env, seed_and_print
-from coursehub.services.embedded import embedded_postgres, embedded_redis
+from coursehub.services.embedded import EmbeddedUnavailable, embedded_postgres, embedded_redis
 from coursehub.services.settings import sqlalchemy_url
 
 log = logging.getLogger("coursehub.up")
@@ -157,9 +157,13 @@ def up(data_dir: Path, demo: bool = True) -> int:
         return 1
     data_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        database_url = os.environ.get("DATABASE_URL") or stack.enter_context(
-            embedded_postgres(data_dir)
-        )
+        try:
+            database_url = os.environ.get("DATABASE_URL") or stack.enter_context(
+                embedded_postgres(data_dir)
+            )
+        except EmbeddedUnavailable as error:
+            log.error("CourseHub cannot start: %s", error)
+            return 1
         redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(data_dir))
         prepare_database(database_url, data_dir, demo)
         env = hub_environment(data_dir, database_url, redis_url)

@@ -40,3 +40,23 @@ def test_up_without_setpriv_or_bubblewrap_refuses_with_what_to_install(tmp_path)
 def test_the_running_platform_reports_that_its_sandbox_starts(platform, client):
     report = client.get(f"{platform.service_url}/health").json()
     assert report["sandbox"] == "ok"
+
+
+def test_up_with_its_data_in_a_path_with_a_space_says_how_to_run_instead(tmp_path):
+    data_dir = tmp_path / "course data"
+    environment = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "COURSEHUB_DATA_DIR": str(data_dir),
+    }
+    started = subprocess.run(
+        [str(Path(sys.executable).parent / "coursehub"), "up", "--no-demo"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 1
+    assert "CourseHub cannot start" in started.stderr
+    assert "Set COURSEHUB_DATA_DIR to a folder whose path has no spaces" in started.stderr
+    assert not (data_dir / "pgdata").exists()
