@@ -11,7 +11,7 @@ import redis.asyncio as redis
 from jupyterhub.handlers.base import BaseHandler
 from sqlalchemy import text
 
-from coursehub.hub.sandbox import recent_sandbox_check
+from coursehub.hub.sandbox import sandbox_status
 
 
 class HubHealthHandler(BaseHandler):
@@ -22,7 +22,9 @@ class HubHealthHandler(BaseHandler):
         report = {
             "database": self._database(),
             "redis": await self._redis(),
-            "sandbox": await sandbox_status(self._sandboxed()),
+            "sandbox": await sandbox_status(
+                self._sandboxed(), "not running as root or CourseSpawner.sandbox is False"
+            ),
         }
         healthy = all(value == "ok" or value.startswith("off") for value in report.values())
         self.set_status(200 if healthy else 503)
@@ -57,12 +59,3 @@ class HubHealthHandler(BaseHandler):
         finally:
             await client.aclose()
         return "ok"
-
-
-async def sandbox_status(sandboxed: bool) -> str:
-    """``ok``; ``off: ...`` when servers run unsandboxed; or ``error: <the reason>`` when a test
-    sandbox cannot start (``coursehub.hub.sandbox.check_sandbox``, at most once a minute)."""
-    if not sandboxed:
-        return "off: not running as root or CourseSpawner.sandbox is False"
-    reason = await asyncio.to_thread(recent_sandbox_check)
-    return "ok" if reason is None else f"error: {reason}"

@@ -42,6 +42,7 @@ This module imports nothing from the rest of CourseHub.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -431,6 +432,15 @@ def recent_sandbox_check(max_age_s: float = 60.0, uid: int = NOBODY) -> str | No
         if checked is None or time.monotonic() - checked[0] > max_age_s:
             checked = _checked[uid] = (time.monotonic(), check_sandbox(uid))
     return checked[1]
+
+
+async def sandbox_status(sandboxed: bool, why_off: str) -> str:
+    """For /health: ``ok``; ``off: <why_off>`` when code runs unsandboxed here; or
+    ``error: <the reason>`` when a test sandbox cannot start (``recent_sandbox_check``)."""
+    if not sandboxed:
+        return f"off: {why_off}"
+    reason = await asyncio.to_thread(recent_sandbox_check)
+    return "ok" if reason is None else f"error: {reason}"
 
 
 # Mounting tmpfs on the host for size-limited folders shared with the caller.

@@ -20,7 +20,7 @@ from prometheus_client import (
 from sqlalchemy import text
 from tornado import web
 
-from coursehub.hub.sandbox import recent_sandbox_check
+from coursehub.hub.sandbox import sandbox_status
 from coursehub.services.web.base import BaseHandler
 
 REQUESTS = Counter(
@@ -87,12 +87,11 @@ class HealthHandler(BaseHandler):
         return "ok"
 
     async def _sandbox(self) -> str:
-        """Whether the sandbox lesson kernels run in starts (checked at most once a minute):
-        a lesson whose kernel cannot start is the first thing a student would meet."""
-        if os.geteuid() != 0:
-            return "off: not running as root, so lesson kernels run without the sandbox"
-        reason = await asyncio.to_thread(recent_sandbox_check)
-        return "ok" if reason is None else f"error: {reason}"
+        """Whether the sandbox lesson kernels run in starts: a lesson whose kernel cannot
+        start is the first thing a student would meet."""
+        return await sandbox_status(
+            os.geteuid() == 0, "not running as root, so lesson kernels run without the sandbox"
+        )
 
 
 class MetricsHandler(BaseHandler):
