@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Enum,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -110,6 +112,8 @@ class Lesson(Base):
     published_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("lesson_versions.id", ondelete="SET NULL", use_alter=True)
     )
+    # Notebook lessons: show code cells (read-only, with outputs) or only their outputs.
+    show_code: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class LessonVersion(Base):
@@ -127,6 +131,21 @@ class LessonVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LessonFile(Base):
+    """A data file uploaded with a lesson (``data/weather.csv``): present, read-only, in the
+    working directory of the lesson's kernels."""
+
+    __tablename__ = "lesson_files"
+    __table_args__ = (UniqueConstraint("lesson_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(500))  # relative, "/"-separated
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class Upload(Base):
