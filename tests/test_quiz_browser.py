@@ -165,7 +165,14 @@ def test_an_instructor_builds_a_quiz_in_the_quiz_builder(
     expect(page.locator("#builder_title")).to_have_text("Capitals")
     status = page.locator("#builder_status")
 
+    # The random draw's inputs are labelled where people see them.
+    for label in ("Tag to draw from", "How many", "Points each"):
+        expect(page.locator("#draw_form label", has_text=label)).to_be_visible()
+        expect(page.get_by_label(label, exact=True)).to_be_visible()
+
     page.get_by_role("button", name="New question").click()
+    # A new question starts as multiple choice, the kind people write most.
+    expect(page.get_by_label("Kind")).to_have_value("SINGLE_CHOICE")
     page.get_by_label("Prompt (markdown)").fill("Capital of France?")
     page.locator("#choice_rows .choice-text").nth(0).fill("Lyon")
     page.locator("#choice_rows .choice-text").nth(1).fill("Paris")

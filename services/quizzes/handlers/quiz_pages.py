@@ -166,6 +166,7 @@ class BuilderPage(QuizPageHandler):
                     "quiz": view,
                     "bank": bank,
                     "kinds": KIND_LABELS,
+                    "kind_order": list(KIND_LABELS),
                     "api": f"{prefix}/api/courses/{course.slug}",
                 }
             ),

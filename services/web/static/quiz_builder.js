@@ -186,9 +186,11 @@
 
   // -- the question editor -----------------------------------------------------------------------
   const kindSelect = $("q_kind");
-  Object.keys(data.kinds).forEach(function (kind) {
+  // In the builder's order (the page's JSON sorts the labels' keys), multiple choice first.
+  (data.kind_order || Object.keys(data.kinds)).forEach(function (kind) {
     kindSelect.appendChild(el("option", { value: kind, text: data.kinds[kind] }));
   });
+  kindSelect.value = "SINGLE_CHOICE";
 
   function showKindParts() {
     document.querySelectorAll(".kind-part").forEach(function (part) {
