@@ -33,6 +33,7 @@ from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.lessons.lesson_proxy import LessonServerClient
 from coursehub.services.notifications.notification_fanout import NotificationFanout
 from coursehub.services.settings import Settings
+from coursehub.services.web.base import NotFoundHandler
 from coursehub.services.web.handlers import status
 from coursehub.services.web.hub_oauth import SharedStateOAuthCallback
 
@@ -110,6 +111,8 @@ def make_app(settings: Settings) -> web.Application:
         "log_function": status.record_request,
         "static_path": str(WEB / "static"),
         "static_url_prefix": f"{settings.service_prefix}/static/",
+        # Unknown addresses get CourseHub's styled 404 page, not Tornado's bare one.
+        "default_handler_class": NotFoundHandler,
     }
     for step in INIT_STEPS:
         step(settings, app_settings)
@@ -169,6 +172,8 @@ def main() -> None:
     )
     settings = Settings.from_env()
     processes.clear_metrics_folder()
+    # Imported once in the parent: a process that replaces a dead one starts serving at once.
+    handler_modules()
     # Bound before forking, so every worker accepts on the same socket.
     sockets = bind_sockets(settings.port, address="127.0.0.1")
     sys.exit(

@@ -1,22 +1,33 @@
 """Running the course service as several processes sharing one listening socket.
 
 The parent binds the socket, forks the workers and stays to supervise them: SIGTERM or
-SIGINT is passed on to every worker, and if one worker dies the others are stopped too, so
-JupyterHub (which watches the parent) restarts the service whole. Nothing is shared between
-workers but PostgreSQL, Redis and the metrics folder.
+SIGINT is passed on to every worker. A worker that dies is replaced at once from the parent
+(which keeps the socket, so the others go on accepting meanwhile and a page sees at most the
+requests the dead one held); one that keeps dying (``restarts`` times within ``window``
+seconds) stops the others too, so JupyterHub (which watches the parent) restarts the service
+whole. Workers die with the parent (``PR_SET_PDEATHSIG``): a parent killed outright leaves no
+orphan holding the port its restart needs. Nothing is shared between workers but PostgreSQL,
+Redis and the metrics folder.
 """
 
 from __future__ import annotations
 
+import collections
+import ctypes
 import logging
 import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("coursehub.service")
+
+PR_SET_PDEATHSIG = 1
+RESTARTS = 5
+RESTART_WINDOW = 60.0
 
 
 def clear_metrics_folder() -> None:
@@ -28,39 +39,100 @@ def clear_metrics_folder() -> None:
             stale.unlink()
 
 
-def run_workers(count: int, sockets: list[socket.socket], work: Callable[[], None]) -> int:
+def die_with_parent(parent: int, signum: int = signal.SIGTERM) -> None:
+    """Have the kernel send ``signum`` to this process when ``parent`` ends (Linux), and end
+    now if it already has."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signum)
+
+
+def _fork(work: Callable[[], None]) -> int:
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        # The parent's handlers (stop_all) mean nothing here; the work sets its own.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        die_with_parent(parent)
+        work()
+        code = 0
+    except BaseException:
+        log.exception("Course service process %d failed", os.getpid())
+    finally:
+        os._exit(code)
+
+
+def run_workers(
+    count: int,
+    sockets: list[socket.socket],
+    work: Callable[[], None],
+    restarts: int = RESTARTS,
+    window: float = RESTART_WINDOW,
+) -> int:
     """Fork ``count`` workers running ``work()``; returns the exit code for the parent."""
     if count <= 1:
         work()
         return 0
-    children: set[int] = set()
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            work()
-            os._exit(0)
-        children.add(pid)
+    children = {_fork(work) for _ in range(count)}
     log.info("Course service running as %d worker processes", count)
+    stopping = False
 
     def stop_all(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
         for pid in children:
             with _gone():
                 os.kill(pid, signum)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop_all)
-    for sock in sockets:
-        sock.close()
+    deaths: collections.deque[float] = collections.deque()
     code = 0
     while children:
         pid, status = os.wait()
         children.discard(pid)
         _mark_dead(pid)
-        if os.waitstatus_to_exitcode(status) != 0 and children:
-            log.error("Worker %d ended unexpectedly; stopping the others", pid)
+        exit_code = os.waitstatus_to_exitcode(status)
+        if stopping or exit_code == 0:
+            continue
+        now = time.monotonic()
+        deaths.append(now)
+        while deaths and now - deaths[0] > window:
+            deaths.popleft()
+        if len(deaths) > restarts:
+            log.error(
+                "Course service process %d ended (%s), %d ended within %.0f s; stopping the others",
+                pid,
+                _describe(exit_code),
+                len(deaths),
+                window,
+            )
             code = 1
             stop_all(signal.SIGTERM, None)
+            continue
+        replacement = _fork(work)
+        children.add(replacement)
+        log.error(
+            "Course service process %d ended (%s); process %d takes its place",
+            pid,
+            _describe(exit_code),
+            replacement,
+        )
+    for sock in sockets:
+        sock.close()
     return code
+
+
+def _describe(exit_code: int) -> str:
+    if exit_code < 0:
+        return f"killed by {signal.Signals(-exit_code).name}"
+    return f"exit status {exit_code}"
 
 
 class _gone:
