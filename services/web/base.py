@@ -6,18 +6,24 @@ error bodies (JSON under ``/api/``, a page that says why elsewhere) and XSRF liv
 
 from __future__ import annotations
 
+import errno
 import json
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cached_property
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from psycopg import errors as pg_errors
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 from tornado.log import gen_log
 
 from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
 from coursehub.services.accounts import accounts
+from coursehub.services.content import api_json
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account
 from coursehub.services.notifications import notifications
@@ -26,6 +32,25 @@ from coursehub.services.web.hub_oauth import SharedStateHubOAuth
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_JSON_BODY = 1024 * 1024
+# Every id CourseHub keeps is a PostgreSQL integer or bigint: a longer number in an address
+# names nothing (a 404), instead of reaching the database and failing there (a 500).
+MAX_ROW_ID = 2**63 - 1
+STORAGE_FULL = "CourseHub's storage is full; your file was not saved — tell your administrator."
+# Errors from below the handlers that are the person's to hear, not a server fault.
+_OUT_OF_RANGE = (pg_errors.NumericValueOutOfRange, pg_errors.DatetimeFieldOverflow)
+
+
+def refusal_for(error: BaseException | None) -> Refusal | None:
+    """The Refusal an uncaught error stands for, if it is one a person should hear."""
+    if isinstance(error, Refusal):
+        return error
+    if isinstance(error, DBAPIError) and isinstance(error.orig, _OUT_OF_RANGE):
+        return Refusal("A number or date in this request is out of range.", 400)
+    if isinstance(error, OverflowError):
+        return Refusal("A number or date in this request is out of range.", 400)
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return Refusal(STORAGE_FULL, 507)
+    return None
 
 
 class BaseHandler(HubOAuthenticated, web.RequestHandler):
@@ -60,6 +85,9 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         super().check_xsrf_cookie()
 
     async def prepare(self) -> None:
+        for argument in self.path_args:
+            if isinstance(argument, str) and argument.isdigit() and int(argument) > MAX_ROW_ID:
+                raise web.HTTPError(404, "There is nothing at this address.")
         # Resolve the hub user without blocking the loop; get_current_user then reads the cache.
         self._resolving_user = True
         model = await self.hub_auth.get_user(self, sync=False)
@@ -133,7 +161,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def write_json(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(payload, default=str))
+        self.finish(api_json.dumps(payload))
 
     def render_page(self, template: str, **context: Any) -> None:
         env = self.application.settings["jinja"]
@@ -147,6 +175,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             "user": self.current_user,
             "nav_role": getattr(self, "_nav_role", ""),
             "xsrf_form_html": self.xsrf_form_html,
+            "csp_nonce": self.csp_nonce,
         }
 
     def compute_etag(self) -> str | None:
@@ -154,29 +183,54 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         body (a thread page is 100 KB) for an ETag buys nothing. Downloads set their own."""
         return None
 
+    @cached_property
+    def csp_nonce(self) -> str:
+        """This answer's script nonce: a page's own inline script carries it, nothing else."""
+        return secrets.token_urlsafe(16)
+
     def set_default_headers(self) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
-        self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
+        # Scripts only from CourseHub itself (or inline with this answer's nonce): markup that
+        # slipped through the sanitiser still cannot run.
+        self.set_header(
+            "Content-Security-Policy",
+            f"script-src 'self' 'nonce-{self.csp_nonce}'; object-src 'none'; "
+            "base-uri 'self'; frame-ancestors 'self'",
+        )
+        if self.settings_obj.public_url.startswith("https://"):
+            self.set_header("Strict-Transport-Security", "max-age=31536000")
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         # A Refusal nobody caught is the answer itself, with its own status.
-        error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, Refusal):
-            status_code = error.status
+        refusal = refusal_for(kwargs.get("exc_info", (None, None, None))[1])
+        if refusal is not None:
+            status_code = refusal.status
         super().send_error(status_code, **kwargs)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, Refusal):
+        refusal = refusal_for(value)
+        if refusal is not None and refusal.status < 500:
             # As Tornado logs an HTTPError: one line, no traceback.
             gen_log.warning(
-                "%d %s %s: %s", value.status, self.request.method, self.request.uri, value.message
+                "%d %s %s: %s",
+                refusal.status,
+                self.request.method,
+                self.request.uri,
+                refusal.message,
             )
+            return
+        if refusal is not None:
+            # A full disk: the operator must hear of it, once per request, without a traceback.
+            gen_log.error("%s %s: %s", self.request.method, self.request.uri, value)
             return
         super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        error = kwargs.get("exc_info", (None, None, None))[1]
+        error = (
+            refusal_for(kwargs.get("exc_info", (None, None, None))[1])
+            or kwargs.get("exc_info", (None, None, None))[1]
+        )
         field = ""
         if isinstance(error, Refusal):
             message, field = error.message, error.field
@@ -192,3 +246,21 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             )
             return
         self.render_page("error.html", status_code=status_code, message=message)
+
+
+class NotFoundHandler(BaseHandler):
+    """Any address of the service that no handler serves: CourseHub's own 404 page (or JSON
+    under ``/api/``), with the navigation, instead of Tornado's bare one."""
+
+    public = True
+
+    def check_xsrf_cookie(self) -> None:
+        """Nothing happens here, whatever the method."""
+
+    async def prepare(self) -> None:
+        await super().prepare()  # who is signed in, for the page's navigation
+        raise web.HTTPError(
+            404,
+            "There is no CourseHub page at this address. Check the link, or start again "
+            "from the course catalog.",
+        )

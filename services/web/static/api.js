@@ -27,6 +27,29 @@
     };
   }
 
+  // The one way a page shows a moment: in the reader's own time zone, as "7 Dec 2026, 14:05".
+  // Times are stored and sent in UTC (RFC 3339); a value that is not a time is left as it is.
+  function formatTime(value) {
+    const moment = value instanceof Date ? value : new Date(value);
+    if (Number.isNaN(moment.getTime())) return String(value);
+    return moment.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  // Every <time datetime="..." data-local> on a page, written in the reader's time.
+  function localiseTimes(root) {
+    for (const element of (root || document).querySelectorAll("time[data-local]")) {
+      const moment = new Date(element.dateTime);
+      if (!Number.isNaN(moment.getTime())) element.textContent = formatTime(moment);
+    }
+  }
+
   const CourseHub = (window.CourseHub = window.CourseHub || {});
   CourseHub.api = { jsonCaller: jsonCaller };
+  CourseHub.formatTime = formatTime;
+  CourseHub.localiseTimes = localiseTimes;
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { localiseTimes(); });
+  } else {
+    localiseTimes();
+  }
 })();
