@@ -47,6 +47,12 @@ c.JupyterHub.template_paths = [str(here / "hub" / "templates")]
 # Signed-in people land on their own learning; the public catalog is one click away.
 c.JupyterHub.default_url = f"{SERVICE_PREFIX}/dashboard"
 c.JupyterHub.cleanup_servers = env.get("COURSEHUB_CLEANUP_SERVERS", "1") == "1"
+# Cookies SameSite=Lax (Secure over https); HSTS over https. The course service does the same.
+https = public_url.startswith("https://")
+c.JupyterHub.tornado_settings = {
+    "cookie_options": {"samesite": "Lax", **({"secure": True} if https else {})},
+    "headers": {"Strict-Transport-Security": "max-age=31536000"} if https else {},
+}
 
 # -- sign-in -------------------------------------------------------------------------------
 c.JupyterHub.authenticator_class = "coursehub"

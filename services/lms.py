@@ -35,7 +35,7 @@ from coursehub.services.notifications.notification_fanout import NotificationFan
 from coursehub.services.settings import Settings
 from coursehub.services.web.base import NotFoundHandler
 from coursehub.services.web.handlers import status
-from coursehub.services.web.hub_oauth import SharedStateOAuthCallback
+from coursehub.services.web.hub_oauth import SharedStateOAuthCallback, cookie_options
 
 log = logging.getLogger("coursehub.service")
 
@@ -113,6 +113,7 @@ def make_app(settings: Settings) -> web.Application:
         "static_url_prefix": f"{settings.service_prefix}/static/",
         # Unknown addresses get CourseHub's styled 404 page, not Tornado's bare one.
         "default_handler_class": NotFoundHandler,
+        "xsrf_cookie_kwargs": cookie_options(settings.public_url),
     }
     for step in INIT_STEPS:
         step(settings, app_settings)

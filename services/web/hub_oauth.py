@@ -7,6 +7,11 @@ to another process: that one finds no verifier, and the sign-in fails (seen with
 signing in at once). Here the pending sign-in travels inside the OAuth state itself,
 encrypted and authenticated with a key derived from the service's API token (which every
 process has and nobody else), and expires like jupyterhub's own record does.
+
+Its cookies carry ``SameSite=Lax`` (and ``Secure`` when the public URL is https), and a
+visitor's OAuth-state cookies stay few: jupyterhub adds a new randomly named one for every
+sign-in started while another is pending, so a signed-out visitor who opened ~25 pages sent
+headers too large for any course page (431).
 """
 
 from __future__ import annotations
@@ -14,18 +19,54 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 from functools import cached_property
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from tornado.web import RequestHandler
+from traitlets import default
 
 KEY_PURPOSE = b"coursehub oauth state v1\x00"
+# Sign-ins a browser may have pending at once (tabs opened while signed out); older ones are
+# dropped when a newer one starts, and their tab simply asks to sign in again.
+MAX_PENDING_SIGN_INS = 3
+
+
+def cookie_options(public_url: str) -> dict[str, Any]:
+    """Options for every cookie CourseHub sets: SameSite=Lax, and Secure over https."""
+    options: dict[str, Any] = {"samesite": "Lax"}
+    if public_url.startswith("https://"):
+        options["secure"] = True
+    return options
 
 
 class SharedStateHubOAuth(HubOAuth):
     """``HubOAuth`` whose OAuth state any of the service's processes can read."""
+
+    @default("cookie_options")
+    def _default_cookie_options(self) -> dict[str, Any]:
+        public_url = os.environ.get("COURSEHUB_PUBLIC_URL") or os.environ.get(
+            "JUPYTERHUB_PUBLIC_URL", ""
+        )
+        return cookie_options(public_url)
+
+    def set_state_cookie(
+        self, handler: RequestHandler, next_url: str | None = None, **kwargs: Any
+    ) -> str:
+        pending = sorted(
+            name
+            for name in handler.request.cookies
+            if name.startswith(f"{self.state_cookie_name}-")
+        )
+        if len(pending) >= MAX_PENDING_SIGN_INS - 1:
+            for name in pending:
+                self._clear_cookie(handler, name, path=self.cookie_path)
+                # Gone for this request too, so jupyterhub names the new one afresh.
+                del handler.request.cookies[name]
+        return super().set_state_cookie(handler, next_url, **kwargs)
 
     @cached_property
     def _state_box(self) -> Fernet:
