@@ -29,14 +29,18 @@ through Zero to JupyterHub (many machines); see README.
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlparse
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Float, Integer, List, Unicode, default
 
 from coursehub.hub import lab_tools
@@ -49,6 +53,15 @@ from coursehub.hub.sandbox import (
     recent_sandbox_check,
 )
 from coursehub.hub.server_network import INSIDE_FOLDER, NETWORK_DIR, Route, ServerNetwork
+
+
+class ServerDiedWhileStarting(RuntimeError):
+    """The server process ended before it answered; the message is for its owner."""
+
+    @property
+    def jupyterhub_message(self) -> str:
+        """What the hub's REST API answers (instead of "Internal Server Error")."""
+        return str(self)
 
 
 class CourseSpawner(SimpleLocalProcessSpawner):
@@ -119,6 +132,9 @@ class CourseSpawner(SimpleLocalProcessSpawner):
     )
 
     _network: ServerNetwork | None = None
+    # The server's last lines of output, for the message when it dies while starting.
+    _output: collections.deque[str] | None = None
+    _output_fd: int | None = None
 
     @property
     def teaches(self) -> bool:
@@ -238,20 +254,114 @@ class CourseSpawner(SimpleLocalProcessSpawner):
             if self.network_isolated:
                 await self.start_network()
             self.cmd = self.launch_command()
-            return await super().start()
+            # Its output comes through the hub (to the hub's log), keeping the last lines.
+            self.popen_kwargs = {
+                **self.popen_kwargs,
+                "stdout": subprocess.PIPE,
+                "stderr": subprocess.STDOUT,
+            }
+            address = await super().start()
+            self.forward_output()
+            await self.wait_until_answering_or_dead(*address)
+            return address
         except BaseException:
             await self.stop_network()
             self.release_port()
             raise
 
+    # -- a server that dies while starting is reported at once ------------------------------
+
+    def forward_output(self) -> None:
+        """The server's output, line by line, into the hub's log; the last 20 kept."""
+        lines: collections.deque[str] = collections.deque(maxlen=20)
+        self._output = lines
+        stream = self.proc.stdout
+        if stream is None:
+            return
+        fd = stream.fileno()
+        self._output_fd = fd
+        os.set_blocking(fd, False)
+        loop = asyncio.get_running_loop()
+        pending = b""
+        name = self.user.name
+
+        def readable() -> None:
+            nonlocal pending
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.stop_forwarding()
+                stream.close()
+                chunk, pending = pending, b""
+                if not chunk:
+                    return
+            *complete, pending = (pending + chunk).split(b"\n")
+            for raw in complete:
+                line = raw.decode(errors="replace").rstrip()
+                lines.append(line)
+                self.log.info("[%s's server] %s", name, line)
+
+        loop.add_reader(fd, readable)
+
+    def stop_forwarding(self) -> None:
+        """Before the process' pipe is closed (JupyterHub closes it once the process ended)."""
+        fd, self._output_fd = self._output_fd, None
+        if fd is not None:
+            asyncio.get_running_loop().remove_reader(fd)
+
+    async def wait_until_answering_or_dead(self, ip: str, port: int) -> None:
+        """Back from ``start`` once the server answers; at once, with its exit status and last
+        lines, if it ends first. After most of ``start_timeout`` the hub's own wait (up to
+        ``http_timeout``) takes over."""
+        base = self.server.base_url if self.server is not None else "/"
+        url = f"http://{ip}:{port}{base}api"
+        client = AsyncHTTPClient()
+        deadline = time.monotonic() + max(5.0, self.start_timeout * 0.8)
+        while time.monotonic() < deadline:
+            status = self.proc.poll()
+            if status is not None:
+                await asyncio.sleep(0.2)  # the last lines still in the pipe
+                raise ServerDiedWhileStarting(self.died_while_starting(status))
+            try:
+                await client.fetch(url, request_timeout=2, connect_timeout=1)
+                return
+            except HTTPClientError as answer:
+                if answer.code != 599:  # it answered, if not with 200
+                    return
+            except Exception as error:  # not listening yet: refused, reset, closed
+                self.log.debug("%s's server is not answering yet: %s", self.user.name, error)
+            await asyncio.sleep(0.25)
+
+    def died_while_starting(self, status: int) -> str:
+        how = f"was killed by signal {-status}" if status < 0 else f"ended with status {status}"
+        last = [line for line in (self._output or ()) if line.strip()][-5:]
+        self.log.error(
+            "%s's server %s while starting; its last lines:\n%s",
+            self.user.name,
+            how,
+            "\n".join(self._output or ()),
+        )
+        tail = " | ".join(last) if last else "it printed nothing"
+        return (
+            f"Your server stopped while starting (it {how}); please try again, and tell your "
+            f"administrator if it happens again. Its last words: {tail}"
+        )
+
     async def stop(self, now: bool = False) -> None:
         try:
             await super().stop(now=now)
         finally:
+            self.stop_forwarding()
             await self.stop_network()
             self.release_port()
 
     async def poll(self) -> int | None:
+        if self.proc is not None and self.proc.poll() is not None:
+            self.stop_forwarding()
         status = await super().poll()
         if status is not None:
             await self.stop_network()  # a server that ended by itself: its relays go too

@@ -85,10 +85,11 @@ async def _wait_until_running(hub: HubClient, username: str, deadline: float) ->
             raise ServerStartError(
                 "The hub does not know your account yet. Sign out and in again, then retry."
             )
-        if status in (429, 500, 502, 503, 504):
+        if status in (429, 502, 503, 504):
             await asyncio.sleep(1)  # too many starting at once, or the hub is struggling
             continue
-        # 201 ready, 202 starting, 400 running already (or stopping), 599 no answer in time.
+        # 201 ready, 202 starting, 400 running already (or stopping), 599 no answer in time,
+        # 500 a start that failed at once: its progress stream says why.
         url = await _follow_progress(hub, server_path, deadline - time.monotonic())
         if url:
             return url
