@@ -6,15 +6,26 @@ which account a Google identity belongs to, and turns the answer into the hub's 
 (name, admin flag, groups). Google goes through oauthenticator's OpenID Connect support; its
 endpoints come from the issuer's discovery document, so a test provider and Google take the
 same path.
+
+Two more ways in, both decided by the service too: a *sign-in ticket* (a single-use secret the
+service hands a browser in a short-lived cookie right after registering or changing a
+password, redeemed at ``/hub/coursehub/welcome``), and the service's call that ends every
+session of a person (``/hub/api/coursehub/users/<name>/end-sessions``) when their password
+changes. Every sign-in starts a new session id, whatever the browser brought along.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import json
 import urllib.request
 from functools import cached_property
 from typing import Any
 
+from jupyterhub import orm
+from jupyterhub.handlers.base import SESSION_COOKIE_NAME, BaseHandler
+from jupyterhub.utils import new_token
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
@@ -24,6 +35,9 @@ from coursehub.hub.constants import SERVICE_PORT, SERVICE_PREFIX
 from coursehub.hub.health import HubHealthHandler
 
 _GROUPS_KEY = "coursehub_groups"
+# The cookie the course service puts a sign-in ticket in, readable only by the welcome page.
+WELCOME_COOKIE = "coursehub-welcome"
+WELCOME_PATH = "/hub/coursehub/welcome"
 
 
 class CourseAuthenticator(GenericOAuthenticator):
@@ -100,6 +114,8 @@ class CourseAuthenticator(GenericOAuthenticator):
         # Dispatching is all this override does: each path is handled by its own hook.
         if data is not None and "password" in data:
             return await self.authenticate_password(handler, data)
+        if data is not None and "ticket" in data:
+            return await self.authenticate_ticket(data["ticket"])
         if not self.google_enabled:
             raise web.HTTPError(404, "Google sign-in is not configured on this CourseHub.")
         return await super().authenticate(handler, data, **kwargs)
@@ -116,6 +132,24 @@ class CourseAuthenticator(GenericOAuthenticator):
         if status != 200:
             raise web.HTTPError(status, body.get("error", "Sign-in is unavailable right now."))
         return body
+
+    async def authenticate_ticket(self, ticket: str) -> dict[str, Any] | None:
+        status, body = await self._ask_service("ticket-sign-in", {"ticket": ticket})
+        if status == 401:
+            return None
+        if status != 200:
+            raise web.HTTPError(status, body.get("error", "Sign-in is unavailable right now."))
+        return body
+
+    async def run_post_auth_hook(
+        self, handler: web.RequestHandler, auth_model: dict[str, Any]
+    ) -> dict[str, Any]:
+        # A session id the browser brought from before signing in (planted by someone else,
+        # perhaps) is dropped here, so the hub's set_login_cookie makes a new one.
+        handler.request.cookies.pop(SESSION_COOKIE_NAME, None)
+        if hasattr(handler, "_session_id"):
+            del handler._session_id
+        return await super().run_post_auth_hook(handler, auth_model)
 
     async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
         user_info = auth_model["auth_state"][self.user_auth_state_key]
@@ -165,4 +199,56 @@ class CourseAuthenticator(GenericOAuthenticator):
     def get_handlers(self, app: Any) -> list[tuple[str, type]]:
         # Authenticator handlers come before the hub's own, so this /hub/health reports the
         # hub database and Redis instead of a bare 200.
-        return [*super().get_handlers(app), (r"/health$", HubHealthHandler)]
+        return [
+            *super().get_handlers(app),
+            (r"/health$", HubHealthHandler),
+            (r"/coursehub/welcome$", WelcomeHandler),
+            (r"/api/coursehub/users/([^/]+)/end-sessions$", EndSessionsHandler),
+        ]
+
+
+class WelcomeHandler(BaseHandler):
+    """Signs a browser in with the ticket the course service just gave it (after registering
+    or changing a password), then sends it on; without a usable ticket, to the sign-in page."""
+
+    async def get(self) -> None:
+        ticket = self.get_cookie(WELCOME_COOKIE, "")
+        self.clear_cookie(WELCOME_COOKIE, path=WELCOME_PATH)
+        user = await self.login_user({"ticket": ticket}) if ticket else None
+        if user is None:
+            self.redirect(self.settings["login_url"])
+            return
+        self.redirect(self.get_next_url(user))
+
+
+class EndSessionsHandler(BaseHandler):
+    """For the course service only: end every session of a person whose password changed.
+
+    Every sign-in cookie of theirs stops working (a new cookie id), every token of theirs is
+    deleted (API tokens, the services' sign-in tokens, their servers' tokens) and their
+    servers are stopped, since whoever held a session may have used them.
+    """
+
+    def check_xsrf_cookie(self) -> None:
+        """Called with the service's token, never by a browser."""
+
+    async def post(self, name: str) -> None:
+        given = self.request.headers.get("Authorization", "")
+        expected = f"token {self.authenticator.service_token}"
+        if not self.authenticator.service_token or not hmac.compare_digest(given, expected):
+            raise web.HTTPError(403, "Only the course service may end a person's sessions.")
+        user = self.find_user(name)
+        if user is None:
+            self.set_status(204)  # never signed in: nothing to end
+            return
+        for server_name, spawner in list(user.spawners.items()):
+            if spawner.active and not spawner.pending:
+                task = asyncio.ensure_future(self.stop_single_user(user, server_name))
+                task.add_done_callback(lambda done: done.exception())
+        user.orm_user.cookie_id = new_token()
+        tokens = self.db.query(orm.APIToken).filter_by(user_id=user.orm_user.id).all()
+        for token in tokens:
+            self.db.delete(token)
+        self.db.commit()
+        self.log.info("Ended every session of %s (%d tokens revoked)", name, len(tokens))
+        self.set_status(204)

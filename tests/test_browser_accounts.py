@@ -55,28 +55,36 @@ def newest_mail_to(platform, address: str, timeout: float = 15) -> EmailMessage:
         time.sleep(0.2)
 
 
-def test_a_visitor_registers_signs_in_and_signs_out(platform, page, db):
+def test_a_visitor_registers_and_lands_signed_in_then_signs_out(platform, page, db):
     page.goto(f"{platform.url}/hub/login")
     page.get_by_role("link", name="Create an account").click()
     expect(page).to_have_url(re.compile(r"/services/coursehub/register$"))
+    # Every password rule is said before anything fails.
+    rules = page.locator("#password_rules")
+    expect(rules).to_contain_text("At least 10 characters")
+    expect(rules).to_contain_text("not a common password")
+    expect(rules).to_contain_text("part of your email before the @")
+
+    # An empty form names every field that is missing, not only the first.
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#name_error")).to_have_text("Tell us your name.")
+    expect(page.locator("#email_error")).to_have_text("Enter your email address.")
+    expect(page.locator("#password_error")).to_have_text("Choose a password.")
 
     address = f"ada-{secrets.token_hex(3)}@coursehub.example"
     page.get_by_label("Your name").fill("Ada Visitor")
     page.get_by_label("Email").fill(address)
     page.get_by_label("Password").fill("a long enough secret")
     page.get_by_role("button", name="Create account").click()
-    expect(page.locator("#done_heading")).to_have_text("Your account is ready")
 
-    page.locator("#sign_in_link").click()
-    expect(page).to_have_url(LOGIN_URL)
-    expect(page.locator("#username_input")).to_have_value(address)
-    page.locator("#password_input").fill("a long enough secret")
-    page.locator("#login_submit").click()
+    # Signed in at once, on My learning: nothing to type again.
     expect(page).to_have_url(DASHBOARD_URL)
     expect(page.get_by_role("heading", name="My learning", exact=True)).to_be_visible()
     account = account_named(db, address)
     assert account is not None and account.role is Role.STUDENT
     expect(page.locator("#signed_in_as")).to_have_text(account.username)
+    # The ticket that signed this browser in is gone with its cookie.
+    assert not [c for c in page.context.cookies() if c["name"] == "coursehub-welcome"]
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(LOGIN_URL)
@@ -166,15 +174,18 @@ def test_a_student_resets_a_forgotten_password_through_the_mailed_link(
 
     page.goto(link)
     expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    expect(page.locator("#password_rules")).to_contain_text("At least 10 characters")
     page.get_by_label("New password").fill("a brand new passphrase")
     page.get_by_role("button", name="Save the new password").click()
-    expect(page.locator("#done_heading")).to_have_text("Your password has been changed")
+    # Signed in with the new password at once.
+    expect(page).to_have_url(DASHBOARD_URL)
+    expect(page.locator("#signed_in_as")).to_have_text(student.username)
 
-    page.locator("#sign_in_link").click()
+    page.get_by_role("button", name="Sign out").click()
     page.locator("#username_input").fill(student.email)
     page.locator("#password_input").fill(PASSWORD)
     page.locator("#login_submit").click()
-    expect(page.get_by_text("Invalid username or password")).to_be_visible()
+    expect(page.get_by_text("Invalid email or password")).to_be_visible()
     sign_in(page, platform, student.email, "a brand new passphrase")
 
     used = page.goto(link)

@@ -49,6 +49,22 @@ class AccountError(Refusal):
     """A problem the person can fix; ``field`` names the form field it is about."""
 
 
+class FormProblems(AccountError):
+    """Several fields of one form are wrong at once: ``problems`` maps each to its sentence."""
+
+    def __init__(self, problems: dict[str, str], status: int = 400) -> None:
+        field, message = next(iter(problems.items()))
+        super().__init__(message, status=status, field=field)
+        self.problems = problems
+
+
+# The rules a new password must meet, said up front on every form that asks for one.
+PASSWORD_RULES = (
+    f"At least {MIN_PASSWORD_LENGTH} characters, at least 4 different ones, not a common "
+    "password, and not containing the part of your email before the @."
+)
+
+
 class LockedOut(AccountError):
     def __init__(self, minutes: int) -> None:
         super().__init__(
@@ -111,13 +127,29 @@ async def find_by_email(session: AsyncSession, email: str) -> Account | None:
 async def register(
     session: AsyncSession, *, email: str, password: str, name: str, role: Role = Role.STUDENT
 ) -> Account:
-    email = normalise_email(email)
+    """A new account; every field that is wrong is named at once (``FormProblems``)."""
+    problems: dict[str, str] = {}
     name = name.strip()
     if not name:
-        raise AccountError("Tell us your name.", field="name")
-    if len(name) > 200:
-        raise AccountError("Your name can be at most 200 characters.", field="name")
-    check_password_strength(password, email)
+        problems["name"] = "Tell us your name."
+    elif len(name) > 200:
+        problems["name"] = "Your name can be at most 200 characters."
+    if not email.strip():
+        problems["email"] = "Enter your email address."
+    else:
+        try:
+            email = normalise_email(email)
+        except AccountError as error:
+            problems["email"] = error.message
+    if not password:
+        problems["password"] = "Choose a password."  # noqa: S105 - a sentence, not a secret
+    else:
+        try:
+            check_password_strength(password, "" if "email" in problems else email)
+        except AccountError as error:
+            problems["password"] = error.message
+    if problems:
+        raise FormProblems(problems)
     if await find_by_email(session, email) is not None:
         raise AccountError(
             "An account with this email already exists. Sign in, or reset your password.",
@@ -147,20 +179,27 @@ async def _throttle(session: AsyncSession, login: str, now: datetime) -> LoginTh
     return await session.get_one(LoginThrottle, login, with_for_update=True)
 
 
+def throttle_key(login: str, account: Account | None) -> str:
+    """What failures are counted against: the account itself when the name is someone's (its
+    email and its user name are one account), else the name as typed."""
+    return f"account:{account.id}" if account is not None else login
+
+
 async def sign_in(
     session: AsyncSession, login: str, password: str, policy: ThrottlePolicy, now: datetime
 ) -> Account | None:
     """The account for ``login`` (email or user name) and ``password``, or None.
 
-    Failures are counted per login name whether or not an account has it, and a locked name
-    is refused before its password is checked: the answers never tell who has an account.
+    Failures are counted per account, however it is named, and per unknown login name; a
+    locked account or name is refused before its password is checked: the answers never
+    tell who has an account.
     """
     key = login.strip().lower()[:320]
-    throttle = await _throttle(session, key, now)
-    if throttle.locked_until and throttle.locked_until > now:
-        raise LockedOut(int(policy.lockout.total_seconds() // 60))
     column = Account.email if "@" in key else Account.username
     account = await session.scalar(select(Account).where(column == key))
+    throttle = await _throttle(session, throttle_key(key, account), now)
+    if throttle.locked_until and throttle.locked_until > now:
+        raise LockedOut(int(policy.lockout.total_seconds() // 60))
     if account is not None and account.password_hash and _verify(account.password_hash, password):
         await session.delete(throttle)
         account.last_login_at = now
@@ -231,12 +270,22 @@ async def finish_password_reset(
     check_password_strength(new_password, account.email or "")
     account.password_hash = hash_password(new_password)
     reset.used_at = now
-    # A reset also lifts any lockout on the account's names.
-    for login in filter(None, (account.email, account.username)):
+    # A reset also lifts any lockout on the account (and on its names, counted before).
+    for login in filter(None, (throttle_key("", account), account.email, account.username)):
         throttle = await session.get(LoginThrottle, login)
         if throttle is not None:
             await session.delete(throttle)
     return account
+
+
+async def change_password(
+    session: AsyncSession, account: Account, current: str, new_password: str
+) -> None:
+    """Set a new password for a signed-in person who knows their current one."""
+    if not (account.password_hash and _verify(account.password_hash, current)):
+        raise AccountError("That is not your current password.", field="current_password")
+    check_password_strength(new_password, account.email or "")
+    account.password_hash = hash_password(new_password)
 
 
 async def sign_in_with_google(

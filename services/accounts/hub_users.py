@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
@@ -50,3 +51,20 @@ async def push_role(settings: Settings, username: str, role: Role) -> bool:
             await _call(settings, "POST", f"groups/{INSTRUCTORS_GROUP}", members)
     log.info("Hub now sees %s as %s", username, role.value)
     return True
+
+
+async def end_sessions(settings: Settings, username: str) -> None:
+    """End every hub session of ``username``: sign-in cookies, API and service tokens, servers.
+
+    Called when a password changes, before the change is committed: if the hub cannot be
+    told, the change fails too, rather than leaving a thief signed in.
+    """
+    await AsyncHTTPClient().fetch(
+        f"{settings.hub_api_url.rstrip('/')}/coursehub/users/{quote(username, safe='')}"
+        "/end-sessions",
+        method="POST",
+        headers={"Authorization": f"token {settings.hub_api_token}"},
+        body=b"",
+        request_timeout=10,
+    )
+    log.info("Ended every session of %s", username)

@@ -46,6 +46,12 @@ def cookie_options(public_url: str) -> dict[str, Any]:
 class SharedStateHubOAuth(HubOAuth):
     """``HubOAuth`` whose OAuth state any of the service's processes can read."""
 
+    @default("cache_max_age")
+    def _default_cache_max_age(self) -> int:
+        # How long a process trusts a sign-in token without asking the hub again: a session
+        # the hub ended (a password changed) stops working here within this time.
+        return 30
+
     @default("cookie_options")
     def _default_cookie_options(self) -> dict[str, Any]:
         public_url = os.environ.get("COURSEHUB_PUBLIC_URL") or os.environ.get(

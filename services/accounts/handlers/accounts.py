@@ -1,6 +1,10 @@
-"""Account pages and endpoints: register, forgotten password, reset link, hub sign-in calls.
+"""Account pages and endpoints: register, forgotten password, reset link, password change,
+hub sign-in calls.
 
-Register and reset are open to anonymous visitors. The ``/api/internal/*`` endpoints are
+Register and reset are open to anonymous visitors. Registering, resetting and changing a
+password end signed in, in this browser only: a sign-in ticket (``sign_in_tickets``) takes it
+through the hub's welcome page. A reset or change first ends every other session of the
+person (``hub_users.end_sessions``). The ``/api/internal/*`` endpoints are
 called only by the hub's authenticator, which proves itself with this service's own hub
 token (the hub generated it and hands it to the service), so no other secret is needed.
 """
@@ -8,40 +12,90 @@ token (the hub generated it and hands it to the service), so no other secret is 
 from __future__ import annotations
 
 import hmac
+import logging
 from datetime import timedelta
+from urllib.parse import urlencode
 
+from redis.exceptions import RedisError
 from tornado import web
+from tornado.httpclient import HTTPClientError
 
 from coursehub.hub.constants import hub_groups_for
 from coursehub.services import mail
-from coursehub.services.accounts import accounts
-from coursehub.services.accounts.accounts import AccountError, ThrottlePolicy
+from coursehub.services.accounts import accounts, hub_users, sign_in_tickets
+from coursehub.services.accounts.accounts import (
+    PASSWORD_RULES,
+    AccountError,
+    FormProblems,
+    ThrottlePolicy,
+)
+from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, utcnow
 from coursehub.services.web.base import BaseHandler
 
+log = logging.getLogger(__name__)
 
-class RegisterPage(BaseHandler):
+
+class AccountPage(BaseHandler):
+    """What the account pages share: ending sessions and signing this browser in."""
+
+    async def end_other_sessions(self, account: Account) -> None:
+        try:
+            await hub_users.end_sessions(self.settings_obj, account.username)
+        except (HTTPClientError, OSError) as error:
+            log.error("Could not end the sessions of %s: %s", account.username, error)
+            raise Refusal(
+                "CourseHub could not sign you out of your other sessions, so your password "
+                "was not changed. Try again in a minute.",
+                503,
+            ) from None
+
+    async def sign_in_here(self, account: Account, heading: str, text: str) -> None:
+        """Send this browser to the hub's welcome page with a ticket, landing on My learning;
+        when Redis is away, a page that asks to sign in instead."""
+        try:
+            ticket = await sign_in_tickets.issue(self.application.settings["redis"], account.id)
+        except (RedisError, OSError) as error:
+            log.warning("No sign-in ticket for %s: %s", account.username, error)
+            self.render_page("done.html", heading=heading, text=text, login=account.email)
+            return
+        self.set_cookie(
+            sign_in_tickets.COOKIE,
+            ticket,
+            path=sign_in_tickets.WELCOME_PATH,
+            httponly=True,
+            max_age=sign_in_tickets.LIFETIME_SECONDS,
+            samesite="Lax",
+            secure=self.settings_obj.public_url.startswith("https://"),
+        )
+        next_url = f"{self.settings_obj.service_prefix}/dashboard"
+        self.redirect(f"{sign_in_tickets.WELCOME_PATH}?{urlencode({'next': next_url})}")
+
+
+class RegisterPage(AccountPage):
     public = True
 
     def get(self) -> None:
-        self.render_page("register.html", errors={}, values={})
+        self.render_page("register.html", errors={}, values={}, rules=PASSWORD_RULES)
 
     async def post(self) -> None:
         values = {key: self.get_body_argument(key, "") for key in ("name", "email")}
         password = self.get_body_argument("password", "")
         async with self.db() as session:
             try:
-                await accounts.register(session, password=password, **values)
+                account = await accounts.register(session, password=password, **values)
             except AccountError as error:
                 self.set_status(error.status)
-                self.render_page("register.html", errors=accounts_errors(error), values=values)
+                self.render_page(
+                    "register.html",
+                    errors=accounts_errors(error),
+                    values=values,
+                    rules=PASSWORD_RULES,
+                )
                 return
             await session.commit()
-        self.render_page(
-            "done.html",
-            heading="Your account is ready",
-            text="Sign in with your email and password.",
-            login=values["email"],
+        await self.sign_in_here(
+            account, "Your account is ready", "Sign in with your email and password."
         )
 
 
@@ -83,7 +137,7 @@ class ForgotPasswordPage(BaseHandler):
         self.render_page("forgot.html", errors={}, sent=True)
 
 
-class ResetPasswordPage(BaseHandler):
+class ResetPasswordPage(AccountPage):
     public = True
 
     async def get(self, token: str) -> None:
@@ -94,24 +148,56 @@ class ResetPasswordPage(BaseHandler):
                 self.set_status(error.status)
                 self.render_page("reset.html", errors=accounts_errors(error), usable=False)
                 return
-        self.render_page("reset.html", errors={}, usable=True)
+        self.render_page("reset.html", errors={}, usable=True, rules=PASSWORD_RULES)
 
     async def post(self, token: str) -> None:
         password = self.get_body_argument("password", "")
         async with self.db() as session:
             try:
-                await accounts.finish_password_reset(session, token, password, utcnow())
+                account = await accounts.finish_password_reset(session, token, password, utcnow())
             except AccountError as error:
                 self.set_status(error.status)
                 usable = error.field == "password"
-                self.render_page("reset.html", errors=accounts_errors(error), usable=usable)
+                self.render_page(
+                    "reset.html", errors=accounts_errors(error), usable=usable, rules=PASSWORD_RULES
+                )
                 return
+            await self.end_other_sessions(account)
             await session.commit()
-        self.render_page(
-            "done.html",
-            heading="Your password has been changed",
-            text="Sign in with the new one.",
-            login="",
+        await self.sign_in_here(
+            account, "Your password has been changed", "Sign in with the new one."
+        )
+
+
+class ChangePasswordPage(AccountPage):
+    """``/account/password``: a signed-in person sets a new password, knowing the current one;
+    every other session of theirs ends, and this browser stays signed in."""
+
+    async def get(self) -> None:
+        async with self.db(read_only=True) as session:
+            await self.account(session)
+        self.render_page("password.html", errors={}, rules=PASSWORD_RULES)
+
+    async def post(self) -> None:
+        async with self.db() as session:
+            account = await self.account(session)
+            try:
+                await accounts.change_password(
+                    session,
+                    account,
+                    self.get_body_argument("current_password", ""),
+                    self.get_body_argument("password", ""),
+                )
+            except AccountError as error:
+                self.set_status(error.status)
+                self.render_page(
+                    "password.html", errors=accounts_errors(error), rules=PASSWORD_RULES
+                )
+                return
+            await self.end_other_sessions(account)
+            await session.commit()
+        await self.sign_in_here(
+            account, "Your password has been changed", "Sign in with the new one."
         )
 
 
@@ -131,7 +217,14 @@ class RegisterAPI(BaseHandler):
                     name=str(body.get("name", "")),
                 )
             except AccountError as error:
-                self.write_json({"error": error.message, "field": error.field}, error.status)
+                self.write_json(
+                    {
+                        "error": error.message,
+                        "field": error.field,
+                        **({"errors": error.problems} if isinstance(error, FormProblems) else {}),
+                    },
+                    error.status,
+                )
                 return
             await session.commit()
         self.write_json(account_json(account), 201)
@@ -180,6 +273,22 @@ class PasswordSignInAPI(InternalHandler):
         self.write_json(hub_auth_model(account))
 
 
+class TicketSignInAPI(InternalHandler):
+    """The hub's welcome page redeems a sign-in ticket here: the account it was for, once."""
+
+    async def post(self) -> None:
+        body = self.json_body()
+        account_id = await sign_in_tickets.redeem(
+            self.application.settings["redis"], str(body.get("ticket", ""))
+        )
+        async with self.db(read_only=True) as session:
+            account = await session.get(Account, account_id) if account_id else None
+        if account is None:
+            self.write_json({"error": "This sign-in link has expired; sign in."}, 401)
+            return
+        self.write_json(hub_auth_model(account))
+
+
 class GoogleSignInAPI(InternalHandler):
     async def post(self) -> None:
         body = self.json_body()
@@ -204,6 +313,8 @@ class GoogleSignInAPI(InternalHandler):
 
 
 def accounts_errors(error: AccountError) -> dict[str, str]:
+    if isinstance(error, FormProblems):
+        return dict(error.problems)
     return {error.field or "form": error.message}
 
 
@@ -230,7 +341,9 @@ def default_handlers(prefix: str) -> list[tuple[str, type]]:
         (f"{prefix}/register", RegisterPage),
         (f"{prefix}/forgot-password", ForgotPasswordPage),
         (f"{prefix}/reset/([A-Za-z0-9_-]{{20,100}})", ResetPasswordPage),
+        (f"{prefix}/account/password", ChangePasswordPage),
         (f"{prefix}/api/accounts", RegisterAPI),
         (f"{prefix}/api/internal/password-sign-in", PasswordSignInAPI),
         (f"{prefix}/api/internal/google-sign-in", GoogleSignInAPI),
+        (f"{prefix}/api/internal/ticket-sign-in", TicketSignInAPI),
     ]
