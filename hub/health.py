@@ -11,6 +11,7 @@ import redis.asyncio as redis
 from jupyterhub.handlers.base import BaseHandler
 from sqlalchemy import text
 
+from coursehub.hub.disk_space import disk_status
 from coursehub.hub.sandbox import sandbox_status
 
 
@@ -25,6 +26,7 @@ class HubHealthHandler(BaseHandler):
             "sandbox": await sandbox_status(
                 self._sandboxed(), "not running as root or CourseSpawner.sandbox is False"
             ),
+            "disk": disk_status(os.environ.get("COURSEHUB_DATA_DIR", ".coursehub")),
         }
         healthy = all(value == "ok" or value.startswith("off") for value in report.values())
         self.set_status(200 if healthy else 503)

@@ -12,6 +12,9 @@ Everything then goes through one nh3 allowlist: HTML for markdown, and MathML Co
 presentation elements with few attributes (lengths bounded), never one that can hold HTML,
 links or actions (``semantics``, ``annotation``, ``annotation-xml``, ``maction``,
 ``mglyph``). Raw HTML in markdown is escaped, so every ``<math>`` in the result was made here.
+Images show only files uploaded to CourseHub (``/services/coursehub/media/<id>``): an image
+from elsewhere would tell its server who read the page and when (a tracking pixel), so its
+address is dropped and the browser shows its description instead.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+from coursehub.hub.constants import SERVICE_PREFIX
 
 # One formula's LaTeX; latex2mathml takes about 20 µs a character.
 MAX_FORMULA_CHARS = 2_000
@@ -169,8 +174,15 @@ _EMS_PER_UNIT = {
 MAX_LENGTH_EMS = 10.0
 
 
+# The only images a text may show: CourseHub's own uploads.
+_OWN_IMAGE = re.compile(rf"{re.escape(SERVICE_PREFIX)}/media/\d+")
+
+
 def _bounded_length(tag: str, attribute: str, value: str) -> str | None:
-    """nh3's attribute filter: MathML lengths of at most ``MAX_LENGTH_EMS``, others as they are."""
+    """nh3's attribute filter: MathML lengths of at most ``MAX_LENGTH_EMS``, images from
+    CourseHub's uploads only, others as they are."""
+    if tag == "img" and attribute == "src":
+        return value if _OWN_IMAGE.fullmatch(value.strip()) else None
     if attribute not in _LENGTH_ATTRIBUTES.get(tag, ()):
         return value
     match = _LENGTH.fullmatch(value.strip())

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
-from coursehub.services.errors import Refusal
+from coursehub.services.errors import Refusal, StorageFull, storage_full
 from coursehub.services.models import (
     Account,
     Course,
@@ -140,7 +140,7 @@ class IncomingFile:
         self.limit = limit
         self.size = 0
         self.file_type: FileType | None = None
-        self.error: UploadError | None = None
+        self.error: Refusal | None = None
         self._head = b""
         self._file: BinaryIO | None = None
         self._part_path: Path | None = None
@@ -159,7 +159,18 @@ class IncomingFile:
             if not self._recognise():
                 return
             chunk, self._head = self._head, b""
-        await asyncio.to_thread(self._append, chunk)
+        await self._append_or_refuse(chunk)
+
+    async def _append_or_refuse(self, chunk: bytes) -> None:
+        # A full disk refuses the upload like any other problem: the rest of the body is read
+        # and dropped, and the answer says so once it has all arrived (answering mid-upload
+        # would drop the connection, and the person would see the proxy's 503 instead).
+        try:
+            await asyncio.to_thread(self._append, chunk)
+        except OSError as error:
+            if not storage_full(error):
+                raise
+            self._refuse(StorageFull())
 
     def _recognise(self) -> bool:
         try:
@@ -176,7 +187,7 @@ class IncomingFile:
             self._file = self._part_path.open("xb")
         self._file.write(chunk)
 
-    def _refuse(self, error: UploadError) -> None:
+    def _refuse(self, error: Refusal) -> None:
         self.error = error
         self.discard()
 
@@ -186,12 +197,19 @@ class IncomingFile:
             if self.size == 0:
                 self.error = UploadError("The upload is empty; choose a file and try again.")
             elif self._recognise():
-                await asyncio.to_thread(self._append, self._head)
+                await self._append_or_refuse(self._head)
+        if self.error is None and self._file is not None:
+            try:
+                await asyncio.to_thread(self._file.close)  # flushes the last bytes
+            except OSError as error:
+                if not storage_full(error):
+                    raise
+                self._file = None
+                self._refuse(StorageFull())
         if self.error is not None:
             self.discard()
             raise self.error
-        assert self.file_type is not None and self._file is not None
-        await asyncio.to_thread(self._file.close)
+        assert self.file_type is not None
         return self.file_type
 
     def keep(self) -> str:

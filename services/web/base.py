@@ -6,7 +6,6 @@ error bodies (JSON under ``/api/``, a page that says why elsewhere) and XSRF liv
 
 from __future__ import annotations
 
-import errno
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -24,7 +23,7 @@ from tornado.log import gen_log
 from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
 from coursehub.services.accounts import accounts
 from coursehub.services.content import api_json
-from coursehub.services.errors import Refusal
+from coursehub.services.errors import Refusal, StorageFull, storage_full
 from coursehub.services.models import Account
 from coursehub.services.notifications import notifications
 from coursehub.services.settings import Settings
@@ -48,8 +47,8 @@ def refusal_for(error: BaseException | None) -> Refusal | None:
         return Refusal("A number or date in this request is out of range.", 400)
     if isinstance(error, OverflowError):
         return Refusal("A number or date in this request is out of range.", 400)
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return Refusal(STORAGE_FULL, 507)
+    if storage_full(error):
+        return StorageFull()
     return None
 
 

@@ -88,8 +88,11 @@ class BodyStreamHandler(TeachHandler):
             self.refusal = error
             self.request.connection.set_max_body_size(declared or REFUSED_BODY_ALLOWANCE)
             return
-        # A body without Content-Length (chunked) is cut off just past the limit.
-        self.request.connection.set_max_body_size(self.body_limit + 1)
+        # A body without Content-Length (chunked) is read and dropped past the limit, up to
+        # the refusal allowance, so that it is answered with a 413 (``data_received``); one
+        # beyond that is cut off, connection and all.
+        allowance = min(self.body_limit, REFUSED_BODY_ALLOWANCE)
+        self.request.connection.set_max_body_size(self.body_limit + allowance + 1)
 
     def finish(self, chunk: Any = None) -> Any:
         # Tornado drops the connection of a streaming request answered before its body was

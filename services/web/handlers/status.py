@@ -20,6 +20,8 @@ from prometheus_client import (
 from sqlalchemy import text
 from tornado import web
 
+from coursehub.hub.constants import SCOPE_READ, Role
+from coursehub.hub.disk_space import disk_status
 from coursehub.hub.sandbox import sandbox_status
 from coursehub.services.web.base import BaseHandler
 
@@ -32,6 +34,7 @@ LATENCY = Histogram(
     ["method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+METRICS_SCOPE = "read:metrics"
 OPENAPI_PATH = Path(__file__).parent.parent / "openapi.yaml"
 
 
@@ -65,6 +68,7 @@ class HealthHandler(BaseHandler):
             "database": await self._database(),
             "redis": await self._redis(),
             "sandbox": await self._sandbox(),
+            "disk": disk_status(self.settings_obj.data_dir),
         }
         healthy = all(value == "ok" or value.startswith("off") for value in report.values())
         self.write_json(
@@ -95,9 +99,17 @@ class HealthHandler(BaseHandler):
 
 
 class MetricsHandler(BaseHandler):
-    public = True
+    """Prometheus metrics, for a hub token with ``read:metrics`` (as the hub's own
+    ``/hub/metrics`` asks) or an administrator; anyone else gets a 401 or 403."""
 
-    def get(self) -> None:
+    hub_scopes = {METRICS_SCOPE, SCOPE_READ}  # type: ignore[assignment]
+    is_api = True  # type: ignore[assignment]  # refusals as JSON: a scraper reads no page
+
+    async def get(self) -> None:
+        if METRICS_SCOPE not in (self.current_user or {}).get("scopes", []):
+            self.min_role = Role.ADMIN
+            async with self.db(read_only=True) as session:
+                await self.account(session)
         registry = REGISTRY
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Several worker processes: add up what every one of them counted.
