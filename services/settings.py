@@ -52,6 +52,8 @@ class Settings:
     # The lesson server (standalone Voilà) on loopback, and the token it asks of every request.
     lesson_server_url: str = f"http://127.0.0.1:{LESSON_SERVER_PORT}"
     lesson_server_token: str = field(default="", repr=False)
+    # Lesson kernels one person (or one signed-out visitor's address) may hold at once.
+    lesson_kernels_per_person: int = 2
 
     @property
     def outbox_dir(self) -> Path:
@@ -98,6 +100,7 @@ class Settings:
             lesson_server_url="http://127.0.0.1:"
             + env.get("COURSEHUB_LESSON_PORT", str(LESSON_SERVER_PORT)),
             lesson_server_token=env.get("COURSEHUB_LESSON_TOKEN", ""),
+            lesson_kernels_per_person=int(env.get("COURSEHUB_LESSON_KERNELS_PER_PERSON", "2")),
             max_notebook_bytes=megabytes(env, "COURSEHUB_MAX_NOTEBOOK_MB", 20),
             max_thumbnail_bytes=megabytes(env, "COURSEHUB_MAX_THUMBNAIL_MB", 5),
             max_video_bytes=megabytes(env, "COURSEHUB_MAX_VIDEO_MB", 500),

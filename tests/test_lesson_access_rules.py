@@ -46,7 +46,7 @@ async def test_an_enrolled_student_opens_a_lesson_and_records_progress(db, make_
     opened = await opening(sessions, student, course, lesson.id)
     assert opened.enrolled and opened.records_progress and not opened.staff
     assert opened.version_number == 4
-    assert opened.notebook_path == f"{course.id}/{lesson.id}/v4.ipynb"
+    assert opened.notebook_path == f"{course.id}/{lesson.id}/v4-outputs.ipynb"
     assert opened.course_progress == 0
 
 
@@ -99,3 +99,31 @@ async def test_a_lesson_of_another_course_is_no_such_lesson(db, make_account, se
     (elsewhere,) = lessons_in(db, other, LessonKind.TEXT)
     refusal = await refused(sessions, instructor, course, elsewhere.id)
     assert (refusal.status, refusal.message) == (404, NO_SUCH_LESSON)
+
+
+async def test_a_signed_out_visitor_opens_a_preview_lesson_and_nothing_else(
+    db, make_account, sessions
+):
+    course = course_with(db, make_account(Role.INSTRUCTOR), title="Geology")
+    preview, locked = lessons_in(db, course, LessonKind.NOTEBOOK, LessonKind.NOTEBOOK)
+    published(db, preview, 1, preview=True)
+    published(db, locked, 1)
+    opened = await opening(sessions, None, course, preview.id)
+    assert opened.account is None and opened.account_id == 0
+    assert not opened.enrolled and not opened.staff and not opened.records_progress
+    assert (await refused(sessions, None, course, locked.id)).status == 403
+
+
+async def test_a_lesson_that_shows_its_code_has_a_file_of_its_own(db, make_account, sessions):
+    course = course_with(db, make_account(Role.INSTRUCTOR))
+    (lesson,) = lessons_in(db, course, LessonKind.NOTEBOOK)
+    published(db, lesson, 2, preview=True)
+    before = (await opening(sessions, None, course, lesson.id)).notebook_path
+    with db() as session:
+        session.get(Lesson, lesson.id).show_code = True
+        session.commit()
+    after = (await opening(sessions, None, course, lesson.id)).notebook_path
+    assert (before, after) == (
+        f"{course.id}/{lesson.id}/v2-outputs.ipynb",
+        f"{course.id}/{lesson.id}/v2-code.ipynb",
+    )

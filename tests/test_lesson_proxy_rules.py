@@ -17,6 +17,7 @@ from coursehub.services.lessons.lesson_proxy import (
     issue_ticket,
     revoke_ticket,
     ticket_holder,
+    ticket_parts,
 )
 from coursehub.services.settings import Settings
 
@@ -31,8 +32,9 @@ async def redis(redis_url):
 async def test_a_kernels_ticket_names_its_person_and_lesson_until_revoked(redis):
     kernel = str(uuid.uuid4())
     assert await ticket_holder(redis, kernel) is None
-    await issue_ticket(redis, kernel, 12, 34)
-    assert await ticket_holder(redis, kernel) == "12:34"
+    await issue_ticket(redis, kernel, "account-12", 34)
+    assert await ticket_holder(redis, kernel) == "account-12:34"
+    assert ticket_parts("visitor-::1:34") == ("visitor-::1", 34)
     assert 0 < await redis.ttl(f"coursehub:lesson-kernel:{kernel}") <= TICKET_SECONDS
     await revoke_ticket(redis, kernel)
     assert await ticket_holder(redis, kernel) is None

@@ -1,7 +1,7 @@
 """The rules of ``lessons.lesson_server`` that need no running server: its settings from the
 environment (a token is required), the environment kernels inherit, the one sandboxed
-kernelspec, and Voilà's configuration (sources stripped, no tracebacks, no overrides, only
-CourseHub's kernel)."""
+kernelspec, Voilà's configuration (no tracebacks, no overrides, only CourseHub's kernel;
+sources are hidden per lesson in its file instead), and every handler behind the token."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ import json
 import sys
 
 import pytest
+from tornado.web import HTTPError
+from voila.configuration import VoilaConfiguration
 
 from coursehub.services.lessons.lesson_server import (
     KERNEL_NAME,
     PUBLIC_BASE_URL,
+    LessonServer,
     LessonServerSettings,
+    TemplateAssetHandler,
+    TokenRequired,
     _preheated,
     clean_environment,
     page_config_hook,
@@ -74,15 +79,17 @@ def test_the_kernelspec_runs_ipykernel_behind_the_sandboxing_launcher(tmp_path):
     assert spec["interrupt_mode"] == "message"  # bubblewrap passes no signals on
 
 
-def test_voila_serves_lessons_without_their_sources_or_tracebacks(tmp_path):
+def test_voila_serves_lessons_without_tracebacks_and_leaves_sources_to_each_lesson(tmp_path):
     settings = settings_in(tmp_path)
     config = voila_config(settings)
     assert config.Voila.ip == "127.0.0.1" and config.Voila.port == 10999
     assert config.Voila.base_url == PUBLIC_BASE_URL
     assert config.Voila.root_dir == str(settings.lessons_dir)
     assert config.Voila.token == "t"
+    assert config.Voila.tornado_settings["coursehub_lesson_token"] == "t"
     voila = config.VoilaConfiguration
-    assert voila.strip_sources is True and voila.show_tracebacks is False
+    # Each lesson's file says whether its code shows (lesson_exports.for_lesson_server).
+    assert voila.strip_sources is False and voila.show_tracebacks is False
     assert voila.allow_template_override == "NO" and voila.allow_theme_override == "NO"
     assert voila.file_allowlist == []
     assert config.KernelSpecManager.allowed_kernelspecs == {KERNEL_NAME}
@@ -111,3 +118,36 @@ async def test_a_pool_entry_is_preheated_only_once_its_lesson_has_run():
     assert not _preheated(done(error=RuntimeError("kernel died")))
     assert not _preheated(done({"task": loop.create_future()}))  # still running the lesson
     assert not _preheated(done({"task": done(error=RuntimeError("cell failed"))}))
+
+
+def test_every_route_of_the_lesson_server_asks_for_its_token(tmp_path):
+    server = LessonServer(config=voila_config(settings_in(tmp_path)))
+    server.voila_configuration = VoilaConfiguration(parent=server)
+    server.static_paths = []
+    server.identity_provider = server.identity_provider_class(parent=server, token="t")
+    handlers = server.init_handlers()
+    routes = [route for route, *_ in handlers]
+    assert any("voila/query" in route for route in routes)  # the request-info WebSocket
+    assert any("voila/api/shutdown" in route for route in routes)
+    assert not any("voila/tree" in route or "voila/files" in route for route in routes)
+    for route, handler, *_ in handlers:
+        assert issubclass(handler, TokenRequired), route
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "coursehub-lesson/static/../../../etc/passwd",
+        "lab/static/..",
+        "../static/x",
+        "lab/x/y",
+        "lab/static//x",
+        "lab/static/a\\..\\b",
+        "lab",
+    ],
+)
+def test_template_asset_paths_that_climb_out_are_not_found(path):
+    handler = TemplateAssetHandler.__new__(TemplateAssetHandler)
+    with pytest.raises(HTTPError) as refused:
+        handler.parse_url_path(path)
+    assert refused.value.status_code == 404

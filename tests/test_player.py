@@ -106,10 +106,17 @@ def test_who_may_open_a_lesson(platform, world, signed_in, who, status, lesson, 
         assert course.title not in page.text
 
 
-def test_a_visitor_who_is_not_signed_in_is_sent_to_sign_in(platform, world, client):
+def test_a_signed_out_visitor_reads_a_preview_and_is_sent_to_sign_in_for_the_rest(
+    platform, world, client
+):
     course = world.courses[P]
-    response = client.get(course.url(platform.service_url, "Welcome"))
+    preview = client.get(course.url(platform.service_url, "Welcome"))
+    assert preview.status_code == 200 and "/hub/login" not in str(preview.url)
+    assert "Welcome to the course." in preview.text
+    response = client.get(course.url(platform.service_url, "Members only"))
     assert "/hub/login" in str(response.url)
+    archived = client.get(world.courses[A].url(platform.service_url, "Welcome"))
+    assert "/hub/login" in str(archived.url)
 
 
 def test_unknown_lessons_and_lessons_of_another_course_are_not_found(platform, world, signed_in):

@@ -68,6 +68,7 @@ class PlayerView:
             "kind": lesson.kind.value,
             "api": f"{prefix}/api/learn/{course.slug}/{lesson.id}",
             "recordsProgress": self.opened.records_progress,
+            "signedIn": self.opened.account is not None,
             "completed": self.completed,
             "videoPosition": self.video_position,
             "videoFraction": self.video_fraction,
@@ -95,7 +96,7 @@ async def player_view(session: AsyncSession, opened: OpenLesson) -> PlayerView:
         .outerjoin(
             LessonProgress,
             (LessonProgress.lesson_id == Lesson.id)
-            & (LessonProgress.account_id == opened.account.id),
+            & (LessonProgress.account_id == opened.account_id),
         )
         .where(Module.course_id == course.id)
         .order_by(Module.position, Module.id, Lesson.position, Lesson.id)

@@ -6,8 +6,11 @@ found", even by direct address. On top of those, for one lesson:
 
 - staff open every lesson of their courses, in any state;
 - enrolled students open every lesson of PUBLISHED and ARCHIVED courses;
-- anyone signed in opens the lessons marked ``is_preview`` of PUBLISHED courses;
-- everyone else is refused with 403 and told to enroll on the course page.
+- anyone, signed in or not, opens the lessons marked ``is_preview`` of PUBLISHED courses
+  (read-only for visitors: nothing is recorded, and their notebook kernels come from the
+  shared pool within the per-person cap, counted per address for signed-out visitors);
+- everyone else is refused with 403 and told to enroll on the course page (signed-out
+  visitors are sent to sign in instead).
 
 A lesson id that is not a lesson of the course named in the address is "not found" too.
 Only enrolled students have progress recorded (progress lives on their enrollment).
@@ -47,9 +50,10 @@ class LessonAccessError(Refusal):
 
 @dataclass(frozen=True)
 class OpenLesson:
-    """A lesson someone may open, with what the player needs to know about them."""
+    """A lesson someone may open, with what the player needs to know about them.
+    ``account`` is None for a signed-out visitor of a preview lesson."""
 
-    account: Account
+    account: Account | None
     course: Course
     lesson: Lesson
     version_number: int | None  # the published notebook version, for notebook lessons
@@ -58,21 +62,29 @@ class OpenLesson:
     course_progress: float | None = None  # the enrollment's, for enrolled students
 
     @property
+    def account_id(self) -> int:
+        """The account's id, or 0 (no account has it) for a signed-out visitor."""
+        return self.account.id if self.account is not None else 0
+
+    @property
     def records_progress(self) -> bool:
         return self.enrolled
 
     @property
     def notebook_path(self) -> str | None:
-        """The published version's file under the lesson server's folder."""
+        """The published version's file under the lesson server's folder, one per way of
+        showing it (code cells shown, or only their outputs)."""
         if self.lesson.kind is not LessonKind.NOTEBOOK or self.version_number is None:
             return None
-        return f"{self.course.id}/{self.lesson.id}/v{self.version_number}.ipynb"
+        shown = "code" if self.lesson.show_code else "outputs"
+        return f"{self.course.id}/{self.lesson.id}/v{self.version_number}-{shown}.ipynb"
 
 
 async def open_lesson(
-    session: AsyncSession, account: Account, course_slug: str, lesson_id: int
+    session: AsyncSession, account: Account | None, course_slug: str, lesson_id: int
 ) -> OpenLesson:
-    """The lesson ``lesson_id`` of the course ``course_slug`` as ``account`` may see it."""
+    """The lesson ``lesson_id`` of the course ``course_slug`` as ``account`` (None: a
+    signed-out visitor) may see it."""
     try:
         course = enrollment.check_visible(
             account, await enrollment.course_by_slug(session, course_slug)
@@ -86,7 +98,8 @@ async def open_lesson(
             .outerjoin(LessonVersion, LessonVersion.id == Lesson.published_version_id)
             .outerjoin(
                 Enrollment,
-                (Enrollment.course_id == Module.course_id) & (Enrollment.account_id == account.id),
+                (Enrollment.course_id == Module.course_id)
+                & (Enrollment.account_id == (account.id if account is not None else 0)),
             )
             .where(Lesson.id == lesson_id, Module.course_id == course.id)
         )

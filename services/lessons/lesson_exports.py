@@ -7,7 +7,10 @@ and removes the lesson's older versions then. Kernels start in the lesson's fold
 sandbox shows them the course's files instead (``<data>/course-files/<course id>``).
 
 The notebook's kernelspec is set to CourseHub's sandboxed lesson kernel, the only one the
-lesson server runs.
+lesson server runs. Unless the lesson's "show code cells" setting is on, every code cell's
+source is marked to be left out (nbconvert's ``transient.remove_source``) and the cell tagged
+``coursehub-code-hidden`` (the lesson page hides such cells when they have no output); with
+it on, the code shows, read-only, above its outputs.
 """
 
 from __future__ import annotations
@@ -54,14 +57,24 @@ class LessonExports:
                     LessonVersion.id == opened.lesson.published_version_id
                 )
             )
-            await asyncio.to_thread(write_notebook, target, for_lesson_server(notebook or {}))
+            prepared = for_lesson_server(notebook or {}, show_code=opened.lesson.show_code)
+            await asyncio.to_thread(write_notebook, target, prepared)
         self._written.add(path)
         return path
 
 
-def for_lesson_server(notebook: dict[str, Any]) -> dict[str, Any]:
+HIDDEN_CODE_TAG = "coursehub-code-hidden"
+
+
+def for_lesson_server(notebook: dict[str, Any], show_code: bool = False) -> dict[str, Any]:
     prepared = copy.deepcopy(notebook)
     prepared.setdefault("metadata", {})["kernelspec"] = dict(LESSON_KERNELSPEC)
+    if not show_code:
+        for cell in prepared.get("cells", []):
+            if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                metadata = cell.setdefault("metadata", {})
+                metadata.setdefault("transient", {})["remove_source"] = True
+                metadata["tags"] = [*metadata.get("tags", []), HIDDEN_CODE_TAG]
     return prepared
 
 
@@ -76,6 +89,6 @@ def write_notebook(target: Path, notebook: dict[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    for older in target.parent.glob("v*.ipynb"):
+    for older in target.parent.glob("v*.ipynb"):  # other versions, or the other way to show
         if older != target:
             older.unlink(missing_ok=True)

@@ -64,8 +64,15 @@ def ticket_key(kernel_id: str) -> str:
     return f"coursehub:lesson-kernel:{kernel_id}"
 
 
-async def issue_ticket(redis: Redis, kernel_id: str, account_id: int, lesson_id: int) -> None:
-    await redis.set(ticket_key(kernel_id), f"{account_id}:{lesson_id}", ex=TICKET_SECONDS)
+async def issue_ticket(redis: Redis, kernel_id: str, person: str, lesson_id: int) -> None:
+    """``person`` is whose share the kernel counts against (``lesson_kernels.person_of``)."""
+    await redis.set(ticket_key(kernel_id), f"{person}:{lesson_id}", ex=TICKET_SECONDS)
+
+
+def ticket_parts(holder: str) -> tuple[str, int]:
+    """The person and the lesson id a ticket names."""
+    person, _, lesson_id = holder.rpartition(":")
+    return person, int(lesson_id)
 
 
 async def ticket_holder(redis: Redis, kernel_id: str) -> str | None:
@@ -145,6 +152,16 @@ class LessonServerClient:
                 await asyncio.sleep(0.5)
             except OSError:
                 return None
+
+    async def kernel_alive(self, kernel_id: str) -> bool:
+        """Whether the lesson server still runs this kernel (an unreachable server: no)."""
+        response = await self.fetch(f"api/kernels/{kernel_id}", request_timeout=10)
+        return response is not None and response.code == 200
+
+    async def shut_down(self, kernel_id: str) -> None:
+        await self.fetch(
+            f"voila/api/shutdown/{kernel_id}", method="POST", body=b"", request_timeout=30
+        )
 
     def close(self) -> None:
         self._http.close()

@@ -27,6 +27,7 @@ student's page is ready the moment it is asked for.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -45,6 +46,7 @@ from tornado import web
 from traitlets import Integer
 from traitlets.config import Config
 from voila.app import Voila
+from voila.static_file_handler import TemplateStaticFileHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from coursehub.hub.constants import SERVICE_PREFIX
@@ -215,6 +217,38 @@ def _preheated(task: asyncio.Task[dict[str, Any]]) -> bool:
     return rendering.done() and not rendering.cancelled() and rendering.exception() is None
 
 
+class TokenRequired:
+    """Mixin for every handler of the lesson server: no token, no answer (403).
+
+    The course service sends ``Authorization: token <token>`` on every request and WebSocket
+    it forwards; Voilà's own checks cover only some of its handlers (its assets, the
+    request-info WebSocket and others answer anyone who reaches the port).
+    """
+
+    def prepare(self) -> Any:
+        token = self.settings.get("coursehub_lesson_token", "")  # type: ignore[attr-defined]
+        sent = self.request.headers.get("Authorization", "")  # type: ignore[attr-defined]
+        if not token or not hmac.compare_digest(sent.encode(), f"token {token}".encode()):
+            raise web.HTTPError(403)
+        return super().prepare()  # type: ignore[misc]
+
+
+def token_required(handler: type) -> type:
+    """``handler`` behind the lesson server's token."""
+    return type(handler.__name__, (TokenRequired, handler), {})
+
+
+class TemplateAssetHandler(TemplateStaticFileHandler):
+    """Voilà's template assets, where a path that climbs out (``..%2F``) is not found
+    rather than failing on Voilà's assertion (500)."""
+
+    def parse_url_path(self, path: str) -> str:
+        parts = path.split("/")
+        if len(parts) < 3 or parts[1] != "static" or {"", ".", ".."} & set(parts) or "\\" in path:
+            raise web.HTTPError(404)
+        return super().parse_url_path(path)
+
+
 class LessonRenderHandler(TornadoVoilaHandler):
     """Voilà's page for a notebook, which first makes sure the lesson is being pre-heated."""
 
@@ -253,11 +287,15 @@ class LessonServer(Voila):
             if handler[1].__name__ not in ("TornadoVoilaTreeHandler", "VoilaContentsHandler")
             and not handler[0].endswith("/voila/files/(.*)")
         ]
-        replaced = [
-            (route, LessonRenderHandler if cls is TornadoVoilaHandler else cls, *rest)
-            for route, cls, *rest in kept
+        ours = {
+            TornadoVoilaHandler: LessonRenderHandler,
+            TemplateStaticFileHandler: TemplateAssetHandler,
+        }
+        replaced = [(route, ours.get(cls, cls), *rest) for route, cls, *rest in kept]
+        return [
+            (route, token_required(cls), *rest)
+            for route, cls, *rest in [*replaced, ("/coursehub/pools", PoolStatusHandler)]
         ]
-        return [*replaced, ("/coursehub/pools", PoolStatusHandler)]
 
 
 def page_config_hook(page_config: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
@@ -279,7 +317,7 @@ def voila_config(settings: LessonServerSettings) -> Config:
         root_dir=str(settings.lessons_dir),
         token=settings.token,
         config_file_paths=[],
-        tornado_settings={"xsrf_cookies": False},
+        tornado_settings={"xsrf_cookies": False, "coursehub_lesson_token": settings.token},
     )
     config.VoilaConfiguration.update(
         preheat_kernel=True,
@@ -288,7 +326,9 @@ def voila_config(settings: LessonServerSettings) -> Config:
         theme="light",
         allow_template_override="NO",
         allow_theme_override="NO",
-        strip_sources=True,
+        # Per lesson instead: a lesson whose code stays hidden has its code cells' sources
+        # marked for removal in its file (``lesson_exports.for_lesson_server``).
+        strip_sources=False,
         show_tracebacks=False,
         file_allowlist=[],
         extension_allowlist=LESSON_EXTENSIONS,

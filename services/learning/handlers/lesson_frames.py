@@ -1,7 +1,8 @@
 """The lesson server behind the course service: notebook lessons' pages, assets and kernels.
 
 - ``/learn/<slug>/<lesson id>/frame``: the lesson's Voilà page, for the player's sandboxed
-  frame; the same rules as the player decide who may open it.
+  frame; the same rules as the player decide who may open it (signed-out visitors: preview
+  lessons), and each person's kernels stay within their share (``lessons.lesson_kernels``).
 - ``/voila/...``: what that page loads. Voilà's assets are public; a kernel's WebSocket and
   shutdown need its kernel ticket (``coursehub.services.lessons.lesson_proxy``). Nothing else of the
   lesson server can be reached.
@@ -14,12 +15,13 @@ from typing import Any
 from urllib.parse import quote
 
 from tornado import httputil, web, websocket
+from tornado.escape import xhtml_escape
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection
 
 from coursehub.services.learning import progress
-from coursehub.services.lessons import lesson_proxy
-from coursehub.services.lessons.lesson_access import OpenLesson, open_lesson
+from coursehub.services.lessons import lesson_kernels, lesson_proxy
+from coursehub.services.lessons.lesson_access import LessonAccessError, OpenLesson, open_lesson
 from coursehub.services.lessons.lesson_proxy import KERNEL_ID, LessonServerClient
 from coursehub.services.web.base import BaseHandler
 
@@ -40,29 +42,72 @@ class LessonFrameHandler(BaseHandler):
     """The Voilà page of a notebook lesson, streamed from the lesson server.
 
     Serving it is what opens a notebook lesson, so this is where the visit is recorded for
-    enrolled students (the player page records the other kinds).
+    enrolled students (the player page records the other kinds). Signed-out visitors open
+    preview lessons too (``lesson_access``); everyone's kernels are within their share
+    (``lessons.lesson_kernels``): the same lesson opened again reuses its kernel and page.
     """
+
+    public = True  # preview lessons; any other lesson sends a signed-out visitor to sign in
 
     async def get(self, slug: str, lesson_id: str) -> None:
         client = lesson_server(self.application)
         async with self.db() as session:
-            account = await self.account(session)
-            opened = await open_lesson(session, account, slug, int(lesson_id))
+            account = await self.account(session) if self.current_user else None
+            try:
+                opened = await open_lesson(session, account, slug, int(lesson_id))
+            except LessonAccessError as refused:
+                if account is None and refused.status != 404:
+                    self.redirect(self.get_login_url())
+                    return
+                raise
             if opened.notebook_path is None:
                 raise web.HTTPError(404, "This lesson has no published notebook yet.")
             path = await client.exports.ensure(session, opened)
             if opened.records_progress:
-                await progress.record_open(session, account.id, opened.course.id, opened.lesson.id)
+                await progress.record_open(
+                    session, opened.account_id, opened.course.id, opened.lesson.id
+                )
                 await session.commit()
-        await self._relay(client, path, opened)
+        self.set_header("Content-Security-Policy", lesson_proxy.FRAME_CONTENT_SECURITY_POLICY)
+        self.set_header("Cache-Control", "no-store")
+        redis = self.application.settings["redis"]
+        person = lesson_kernels.person_of(account, self.request.remote_ip)
+        async with lesson_kernels.turn_of(redis, person):
+            try:
+                share = await lesson_kernels.share_for(
+                    redis,
+                    person,
+                    opened.lesson.id,
+                    path,
+                    self.settings_obj.lesson_kernels_per_person,
+                    client.kernel_alive,
+                )
+            except lesson_kernels.TooManyLessonKernels as refused:
+                self.set_status(429)
+                self.set_header("Content-Type", "text/html; charset=UTF-8")
+                self.finish(refusal_page(refused.message))
+                return
+            page = (
+                await lesson_kernels.kept_page(redis, share.reuse.kernel_id)
+                if share.reuse
+                else None
+            )
+            if page is not None:
+                self.set_header("Content-Type", "text/html; charset=UTF-8")
+                self.finish(page)
+                return
+            for old in [*share.replace, *([share.reuse] if share.reuse else [])]:
+                await stop_kernel(self.application, person, old.lesson_id, old.kernel_id)
+            await self._relay(client, path, opened, person)
 
-    async def _relay(self, client: LessonServerClient, path: str, opened: OpenLesson) -> None:
+    async def _relay(
+        self, client: LessonServerClient, path: str, opened: OpenLesson, person: str
+    ) -> None:
         redis = self.application.settings["redis"]
         finder = lesson_proxy.KernelIdFinder()
         tickets: list[asyncio.Future[None]] = []
-        sent: list[int] = []
-        self.set_header("Content-Security-Policy", lesson_proxy.FRAME_CONTENT_SECURITY_POLICY)
-        self.set_header("Cache-Control", "no-store")
+        sent: list[bytes] = []
+        kept = [0]
 
         def on_header(line: str) -> None:
             if line.startswith("HTTP/"):
@@ -71,12 +116,11 @@ class LessonFrameHandler(BaseHandler):
                 self.set_header("Content-Type", line.split(":", 1)[1].strip())
 
         def on_chunk(chunk: bytes) -> None:
-            sent.append(len(chunk))
+            kept[0] += len(chunk)
+            sent.append(chunk if kept[0] <= lesson_kernels.PAGE_LIMIT_BYTES else b"")
             kernel_id = finder.feed(chunk)
             if kernel_id is not None:
-                ticket = lesson_proxy.issue_ticket(
-                    redis, kernel_id, opened.account.id, opened.lesson.id
-                )
+                ticket = lesson_proxy.issue_ticket(redis, kernel_id, person, opened.lesson.id)
                 tickets.append(asyncio.ensure_future(ticket))
             self.write(chunk)
             self.flush()
@@ -90,7 +134,37 @@ class LessonFrameHandler(BaseHandler):
         await asyncio.gather(*tickets)
         if (response is None or response.code == 599) and not sent:
             raise web.HTTPError(503, UNAVAILABLE)
+        if finder.found is not None and response is not None and response.code == 200:
+            seconds = lesson_proxy.TICKET_SECONDS
+            await lesson_kernels.record(
+                redis, person, opened.lesson.id, finder.found, path, seconds
+            )
+            if kept[0] <= lesson_kernels.PAGE_LIMIT_BYTES:
+                await lesson_kernels.keep_page(redis, finder.found, b"".join(sent), seconds)
         self.finish()
+
+
+async def stop_kernel(
+    application: web.Application, person: str, lesson_id: int, kernel_id: str
+) -> None:
+    """Stop a lesson kernel and forget it: its ticket, its place in the person's share."""
+    redis = application.settings["redis"]
+    await lesson_server(application).shut_down(kernel_id)
+    await lesson_proxy.revoke_ticket(redis, kernel_id)
+    await lesson_kernels.forget(redis, person, lesson_id, kernel_id)
+
+
+def refusal_page(sentence: str) -> str:
+    """The frame's page when no kernel may be started: the sentence, and word to the player
+    (which shows its own sentence with "Try again")."""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Lesson</title></head>'
+        '<body style="font-family: system-ui, sans-serif; margin: 1rem;">'
+        f'<p id="lesson_refused">{xhtml_escape(sentence)}</p>'
+        "<script>window.parent.postMessage({coursehub: 'lesson-frame', refused: 'kernel-share',"
+        " height: 120, shown: false, failed: false, kernelId: ''}, '*');</script>"
+        "</body></html>"
+    )
 
 
 class LessonServerProxy(web.RequestHandler):
@@ -132,6 +206,8 @@ class LessonServerProxy(web.RequestHandler):
 
 class VoilaAssetHandler(LessonServerProxy):
     async def get(self, path: str) -> None:
+        if {"", ".", ".."} & set(path.split("/")) or "\\" in path:
+            raise web.HTTPError(404)  # ``..%2F``: nothing outside the assets is asked for
         await self.forward(path)
 
 
@@ -154,9 +230,12 @@ class KernelShutdownHandler(KernelTicketed, LessonServerProxy):
     """The lesson page asks to stop its kernel when it is closed."""
 
     async def post(self, kernel_id: str) -> None:
-        await self.require_ticket(kernel_id)
+        holder = await self.require_ticket(kernel_id)
         await self.forward(f"voila/api/shutdown/{kernel_id}", method="POST")
-        await lesson_proxy.revoke_ticket(self.application.settings["redis"], kernel_id)
+        person, lesson_id = lesson_proxy.ticket_parts(holder)
+        redis = self.application.settings["redis"]
+        await lesson_proxy.revoke_ticket(redis, kernel_id)
+        await lesson_kernels.forget(redis, person, lesson_id, kernel_id)
 
 
 class KernelModelHandler(KernelTicketed, LessonServerProxy):

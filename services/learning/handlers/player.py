@@ -28,13 +28,24 @@ async def lesson_for(
     return account, await open_lesson(session, account, slug, int(lesson_id))
 
 
+async def visitor_or_account(handler: BaseHandler, session: AsyncSession) -> Account | None:
+    """The signed-in account, or None for a signed-out visitor."""
+    return await handler.account(session) if handler.current_user else None
+
+
 class PlayerPage(BaseHandler):
+    # Preview lessons are open to signed-out visitors; any other lesson sends them to sign in.
+    public = True
+
     async def get(self, slug: str, lesson_id: str) -> None:
         async with self.db() as session:
-            account = await self.account(session)
+            account = await visitor_or_account(self, session)
             try:
                 opened = await open_lesson(session, account, slug, int(lesson_id))
             except LessonAccessError as refused:
+                if account is None and refused.status != 404:
+                    self.redirect(self.get_login_url())
+                    return
                 if refused.status == 403 and refused.course is not None:
                     self.set_status(403)
                     self.render_page(
@@ -46,7 +57,9 @@ class PlayerPage(BaseHandler):
             # A notebook lesson is opened by its frame (learning/handlers/lesson_frames.py), which
             # records the visit; every other kind is opened by this page.
             if opened.records_progress and opened.notebook_path is None:
-                await progress.record_open(session, account.id, opened.course.id, opened.lesson.id)
+                await progress.record_open(
+                    session, opened.account_id, opened.course.id, opened.lesson.id
+                )
                 await session.commit()
         self.set_header("Cache-Control", "no-store")
         self.render_page(

@@ -85,6 +85,8 @@
     "if it keeps happening, tell your instructor.";
   var CELL_FAILED = "Part of this lesson could not run, so it is not marked as read. " +
     "Try again; if it keeps happening, tell your instructor.";
+  var TOO_MANY = "You already have as many notebook lessons running as one person may. " +
+    "Leave one of their pages (or wait a few minutes), then try again.";
   var problem = document.getElementById("lesson_problem");
   var startTimer = null;
 
@@ -159,6 +161,10 @@
       }
       if (typeof message.kernelId === "string" && /^[0-9a-f-]{36}$/.test(message.kernelId)) {
         kernelId = message.kernelId;
+      }
+      if (message.refused === "kernel-share") {
+        if (startTimer) clearTimeout(startTimer);
+        showProblem(TOO_MANY);
       }
       if (message.shown && !contentShown) {
         contentShown = true;
