@@ -49,6 +49,9 @@ from coursehub.services.notifications import notification_events
 
 log = logging.getLogger("coursehub.assignments")
 
+# nbgrader cell kinds that carry points.
+GRADED_KINDS = ("autograded_test", "manual", "task")
+
 UNIT_LENGTH = {LatePenaltyUnit.HOUR: timedelta(hours=1), LatePenaltyUnit.DAY: timedelta(days=1)}
 
 
@@ -172,6 +175,16 @@ async def prepare_source(
     return PreparedSource(expanded, source, student, hashlib.sha256(data).hexdigest())
 
 
+def check_gradable(prepared: PreparedSource) -> None:
+    """An uploaded source must give points somewhere (nbgrader would grade it as 0 of 0)."""
+    if not any(cell.kind in GRADED_KINDS for cell in prepared.source.cells):
+        raise AssignmentError(
+            "The notebook has no graded cells, so there is nothing to grade: mark at least "
+            "one cell as 'Autograder tests' or 'Manually graded answer' (with points) in "
+            "nbgrader's Create Assignment toolbar, save it and upload it again."
+        )
+
+
 def _apply_source(assignment: Assignment, prepared: PreparedSource) -> None:
     """The source as stored: AUTOTEST directives expanded; its SHA-256 is the upload's."""
     source = prepared.source
@@ -234,6 +247,7 @@ async def create_assignment(
     lesson = await _check_lesson(session, course, lesson_id)
     if prepared is None:
         prepared = await prepare_source(data, checked, max_bytes=max_bytes, hidden=hidden)
+        check_gradable(prepared)
     assignment = Assignment(
         course_id=course.id, title=title, created_by_id=author.id, lesson_id=lesson
     )
@@ -261,6 +275,7 @@ async def replace_source(
     else:
         checked = assignment_files.check_files(files)
     prepared = await prepare_source(data, checked, max_bytes=max_bytes, hidden=hidden)
+    check_gradable(prepared)
     _apply_source(assignment, prepared)
     if files is not None:
         await assignment_files.replace_files(session, assignment, checked)

@@ -63,6 +63,7 @@ from coursehub.services.models import (
     Course,
     Grade,
     Submission,
+    utcnow,
 )
 from coursehub.services.web.base import BaseHandler
 from coursehub.services.web.teach_base import row_id
@@ -453,6 +454,7 @@ class AssignmentsPage(AssignmentsHandler):
             assignments=items,
             staff=self.staff,
             grader=self.grader,
+            now=utcnow(),
             xsrf_token=self.xsrf_token.decode(),
         )
 
