@@ -18,6 +18,7 @@ from coursehub.hub.constants import (
     SERVICE_PORT,
     SERVICE_PREFIX,
 )
+from coursehub.hub.landing import landing_url
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
 env = os.environ
@@ -44,8 +45,8 @@ c.ConfigurableHTTPProxy.command = [
 ]
 c.ConfigurableHTTPProxy.api_url = env.get("COURSEHUB_PROXY_API_URL", "http://127.0.0.1:8001")
 c.JupyterHub.template_paths = [str(here / "hub" / "templates")]
-# Signed-in people land on their own learning; the public catalog is one click away.
-c.JupyterHub.default_url = f"{SERVICE_PREFIX}/dashboard"
+# Instructors land on Teaching, everyone else on My learning (hub/landing.py).
+c.JupyterHub.default_url = landing_url
 c.JupyterHub.cleanup_servers = env.get("COURSEHUB_CLEANUP_SERVERS", "1") == "1"
 # Cookies SameSite=Lax (Secure over https); HSTS over https. The course service does the same.
 https = public_url.startswith("https://")

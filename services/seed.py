@@ -393,9 +393,12 @@ async def seed_demo(session: AsyncSession, data_dir: Path) -> list[DemoLogin]:
     instructor = await accounts.find_by_email(session, "instructor@coursehub.example")
     student = await accounts.find_by_email(session, "student@coursehub.example")
     assert instructor is not None and student is not None
-    people = {"instructor": instructor, "student": student}
     for course_dir in sorted(p.parent for p in CONTENT_DIR.glob("*/course.toml")):
         course = await seed_course(session, course_dir, instructor)
         await enroll(session, student, course)
+        # The course's own instructor writes its assessments and announcements (the demo
+        # instructor, unless the course was there before the demo people).
+        teacher = await session.get_one(Account, course.instructor_id)
+        people = {"instructor": teacher, "student": student}
         await seed_course_extras(session, course, course_dir, people, data_dir)
     return logins

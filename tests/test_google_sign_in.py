@@ -267,8 +267,9 @@ def test_an_instructor_with_a_password_account_signs_in_with_google_as_the_same_
 
     sign_in_with_google(browser_page, hub, INES)
 
-    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.service_url)}/dashboard"))
-    expect(browser_page.locator("h1")).to_have_text("My learning")
+    # An instructor lands on Teaching.
+    expect(browser_page).to_have_url(re.compile(rf"^{re.escape(hub.service_url)}/teach"))
+    expect(browser_page.locator("h1")).to_have_text("My courses")
     expect(browser_page.locator("#signed_in_as")).to_have_text("instructor-ines")
     me = who_am_i(browser_page, hub)
     assert me["username"] == "instructor-ines"

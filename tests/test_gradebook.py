@@ -542,7 +542,7 @@ def test_the_gradebook_scrolls_sideways_on_a_phone_while_the_page_stays_put(
         phone.locator("#username_input").fill(room.teacher.account.email)
         phone.locator("#password_input").fill(PASSWORD)
         phone.locator("#login_submit").click()
-        phone.wait_for_url("**/dashboard")
+        phone.wait_for_url("**/teach")  # where instructors land
         phone.goto(f"{service}/courses/{room.course.slug}/gradebook")
         region = phone.get_by_role("region", name="Students and their grades")
         expect(region).to_be_visible()

@@ -212,6 +212,20 @@ async def course_lessons(session: AsyncSession, course_id: int) -> list[Lesson]:
     )
 
 
+async def lessons_of_kind(
+    session: AsyncSession, course_id: int, kind: LessonKind
+) -> list[tuple[Lesson, str]]:
+    """The course's lessons of one kind (quiz or assignment places) in syllabus order, each
+    with its module's title: what the pickers of quizzes and assignments offer."""
+    rows = await session.execute(
+        select(Lesson, Module.title)
+        .join(Module, Lesson.module_id == Module.id)
+        .where(Module.course_id == course_id, Lesson.kind == kind)
+        .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
+    )
+    return [(lesson, module_title) for lesson, module_title in rows]
+
+
 async def add_module(
     session: AsyncSession, course: Course, title: str, description: str = ""
 ) -> Module:

@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
 from coursehub.hub.constants import Role
+from coursehub.services.assessment import assignments
 from coursehub.services.content import uploads
 from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.courses import authoring, categories, course_stats
 from coursehub.services.courses.authoring import AuthoringError
+from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
     Course,
@@ -29,6 +31,7 @@ from coursehub.services.models import (
     Module,
     Upload,
 )
+from coursehub.services.quizzes import quizzes
 from coursehub.services.web.teach_base import TeachHandler, row_id
 
 # What a redirect's ``?done=`` says on the page it lands on.
@@ -45,6 +48,8 @@ DONE = {
     "lesson-saved": "The lesson is saved.",
     "lesson-deleted": "The lesson is deleted.",
     "version-kept": "This notebook is the same as the newest version; nothing new was kept.",
+    "assessment-chosen": "Saved: students who open this lesson go to the one you chose.",
+    "assessment-cleared": "Saved: this lesson leads to nothing yet; choose one when it is ready.",
     "deleted": "The course is deleted.",
 }
 STATUS_DONE = {
@@ -87,6 +92,7 @@ class TeachPage(TeachHandler):
             "teach_course.html",
             course=course,
             outline=outline,
+            leads_to=await assessments_in_syllabus(session, course),
             categories=all_categories,
             statuses=list(CourseStatus),
             kinds=list(LessonKind),
@@ -391,11 +397,13 @@ class LessonEditing(TeachPage):
         video = (
             await session.get(Upload, lesson.video_upload_id) if lesson.video_upload_id else None
         )
+        prefix = self.settings_obj.service_prefix
         self.set_status(status)
         self.render_page(
             "teach_lesson.html",
             course=course,
             lesson=lesson,
+            picker=await assessment_picker(session, prefix, course, lesson),
             values=values or lesson_values(lesson),
             versions=versions,
             authors=authors,
@@ -456,6 +464,121 @@ class LessonPage(LessonEditing):
         self.go(f"/teach/lessons/{lesson.id}", done="lesson-saved")
 
 
+# -- what a quiz or assignment lesson leads to ----------------------------------------------------
+
+
+async def assessments_in_syllabus(session: AsyncSession, course: Course) -> dict[int, str]:
+    """The title of the quiz or assignment each lesson of the syllabus leads to, by lesson id."""
+    found: dict[int, str] = {}
+    staff_assignments = await assignments.course_assignments(session, course, staff=True)
+    for item in [*await quizzes.course_quizzes(session, course, staff=True), *staff_assignments]:
+        if item.lesson_id is not None:
+            found.setdefault(item.lesson_id, item.title)
+    return found
+
+
+async def assessment_picker(
+    session: AsyncSession, prefix: str, course: Course, lesson: Lesson
+) -> dict[str, Any] | None:
+    """What the lesson editor offers a quiz or assignment lesson: the course's quizzes (or
+    assignments) to choose from, the one chosen, where to make a new one."""
+    if lesson.kind is LessonKind.QUIZ:
+        items: list[Any] = await quizzes.course_quizzes(session, course, staff=True)
+        drafts = {item.id for item in items if not item.published}
+    elif lesson.kind is LessonKind.ASSIGNMENT:
+        items = await assignments.course_assignments(session, course, staff=True)
+        drafts = {item.id for item in items if item.released_at is None}
+    else:
+        return None
+    quiz = lesson.kind is LessonKind.QUIZ
+    titles = {other.id: other.title for other in await authoring.course_lessons(session, course.id)}
+    chosen = next((item for item in items if item.lesson_id == lesson.id), None)
+    pages = f"{prefix}/courses/{course.slug}/{'quizzes' if quiz else 'assignments'}"
+    return {
+        "what": "quiz" if quiz else "assignment",
+        "field": "quiz_id" if quiz else "assignment_id",
+        "options": [
+            {
+                "id": item.id,
+                "title": item.title,
+                "draft": item.id in drafts,
+                "elsewhere": titles.get(item.lesson_id)
+                if item.lesson_id not in (None, lesson.id)
+                else None,
+            }
+            for item in items
+        ],
+        "chosen": chosen,
+        "list_url": pages,
+        "edit_url": (f"{pages}/{chosen.id}/edit" if quiz else pages) if chosen else "",
+    }
+
+
+async def choose_assessment(
+    session: AsyncSession, account: Account, lesson: Lesson, raw: str
+) -> str:
+    """Make ``lesson`` lead to the course's quiz or assignment ``raw`` (an id; "" for none;
+    "new": a new quiz titled as the lesson). Whatever led here before is let go. Returns the
+    address to go to next."""
+    course = await authoring.course_of_lesson(session, lesson)
+    prefix_quiz = lesson.kind is LessonKind.QUIZ
+    if lesson.kind not in (LessonKind.QUIZ, LessonKind.ASSIGNMENT):
+        raise AuthoringError("Only quiz and assignment lessons lead to a quiz or an assignment.")
+    current: list[Any] = (
+        await quizzes.course_quizzes(session, course, staff=True)
+        if prefix_quiz
+        else await assignments.course_assignments(session, course, staff=True)
+    )
+    chosen: Any = None
+    if raw == "new" and prefix_quiz:
+        chosen = await quizzes.create_quiz(session, course, account, {"title": lesson.title})
+    elif raw:
+        chosen = next((item for item in current if str(item.id) == raw.strip()), None)
+        if chosen is None:
+            raise AuthoringError(
+                f"That {'quiz' if prefix_quiz else 'assignment'} is not one of this course's; "
+                "choose one from the list.",
+                field="assessment",
+            )
+    update = quizzes.update_settings if prefix_quiz else assignments.update_settings
+    for item in current:
+        if item.lesson_id == lesson.id and item is not chosen:
+            await update(session, item, {"lesson_id": None})
+    if chosen is not None and chosen.lesson_id != lesson.id:
+        await update(session, chosen, {"lesson_id": lesson.id})
+    if raw == "new":
+        return f"/courses/{course.slug}/quizzes/{chosen.id}/edit"
+    done = "assessment-chosen" if chosen is not None else "assessment-cleared"
+    return f"/teach/lessons/{lesson.id}?done={done}"
+
+
+class LessonAssessmentPage(LessonEditing):
+    """The lesson editor's picker: which of the course's quizzes (or assignments) a quiz (or
+    assignment) lesson leads to, or a new quiz made from there."""
+
+    async def post(self, lesson_id: str) -> None:
+        async with self.db() as session:
+            account, lesson = await self.editable_lesson(session, lesson_id)
+            field = "quiz_id" if lesson.kind is LessonKind.QUIZ else "assignment_id"
+            try:
+                target = await choose_assessment(
+                    session, account, lesson, self.get_body_argument(field, "")
+                )
+            except Refusal as error:
+                await session.rollback()
+                await session.refresh(lesson)
+                await self.render_lesson(
+                    session,
+                    lesson,
+                    errors={"assessment": error.message},
+                    problem="Nothing was changed: " + error.message,
+                    status=error.status,
+                )
+                return
+            await session.commit()
+        self.redirect(f"{self.settings_obj.service_prefix}{target}")
+
+
 class LessonDeletePage(LessonEditing):
     async def post(self, lesson_id: str) -> None:
         async with self.db() as session:
@@ -513,5 +636,6 @@ def default_handlers(prefix: str) -> list[tuple[str, type]]:
         (rf"{teach}/modules/(\d+)/lessons", LessonsPage),
         (rf"{teach}/lessons/(\d+)", LessonPage),
         (rf"{teach}/lessons/(\d+)/delete", LessonDeletePage),
+        (rf"{teach}/lessons/(\d+)/assessment", LessonAssessmentPage),
         (rf"{teach}/lessons/(\d+)/versions", NotebookUploadPage),
     ]

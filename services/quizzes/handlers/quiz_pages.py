@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services.models import Course, QuestionKind
+from coursehub.services.courses import authoring
+from coursehub.services.models import Course, LessonKind, QuestionKind
 from coursehub.services.quizzes import (
     quiz_analytics,
     quiz_attempts,
@@ -156,11 +157,14 @@ class BuilderPage(QuizPageHandler):
             bank = [
                 quiz_questions.question_json(q) for q in await quiz_questions.bank(session, course)
             ]
+            # The picker of the quiz's lesson: the course's quiz lessons, never a typed id.
+            quiz_lessons = await authoring.lessons_of_kind(session, course.id, LessonKind.QUIZ)
         prefix = self.settings_obj.service_prefix
         self.page(
             "quiz_builder.html",
             course=course,
             quiz=view,
+            quiz_lessons=quiz_lessons,
             builder=plain(
                 {
                     "quiz": view,
