@@ -187,7 +187,10 @@ def imported_and_published(room: QuizRoom) -> dict[str, Any]:
     assert room.learner.get(room.quiz_api(quiz["id"])).status_code == 404
     lesson_id = room.course.lesson_ids[0]
     room.teacher.call(
-        "PATCH", room.quiz_api(quiz["id"]), json={"published": True, "lesson_id": lesson_id}
+        "PATCH",
+        room.quiz_api(quiz["id"]),
+        # This instructor shows the answers after each attempt (the default waits for the last).
+        json={"published": True, "lesson_id": lesson_id, "show_answers": "AFTER_EACH_ATTEMPT"},
     ).raise_for_status()
     player = room.learner.get(f"/learn/{room.course.slug}/{lesson_id}")
     link = f"/courses/{room.course.slug}/quizzes/lesson/{lesson_id}"
@@ -302,10 +305,13 @@ def test_an_imported_quiz_is_taken_graded_by_the_worker_and_by_staff_and_notifie
     assert stored.score == 8.5 and stored.max_score == 10
     heard = []
     deadline = time.monotonic() + 10
+    ours = {note.id for note in notes}  # Redis may carry other test runs' news on this channel
     while len(heard) < 2 and time.monotonic() < deadline:
         message = subscriber.get_message(timeout=1)
         if message and message["type"] == "message":
-            heard.append(json.loads(message["data"]))
+            event = json.loads(message["data"])
+            if event.get("id") in ours:
+                heard.append(event)
     subscriber.close()
     assert [event["kind"] for event in heard] == ["quiz_graded", "quiz_graded"]
 
@@ -500,6 +506,108 @@ def test_the_attempt_limit_is_kept_and_a_double_submit_is_one_submission(quiz_ro
             session.scalars(select(QuizAttempt).where(QuizAttempt.account_id == room.student.id))
         )
     assert sorted((a.attempt, a.score) for a in attempts) == [(1, 1.0), (2, 0.0)]
+
+
+def results_of(room: QuizRoom, quiz_id: int, attempt_id: int) -> tuple[dict[str, Any], str]:
+    """A submitted attempt as its student sees it: the API's answer and the results page."""
+    path = attempt_path(room, quiz_id, attempt_id)
+    page = room.learner.get(f"/courses/{room.course.slug}/quizzes/{quiz_id}/attempts/{attempt_id}")
+    assert page.status_code == 200
+    return room.learner.get(path).json(), page.text
+
+
+def taken(room: QuizRoom, quiz: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    started = start(room.learner, room, quiz["id"])
+    assert started.status_code == 201, started.text
+    path = attempt_path(room, quiz["id"], started.json()["id"])
+    submitted = room.learner.call("POST", f"{path}/submit", json={"answers": answers})
+    assert submitted.status_code == 200, submitted.text
+    return submitted.json()
+
+
+def test_correct_answers_wait_for_the_last_attempt_and_never_show_patterns_or_tolerances(
+    quiz_room,
+):
+    """Attempt 1 of 2 (the default policy): scores and verdicts, but no right answer and no
+    explanation, in the API or on the page, nor while attempt 2 is under way; after the
+    last attempt the answers come, without the regular expression or the tolerance."""
+    room = quiz_room
+    quiz = build_quiz(
+        room,
+        single_choice("Capital of France?", "Paris", "Lyon", explanation="Paris-is-the-capital."),
+        fill_in("Who created Python?", {"mode": "regex", "value": SECRET_REGEX}),
+        fill_in("6 * 7 = ?", {"mode": "numeric", "value": 42, "abs_tol": 0.5}),
+        max_attempts=2,
+    )
+    assert quiz["show_answers"] == "AFTER_LAST_ATTEMPT"
+    first = taken(room, quiz, {"0": None, "1": "nobody", "2": "41"})
+    api, page = results_of(room, quiz["id"], first["id"])
+    for result in (first, api):
+        assert result["score"] == 0 and result["answers_shown"] is False
+        assert [a["correct"] for a in result["answers"]] == [False, False, False]
+        for answer in result["answers"]:
+            assert "correct_answer" not in answer and "explanation_html" not in answer
+    assert "last attempt" in api["answers_later"] and api["answers_later"] in page
+    for leaked in ('correct-answer"', "right-choice", "Paris-is-the-capital", "guido"):
+        assert leaked not in page, leaked
+
+    # The second attempt under way: the first still shows no answers.
+    second = start(room.learner, room, quiz["id"]).json()
+    during, _ = results_of(room, quiz["id"], first["id"])
+    assert during["answers_shown"] is False and "correct_answer" not in during["answers"][0]
+    submitted = room.learner.call(
+        "POST", f"{attempt_path(room, quiz['id'], second['id'])}/submit", json={}
+    ).json()
+
+    # The last attempt is over: the answers come, never the pattern or the tolerance.
+    for attempt_id in (first["id"], second["id"]):
+        result, page = results_of(room, quiz["id"], attempt_id)
+        assert result["answers_shown"] is True and "answers_later" not in result
+        choice_answer, regex_answer, number_answer = result["answers"]
+        assert choice_answer["correct_answer"] == [
+            c["id"] for c in choice_answer["choices"] if c["html"].strip() == "<p>Paris</p>"
+        ]
+        assert "Paris-is-the-capital." in choice_answer["explanation_html"]
+        assert regex_answer["correct_answer"] is None and number_answer["correct_answer"] == "42"
+        for body in (json.dumps(result), page):
+            assert "guido" not in body.lower() and "0.5" not in body and "±" not in body
+        assert "Paris-is-the-capital." in page
+    assert submitted["answers_shown"] is True
+
+
+def test_the_instructor_chooses_when_correct_answers_are_shown(quiz_room, db):
+    room = quiz_room
+    quiz = build_quiz(room, true_false("The sky is blue.", True), max_attempts=3)
+    one = room.quiz_api(quiz["id"])
+    bad = room.teacher.call("PATCH", one, json={"show_answers": "SOMETIMES"})
+    assert bad.status_code == 400 and "AFTER_EACH_ATTEMPT" in bad.json()["error"]
+    assert room.learner.call("PATCH", one, json={"show_answers": "NEVER"}).status_code == 403
+
+    room.teacher.call("PATCH", one, json={"show_answers": "AFTER_EACH_ATTEMPT"}).raise_for_status()
+    each = taken(room, quiz, {"0": False})
+    assert each["answers_shown"] is True and each["answers"][0]["correct_answer"] is True
+
+    room.teacher.call("PATCH", one, json={"show_answers": "NEVER"}).raise_for_status()
+    never, _ = results_of(room, quiz["id"], each["id"])
+    assert never["answers_shown"] is False and "correct_answer" not in never["answers"][0]
+    assert "does not show" in never["answers_later"]
+
+    room.teacher.call("PATCH", one, json={"show_answers": "AFTER_DUE_DATE"}).raise_for_status()
+    due_later, _ = results_of(room, quiz["id"], each["id"])
+    assert due_later["answers_shown"] is False and "due date" in due_later["answers_later"]
+    with db() as session:  # the due date passes
+        session.execute(
+            update(Quiz)
+            .where(Quiz.id == quiz["id"])
+            .values(due_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        session.commit()
+    past_due, _ = results_of(room, quiz["id"], each["id"])
+    assert past_due["answers_shown"] is True and past_due["answers"][0]["correct_answer"] is True
+
+    # The instructor always sees them.
+    staff_view = room.teacher.get(attempt_path(room, quiz["id"], each["id"])).json()
+    assert staff_view["answers"][0]["correct_answer"] is True
 
 
 def move_deadline(db, attempt_id: int, seconds_ago: float = 5) -> None:  # type: ignore[no-untyped-def]

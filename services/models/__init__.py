@@ -60,6 +60,7 @@ from coursehub.services.models.notify_settings import (
     NotificationPreference,
 )
 from coursehub.services.models.quizzes import (
+    AnswerPolicy,
     AnswerState,
     QuestionKind,
     Quiz,
@@ -72,6 +73,7 @@ from coursehub.services.models.quizzes import (
 __all__ = [
     "Account",
     "Announcement",
+    "AnswerPolicy",
     "AnswerState",
     "ArchivedGrade",
     "Assignment",

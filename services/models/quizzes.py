@@ -42,6 +42,17 @@ class QuestionKind(enum.StrEnum):
     CODE = "CODE"
 
 
+class AnswerPolicy(enum.StrEnum):
+    """When a student sees a quiz's correct answers and explanations (never regular
+    expressions or tolerances): after each submitted attempt, once they have no attempt
+    left or the quiz is past due (the default), only after the due date, or never."""
+
+    AFTER_EACH_ATTEMPT = "AFTER_EACH_ATTEMPT"
+    AFTER_LAST_ATTEMPT = "AFTER_LAST_ATTEMPT"
+    AFTER_DUE_DATE = "AFTER_DUE_DATE"
+    NEVER = "NEVER"
+
+
 class AnswerState(enum.StrEnum):
     OPEN = "OPEN"  # the attempt is in progress
     SCORED = "SCORED"  # has its final score (by rule, by a grading job or by staff)
@@ -94,6 +105,11 @@ class Quiz(Base):
     due_at: Mapped[datetime | None]
     published: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     max_score: Mapped[float] = mapped_column(Float, default=0, server_default="0")
+    show_answers: Mapped[AnswerPolicy] = mapped_column(
+        Enum(AnswerPolicy, name="quiz_answer_policy"),
+        default=AnswerPolicy.AFTER_LAST_ATTEMPT,
+        server_default=AnswerPolicy.AFTER_LAST_ATTEMPT.value,
+    )
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="SET NULL")
     )

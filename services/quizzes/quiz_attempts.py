@@ -27,6 +27,7 @@ from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
     Account,
+    AnswerPolicy,
     AnswerState,
     QuestionKind,
     Quiz,
@@ -381,9 +382,54 @@ STATE_LABELS = {
 }
 
 
-def answer_json(answer: QuizAnswer, *, reveal: bool) -> dict[str, Any]:
+# What a student's submitted attempt says while the correct answers are not shown.
+ANSWERS_LATER = {
+    AnswerPolicy.AFTER_EACH_ATTEMPT: "The correct answers are shown once this attempt is over.",
+    AnswerPolicy.AFTER_LAST_ATTEMPT: (
+        "The correct answers are shown once you have used your last attempt or the quiz is "
+        "past its due date."
+    ),
+    AnswerPolicy.AFTER_DUE_DATE: (
+        "The correct answers are shown once the quiz is past its due date."
+    ),
+    AnswerPolicy.NEVER: "Your instructor does not show this quiz's correct answers.",
+}
+
+
+async def answers_shown(
+    session: AsyncSession, quiz: Quiz, attempt: QuizAttempt, now: datetime | None = None
+) -> bool:
+    """Whether the student of ``attempt`` may see the correct answers and explanations in it
+    now, by the quiz's policy (``Quiz.show_answers``). Never while the attempt, or another
+    attempt of theirs at the quiz, is in progress: answers seen in one attempt must not
+    serve the next."""
+    policy = quiz.show_answers
+    if attempt.submitted_at is None or policy is AnswerPolicy.NEVER:
+        return False
+    now = now or utcnow()
+    past_due = quiz.due_at is not None and now >= quiz.due_at
+    if policy is AnswerPolicy.AFTER_DUE_DATE:
+        return past_due
+    theirs = list(
+        await session.scalars(
+            select(QuizAttempt).where(
+                QuizAttempt.quiz_id == quiz.id, QuizAttempt.account_id == attempt.account_id
+            )
+        )
+    )
+    if any(other.submitted_at is None and not is_expired(other, now) for other in theirs):
+        return False
+    if policy is AnswerPolicy.AFTER_EACH_ATTEMPT:
+        return True
+    return past_due or (quiz.max_attempts is not None and len(theirs) >= quiz.max_attempts)
+
+
+def answer_json(
+    answer: QuizAnswer, *, reveal: bool, show_answers: bool | None = None
+) -> dict[str, Any]:
     """One question of an attempt with the student's answer; once submitted (``reveal``)
-    also the score, the right answer and the explanation."""
+    also the score and any comment, and, where the quiz's policy allows (``show_answers``;
+    staff always), the right answer and the explanation."""
     body = {
         "position": answer.position,
         "question_id": answer.question_id,
@@ -398,17 +444,29 @@ def answer_json(answer: QuizAnswer, *, reveal: bool) -> dict[str, Any]:
         score=answer.score,
         correct=answer.correct,
         status=STATE_LABELS[answer.state],
-        correct_answer=correct_answer(answer.kind, answer.question["spec"]),
-        explanation_html=to_safe_html(answer.question.get("explanation", "")),
         comment=answer.comment,
         graded_at=answer.graded_at,
     )
+    if reveal if show_answers is None else show_answers:
+        body.update(
+            correct_answer=correct_answer(answer.kind, answer.question["spec"]),
+            explanation_html=to_safe_html(answer.question.get("explanation", "")),
+        )
     if answer.feedback is not None:
         body["feedback"] = answer.feedback
     return body
 
 
-def attempt_json(attempt: QuizAttempt, answers: list[QuizAnswer] | None = None) -> dict[str, Any]:
+def attempt_json(
+    attempt: QuizAttempt,
+    answers: list[QuizAnswer] | None = None,
+    *,
+    quiz: Quiz | None = None,
+    show_answers: bool = False,
+) -> dict[str, Any]:
+    """An attempt, with its answers when given; the correct answers only with
+    ``show_answers`` (``answers_shown`` for its student; staff always); with ``quiz``, a
+    submitted attempt without them says when they come."""
     now = utcnow()
     body: dict[str, Any] = {
         "id": attempt.id,
@@ -430,5 +488,12 @@ def attempt_json(attempt: QuizAttempt, answers: list[QuizAnswer] | None = None) 
     }
     if answers is not None:
         reveal = attempt.submitted_at is not None
-        body["answers"] = [answer_json(answer, reveal=reveal) for answer in answers]
+        shown = reveal and show_answers
+        body["answers"] = [
+            answer_json(answer, reveal=reveal, show_answers=shown) for answer in answers
+        ]
+        if reveal:
+            body["answers_shown"] = shown
+            if not shown and quiz is not None:
+                body["answers_later"] = ANSWERS_LATER[quiz.show_answers]
     return body

@@ -150,7 +150,11 @@ def points_for(fraction: float, points: float) -> float:
 
 
 def correct_answer(kind: QuestionKind, spec: dict[str, Any]) -> Any:
-    """What to show as the right answer once the attempt is submitted."""
+    """What to show as the right answer when the quiz's policy shows answers: the chosen
+    choices, true or false, or for a blank the author's display text, else the first
+    accepted word or number. Never a regular expression or a tolerance (they tell how the
+    answer is checked, and a regular expression may accept more than the author meant to
+    show); a blank with only patterns shows no answer."""
     if kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE):
         return list(spec["correct"])
     if kind is QuestionKind.TRUE_FALSE:
@@ -158,10 +162,9 @@ def correct_answer(kind: QuestionKind, spec: dict[str, Any]) -> Any:
     if kind is QuestionKind.FILL_IN:
         if spec.get("display"):
             return spec["display"]
-        first = spec["answers"][0]
-        if first["mode"] == "numeric":
-            tolerance = first.get("abs_tol") or 0
-            value = f"{float(first['value']):g}"
-            return f"{value} ± {float(tolerance):g}" if tolerance else value
-        return str(first["value"])
+        for accepted in spec["answers"]:
+            if accepted["mode"] == "numeric":
+                return f"{float(accepted['value']):g}"
+            if accepted["mode"] in ("exact", "case_insensitive"):
+                return str(accepted["value"])
     return None

@@ -26,6 +26,7 @@ from coursehub.services.courses.enrollment import (
 from coursehub.services.courses.membership import Membership, membership
 from coursehub.services.models import (
     Account,
+    AnswerPolicy,
     AnswerState,
     Course,
     Lesson,
@@ -148,8 +149,17 @@ async def _check_lesson(session: AsyncSession, course_id: int, lesson_id: Any) -
     return lesson.id
 
 
+def _answer_policy(value: Any) -> AnswerPolicy:
+    try:
+        return AnswerPolicy(value)
+    except ValueError:
+        choices = ", ".join(policy.value for policy in AnswerPolicy)
+        raise QuizError(f"show_answers must be one of {choices}.") from None
+
+
 async def update_settings(session: AsyncSession, quiz: Quiz, fields: dict[str, Any]) -> Quiz:
-    """Title, description, time limit, attempt limit, opens/due dates, published, lesson."""
+    """Title, description, time limit, attempt limit, opens/due dates, published, lesson,
+    and when students see the correct answers."""
     if "title" in fields:
         title = text_field(fields, "title", limit=200)
         if not title:
@@ -172,6 +182,8 @@ async def update_settings(session: AsyncSession, quiz: Quiz, fields: dict[str, A
         quiz.published = fields["published"]
     if "lesson_id" in fields:
         quiz.lesson_id = await _check_lesson(session, quiz.course_id, fields["lesson_id"])
+    if "show_answers" in fields:
+        quiz.show_answers = _answer_policy(fields["show_answers"])
     if quiz.opens_at and quiz.due_at and quiz.due_at <= quiz.opens_at:
         raise QuizError("The due date must be after the opening date; move one of them.")
     quiz.updated_at = utcnow()
@@ -352,6 +364,7 @@ def quiz_json(quiz: Quiz) -> dict[str, Any]:
         "due_at": quiz.due_at,
         "published": quiz.published,
         "max_score": quiz.max_score,
+        "show_answers": quiz.show_answers.value,
         "is_open": is_open(quiz),
     }
 

@@ -137,7 +137,7 @@ class AttemptPage(QuizPageHandler):
                 session, slug, quiz_id, attempt_id
             )
             course = await session.get_one(Course, quiz.course_id)
-        body = quiz_attempts.attempt_json(attempt, answers)
+            body = await self.attempt_body(session, quiz, attempt, answers)
         prefix = self.settings_obj.service_prefix
         self.page(
             "quiz_attempt.html",

@@ -6,7 +6,7 @@ Staff of the course (its instructor, administrators):
 - ``POST …/quizzes``: a new quiz from its settings; ``POST …/quizzes/import?title=…``: a new
   quiz and its questions from a notebook (``coursehub.services.quizzes.quiz_notebooks``)
 - ``PATCH``/``DELETE …/quizzes/<id>``: settings (title, description, time_limit_minutes,
-  max_attempts, opens_at, due_at, published, lesson_id)
+  max_attempts, opens_at, due_at, published, lesson_id, show_answers)
 - ``POST …/quizzes/<id>/slots``: add a bank question (``question_id``), a new question
   (``question``: its fields) or a random draw (``tag``, ``count``, ``points``);
   ``PATCH``/``DELETE …/slots/<sid>``; ``PUT …/quizzes/<id>/slot-order``
@@ -18,7 +18,8 @@ Students enrolled in the course:
 - ``GET …/quizzes`` and ``…/quizzes/<id>``: published quizzes with their own attempts
 - ``POST …/quizzes/<id>/attempts``: start (or resume) an attempt
 - ``GET …/attempts/<aid>``: the attempt (questions without answers until submitted; then the
-  scores, right answers and explanations)
+  scores, and the right answers and explanations when the quiz's ``show_answers`` allows:
+  ``quiz_attempts.answers_shown``; never regular expressions or tolerances)
 - ``PUT …/attempts/<aid>/answers/<n>``: save an answer (409 after the deadline)
 - ``POST …/attempts/<aid>/submit``: submit (optionally with the last answers)
 
@@ -171,6 +172,14 @@ class QuizHandler(BaseHandler):
         if attempt.account_id != account.id:
             raise web.HTTPError(403, refusal)
         return attempt
+
+    async def attempt_body(
+        self, session: AsyncSession, quiz: Quiz, attempt: QuizAttempt, answers: list[QuizAnswer]
+    ) -> dict[str, Any]:
+        """The attempt with its answers, the correct ones only where the quiz's policy lets
+        its student see them now (its staff always see them)."""
+        shown = self.staff or await quiz_attempts.answers_shown(session, quiz, attempt)
+        return quiz_attempts.attempt_json(attempt, answers, quiz=quiz, show_answers=shown)
 
     def notebook_upload(self) -> bytes:
         limit = self.settings_obj.max_notebook_bytes
@@ -409,8 +418,11 @@ class AttemptsAPI(QuizHandler):
 class AttemptAPI(QuizHandler):
     async def get(self, slug: str, quiz_id: str, attempt_id: str) -> None:
         async with self.db() as session:
-            _, _, attempt, answers = await self.attempt_to_show(session, slug, quiz_id, attempt_id)
-        self.write_json(quiz_attempts.attempt_json(attempt, answers))
+            _, quiz, attempt, answers = await self.attempt_to_show(
+                session, slug, quiz_id, attempt_id
+            )
+            body = await self.attempt_body(session, quiz, attempt, answers)
+        self.write_json(body)
 
 
 class AnswerAPI(QuizHandler):
@@ -447,7 +459,8 @@ class SubmitAPI(QuizHandler):
                 submitted = await quiz_attempts.submit(session, attempt, responses)
             await session.commit()
             answers = await quiz_attempts.answers_of(session, attempt)
-        body = quiz_attempts.attempt_json(attempt, answers)
+            quiz = await session.get_one(Quiz, attempt.quiz_id)
+            body = await self.attempt_body(session, quiz, attempt, answers)
         body["created"] = submitted
         self.write_json(body)
 

@@ -62,6 +62,7 @@
     $("set_opens").value = localInput(quiz.opens_at);
     $("set_due").value = localInput(quiz.due_at);
     $("set_published").checked = quiz.published;
+    $("set_show_answers").value = quiz.show_answers || "AFTER_LAST_ATTEMPT";
     $("set_lesson").value = quiz.lesson_id || "";
     $("max_score").textContent = String(quiz.max_score);
     $("builder_title").textContent = quiz.title;
@@ -78,6 +79,7 @@
         opens_at: fromLocal($("set_opens").value),
         due_at: fromLocal($("set_due").value),
         published: $("set_published").checked,
+        show_answers: $("set_show_answers").value,
         lesson_id: $("set_lesson").value ? Number($("set_lesson").value) : null,
       });
       draw();
