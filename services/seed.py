@@ -118,7 +118,14 @@ async def seed_course(session: AsyncSession, course_dir: Path, instructor: Accou
         )
         session.add(course)
         await session.flush()
-    await seed_lessons(session, course, course_dir, meta.get("modules", []), instructor)
+    await seed_lessons(
+        session,
+        course,
+        course_dir,
+        meta.get("modules", []),
+        instructor,
+        show_code=bool(meta.get("show_code", False)),
+    )
     await authoring.refresh_search_document(session, course.id)
     return course
 
@@ -129,10 +136,14 @@ async def seed_lessons(
     course_dir: Path,
     listed_modules: list[dict[str, Any]],
     instructor: Account,
+    *,
+    show_code: bool = False,
 ) -> None:
     """Modules and notebook lessons as ``course.toml`` lists them; each notebook is published
     as a version of its lesson unless that version is already the newest (so seeding twice
-    changes nothing, and an edited notebook becomes the next version)."""
+    changes nothing, and an edited notebook becomes the next version). ``show_code``: the
+    lessons' "show code cells" setting, given to a new lesson and with each new version (in
+    between, the instructor's choice in the lesson editor stands)."""
     existing = {
         module.title: module for module in await authoring.course_modules(session, course.id)
     }
@@ -161,6 +172,7 @@ async def seed_lessons(
                 await authoring.publish_notebook(
                     session, lesson, data, instructor, notebooks.DEFAULT_MAX_NOTEBOOK_BYTES
                 )
+                lesson.show_code = show_code
 
 
 async def is_newest_version(session: AsyncSession, lesson: Lesson, sha256: str) -> bool:
