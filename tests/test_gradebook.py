@@ -163,6 +163,7 @@ def test_staff_see_every_students_best_attempt_with_its_penalty(graded_class):
         "late_points": 0.2,
         "attempt": 2,
         "awaiting_grading": False,
+        "grading_failed": False,
         "dropped": False,
     }
     assert rows[room.student.username]["total"] == 1.8
@@ -413,6 +414,7 @@ def test_weighted_totals_match_the_hand_computed_figures(classroom, db, make_acc
         "late_points": 0.0,
         "attempt": None,
         "awaiting_grading": True,
+        "grading_failed": False,
         "dropped": False,
     }
     assert rows[classmate.username]["weighted_percent"] is None

@@ -4,7 +4,9 @@ published quiz, grouped in the course's grade categories, with totals; and its e
 An assignment's cell counts the student's best graded attempt (its score after the late
 penalty; the penalty's percent and the points it took are shown beside it). An attempt that
 waits for the grading worker or for a person makes the cell "awaiting grading"; a graded
-attempt waiting for a person counts with what is graded so far. A quiz's cell counts the
+attempt waiting for a person counts with what is graded so far. An attempt whose grading
+failed on the platform's side marks the cell "grading failed" (staff regrade it); it is not
+awaiting anything. A quiz's cell counts the
 best submitted attempt with a score; a submitted attempt without one (an answer awaits
 staff) makes it "awaiting grading" too.
 
@@ -49,6 +51,7 @@ from coursehub.services.models import (
     Quiz,
     QuizAttempt,
     Submission,
+    SubmissionStatus,
     utcnow,
 )
 
@@ -113,6 +116,7 @@ class GradeCell:
     attempt: int | None
     awaiting: bool
     submission_id: int | None = None
+    failed: bool = False  # an attempt's grading failed and nothing retries it by itself
 
     @property
     def late_points(self) -> float:
@@ -128,6 +132,7 @@ class GradeCell:
             "late_points": self.late_points,
             "attempt": self.attempt,
             "awaiting_grading": self.awaiting,
+            "grading_failed": self.failed,
             "dropped": dropped,
         }
 
@@ -283,6 +288,7 @@ async def _assignment_cells(
             Submission.assignment_id,
             Submission.attempt,
             Submission.id,
+            Submission.status,
             Grade,
         )
         .outerjoin(Grade, Grade.submission_id == Submission.id)
@@ -290,10 +296,14 @@ async def _assignment_cells(
         .order_by(Submission.attempt)
         .options(defer(Grade.feedback_notebook))
     )
-    for account_id, assignment_id, attempt, submission_id, grade in await session.execute(attempts):
+    found = await session.execute(attempts)
+    for account_id, assignment_id, attempt, submission_id, status, grade in found:
         key = f"assignment-{assignment_id}"
         best = rows[account_id].cells.get(key)
-        if grade is None:  # queued, being graded, or failed on the platform's side
+        if grade is None and status is SubmissionStatus.FAILED:
+            rows[account_id].cells[key] = _failed(best)
+            continue
+        if grade is None:  # queued or being graded
             rows[account_id].cells[key] = _awaiting(best)
             continue
         score, final, waiting = _visible(grade, assignment_id in released, student_view)
@@ -305,6 +315,7 @@ async def _assignment_cells(
                 attempt,
                 (best is not None and best.awaiting) or waiting,
                 submission_id,
+                best is not None and best.failed,
             )
         elif waiting:
             best = _awaiting(best)
@@ -315,6 +326,12 @@ def _awaiting(cell: GradeCell | None) -> GradeCell:
     if cell is None:
         return GradeCell(None, None, 0.0, None, True)
     return replace(cell, awaiting=True)
+
+
+def _failed(cell: GradeCell | None) -> GradeCell:
+    if cell is None:
+        return GradeCell(None, None, 0.0, None, False, failed=True)
+    return replace(cell, failed=True)
 
 
 async def _quiz_cells(
@@ -389,7 +406,7 @@ class GradeItem:
     dropped: bool
     due_at: datetime | None  # the student's own (their extension, if any)
     extended: bool
-    status: str  # graded, partly_graded, awaiting, not_submitted, missing
+    status: str  # graded, partly_graded, awaiting, failed, not_submitted, missing
     attempts: list[dict[str, Any]]  # an assignment's attempts as the student may see them
 
 
@@ -404,7 +421,7 @@ def _status(cell: GradeCell | None, due_at: datetime | None) -> str:
     if cell is None:
         return "missing" if due_at is not None and due_at < utcnow() else "not_submitted"
     if cell.final_score is None:
-        return "awaiting"
+        return "failed" if cell.failed and not cell.awaiting else "awaiting"
     return "partly_graded" if cell.awaiting else "graded"
 
 
