@@ -11,16 +11,22 @@ This module imports neither Tornado nor the hub.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
+import time
+from collections.abc import Awaitable, Callable
 
 import procrastinate
+import psycopg
 import redis.asyncio as redis
 
 from coursehub.services.assessment import grading_jobs
 from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.jobs import job_runs
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
 from coursehub.services.notifications import notification_jobs
@@ -32,6 +38,9 @@ log = logging.getLogger("coursehub.worker")
 
 WORKER_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE)
 WORKER_NICENESS = 10
+# Seconds running jobs get to finish when the worker is asked to stop (Ctrl-C of coursehub up
+# gives everything 10 s); a job cut off is requeued by the next worker without losing a run.
+SHUTDOWN_SECONDS = 4
 
 
 def host(app: procrastinate.App, blueprint: procrastinate.Blueprint) -> None:
@@ -60,17 +69,20 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:
     """Put jobs of workers without a heartbeat for ``stalled_after`` seconds back in their
     queue (procrastinate's documented recipe), for every queue a worker serves: gradings,
-    and emails, digests and due-date scans; returns how many."""
+    and emails, digests and due-date scans; returns how many. A run cut off so is not a
+    failed run: the job keeps its retry budget (``jobs.job_runs.requeue_interrupted``)."""
     count = 0
     for queue in WORKER_QUEUES:
         stalled = await app.job_manager.get_stalled_jobs(
             queue=queue, seconds_since_heartbeat=stalled_after
         )
         for job in stalled:
+            if job.id is None:
+                continue
             try:
-                await app.job_manager.retry_job(job)
+                await job_runs.requeue_interrupted(app, job.id)
                 count += 1
-            except procrastinate.exceptions.ProcrastinateException as error:
+            except psycopg.Error as error:
                 log.info("Stalled job %s was taken care of elsewhere: %s", job.id, error)
     if count:
         log.warning("Requeued %d job(s) of stalled workers", count)
@@ -81,9 +93,79 @@ async def _watch_stalled(app: procrastinate.App, stalled_after: float) -> None:
     while True:
         try:
             await retry_stalled_jobs(app, stalled_after)
-        except Exception:
-            log.exception("Could not look for stalled jobs")
+        except Exception as error:
+            log.warning("Could not look for stalled jobs (%s); trying again shortly", error)
         await asyncio.sleep(stalled_after / 3)
+
+
+class Backoff:
+    """Seconds to wait before the next try: 1, 2, 4 … up to ``ceiling``; back to 1 after a
+    run that lasted ``healthy_after`` seconds."""
+
+    def __init__(self, ceiling: float = 30.0, healthy_after: float = 60.0) -> None:
+        self.ceiling = ceiling
+        self.healthy_after = healthy_after
+        self.delay = 1.0
+
+    def next(self, ran_for: float) -> float:
+        if ran_for >= self.healthy_after:
+            self.delay = 1.0
+        delay, self.delay = self.delay, min(self.ceiling, self.delay * 2)
+        return delay
+
+
+async def serve_queues(
+    app: procrastinate.App,
+    *,
+    concurrency: int,
+    heartbeat: float,
+    stalled_after: float,
+    stop: asyncio.Event,
+    reconnected: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """procrastinate's worker, run again whenever it ends without being asked to: after a
+    PostgreSQL restart (its listener or a fetch fails) and after a freeze in which another
+    worker removed this one's registration (its next fetch fails; a new run registers
+    anew). Waits with backoff between runs, then calls ``reconnected`` (the tasks' own
+    connections are stale too); only ``stop`` ends it."""
+    backoff = Backoff()
+    name = f"grading-{os.uname().nodename}-{os.getpid()}"
+    while not stop.is_set():
+        began = time.monotonic()
+        run = asyncio.ensure_future(
+            app.run_worker_async(
+                queues=list(WORKER_QUEUES),
+                concurrency=concurrency,
+                name=name,
+                update_heartbeat_interval=heartbeat,
+                stalled_worker_timeout=stalled_after,
+                # On SIGTERM running jobs get this long; a job cut off runs again later.
+                shutdown_graceful_timeout=SHUTDOWN_SECONDS,
+                install_signal_handlers=False,
+            )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            run.cancel()  # procrastinate's graceful stop: running jobs get their time
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await run
+            return
+        stopping.cancel()
+        problem = "it stopped by itself"
+        if run.exception() is not None:
+            problem = f"{type(run.exception()).__name__}: {run.exception()}"
+        delay = backoff.next(time.monotonic() - began)
+        log.error(
+            "The grading worker lost its database connection or registration (%s); "
+            "connecting again in %.0f s",
+            problem,
+            delay,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        if reconnected is not None:
+            await reconnected()
 
 
 async def run_worker(
@@ -103,6 +185,10 @@ async def run_worker(
     app = make_app(database_url)
     host_every_task(app, context)
     stalled_after = heartbeat * 3
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
         async with app.open_async():
             watcher = asyncio.create_task(_watch_stalled(app, stalled_after))
@@ -112,14 +198,13 @@ async def run_worker(
                     os.getpid(),
                     concurrency,
                 )
-                await app.run_worker_async(
-                    queues=list(WORKER_QUEUES),
+                await serve_queues(
+                    app,
                     concurrency=concurrency,
-                    name=f"grading-{os.uname().nodename}-{os.getpid()}",
-                    update_heartbeat_interval=heartbeat,
-                    stalled_worker_timeout=stalled_after,
-                    # On SIGTERM running jobs get this long; a job cut off runs again later.
-                    shutdown_graceful_timeout=20,
+                    heartbeat=heartbeat,
+                    stalled_after=stalled_after,
+                    stop=stop,
+                    reconnected=engine.dispose,
                 )
             finally:
                 watcher.cancel()
@@ -127,6 +212,7 @@ async def run_worker(
         await asyncio.to_thread(pool.close)
         await client.aclose()
         await engine.dispose()
+    log.info("CourseHub grading worker (pid %d) stopped", os.getpid())
 
 
 def main(database_url: str, concurrency: int, heartbeat: float, warm: int | None = None) -> None:
@@ -144,7 +230,7 @@ def main(database_url: str, concurrency: int, heartbeat: float, warm: int | None
     os.nice(WORKER_NICENESS)
     # Grading jobs must not see the platform's data (databases, secrets, people's homes).
     hidden = (str(data_dir_from_env()),) if os.environ.get("COURSEHUB_DATA_DIR") else ()
-    # procrastinate stops the worker gracefully on SIGINT and SIGTERM.
+    # SIGINT and SIGTERM stop the worker gracefully (run_worker's handlers).
     asyncio.run(
         run_worker(
             database_url,

@@ -5,7 +5,8 @@ pool, runs the grading engine (``coursehub.graders.autograde.grade``) in a threa
 fresh job folder, and stores exactly one grade (``INSERT ... ON CONFLICT (submission_id) DO
 NOTHING``, so a job that runs twice after a crash still leaves one), a notification
 (``notifications.add``), and then news on Redis. Faults of the platform
-(``InfrastructureFault``, anything unexpected) are retried; a student's own faults
+(``InfrastructureFault``, anything unexpected) are retried; a run cut off by its worker's
+death is requeued without spending a retry (``jobs.job_runs``); a student's own faults
 (timeouts, crashes, too much output) are final grades. This module imports neither Tornado
 nor the hub.
 """
@@ -34,7 +35,9 @@ from coursehub.services.assessment.assignments import apply_penalty
 from coursehub.services.assessment.manual_grading import recompute_grade
 from coursehub.services.assessment.sandbox_slots import JOBS_DIR, sandbox_slot
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
+from coursehub.services.jobs import job_runs
 from coursehub.services.jobs.context import WorkerContext
+from coursehub.services.jobs.job_runs import MAX_INTERRUPTIONS
 from coursehub.services.models import Assignment, Course, Grade, Submission, SubmissionStatus
 from coursehub.services.notifications import notifications
 
@@ -49,6 +52,10 @@ GRADED = "submission_graded"  # the notification's kind (notifications.kinds)
 FAILED_MESSAGE = (
     "Grading failed three times because of a fault on CourseHub's side, not in your notebook. "
     "Your submission is kept; your instructor can have it graded again."
+)
+INTERRUPTED_MESSAGE = (
+    f"Grading was cut off {MAX_INTERRUPTIONS} times because the grading worker stopped while "
+    "running it. Your submission is kept; your instructor can have it graded again."
 )
 
 
@@ -159,13 +166,21 @@ class SubmissionGrader:
                 select(Grade.id).where(Grade.submission_id == submission_id)
             )
             data_files = await assignment_files.job_files(session, assignment.id)
+            attempts = context.job.attempts or 0
+            cut_off = await job_runs.interrupted_runs(session, context.job.id or 0, attempts)
         if graded is not None:
             await self.set_status(submission_id, SubmissionStatus.GRADED, "")
             return
-        if (context.job.attempts or 0) >= MAX_RUNS:
-            # Runs cut off by dying workers count too: a submission that keeps taking its
-            # worker down stops here instead of going round for ever.
+        if attempts >= MAX_RUNS:
             await self.set_status(submission_id, SubmissionStatus.FAILED, FAILED_MESSAGE)
+            return
+        if cut_off >= MAX_INTERRUPTIONS:
+            # Runs cut off by dying workers do not spend retries, but a submission that keeps
+            # taking its worker down stops here instead of going round for ever.
+            log.error(
+                "Submission %s cut off its grading %d times; giving up", submission_id, cut_off
+            )
+            await self.set_status(submission_id, SubmissionStatus.FAILED, INTERRUPTED_MESSAGE)
             return
         await self.set_status(submission_id, SubmissionStatus.GRADING, "")
         try:
