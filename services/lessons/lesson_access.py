@@ -18,13 +18,14 @@ Only enrolled students have progress recorded (progress lives on their enrollmen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.courses import enrollment
 from coursehub.services.errors import Refusal
+from coursehub.services.lessons import lesson_files
 from coursehub.services.models import (
     Account,
     Course,
@@ -60,6 +61,7 @@ class OpenLesson:
     enrolled: bool
     staff: bool
     course_progress: float | None = None  # the enrollment's, for enrolled students
+    files_stamp: str = ""  # changes with the lesson's data files (``lesson_files``)
 
     @property
     def account_id(self) -> int:
@@ -77,7 +79,8 @@ class OpenLesson:
         if self.lesson.kind is not LessonKind.NOTEBOOK or self.version_number is None:
             return None
         shown = "code" if self.lesson.show_code else "outputs"
-        return f"{self.course.id}/{self.lesson.id}/v{self.version_number}-{shown}.ipynb"
+        files = f"-{self.files_stamp}" if self.files_stamp else ""
+        return f"{self.course.id}/{self.lesson.id}/v{self.version_number}-{shown}{files}.ipynb"
 
 
 async def open_lesson(
@@ -117,6 +120,8 @@ async def open_lesson(
         course_progress=course_progress,
     )
     check_may_open(opened)
+    if lesson.kind is LessonKind.NOTEBOOK and version_number is not None:
+        opened = replace(opened, files_stamp=await lesson_files.files_stamp(session, lesson.id))
     return opened
 
 

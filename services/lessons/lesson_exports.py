@@ -4,7 +4,8 @@ The lesson server (``coursehub.services.lessons.lesson_server``) serves a folder
 the course service writes a lesson's published version as
 ``<data>/lessons/<course id>/<lesson id>/v<number>.ipynb`` the first time someone opens it,
 and removes the lesson's older versions then. Kernels start in the lesson's folder, where the
-sandbox shows them the course's files instead (``<data>/course-files/<course id>``).
+sandbox shows them the course's files instead (``<data>/course-files/<course id>``), into
+which the lesson's own data files are written first (``lessons.lesson_files``).
 
 The notebook's kernelspec is set to CourseHub's sandboxed lesson kernel, the only one the
 lesson server runs. Unless the lesson's "show code cells" setting is on, every code cell's
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.lessons import lesson_files
 from coursehub.services.lessons.lesson_access import OpenLesson
 from coursehub.services.models import LessonVersion
 
@@ -39,8 +41,9 @@ LESSON_KERNELSPEC = {
 class LessonExports:
     """Writes lesson versions on first need; remembers what this process has written."""
 
-    def __init__(self, lessons_dir: Path) -> None:
+    def __init__(self, lessons_dir: Path, course_files_dir: Path | None = None) -> None:
         self.lessons_dir = lessons_dir
+        self.course_files_dir = course_files_dir
         self._written: set[str] = set()
 
     async def ensure(self, session: AsyncSession, opened: OpenLesson) -> str:
@@ -48,9 +51,15 @@ class LessonExports:
         path = opened.notebook_path
         if path is None:
             raise ValueError("Only notebook lessons with a published version have a file.")
-        if path in self._written:
-            return path
         target = self.lessons_dir / path
+        # Written before, and still there (showing the lesson the other way removes it).
+        if path in self._written and target.is_file():
+            return path
+        if self.course_files_dir is not None and opened.files_stamp:
+            # The lesson's data files first: the lesson server runs the lesson on first sight.
+            await lesson_files.write_lesson_files(
+                session, self.course_files_dir, opened.course.id, opened.lesson.id
+            )
         if not target.is_file():
             notebook = await session.scalar(
                 select(LessonVersion.notebook).where(

@@ -114,7 +114,7 @@ class LessonServerClient:
     _http: AsyncHTTPClient = field(init=False)
 
     def __post_init__(self) -> None:
-        self.exports = LessonExports(self.settings.lessons_dir)
+        self.exports = LessonExports(self.settings.lessons_dir, self.settings.course_files_dir)
         # A client of its own: AsyncHTTPClient's shared one allows 10 requests at a time.
         self._http = SimpleAsyncHTTPClient(force_instance=True, max_clients=100)
 
