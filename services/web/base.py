@@ -31,9 +31,9 @@ from coursehub.services.web.hub_oauth import SharedStateHubOAuth
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_JSON_BODY = 1024 * 1024
-# Every id CourseHub keeps is a PostgreSQL integer or bigint: a longer number in an address
-# names nothing (a 404), instead of reaching the database and failing there (a 500).
-MAX_ROW_ID = 2**63 - 1
+# The ids in CourseHub's addresses are PostgreSQL integers: a longer number names nothing (a
+# 404), instead of reaching the database and failing there (a 500 once, then a 400).
+MAX_ROW_ID = 2**31 - 1
 STORAGE_FULL = "CourseHub's storage is full; your file was not saved — tell your administrator."
 # Errors from below the handlers that are the person's to hear, not a server fault.
 _OUT_OF_RANGE = (pg_errors.NumericValueOutOfRange, pg_errors.DatetimeFieldOverflow)
