@@ -197,7 +197,8 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             f"script-src 'self' 'nonce-{self.csp_nonce}'; object-src 'none'; "
             "base-uri 'self'; frame-ancestors 'self'",
         )
-        if self.settings_obj.public_url.startswith("https://"):
+        settings = self.application.settings.get("coursehub")
+        if settings is not None and settings.public_url.startswith("https://"):
             self.set_header("Strict-Transport-Security", "max-age=31536000")
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
