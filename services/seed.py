@@ -40,6 +40,7 @@ from coursehub.services.assessment import assignments
 from coursehub.services.community import announcements, forums
 from coursehub.services.content import notebooks
 from coursehub.services.courses import authoring
+from coursehub.services.lessons import lesson_files
 from coursehub.services.models import (
     Account,
     Announcement,
@@ -202,32 +203,6 @@ def lesson_title(notebook: dict[str, Any], file_name: str) -> str:
     return (stem or Path(file_name).stem).capitalize()
 
 
-# -- the course's data files ----------------------------------------------------------------
-
-
-def publish_course_files(source: Path, course_files_dir: Path, course_id: int) -> list[str]:
-    """The course folder's data folder (``data/``) copied to the course's files
-    (``<data dir>/course-files/<course id>/data/``), which the lesson sandbox shows every
-    kernel of the course read-only in its working directory. Files already there with the
-    same bytes are left alone; returns the paths written."""
-    if not source.is_dir():
-        return []
-    target = course_files_dir / str(course_id) / source.name
-    written = []
-    for path in sorted(source.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        destination = target / path.relative_to(source)
-        data = path.read_bytes()
-        if destination.is_file() and destination.read_bytes() == data:
-            continue
-        destination.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        destination.write_bytes(data)
-        destination.chmod(0o644)
-        written.append(destination.relative_to(target.parent).as_posix())
-    return written
-
-
 # -- assessments --------------------------------------------------------------------------------
 
 
@@ -388,7 +363,9 @@ async def seed_course_extras(
     instructor = people["instructor"]
     if meta.get("data"):
         # Settings.course_files_dir: where the lesson server's kernels find a course's files.
-        publish_course_files(course_dir / meta["data"], data_dir / "course-files", course.id)
+        lesson_files.publish_course_data(
+            data_dir / "course-files", course.id, course_dir / meta["data"]
+        )
     for listed in meta.get("assignments", []):
         await seed_assignment(session, course, course_dir, listed, instructor, data_dir)
     for listed in meta.get("quizzes", []):

@@ -103,7 +103,8 @@ def publish_course_data(course_files_dir: Path, course_id: int, data_folder: Pat
         return []
     published = []
     for source in sorted(data_folder.rglob("*")):
-        if source.is_file() and not any(part.startswith(".") for part in source.parts):
+        hidden = any(part.startswith(".") for part in source.relative_to(data_folder).parts)
+        if source.is_file() and not hidden:
             relative = f"{DEFAULT_FOLDER}/{source.relative_to(data_folder).as_posix()}"
             write_file(course_files_dir, course_id, relative, source.read_bytes())
             published.append(relative)
