@@ -35,11 +35,15 @@
     return moment.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
   }
 
-  // Every <time datetime="..." data-local> on a page, written in the reader's time.
+  // Every <time datetime="..."> on a page, written in the reader's time and this one format
+  // (the UTC text the server wrote stays as the tooltip). Pages' scripts call it again for
+  // what they add later.
   function localiseTimes(root) {
-    for (const element of (root || document).querySelectorAll("time[data-local]")) {
+    for (const element of (root || document).querySelectorAll("time[datetime]")) {
       const moment = new Date(element.dateTime);
-      if (!Number.isNaN(moment.getTime())) element.textContent = formatTime(moment);
+      if (Number.isNaN(moment.getTime())) continue;
+      if (!element.title) element.title = element.textContent;
+      element.textContent = formatTime(moment);
     }
   }
 

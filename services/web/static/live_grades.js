@@ -82,7 +82,7 @@
     row.dataset.url = `${submissions}/${attempt.id}`;
     row.dataset.feedback = `${submissions}/${attempt.id}/feedback`;
     const received = new Date(attempt.received_at);
-    const cells = [String(attempt.attempt), received.toLocaleString(), "", "–"];
+    const cells = [String(attempt.attempt), window.CourseHub.formatTime(received), "", "–"];
     ["attempt-number", "attempt-received", "attempt-status", "attempt-score"].forEach(
       function (name, index) {
         const cell = document.createElement("td");

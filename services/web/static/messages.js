@@ -30,7 +30,7 @@
   function localTimes(scope) {
     scope.querySelectorAll("time[data-local-time]").forEach((node) => {
       const moment = new Date(node.getAttribute("datetime"));
-      if (!isNaN(moment)) node.textContent = moment.toLocaleString();
+      if (!isNaN(moment)) node.textContent = window.CourseHub.formatTime(moment);
     });
   }
 
