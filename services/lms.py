@@ -68,8 +68,11 @@ def init_redis(settings: Settings, app_settings: dict[str, Any]) -> None:
     app_settings["redis"] = redis.from_url(
         settings.redis_url, socket_connect_timeout=2, socket_timeout=5
     )
-    # One Redis subscription for all of this process's open notification streams.
-    app_settings["notification_fanout"] = NotificationFanout(app_settings["redis"])
+    # One Redis subscription for all of this process's open notification streams; what it
+    # hears is checked against the database (the record) before any page is sent it.
+    app_settings["notification_fanout"] = NotificationFanout(
+        app_settings["redis"], app_settings["read_sessions"]
+    )
 
 
 def init_background(settings: Settings, app_settings: dict[str, Any]) -> None:

@@ -3,6 +3,8 @@ and the sentence and page its notifications show."""
 
 from __future__ import annotations
 
+import pytest
+
 from coursehub.hub.constants import SERVICE_PREFIX
 from coursehub.services.models import EmailChoice, Notification
 from coursehub.services.notifications import kinds
@@ -54,6 +56,65 @@ def test_rows_made_before_the_declarations_still_show_a_sentence_and_a_page():
     assert shown("no_such_kind", {"url": "https://elsewhere.example"}) == (
         "You have a new notification on CourseHub.",
         f"{SERVICE_PREFIX}/notifications",
+    )
+
+
+P = SERVICE_PREFIX
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        (f"{P}/courses/bio-101/assignments", True),
+        (f"{P}/messages/4?tab=unread#latest", True),
+        (f"{P}", True),
+        (f"{P}/courses/x/", True),
+        ("//evil.example/login", False),
+        ("https://evil.example/", False),
+        ("javascript:alert(document.cookie)", False),
+        ("JavaScript:alert(1)", False),
+        ("/hub/admin", False),
+        (f"{P}/../../hub/admin", False),
+        (f"{P}/%2e%2e/%2E%2E/hub/admin", False),
+        (f"{P}//evil.example", False),
+        (f"{P}/%2F%2Fevil.example", False),
+        (f"{P}/./courses", False),
+        (f"{P}\\evil.example", False),
+        (f"{P}/x\nLocation: /hub", False),
+        (f" {P}/courses", False),
+        (f"{P}evil/courses", False),
+        ("courses/x", False),
+        (None, False),
+        (42, False),
+    ],
+    ids=[
+        "a-page",
+        "query-and-fragment",
+        "the-service-home",
+        "trailing-slash",
+        "another-host-by-double-slash",
+        "another-site",
+        "javascript",
+        "javascript-any-case",
+        "the-hub",
+        "dot-dot-out",
+        "encoded-dot-dot",
+        "double-slash-inside",
+        "encoded-slashes",
+        "dot-segment",
+        "backslash",
+        "control-character",
+        "leading-space",
+        "prefix-lookalike",
+        "relative",
+        "none",
+        "number",
+    ],
+)
+def test_links_are_followed_only_to_pages_of_coursehub_after_normalising(url, kept):
+    assert kinds.coursehub_link(url) == (url if kept else None)
+    assert shown("announcement", {"title": "T", "url": url})[1] == (
+        url if kept else f"{P}/notifications"
     )
 
 

@@ -131,6 +131,73 @@ def test_notifications_keep_coming_from_the_database_while_redis_is_away(
     assert event["id"] == unannounced
 
 
+def test_twelve_notifications_committed_at_once_from_several_connections_all_arrive(
+    student_page, db, redis_url
+):
+    """Twelve people message a teacher at once: each message's notification is written and
+    committed on its own connection, and announced when committed, so the newest may come
+    first. Every one reaches the open page, once."""
+    teacher, browser, url = student_page
+    connections = [db() for _ in range(12)]
+    rows = []
+    for number, session in enumerate(connections, start=1):
+        row = Notification(
+            account_id=teacher.id, kind="direct_message", payload={"title": f"Message {number}"}
+        )
+        session.add(row)
+        session.flush()  # the id is taken now; the commit comes later
+        rows.append(row)
+    ids = [row.id for row in rows]
+    announcer = redis.Redis.from_url(redis_url)
+
+    def commit_and_announce(index: int, start: threading.Barrier | None = None) -> None:
+        if start is not None:
+            start.wait()
+        connections[index].commit()
+        connections[index].close()
+        announcer.publish(CHANNEL.format(account_id=teacher.id), json.dumps({"id": ids[index]}))
+
+    with listening(browser, f"{url}?after={LARGEST_ID - 1}") as events:
+        assert events.get(timeout=5) == ("status", 200)
+        time.sleep(0.5)  # subscribed by now
+        commit_and_announce(11)  # the newest first
+        assert next_event(events, within=5)["id"] == ids[11]
+        start = threading.Barrier(11)
+        committers = [
+            threading.Thread(target=commit_and_announce, args=(index, start)) for index in range(11)
+        ]
+        for committer in committers:
+            committer.start()
+        for committer in committers:
+            committer.join()
+        arrived = [ids[11]] + [next_event(events, within=10)["id"] for _ in range(11)]
+        time.sleep(0.5)
+        assert events.empty(), "a notification arrived twice"
+    assert sorted(arrived) == ids
+
+
+def test_a_forged_announcement_on_redis_reaches_nobody(student_page, make_account, db, redis_url):
+    """Anyone who reaches Redis can publish: only notifications in the database, and the
+    person's own, are sent."""
+    student, browser, url = student_page
+    classmate = make_account(Role.STUDENT)
+    theirs = notify(db, redis_url, classmate, 3, publish=False)
+    unread = notify(db, redis_url, student, 1, publish=False)  # on the page already
+    channel = CHANNEL.format(account_id=student.id)
+    forged = {"id": LARGEST_ID, "title": "Reset your password here", "url": "//evil.example"}
+    with listening(browser, f"{url}?after={unread}") as events:
+        assert events.get(timeout=5) == ("status", 200)
+        time.sleep(0.5)
+        announcer = redis.Redis.from_url(redis_url)
+        announcer.publish(channel, json.dumps(forged))
+        announcer.publish(channel, json.dumps({"id": theirs, "title": "Yours now"}))
+        announcer.publish(channel, json.dumps({"read": "all", "upto": LARGEST_ID}))
+        real = notify(db, redis_url, student, 8)
+        assert next_event(events, within=5)["id"] == real
+        time.sleep(0.5)
+        assert events.empty()
+
+
 def test_the_stream_is_for_signed_in_people_only(platform, client):  # type: ignore[no-untyped-def]
     answer = client.get(f"{platform.service_url}/api/me/notifications/stream")
     assert answer.status_code in (401, 403)

@@ -16,9 +16,12 @@ and ``notifications.add`` stores what they make, so every row carries both.
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from coursehub.hub.constants import SERVICE_PREFIX
 from coursehub.services.models import EmailChoice, Notification
@@ -140,12 +143,35 @@ def with_title_and_link(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+# Control characters, whitespace and backslashes (which browsers read as slashes).
+_NOT_IN_A_LINK = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def coursehub_link(url: object) -> str | None:
+    """``url`` if it is a page of the course service: a path (no scheme, no host, not
+    ``//host``) that stays under the service's prefix once decoded and normalised, with no
+    ``.``/``..`` segments or empty ones (``/../``, ``%2e%2e``, ``//``) to walk elsewhere;
+    None for anything else (``javascript:``, other sites, the hub's own pages)."""
+    if not isinstance(url, str) or not url or len(url) > 2000 or _NOT_IN_A_LINK.search(url):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return None
+    path = unquote(parts.path)
+    if _NOT_IN_A_LINK.search(path):
+        return None
+    normal = posixpath.normpath(path)
+    if normal != path.rstrip("/") and normal != path:
+        return None
+    return url if normal == SERVICE_PREFIX or normal.startswith(SERVICE_PREFIX + "/") else None
+
+
 def display(notification: Notification) -> tuple[str, str]:
-    """The notification's title and page, for any kind and any row (older rows made none)."""
+    """The notification's title and page, for any kind and any row (older rows made none);
+    a link that is not a page of CourseHub's (``coursehub_link``) shows the notifications
+    page instead."""
     payload = notification.payload or {}
     declared = kind_of(notification.kind)
     title = payload.get("title") or declared.title_of(payload) or declared.fallback_title
-    url = payload.get("url") or declared.link_of(payload)
-    if not isinstance(url, str) or not url.startswith(SERVICE_PREFIX + "/"):
-        url = NOTIFICATIONS_PAGE
+    url = coursehub_link(payload.get("url") or declared.link_of(payload)) or NOTIFICATIONS_PAGE
     return str(title), url

@@ -16,6 +16,8 @@ Making one is ``add`` in the caller's transaction. Two things follow:
   ``announce``-s them (the service's request sessions do it when their block ends,
   ``BaseHandler.db``). Read marks let a person's other open pages and JupyterLab take them
   off their bell. An ``announce`` twice is harmless: pages drop an event they already have.
+  What is announced only says "look": the streams read it from the database before sending
+  it (``notification_fanout``), so anyone who can publish on Redis sends nobody anything.
 
 Every payload carries a human ``title`` and a ``url`` (a page under the service prefix):
 the producer's, else what the kind's declaration (``kinds``) makes of the payload;
@@ -28,10 +30,11 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis.asyncio as redis
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import event, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -40,6 +43,7 @@ from coursehub.services.notifications import notification_email
 from coursehub.services.notifications.kinds import display, with_title_and_link
 
 LATEST = 50
+RECONCILE_LIMIT = 200
 CHANNEL = "coursehub:notifications:{account_id}"
 log = logging.getLogger(__name__)
 PENDING = "coursehub_notifications_to_announce"  # made with add, not committed yet
@@ -48,13 +52,17 @@ COMMITTED = "coursehub_notifications_committed"  # committed, not announced yet
 
 @dataclass(frozen=True)
 class ReadMark:
-    """Some of a person's notifications marked read (``ids`` None: all of them)."""
+    """Some of a person's notifications marked read (``ids`` None: all of them, up to the
+    newest marked, ``upto``)."""
 
     account_id: int
     ids: tuple[int, ...] | None
+    upto: int = 0
 
     def message(self) -> str:
-        return json.dumps({"read": "all" if self.ids is None else list(self.ids)})
+        if self.ids is None:
+            return json.dumps({"read": "all", "upto": self.upto})
+        return json.dumps({"read": list(self.ids)})
 
 
 Announced = Notification | ReadMark
@@ -170,20 +178,74 @@ async def mark_read(session: AsyncSession, account_id: int, ids: list[int] | Non
         query = query.where(Notification.id.in_(ids))
     marked = list(await session.scalars(query.values(read_at=utcnow()).returning(Notification.id)))
     if marked:
-        _remember(session, ReadMark(account_id, None if ids is None else tuple(sorted(marked))))
+        if ids is None:
+            _remember(session, ReadMark(account_id, None, max(marked)))
+        else:
+            _remember(session, ReadMark(account_id, tuple(sorted(marked))))
     return len(marked)
 
 
-async def newer_than(session: AsyncSession, account_id: int, after: int) -> list[Notification]:
-    """``account_id``'s notifications after the one numbered ``after``, oldest first (what a
-    page that saw up to ``after`` has missed)."""
+async def to_reconcile(
+    session: AsyncSession, account_id: int, after: int, since: datetime | None
+) -> list[Notification]:
+    """What an open stream that has sent up to ``after`` reads to catch up, oldest first:
+    the person's notifications after it, and with ``since`` also those made since then
+    whatever their number. Ids are taken when a row is written, not when it commits, so a
+    transaction that made #10 may commit after the one that made #11: reading only "after
+    the last one sent" would skip #10 for good."""
+    newer = Notification.id > after
+    if since is not None:
+        newer = or_(newer, Notification.created_at >= since)
     rows = await session.scalars(
         select(Notification)
-        .where(Notification.account_id == account_id, Notification.id > after)
+        .where(Notification.account_id == account_id, newer)
         .order_by(Notification.id)
-        .limit(LATEST)
+        .limit(RECONCILE_LIMIT)
     )
     return list(rows)
+
+
+async def committed_rows(session: AsyncSession, ids: Iterable[int]) -> list[Notification]:
+    """The notifications numbered ``ids`` that exist (are committed), by id: what Redis
+    announced, as the record has it (a forged announcement finds nothing)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    rows = await session.scalars(
+        select(Notification).where(Notification.id.in_(wanted)).order_by(Notification.id)
+    )
+    return list(rows)
+
+
+async def read_ones(session: AsyncSession, account_id: int, ids: Iterable[int]) -> list[int]:
+    """Which of ``ids`` are ``account_id``'s notifications and marked read."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    rows = await session.scalars(
+        select(Notification.id)
+        .where(
+            Notification.account_id == account_id,
+            Notification.id.in_(wanted),
+            Notification.read_at.is_not(None),
+        )
+        .order_by(Notification.id)
+    )
+    return list(rows)
+
+
+async def all_read_upto(session: AsyncSession, account_id: int, upto: int) -> bool:
+    """Whether ``account_id`` has read every notification of theirs up to ``upto``."""
+    unread = await session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.account_id == account_id,
+            Notification.id <= upto,
+            Notification.read_at.is_(None),
+        )
+        .limit(1)
+    )
+    return unread is None
 
 
 def notification_json(notification: Notification) -> dict[str, Any]:

@@ -2,30 +2,47 @@
 
 The stream first sends what the page missed (after the ``Last-Event-ID`` the browser sends
 on reconnecting, or ``?after=<id>``), then each new notification as Redis announces it on
-``coursehub:notifications:<account id>``. The database is the record: while Redis is down the
+``coursehub:notifications:<account id>``. The database is the record and Redis only says
+"look": what is announced is read from the database before it is sent
+(``notification_fanout``), so a forged announcement sends nothing. While Redis is down the
 stream reads new rows every few seconds instead, and it goes back to Redis when Redis
-returns, so nothing is lost and nothing is sent twice (events carry the notification's id).
+returns.
+
+Notifications are reconciled by id, never by "newer than the last one sent": ids are taken
+when a row is written, so the service's processes and workers commit and announce them out
+of order (#11 may arrive before #10). The stream remembers which ids it sent and sends each
+once, in whatever order they come; its reads of the database take, besides what is newer
+than anything sent, whatever was made in the last ``LATE_COMMIT`` (a #10 committed after
+#11 was sent). Events carry the notification's id, and the page drops one it already has.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import time
+from datetime import timedelta
 from typing import Any
 
 from tornado import iostream, web
 
+from coursehub.services.models import utcnow
 from coursehub.services.notifications import notifications
 from coursehub.services.notifications.notification_fanout import (
     KEEP_ALIVE,
     NotificationFanout,
     Published,
-    event_frame,
+    notification_event,
 )
 from coursehub.services.web.base import BaseHandler
 
 POLL_WITHOUT_REDIS_S = 3.0
 LARGEST_ID = 2**31 - 1  # notification ids are PostgreSQL integers
+# A notification committed up to this long after its row was written is still found by the
+# stream's next read of the database (the live announcement finds it whenever it commits).
+LATE_COMMIT = timedelta(minutes=2)
+# Ids sent are remembered this long (monotonic seconds): well past LATE_COMMIT, so nothing
+# the reads can still find is sent twice.
+REMEMBER_SENT_S = 2 * LATE_COMMIT.total_seconds() + 60
 
 
 class NotificationStream(BaseHandler):
@@ -34,12 +51,14 @@ class NotificationStream(BaseHandler):
     missed, and again whenever the subscription was lost, until it is back."""
 
     account_id = 0
-    last_id = 0
+    floor = 0  # the newest id sent (or the page's ``after``)
 
     async def get(self) -> None:
         async with self.db(read_only=True) as session:
             self.account_id = (await self.account(session)).id
-        self.last_id = self._after()
+        self.floor = self._after()
+        self.sent: dict[int, float] = {}  # id: when it was sent (monotonic)
+        self.first_read = True
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Accel-Buffering", "no")
@@ -101,7 +120,7 @@ class NotificationStream(BaseHandler):
     # -- sending ----------------------------------------------------------------------------
 
     async def _catch_up(self, *, go_live: bool) -> int:
-        """Send what the database has after the last one sent, then what arrived live
+        """Send what the database has that this stream has not sent, then what arrived live
         meanwhile (each once); from then on live ones are sent as they come (``go_live``),
         or wait for the next read."""
         if self.backlog is None:
@@ -124,27 +143,39 @@ class NotificationStream(BaseHandler):
         return after
 
     async def _send_missed(self) -> int:
+        """Send what the database has after the newest one sent and what committed late
+        (``LATE_COMMIT``), each once. On the first read, those up to the page's ``after``
+        that are there already are the page's (it read them, or reads them as it opens the
+        stream): only the ones that commit later are sent."""
+        since = utcnow() - LATE_COMMIT
         async with self.db(read_only=True) as session:
-            rows = await notifications.newer_than(session, self.account_id, self.last_id)
-        for row in rows:
-            self._event(notifications.notification_json(row))
-        if rows:
+            rows = await notifications.to_reconcile(session, self.account_id, self.floor, since)
+        self._forget_old()
+        if self.first_read:
+            self.first_read = False
+            for row in rows:
+                if row.id <= self.floor:
+                    self.sent[row.id] = time.monotonic()
+        sent = sum(self._send(notification_event(row)) for row in rows)
+        if sent:
             await self.flush()
-        return len(rows)
+        return sent
 
     def _send(self, published: Published) -> int:
         if published.id is None:  # a keep-alive comment, or notifications read elsewhere
             self.write(published.frame)
             return 1
-        if published.id <= self.last_id:
-            return 0  # already sent (read from the database while Redis was away)
-        self.last_id = published.id
+        if published.id in self.sent:
+            return 0  # already sent (read from the database, or announced twice)
+        self.sent[published.id] = time.monotonic()
+        self.floor = max(self.floor, published.id)
         self.write(published.frame)
         return 1
 
-    def _event(self, event: dict[str, Any]) -> None:
-        self.last_id = max(self.last_id, int(event["id"]))
-        self.write(event_frame(int(event["id"]), json.dumps(event, default=str)))
+    def _forget_old(self) -> None:
+        horizon = time.monotonic() - REMEMBER_SENT_S
+        if self.sent and min(self.sent.values()) < horizon:
+            self.sent = {number: at for number, at in self.sent.items() if at >= horizon}
 
 
 def default_handlers(prefix: str) -> list[tuple[str, Any]]:

@@ -9,6 +9,11 @@
 // The menu's entries exist only while it is open, so a page's own text is never doubled by
 // hidden copies. Only a visible tab keeps a stream open (browsers allow few connections per
 // site); a tab shown again reopens it after the last notification it has, missing nothing.
+//
+// Notifications are reconciled by id: they may arrive in any order (#11 before #10, as the
+// service's processes commit them), each is shown once, in its place by id, and every time
+// the stream (re)opens the bell reads the latest list again and adds any it lacks.
+// A notification's link is followed only when it is a page of the course service.
 (function () {
   "use strict";
   const bell = document.getElementById("notification_bell");
@@ -24,13 +29,30 @@
   const SHOWN = 8;
   let latest = []; // newest first
   let unread = 0;
-  let lastId = 0;
+  let lastId = 0; // the newest id the bell holds
+  const known = new Set(); // every id the bell holds or has shown
   let stream = null;
   const arrivingRead = new Set(); // marked read by this page before the stream brought them
   const readElsewhere = new Set(); // read, and not among the latest the bell holds
 
+  // The link as a path of the course service once the browser has normalised it (no other
+  // site, no "//host", no "javascript:", no "/../" or "%2e%2e" walking out of the service).
   function safeUrl(url) {
-    return typeof url === "string" && url.startsWith(`${prefix}/`) ? url : `${prefix}/notifications`;
+    const fallback = `${prefix}/notifications`;
+    if (typeof url !== "string" || !url.startsWith("/") || url.startsWith("//")) return fallback;
+    if (/[\u0000-\u0020\u007f\\]/.test(url)) return fallback;
+    let parsed;
+    let rawPath;
+    try {
+      parsed = new URL(url, window.location.origin);
+      rawPath = decodeURIComponent(url.split(/[?#]/)[0]);
+    } catch (error) {
+      return fallback;
+    }
+    const walks = rawPath.includes("//") || /(^|\/)\.\.?(\/|$)/.test(rawPath) || rawPath.includes("\\");
+    if (parsed.origin !== window.location.origin || walks) return fallback;
+    if (!(parsed.pathname === prefix || parsed.pathname.startsWith(`${prefix}/`))) return fallback;
+    return parsed.pathname + parsed.search + parsed.hash;
   }
 
   function titleOf(n) {
@@ -137,21 +159,26 @@
   function readHere(ids) {
     if (!Array.isArray(ids)) return;
     const numbers = ids.map(Number).filter(Number.isInteger);
+    const oldest = latest.length ? latest[latest.length - 1].id : 0;
     for (const id of numbers) {
-      if (latest.some((known) => known.id === id)) continue; // showRead counts it
+      if (known.has(id)) continue; // showRead counts it
       if (readElsewhere.has(id)) continue; // told twice (by the page, then by the stream)
       readElsewhere.add(id);
-      if (id > lastId) arrivingRead.add(id); // the stream has yet to bring it: it comes read
-      else unread -= 1; // older than the newest the bell holds, but in its count
+      // Newer than the oldest the bell holds (or the bell holds all): the stream has yet to
+      // bring it, and it comes read; older ones are in the count only.
+      if (id > oldest || latest.length < 50) arrivingRead.add(id);
+      else unread -= 1;
     }
     showRead(numbers);
   }
 
   function receive(n) {
-    if (n.id <= lastId || latest.some((known) => known.id === n.id)) return;
-    lastId = n.id;
+    if (!n || !Number.isInteger(n.id) || known.has(n.id)) return; // each once, by id
+    known.add(n.id);
+    lastId = Math.max(lastId, n.id);
     if (arrivingRead.delete(n.id) && !n.read_at) n.read_at = new Date().toISOString();
-    latest = [n, ...latest].slice(0, 50);
+    // In its place by id (newest first), wherever it arrives in the stream.
+    latest = [...latest, n].sort((a, b) => b.id - a.id).slice(0, 50);
     // Missed ones replayed after a pause may have been read meanwhile (in another tab).
     if (!n.read_at) unread += 1;
     showCount();
@@ -159,15 +186,33 @@
     if (page) {
       const empty = document.getElementById("notifications_empty");
       if (empty) empty.remove();
-      document.getElementById("notifications_list").prepend(pageItem(n));
+      const list = document.getElementById("notifications_list");
+      const after = [...list.querySelectorAll(".notification-item")].find(
+        (row) => Number(row.dataset.notificationId) < n.id
+      );
+      list.insertBefore(pageItem(n), after || null);
     }
     document.dispatchEvent(new CustomEvent("coursehub:notification", { detail: n }));
+  }
+
+  // Whenever the stream (re)opens: the latest list again, and any the bell lacks added (one
+  // that committed while the stream was closed, or while it was opening).
+  async function reconcile() {
+    try {
+      const answer = await fetch(api, { credentials: "same-origin", headers: { "X-XSRFToken": xsrf } });
+      if (!answer.ok) return;
+      const body = await answer.json();
+      body.notifications.filter((n) => !known.has(n.id)).sort((a, b) => a.id - b.id).forEach(receive);
+    } catch (error) {
+      // The stream brings them, or the next opening does.
+    }
   }
 
   function follow() {
     if (stream || !window.EventSource || document.visibilityState === "hidden") return;
     // An EventSource cannot send headers: the XSRF token goes as the _xsrf argument.
     stream = new EventSource(`${api}/stream?after=${lastId}&_xsrf=${encodeURIComponent(xsrf)}`);
+    stream.addEventListener("open", reconcile);
     stream.addEventListener("notification", (message) => receive(JSON.parse(message.data)));
     // Read on another of the person's pages (or in JupyterLab): off this bell too.
     stream.addEventListener("read", (message) => {
@@ -191,6 +236,7 @@
       latest = body.notifications;
       unread = body.unread; // counts those beyond the newest 50 too
       lastId = Math.max(0, ...latest.map((n) => n.id));
+      for (const n of latest) known.add(n.id);
     } catch (error) {
       return;
     }
