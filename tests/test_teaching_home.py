@@ -65,6 +65,11 @@ def test_an_instructor_lands_on_teaching_and_reaches_every_tool_from_the_manage_
         page.go_back()
         expect(page).to_have_url(manage)
 
+    # The course page leads back to the teaching home.
+    tools.get_by_role("link", name="Course page", exact=True).click()
+    page.get_by_role("link", name="Manage this course").click()
+    expect(page).to_have_url(manage)
+
     # The teaching pages say where they are: Teaching, the course, the page.
     tools.get_by_role("link", name="Students", exact=True).click()
     crumbs = page.get_by_role("navigation", name="breadcrumb")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
@@ -246,6 +247,20 @@ class CoursePage(TeachPage):
                 if incoming is not None:
                     incoming.discard()
         self.go(f"/teach/courses/{course.id}", done="saved")
+
+
+class CourseBySlugPage(TeachPage):
+    """``/teach/course/<slug>``: the course's Manage page, from pages that know the course by
+    its address (the course page's "Manage this course")."""
+
+    async def get(self, slug: str) -> None:
+        async with self.db(read_only=True) as session:
+            account = await self.account(session)
+            course = await session.scalar(select(Course.id).where(Course.slug == slug))
+            if course is None:
+                raise AuthoringError("There is no such course.", status=404)
+            await authoring.course_for_editing(session, account, course)
+        self.go(f"/teach/courses/{course}")
 
 
 class CourseStatusPage(TeachPage):
@@ -627,6 +642,7 @@ def default_handlers(prefix: str) -> list[tuple[str, type]]:
         (f"{teach}/?", TeachDashboard),
         (f"{teach}/courses/new", NewCoursePage),
         (rf"{teach}/courses/(\d+)", CoursePage),
+        (rf"{teach}/course/([\w-]+)", CourseBySlugPage),
         (rf"{teach}/courses/(\d+)/status", CourseStatusPage),
         (rf"{teach}/courses/(\d+)/delete", CourseDeletePage),
         (rf"{teach}/courses/(\d+)/students", CourseStudentsPage),
