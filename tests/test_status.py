@@ -8,13 +8,15 @@ import time
 import httpx
 import pytest
 
+from coursehub.hub.constants import Role
 from tests.conftest import PASSWORD
 from tests.platform import Platform, free_port, platform_env, sign_in
 
 
-def test_metrics_count_the_service_requests(platform, client):
+def test_metrics_count_the_service_requests(platform, client, make_account, signed_in):
     client.get(f"{platform.service_url}/health")
-    metrics = client.get(f"{platform.service_url}/metrics")
+    # Metrics are for administrators (or a read:metrics token; see test_headers).
+    metrics = signed_in(make_account(Role.ADMIN)).get(f"{platform.service_url}/metrics")
     assert metrics.status_code == 200
     assert 'coursehub_http_requests_total{method="GET",status="200"}' in metrics.text
     assert "coursehub_http_request_duration_seconds_bucket" in metrics.text
