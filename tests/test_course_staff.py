@@ -41,12 +41,19 @@ async def test_the_instructor_adds_a_grader_once_and_removes_them(db, make_accou
         ("teacher", "  ", 400, "Type the username"),
         ("teacher", "nobody-by-this-name", 404, "no CourseHub account"),
         ("teacher", "teacher", 409, "is the course's instructor"),
+        ("teacher", "student", 409, "is enrolled in Cell Biology as a student"),
     ],
-    ids=["a-grader-adding", "no-name", "unknown", "the-instructor"],
+    ids=["a-grader-adding", "no-name", "unknown", "the-instructor", "a-student-of-it"],
 )
 async def test_what_cannot_be_a_grader(db, make_account, sessions, who, name, status, says):
-    people = {"teacher": make_account(Role.INSTRUCTOR), "helper": make_account(Role.STUDENT)}
-    made = course_with(db, people["teacher"], graders=[people["helper"]])
+    people = {
+        "teacher": make_account(Role.INSTRUCTOR),
+        "helper": make_account(Role.STUDENT),
+        "student": make_account(Role.STUDENT),
+    }
+    made = course_with(
+        db, people["teacher"], graders=[people["helper"]], students=[people["student"]]
+    )
     username = people[name].username if name in people else name
     async with sessions() as session:
         course = await session.get_one(Course, made.id)

@@ -28,7 +28,7 @@ COURSE = Course(id=1, slug="c", title="C", instructor_id=INSTRUCTOR_ID)
         (person(Role.ADMIN), False, False, Place.ADMIN),
         (person(Role.INSTRUCTOR, INSTRUCTOR_ID), False, True, Place.INSTRUCTOR),
         (person(Role.INSTRUCTOR), True, False, Place.GRADER),
-        (person(), True, True, Place.GRADER),  # the highest place counts
+        (person(), True, True, Place.STUDENT),  # a conflict of interest: a student there
         (person(), False, True, Place.STUDENT),
         (person(Role.INSTRUCTOR), False, False, Place.NONE),  # another course's instructor
     ],
@@ -71,9 +71,10 @@ def places(db, **filters) -> dict[tuple[int, int], Place]:  # type: ignore[no-un
 async def test_members_gives_everyone_of_a_course_the_place_membership_gives_them(
     db, make_account, sessions
 ):
-    """A course with an instructor, a grader who also enrolled, a student and an administrator
-    who enrolled to try it: each has one row, with the place ``membership`` answers; a
-    stranger (even another course's instructor) has none."""
+    """A course with an instructor, a grader who also enrolled (before enrolling graders was
+    refused: a student there), a student and an administrator who enrolled to try it: each
+    has one row, with the place ``membership`` answers; a stranger (even another course's
+    instructor) has none."""
     teacher, grader, student = (make_account(r) for r in (Role.INSTRUCTOR,) * 2 + (Role.STUDENT,))
     admin, stranger = make_account(Role.ADMIN), make_account(Role.INSTRUCTOR)
     course = course_with(db, teacher, graders=[grader], students=[grader, student, admin])
@@ -82,7 +83,7 @@ async def test_members_gives_everyone_of_a_course_the_place_membership_gives_the
     found = places(db, courses=[course.id], people=[p.id for p in people])
     assert found == {
         (teacher.id, course.id): Place.INSTRUCTOR,
-        (grader.id, course.id): Place.GRADER,
+        (grader.id, course.id): Place.STUDENT,
         (student.id, course.id): Place.STUDENT,
         (admin.id, course.id): Place.ADMIN,
     }

@@ -91,9 +91,10 @@ async def recompute_grade(session: AsyncSession, submission_id: int) -> Grade | 
 
 
 async def lock_attempt(
-    session: AsyncSession, assignment: Assignment, submission_id: int
+    session: AsyncSession, assignment: Assignment, submission_id: int, by: Account | None = None
 ) -> Submission:
-    """The attempt, locked until the transaction ends (one change at a time)."""
+    """The attempt, locked until the transaction ends (one change at a time); refused when
+    it is the work of ``by``, who would grade themselves (a conflict of interest)."""
     submission = await session.scalar(
         select(Submission)
         .where(Submission.id == submission_id, Submission.assignment_id == assignment.id)
@@ -101,6 +102,12 @@ async def lock_attempt(
     )
     if submission is None:
         raise AssignmentError("There is no such submission of this assignment.", 404)
+    if by is not None and submission.account_id == by.id:
+        raise AssignmentError(
+            "This is your own submission, and nobody grades their own work; another member "
+            "of the course's staff grades it.",
+            403,
+        )
     return submission
 
 
@@ -184,7 +191,7 @@ async def save_answer(
     null lets the rubric decide; ``rubric_item_ids``: the items ticked; ``comment``: text
     for the student (shown once feedback is released)."""
     cell = rubrics.grade_cell(assignment, grade_id)
-    await lock_attempt(session, assignment, submission_id)
+    await lock_attempt(session, assignment, submission_id, by)
     answer = await answer_row(session, submission_id, grade_id)
     before = await _answer_state(session, answer)
     if "rubric_item_ids" in fields:
@@ -317,7 +324,7 @@ async def set_override(
         raise AssignmentError(
             f"The override must be from 0 to {assignment.max_score:g}, the assignment's points."
         )
-    await lock_attempt(session, assignment, submission_id)
+    await lock_attempt(session, assignment, submission_id, by)
     override = await session.scalar(
         select(ScoreOverride).where(ScoreOverride.submission_id == submission_id)
     )
@@ -346,7 +353,7 @@ async def remove_override(
     by: Account,
 ) -> None:
     reason = _reason(fields.get("reason"), "removing the override")
-    await lock_attempt(session, assignment, submission_id)
+    await lock_attempt(session, assignment, submission_id, by)
     override = await session.scalar(
         select(ScoreOverride).where(ScoreOverride.submission_id == submission_id)
     )
@@ -365,7 +372,7 @@ async def review_flags(
     session: AsyncSession, assignment: Assignment, submission_id: int, note: Any, by: Account
 ) -> None:
     """Staff looked at the attempt's flags: it leaves the queue until a new grade flags it."""
-    await lock_attempt(session, assignment, submission_id)
+    await lock_attempt(session, assignment, submission_id, by)
     grade = await session.scalar(select(Grade).where(Grade.submission_id == submission_id))
     if grade is None or not grade.flags:
         raise AssignmentError("This attempt has no flags to review.", 409)

@@ -1,7 +1,8 @@
 """Who may grade a course: its instructor, administrators, and the graders the instructor
 assigned. Graders grade (queue, manual scores, rubrics, comments, overrides, grading runs,
 everyone's submissions) but never edit the course or its assignments; that stays with
-``enrollment.is_staff_of``.
+``enrollment.is_staff_of``. A student of the course cannot be made its grader (a conflict of
+interest, ``membership``).
 
 Functions take an ``AsyncSession`` and leave committing to the caller; refusals raise
 ``Refusal`` with a sentence to show and the HTTP status.
@@ -15,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services.courses.enrollment import is_staff_of
+from coursehub.services.courses.enrollment import is_enrolled, is_staff_of
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, Course, CourseGrader
 
@@ -50,6 +51,14 @@ async def add_grader(
         )
     if account.id == course.instructor_id:
         raise Refusal(f"{name} is the course's instructor and grades it already.", 409)
+    if await is_enrolled(session, account, course):
+        # Teaching and studying one course exclude each other (``membership``).
+        raise Refusal(
+            f"{name} is enrolled in {course.title} as a student, so they cannot grade it: they "
+            "would grade their own work and see their classmates'. They can leave the course "
+            "first, or choose someone who is not a student in it.",
+            409,
+        )
     added = await session.scalar(
         insert(CourseGrader)
         .values(course_id=course.id, account_id=account.id, added_by_id=added_by.id)

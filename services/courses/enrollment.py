@@ -7,6 +7,8 @@
 - ARCHIVED courses stay readable (their students keep their work) but take no one new.
 - Leaving a course removes the enrollment; lesson progress is kept, so coming back later
   picks up where the student stopped.
+- Its instructor and its graders cannot enroll in it: teaching and studying one course
+  exclude each other (``membership``).
 
 Functions take an ``AsyncSession`` and leave committing to the caller. Refusals raise
 ``EnrollmentError`` with a sentence to show and the HTTP status to answer with.
@@ -24,7 +26,7 @@ from sqlalchemy.orm import defer
 from coursehub.services.courses.catalog import format_price
 from coursehub.services.courses.membership import MANAGERS, place_of
 from coursehub.services.errors import Refusal
-from coursehub.services.models import Account, Course, CourseStatus, Enrollment
+from coursehub.services.models import Account, Course, CourseGrader, CourseStatus, Enrollment
 from coursehub.services.notifications import notification_events
 
 NOT_FOUND = "There is no such course. It may have been renamed or withdrawn; search the catalog."
@@ -100,11 +102,38 @@ async def is_enrolled(session: AsyncSession, account: Account, course: Course) -
     return found is not None
 
 
+async def teaching_conflict(
+    session: AsyncSession, account: Account, course: Course
+) -> EnrollmentError | None:
+    """Why ``account`` cannot be a student of ``course`` because they teach it (its
+    instructor, or one of its graders), or None."""
+    if course.instructor_id == account.id:
+        return EnrollmentError(
+            f"You teach {course.title}, so you cannot also enroll in it as a student; as its "
+            "instructor you see every lesson, assignment and quiz without enrolling.",
+            409,
+        )
+    grader = await session.scalar(
+        select(CourseGrader.id).where(
+            CourseGrader.course_id == course.id, CourseGrader.account_id == account.id
+        )
+    )
+    if grader is not None:
+        return EnrollmentError(
+            f"You grade {course.title}, so you cannot also enroll in it as a student: you "
+            "would grade your own work and see your classmates'. Ask its instructor to remove "
+            "you from its graders first.",
+            409,
+        )
+    return None
+
+
 async def enroll(session: AsyncSession, account: Account, course: Course) -> EnrollmentResult:
     """Join ``course``; idempotent. The insert itself re-checks status and price, so a course
-    archived or given a price a moment ago cannot be joined by a request already under way."""
+    archived or given a price a moment ago cannot be joined by a request already under way.
+    Its instructor and graders are refused (``teaching_conflict``)."""
     check_visible(account, course)
-    problem = refusal(course)
+    problem = refusal(course) or await teaching_conflict(session, account, course)
     if problem is not None:
         raise problem
     joinable = select(literal(account.id), Course.id, func.now(), literal(0.0)).where(

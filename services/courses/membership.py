@@ -2,7 +2,15 @@
 
 ``membership(session, account, course)`` finds it (one query): an administrator, the
 course's instructor, one of its graders, an enrolled student, or none of these; with the
-enrollment when there is one (staff may be enrolled too). Code that already read the two
+enrollment when there is one.
+
+Teaching and studying one course exclude each other (a conflict of interest: a grader who is
+also a student would grade their own work and see their classmates'). Nobody can enroll in
+a course they teach or grade, nor be made a grader of a course they are enrolled in
+(``enrollment.enroll``, ``course_staff.add_grader``). A grader who is enrolled all the same
+(from before that rule, or by an nbgrader import) is a student there, not a grader, until
+one of the two ends. The course's instructor owns it and stays its instructor;
+administrators stay administrators. Code that already read the two
 facts in a query of its own (the forums' page query, the course player's) asks
 ``place_of`` instead, and queries about many people or courses at once (who may message
 whom, who hears of a forum post) join ``members``, the same rule in SQL, so it stays here.
@@ -47,16 +55,17 @@ def place_of(
     account: Account | None, course: Course, *, grader: bool = False, enrolled: bool = False
 ) -> Place:
     """The place of ``account`` in ``course``, given whether it is one of the course's
-    graders and whether it is enrolled (the highest place counts)."""
+    graders and whether it is enrolled (the highest place counts, except that a grader who
+    is enrolled is a student: their own work is never in their hands)."""
     if account is None:
         return Place.NONE
     if account.role is Role.ADMIN:
         return Place.ADMIN
     if course.instructor_id == account.id:
         return Place.INSTRUCTOR
-    if grader:
-        return Place.GRADER
-    return Place.STUDENT if enrolled else Place.NONE
+    if enrolled:
+        return Place.STUDENT
+    return Place.GRADER if grader else Place.NONE
 
 
 @dataclass(frozen=True)
@@ -151,11 +160,11 @@ def members(courses: Ids = None, people: Ids = None, *, administrators: bool = T
         .where(Enrollment.course_id == pair.c.course_id, Enrollment.account_id == pair.c.account_id)
         .exists()
     )
-    place = case(  # place_of, in the same order: the highest place counts
+    place = case(  # place_of, in the same order
         (Account.role == Role.ADMIN, literal(Place.ADMIN.value)),
         (Course.instructor_id == Account.id, literal(Place.INSTRUCTOR.value)),
+        (enrolled, literal(Place.STUDENT.value)),  # an enrolled grader is a student
         (grader, literal(Place.GRADER.value)),
-        (enrolled, literal(Place.STUDENT.value)),
         else_=literal(Place.NONE.value),
     )
     return (

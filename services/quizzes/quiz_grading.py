@@ -69,7 +69,14 @@ async def grade_answer(
 ) -> QuizAnswer:
     """Staff give an answer of a submitted attempt its score (0 to its points) and a
     comment; the attempt's score follows, and the student is notified (announced once the
-    caller's transaction commits)."""
+    caller's transaction commits). Nobody grades their own attempt."""
+    if attempt.account_id == grader.id:
+        # A conflict of interest (``membership``): nobody grades their own answers.
+        raise QuizError(
+            "This is your own attempt, and nobody grades their own answers; another member of "
+            "the course's staff grades it.",
+            403,
+        )
     if attempt.submitted_at is None:
         raise QuizError("This attempt is still in progress; grade it once it is submitted.", 409)
     answers = await answers_of(session, attempt)
