@@ -227,3 +227,16 @@ def test_a_student_submits_from_the_page_and_watches_the_grade_arrive(
     expect(card.locator(".submit-error")).to_contain_text("You have used all 1 attempts")
     expect(card.locator("tr.attempt")).to_have_count(1)
     page.context.close()
+
+    # The instructor's edit page now says who a change reaches, and offers a regrade.
+    editor = person(browser, platform, instructor)
+    editor.goto(
+        f"{platform.service_url}/courses/{course.slug}/assignments/{made.json()['id']}/edit"
+    )
+    notice = editor.locator("#already_submitted")
+    expect(notice).to_contain_text("1 student submitted already")
+    expect(notice).to_contain_text("1 attempt, 1 graded")
+    notice.get_by_label("Why regrade").fill("Fixed a test")
+    notice.get_by_role("button", name="Regrade all 1 attempt").click()
+    expect(editor.locator("#regrade_status")).to_contain_text("Regrading 1 attempt")
+    editor.context.close()

@@ -1,6 +1,7 @@
 /**
  * CourseHub in JupyterLab: "Publish to course…" sends the open notebook to one of the
- * instructor's notebook lessons as a new version; the notification bell and toasts are in
+ * instructor's notebook lessons as a new version, "Publish as assignment…"
+ * (publish_assignment.ts) to one of their courses as a new assignment; the notification bell and toasts are in
  * notifications.ts, titles and due dates in nbgrader's Assignment List in assignments.ts.
  *
  * Everything goes through CourseHub's server extension under `<base url>/coursehub/api/`,
@@ -19,13 +20,13 @@ import {
   showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
-import { URLExt } from '@jupyterlab/coreutils';
 import { DocumentWidget } from '@jupyterlab/docregistry';
-import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
 import { assignmentListPlugin } from './assignments';
 import { notificationsPlugin } from './notifications';
+import { addPublishAssignmentCommand } from './publish_assignment';
+import { requestCourseHub } from './request';
 
 const COMMAND = 'coursehub:publish-notebook';
 
@@ -49,23 +50,6 @@ interface IPublished {
   version: number;
   created: boolean;
   path: string;
-}
-
-/** A request to CourseHub's server extension; errors carry the service's own sentence. */
-async function requestCourseHub<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const settings = ServerConnection.makeSettings();
-  const url = URLExt.join(settings.baseUrl, 'coursehub', 'api', path);
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (error) {
-    throw new Error('CourseHub could not be reached. Check your connection and try again.');
-  }
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) {
-    throw new Error(body.message || `CourseHub answered ${response.status}.`);
-  }
-  return body as T;
 }
 
 /** The notebook document in the main area, if the current widget is one. */
@@ -182,6 +166,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         app.commands.notifyCommandChanged(COMMAND);
       })
       .catch(error => console.warn('CourseHub: publishing is unavailable:', error));
+    addPublishAssignmentCommand(app, labShell, palette, currentNotebook);
   }
 };
 
