@@ -41,7 +41,11 @@ c.JupyterHub.pid_file = str(data_dir / "jupyterhub.pid")
 c.ConfigurableHTTPProxy.command = [
     env.get(
         "COURSEHUB_PROXY_COMMAND", str(here / "hub/proxy/node_modules/.bin/configurable-http-proxy")
-    )
+    ),
+    # The hub adds its own route only once the services have started; until then every path
+    # would be the proxy's bare 404. With the hub as the default target, the course service's
+    # /health answers 503 "starting" (coursehub.hub.health) while the service starts.
+    f"--default-target=http://127.0.0.1:{hub_port}",
 ]
 c.ConfigurableHTTPProxy.api_url = env.get("COURSEHUB_PROXY_API_URL", "http://127.0.0.1:8001")
 c.JupyterHub.template_paths = [str(here / "hub" / "templates")]

@@ -32,7 +32,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Unicode, default
 
 from coursehub.hub.constants import SERVICE_PORT, SERVICE_PREFIX
-from coursehub.hub.health import HubHealthHandler
+from coursehub.hub.health import HubHealthHandler, ServiceStartingHandler
 
 _GROUPS_KEY = "coursehub_groups"
 # The cookie the course service puts a sign-in ticket in, readable only by the welcome page.
@@ -202,6 +202,7 @@ class CourseAuthenticator(GenericOAuthenticator):
         return [
             *super().get_handlers(app),
             (r"/health$", HubHealthHandler),
+            (rf"{SERVICE_PREFIX}/health$", ServiceStartingHandler),
             (r"/coursehub/welcome$", WelcomeHandler),
             (r"/api/coursehub/users/([^/]+)/end-sessions$", EndSessionsHandler),
         ]

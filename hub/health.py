@@ -61,3 +61,21 @@ class HubHealthHandler(BaseHandler):
         finally:
             await client.aclose()
         return "ok"
+
+
+class ServiceStartingHandler(BaseHandler):
+    """The course service's ``/health`` while the service is not answering yet (or is being
+    restarted): the proxy has no route for it then and sends the request to the hub, which
+    redirects it under ``/hub/``. A 503 that says "starting" instead of the hub's 404 page."""
+
+    def check_xsrf_cookie(self) -> None:
+        """GET and HEAD only; nothing to protect."""
+
+    async def get(self) -> None:
+        self.set_status(503)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Retry-After", "5")
+        message = "CourseHub's course service is starting; try again in a few seconds."
+        self.finish(json.dumps({"status": "starting", "service": message}))
+
+    head = get

@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run CourseHub at http://127.0.0.1:8000")
     up.add_argument("--no-demo", action="store_true", help="do not seed the demo course and people")
+    up.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show every component's log here (otherwise it goes to coursehub.log in the data "
+        "directory)",
+    )
     commands.add_parser("migrate", help="bring the course database to the newest schema")
     commands.add_parser("seed", help="add the demo course and demo people")
     admin = commands.add_parser("create-admin", help="create or promote an administrator")
@@ -111,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     if args.command == "up":
-        return launcher.up(data_dir_from_env(), demo=not args.no_demo)
+        code = launcher.up(data_dir_from_env(), demo=not args.no_demo, verbose=args.verbose)
+        # Everything is stopped and said: end now, without seconds of interpreter clean-up of
+        # a process that imported the whole platform (Ctrl-C must be done within 10 s).
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     database_url = database_url_from_env()
     if args.command == "migrate":
         migrate.upgrade(database_url)

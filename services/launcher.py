@@ -3,6 +3,17 @@
 Steps: the proxy's npm package, PostgreSQL (``DATABASE_URL`` or embedded), Redis
 (``REDIS_URL`` or embedded), migrations, demo data, the grading workers (``COURSEHUB_WORKERS``,
 default 1), then JupyterHub, which starts the proxy and the course service itself.
+
+The terminal shows what a person needs: one line per component when it is ready, then the
+address and the demo sign-ins. Everything else (initdb, npm, the hub's and the workers' logs)
+goes to ``coursehub.log`` in the data directory, or to the terminal with ``--verbose``.
+
+While CourseHub runs, the grading workers are supervised (one that ends is started again, up
+to ``WORKER_RESTARTS`` times in ``WORKER_RESTART_WINDOW`` seconds). Ctrl-C (or SIGTERM) stops
+everything within ``STOP_SECONDS``: the hub and the workers are asked to stop, and whatever is
+still running then, down to kernels whose servers went first, is killed. Children run in
+process groups of their own, so the terminal's Ctrl-C reaches only this process, and they
+die with it (``PR_SET_PDEATHSIG``) if it is killed outright.
 """
 
 from __future__ import annotations
@@ -14,28 +25,118 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
+from urllib.parse import urlparse
 
+from coursehub.hub.constants import LESSON_SERVER_PORT, SERVICE_PORT, SERVICE_PREFIX
 from coursehub.hub.sandbox import check_sandbox
-from coursehub.services import migrate
+from coursehub.services import migrate, processes
 from coursehub.services.bootstrap import bootstrap_admin_from_env, seed_and_print
 from coursehub.services.embedded import EmbeddedUnavailable, embedded_postgres, embedded_redis
+from coursehub.services.seed import DEMO_PEOPLE
 from coursehub.services.settings import sqlalchemy_url
 
 log = logging.getLogger("coursehub.up")
 REPO = Path(__file__).resolve().parent.parent
 PROXY_DIR = REPO / "hub" / "proxy"
 HUB_CONFIG = REPO / "jupyterhub_config.py"
+LOG_NAME = "coursehub.log"
+
+STOP_SECONDS = 5  # asked nicely for this long, then killed: Ctrl-C ends everything in < 10 s
+WORKER_RESTARTS = 5
+WORKER_RESTART_WINDOW = 600.0
+READY_SECONDS = 300  # past this, a component not yet ready is reported
 
 
-def ensure_proxy() -> Path:
-    """configurable-http-proxy from npm, installed once from the pinned lock file."""
+class Console:
+    """The terminal's few lines; with ``verbose`` the details share the terminal."""
+
+    def __init__(self, out: IO[str], err: IO[str], log_path: Path | None) -> None:
+        self.out, self.err, self.log_path = out, err, log_path
+
+    def say(self, line: str = "") -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+        if line and self.log_path:  # the log tells the same story, with the details
+            log.info(line.strip())
+
+    def error(self, line: str) -> None:
+        self.err.write(line + "\n")
+        self.err.flush()
+        if self.log_path:
+            log.error(line.strip())
+
+
+@contextlib.contextmanager
+def terminal(data_dir: Path | None, verbose: bool) -> Iterator[Console]:
+    """The console; unless ``verbose``, this process' and its children's output (file
+    descriptors 1 and 2) goes to ``coursehub.log`` in ``data_dir`` meanwhile."""
+    if verbose or data_dir is None:
+        yield Console(sys.stdout, sys.stderr, None)
+        return
+    log_path = data_dir / LOG_NAME
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    out = os.fdopen(os.dup(1), "w", buffering=1, errors="replace")
+    err = os.fdopen(os.dup(2), "w", buffering=1, errors="replace")
+    with log_path.open("a") as details:
+        details.write(f"\n===== coursehub up, {time.strftime('%Y-%m-%d %H:%M:%S')} =====\n")
+        details.flush()
+        os.dup2(details.fileno(), 1)
+        os.dup2(details.fileno(), 2)
+        try:
+            yield Console(out, err, log_path)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            out.close()
+            err.close()
+
+
+# -- what is needed before anything starts -------------------------------------------------
+
+
+def pinned_proxy_version() -> str:
+    return json.loads((PROXY_DIR / "package.json").read_text())["dependencies"][
+        "configurable-http-proxy"
+    ]
+
+
+def installed_proxy_version() -> str | None:
+    """The installed proxy's version; None when none is installed (or it cannot be told)."""
+    package = PROXY_DIR / "node_modules" / "configurable-http-proxy" / "package.json"
+    try:
+        return str(json.loads(package.read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def ensure_proxy(console: Console | None = None) -> Path:
+    """configurable-http-proxy from npm, installed from the pinned lock file once (and again
+    when the pin moves)."""
     binary = PROXY_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
-    if not binary.exists():
-        log.info("Installing configurable-http-proxy from npm (once)")
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROXY_DIR, check=True)
+    installed = installed_proxy_version()
+    if binary.exists() and (installed is None or installed == pinned_proxy_version()):
+        return binary
+    pinned = pinned_proxy_version()
+    if console is not None:
+        console.say(f"  Installing the proxy (configurable-http-proxy {pinned}) from npm …")
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROXY_DIR, check=True)
     return binary
 
 
@@ -95,50 +196,53 @@ def worker_options(env: dict[str, str]) -> list[str]:
     return options
 
 
-def start_workers(env: dict[str, str]) -> list[subprocess.Popen]:
-    """Grading workers (``coursehub worker``); more can run on other machines."""
-    count = worker_count(env)
-    if count:
-        log.info("Starting %d grading worker(s)", count)
+@dataclass(frozen=True)
+class Listener:
+    port: int
+    what: str
+    variable: str
+    host: str = "127.0.0.1"
+
+
+def listeners(env: dict[str, str]) -> list[Listener]:
+    """The ports CourseHub's processes will listen on, as the environment sets them."""
+    public = urlparse(env.get("COURSEHUB_BIND_URL", "http://127.0.0.1:8000"))
+    proxy_api = urlparse(env.get("COURSEHUB_PROXY_API_URL", "http://127.0.0.1:8001"))
     return [
-        subprocess.Popen(
-            [sys.executable, "-m", "coursehub.services.cli", "worker", *worker_options(env)],
-            env=env,
-            cwd=env["COURSEHUB_DATA_DIR"],
-        )
-        for _ in range(count)
+        Listener(
+            public.port or (443 if public.scheme == "https" else 80),
+            "the proxy's public address",
+            "COURSEHUB_BIND_URL",
+            public.hostname or "127.0.0.1",
+        ),
+        Listener(proxy_api.port or 8001, "the proxy's API", "COURSEHUB_PROXY_API_URL"),
+        Listener(int(env.get("COURSEHUB_HUB_PORT", "8081")), "the hub", "COURSEHUB_HUB_PORT"),
+        Listener(
+            int(env.get("COURSEHUB_SERVICE_PORT", str(SERVICE_PORT))),
+            "the course service",
+            "COURSEHUB_SERVICE_PORT",
+        ),
+        Listener(
+            int(env.get("COURSEHUB_LESSON_PORT", str(LESSON_SERVER_PORT))),
+            "the lesson server",
+            "COURSEHUB_LESSON_PORT",
+        ),
     ]
 
 
-def stop_workers(workers: list[subprocess.Popen], timeout: float = 30) -> None:
-    """SIGTERM: a worker finishes its current jobs (procrastinate's graceful stop)."""
-    for worker in workers:
-        if worker.poll() is None:
-            worker.terminate()
-    for worker in workers:
-        try:
-            worker.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-
-
-def run_hub(env: dict[str, str], workers: list[subprocess.Popen]) -> int:
-    hub = subprocess.Popen(
-        [sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG)],
-        env=env,
-        cwd=env["COURSEHUB_DATA_DIR"],
-    )
-
-    def forward(signum: int, _frame: object) -> None:
-        hub.send_signal(signum)
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signum)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, forward)
-    return hub.wait()
+def port_problem(env: dict[str, str]) -> str | None:
+    """A sentence when a port CourseHub needs is taken (None when all are free)."""
+    for listener in listeners(env):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((listener.host, listener.port))
+            except OSError:
+                return (
+                    f"port {listener.port} ({listener.what}) is already in use; is CourseHub "
+                    f"already running? Stop it, or set {listener.variable} to a free port."
+                )
+    return None
 
 
 def sandbox_problem() -> str | None:
@@ -149,28 +253,266 @@ def sandbox_problem() -> str | None:
     return check_sandbox()
 
 
-def up(data_dir: Path, demo: bool = True) -> int:
-    problem = sandbox_problem()
+# -- the processes CourseHub runs -----------------------------------------------------------
+
+
+def _child_setup() -> None:
+    """In a child before it runs: a process group of its own (the terminal's Ctrl-C is this
+    process' to handle) and death with this process."""
+    os.setpgid(0, 0)
+    processes.die_with_parent(os.getppid())
+
+
+def start_child(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        command,
+        env=env,
+        cwd=env["COURSEHUB_DATA_DIR"],
+        preexec_fn=_child_setup,  # this process runs no threads of its own here
+    )
+
+
+@dataclass
+class Worker:
+    """One grading worker slot: its process, and when it had to be started again."""
+
+    number: int
+    process: subprocess.Popen
+    restarts: deque[float] = field(default_factory=deque)
+    given_up: bool = False
+
+
+def worker_command(env: dict[str, str]) -> list[str]:
+    return [sys.executable, "-m", "coursehub.services.cli", "worker", *worker_options(env)]
+
+
+def start_workers(env: dict[str, str]) -> list[Worker]:
+    """Grading workers (``coursehub worker``); more can run on other machines."""
+    return [
+        Worker(number, start_child(worker_command(env), env))
+        for number in range(1, worker_count(env) + 1)
+    ]
+
+
+def supervise_workers(workers: list[Worker], env: dict[str, str], console: Console) -> None:
+    """A worker that ended is started again, at most ``WORKER_RESTARTS`` times within
+    ``WORKER_RESTART_WINDOW`` seconds; each time with one line saying so."""
+    for worker in workers:
+        code = worker.process.poll()
+        if code is None or worker.given_up:
+            continue
+        now = time.monotonic()
+        while worker.restarts and now - worker.restarts[0] > WORKER_RESTART_WINDOW:
+            worker.restarts.popleft()
+        if len(worker.restarts) >= WORKER_RESTARTS:
+            worker.given_up = True
+            console.error(
+                f"  Grading worker {worker.number} ended (exit status {code}) "
+                f"{WORKER_RESTARTS + 1} times within {WORKER_RESTART_WINDOW / 60:.0f} minutes; "
+                "it is not started again. Submissions wait until you restart CourseHub; the "
+                "log says why it ends."
+            )
+            continue
+        worker.restarts.append(now)
+        worker.process = start_child(worker_command(env), env)
+        console.error(
+            f"  Grading worker {worker.number} ended (exit status {code}); started it again "
+            f"(pid {worker.process.pid}, restart {len(worker.restarts)} of {WORKER_RESTARTS})."
+        )
+
+
+@dataclass
+class Readiness:
+    """The components the hub starts, each reported once when it answers."""
+
+    checks: list[tuple[str, Callable[[], bool]]]
+    started: float = field(default_factory=time.monotonic)
+    reported_late: bool = False
+
+    def report(self, console: Console) -> bool:
+        """Report what became ready; True once everything is."""
+        while self.checks:
+            name, ready = self.checks[0]
+            if not ready():
+                break
+            console.say(f"  {name}: ready")
+            self.checks.pop(0)
+        if self.checks and not self.reported_late:
+            if time.monotonic() - self.started > READY_SECONDS:
+                self.reported_late = True
+                console.error(
+                    f"  {self.checks[0][0]} is not ready after {READY_SECONDS // 60} minutes; "
+                    "see the log for why."
+                )
+        return not self.checks
+
+
+def answers_200(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our URL
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+    return check
+
+
+def listening(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    return check
+
+
+def readiness(env: dict[str, str]) -> Readiness:
+    bind = env.get("COURSEHUB_BIND_URL", "http://127.0.0.1:8000").rstrip("/")
+    bind = bind.replace("://0.0.0.0", "://127.0.0.1")
+    lesson_port = int(env.get("COURSEHUB_LESSON_PORT", str(LESSON_SERVER_PORT)))
+    return Readiness(
+        [
+            ("Hub and proxy", answers_200(f"{bind}/hub/health")),
+            ("Course service", answers_200(f"{bind}{SERVICE_PREFIX}/health")),
+            ("Lesson server", listening(lesson_port)),
+        ]
+    )
+
+
+def welcome(console: Console, env: dict[str, str], data_dir: Path, demo: bool) -> None:
+    """The address, the demo sign-ins and how to stop: the last lines, so they stay in sight."""
+    url = env.get("COURSEHUB_PUBLIC_URL") or env.get("COURSEHUB_BIND_URL", "http://127.0.0.1:8000")
+    console.say("")
+    console.say(f"CourseHub is running at {url.rstrip('/')}/")
+    logins = data_dir / "demo-logins.json"
+    if demo and logins.exists():
+        passwords = json.loads(logins.read_text())
+        console.say(f"Demo sign-ins (kept in {logins}):")
+        for role, email, _name in DEMO_PEOPLE:
+            if email in passwords:
+                console.say(f"  {role.value:<10} {email:<28} {passwords[email]}")
+    details = f" Details: {console.log_path}" if console.log_path else ""
+    console.say(f"Stop it with Ctrl-C.{details}")
+
+
+# -- running and stopping ------------------------------------------------------------------
+
+
+class StopRequest:
+    """Ctrl-C or SIGTERM asks for a stop; a second Ctrl-C does not wait for anything."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def __call__(self, _signum: int, _frame: object) -> None:
+        self.asked += 1
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self)
+
+
+def run(
+    env: dict[str, str], data_dir: Path, demo: bool, console: Console, stop: StopRequest
+) -> int:
+    """The hub and the workers until a stop is asked or the hub ends; the hub's exit code."""
+    processes.adopt_orphans()
+    workers = start_workers(env)
+    if workers:
+        console.say(f"  Grading workers: {len(workers)} started")
+    hub = start_child([sys.executable, "-m", "jupyterhub", "-f", str(HUB_CONFIG)], env)
+    ready = readiness(env)
+    welcomed = False
+    code = 0
+    try:
+        while not stop.asked:
+            code = hub.poll()
+            if code is not None:
+                console.error(f"The hub ended by itself (exit status {code}); see the log.")
+                break
+            supervise_workers(workers, env, console)
+            if not welcomed and ready.report(console):
+                welcome(console, env, data_dir, demo)
+                welcomed = True
+            time.sleep(0.5)
+    finally:
+        if stop.asked:
+            console.say("Stopping CourseHub …")
+        stop_everything(hub, [worker.process for worker in workers], stop)
+    return code or 0
+
+
+def stop_everything(
+    hub: subprocess.Popen, workers: list[subprocess.Popen], stop: StopRequest
+) -> None:
+    """SIGTERM to the hub and the workers (a worker finishes or hands back its jobs, the hub
+    stops the servers and services it started); whatever is left after ``STOP_SECONDS`` (or
+    at a second Ctrl-C) is killed, down to the last kernel."""
+    asked = stop.asked
+    for process in (hub, *workers):
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline and stop.asked <= max(asked, 1):
+        if all(process.poll() is not None for process in (hub, *workers)):
+            break
+        time.sleep(0.1)
+    killed = processes.kill_descendants()
+    if killed:
+        log.info("Killed %d process(es) still running after the stop", killed)
+    for process in (hub, *workers):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=1)
+
+
+def up(data_dir: Path, demo: bool = True, verbose: bool = False) -> int:
+    stop = StopRequest()
+    problem = sandbox_problem() or port_problem(dict(os.environ))
     if problem:
         # Lessons would spin forever and every grading job would fail: say so once, now.
-        log.error("CourseHub cannot start: %s", problem)
+        print(f"CourseHub cannot start: {problem}", file=sys.stderr)
         return 1
     data_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
+    with terminal(data_dir, verbose) as console:
         try:
-            database_url = os.environ.get("DATABASE_URL") or stack.enter_context(
-                embedded_postgres(data_dir)
-            )
-        except EmbeddedUnavailable as error:
-            log.error("CourseHub cannot start: %s", error)
+            return start_and_run(data_dir, demo, console, stop)
+        except KeyboardInterrupt:
+            console.say("Stopped before CourseHub was running.")
+            return 130
+        except Exception as error:
+            log.exception("coursehub up failed")
+            console.error(f"CourseHub stopped on an unexpected error: {error}. See the log.")
             return 1
-        redis_url = os.environ.get("REDIS_URL") or stack.enter_context(embedded_redis(data_dir))
+
+
+def start_and_run(data_dir: Path, demo: bool, console: Console, stop: StopRequest) -> int:
+    details = f" (details: {console.log_path}; --verbose shows them here)"
+    console.say(f"Starting CourseHub{details if console.log_path else ''}")
+    with contextlib.ExitStack() as stack:
+        database_url = os.environ.get("DATABASE_URL")
+        if database_url:
+            console.say("  PostgreSQL: using DATABASE_URL")
+        else:
+            try:
+                database_url = stack.enter_context(embedded_postgres(data_dir))
+            except EmbeddedUnavailable as error:
+                console.error(f"CourseHub cannot start: {error}")
+                return 1
+            console.say(f"  PostgreSQL: ready (embedded, data in {data_dir / 'pgdata'})")
+        redis_url = os.environ.get("REDIS_URL")
+        if redis_url:
+            console.say("  Redis: using REDIS_URL")
+        else:
+            redis_url = stack.enter_context(embedded_redis(data_dir))
+            console.say(f"  Redis: ready (embedded, data in {data_dir / 'redis'})")
         prepare_database(database_url, data_dir, demo)
+        console.say("  Database: schema up to date" + (", demo course ready" if demo else ""))
+        ensure_proxy(console)
         env = hub_environment(data_dir, database_url, redis_url)
-        workers = start_workers(env)
-        try:
-            code = run_hub(env, workers)
-        finally:
-            stop_workers(workers)
-        log.info("CourseHub stopped")
+        # From here on, Ctrl-C is a request to stop, answered in order.
+        stop.install()
+        code = run(env, data_dir, demo, console, stop)
+        console.say("CourseHub stopped.")
         return code

@@ -148,3 +148,60 @@ def _mark_dead(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)
+
+
+# -- every process a command started, for ``coursehub up``'s stop ---------------------------
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def adopt_orphans() -> None:
+    """Processes our children leave behind (a server whose hub was killed, a kernel whose
+    server died) become our children instead of init's (Linux), so they can be found and
+    stopped."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def descendants(root: int) -> set[int]:
+    """Every running process below ``root`` (read from /proc)."""
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            children[int(fields[1])].append(int(entry.name))
+    found: set[int] = set()
+    waiting = [root]
+    while waiting:
+        for child in children.get(waiting.pop(), ()):
+            if child not in found:
+                found.add(child)
+                waiting.append(child)
+    return found
+
+
+def kill_descendants(spare: frozenset[int] = frozenset()) -> int:
+    """SIGKILL every process below this one but ``spare`` and theirs (servers stopped their
+    own way later), and reap them; how many there were."""
+    spared = set(spare).union(*(descendants(pid) for pid in spare))
+    left = descendants(os.getpid()) - spared
+    for pid in left:
+        with _gone():
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            if not descendants(os.getpid()) - spared:
+                break
+            time.sleep(0.05)
+    return len(left)

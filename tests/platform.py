@@ -89,7 +89,8 @@ class Platform:
         self.log_path = self.data_dir / "platform.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "coursehub.services.cli", "up", "--no-demo"],
+            # --verbose: every component's log in platform.log, for a failing test to show.
+            [sys.executable, "-m", "coursehub.services.cli", "up", "--no-demo", "--verbose"],
             env=self.env,
             cwd=REPO,
             stdout=log,
