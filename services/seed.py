@@ -281,8 +281,8 @@ async def seed_quiz(
     """A quiz notebook imported into the course's bank and a quiz, published, with its quiz
     lesson in the syllabus."""
     data = (course_dir / listed["source"]).read_bytes()
-    plan = quiz_notebooks.read_quiz_notebook(data)
-    title = listed.get("title") or plan.settings.get("title") or Path(listed["source"]).stem
+    settings = json.loads(data).get("metadata", {}).get("coursehub", {}).get("quiz", {})
+    title = listed.get("title") or settings.get("title") or Path(listed["source"]).stem
     quiz = await session.scalar(
         select(Quiz).where(Quiz.course_id == course.id, Quiz.title == title)
     )
