@@ -36,6 +36,7 @@ def test_embedded_servers_start_stop_and_keep_the_data(tmp_path):
                 "redis": "ok",
                 "sandbox": "ok",
                 "disk": "ok",
+                "workers": "ok",
             }
             form = client.get(f"{platform.service_url}/register")
             created = client.post(

@@ -1,6 +1,6 @@
-"""Grading workers ride out what happens to real machines (issue 13, faults 10, 11 and 15):
+"""Grading workers ride out what happens to real machines (issue 13, faults 10 and 11):
 PostgreSQL restarts under them, a worker frozen past its heartbeat comes back after another
-took its place, and a run cut off by a worker's death does not spend the job's retries.
+took its place, and /health says so when jobs wait with no worker to run them.
 
 The restarts happen on a PostgreSQL cluster of the test's own (pgserver's binaries, data in a
 temporary folder), never on the machine's shared server.
@@ -8,6 +8,7 @@ temporary folder), never on the machine's shared server.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -21,11 +22,13 @@ import psycopg
 import pytest
 from pgserver import get_server, pg_ctl  # type: ignore[attr-defined]
 from sqlalchemy import create_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from coursehub.services import migrate
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
+from coursehub.services.db import make_sessionmaker
 from coursehub.services.embedded import postgres_url
-from coursehub.services.jobs import queue
+from coursehub.services.jobs import queue, worker_health
 from coursehub.services.settings import sqlalchemy_url
 from tests.platform import claim_redis_db, release_redis_db
 
@@ -63,7 +66,8 @@ class PrivatePostgres:
 
     def query(self, sql: str, *params: object) -> list[tuple]:
         with psycopg.connect(queue.libpq_url(self.url), autocommit=True) as connection:
-            return connection.execute(sql, params).fetchall()
+            cursor = connection.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +212,22 @@ def test_a_frozen_worker_replaced_meanwhile_comes_back_and_carries_on(
         "the resumed worker registered again and ran the job",
     )
     assert frozen.poll() is None, "the resumed worker exited"
+
+
+def test_health_names_jobs_waiting_without_a_worker_to_run_them(private_postgres, start_worker):
+    async def status() -> str:
+        engine = create_async_engine(private_postgres.url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await worker_health.workers_status(session)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(status()) == "ok", "nothing waits: nothing to report"
+    job = queue_a_grading(private_postgres)
+    private_postgres.query("DELETE FROM procrastinate_workers")  # every worker is gone
+    assert asyncio.run(status()) == "error: 1 job(s) wait and no worker is registered"
+
+    start_worker()
+    wait_for(lambda: job_status(private_postgres, job) == "succeeded", 60, "a worker ran it")
+    assert asyncio.run(status()) == "ok"

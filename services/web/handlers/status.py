@@ -23,6 +23,7 @@ from tornado import web
 from coursehub.hub.constants import SCOPE_READ, Role
 from coursehub.hub.disk_space import disk_status
 from coursehub.hub.sandbox import sandbox_status
+from coursehub.services.jobs import worker_health
 from coursehub.services.web.base import BaseHandler
 
 REQUESTS = Counter(
@@ -69,6 +70,7 @@ class HealthHandler(BaseHandler):
             "redis": await self._redis(),
             "sandbox": await self._sandbox(),
             "disk": disk_status(self.settings_obj.data_dir),
+            "workers": await self._workers(),
         }
         healthy = all(value == "ok" or value.startswith("off") for value in report.values())
         self.write_json(
@@ -82,6 +84,14 @@ class HealthHandler(BaseHandler):
         except Exception as error:  # report, don't raise: this is what health is for
             return f"error: {type(error).__name__}"
         return "ok"
+
+    async def _workers(self) -> str:
+        """Whether waiting jobs (gradings, emails) have a worker to run them."""
+        try:
+            async with self.db(read_only=True) as session:
+                return await asyncio.wait_for(worker_health.workers_status(session), timeout=3)
+        except Exception as error:
+            return f"error: {type(error).__name__}"
 
     async def _redis(self) -> str:
         try:
