@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from coursehub.services.web.hub_oauth import cookie_options
+from coursehub.services.web.hub_oauth import SharedStateHubOAuth, cookie_options
 from tests.conftest import PASSWORD
 from tests.platform import sign_in, xsrf_from
 from tests.teaching_client import hub_token
@@ -177,3 +177,13 @@ def test_signed_out_page_views_never_pile_up_oauth_state_cookies(platform, make_
         http.follow_redirects = True
         assert sign_in(http, platform.url, account.email, PASSWORD).status_code == 200
         assert http.get(f"{platform.service_url}/courses").status_code == 200
+
+
+def test_a_process_forgets_the_sign_ins_of_a_person_whose_sessions_ended():
+    auth = SharedStateHubOAuth(api_token="a service token")
+    assert auth.cache_max_age == SERVICE_TRUST_SECONDS
+    auth.cache["token:1"] = {"name": "ada", "kind": "user"}
+    auth.cache["token:2"] = {"name": "grace", "kind": "user"}
+    auth.forget_user("ada")
+    assert auth.cache.get("token:1") is None
+    assert auth.cache.get("token:2") == {"name": "grace", "kind": "user"}

@@ -59,6 +59,13 @@ class SharedStateHubOAuth(HubOAuth):
         )
         return cookie_options(public_url)
 
+    def forget_user(self, name: str) -> None:
+        """Stop trusting sign-ins of ``name`` this process checked with the hub (their
+        sessions were just ended); other processes stop within ``cache_max_age``."""
+        for key, model in list(self.cache.values.items()):
+            if isinstance(model, dict) and model.get("name") == name:
+                self.cache.pop(key, None)
+
     def set_state_cookie(
         self, handler: RequestHandler, next_url: str | None = None, **kwargs: Any
     ) -> str:

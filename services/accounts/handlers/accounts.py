@@ -49,6 +49,7 @@ class AccountPage(BaseHandler):
                 "was not changed. Try again in a minute.",
                 503,
             ) from None
+        self.hub_auth.forget_user(account.username)
 
     async def sign_in_here(self, account: Account, heading: str, text: str) -> None:
         """Send this browser to the hub's welcome page with a ticket, landing on My learning;
