@@ -152,3 +152,24 @@ def test_health_reports_a_disk_with_little_free_space(tmp_path):
     assert disk_status(tmp_path, threshold_mb=0) == "ok"
     low = disk_status(tmp_path, threshold_mb=10**12)
     assert low.startswith("low: ") and str(tmp_path) in low
+
+
+def test_what_a_full_disk_or_an_out_of_range_value_becomes_for_the_person():
+    import errno
+
+    from psycopg import errors as pg_errors
+    from sqlalchemy.exc import DBAPIError
+
+    from coursehub.services.web.base import refusal_for
+
+    def database(error: Exception) -> DBAPIError:
+        return DBAPIError("SELECT 1", {}, error)
+
+    for cause in (OSError(errno.ENOSPC, "No space left"), database(pg_errors.DiskFull("full"))):
+        refusal = refusal_for(cause)
+        assert refusal is not None and (refusal.status, refusal.message) == (507, STORAGE_FULL)
+    for cause in (database(pg_errors.NumericValueOutOfRange("out of range")), OverflowError()):
+        refusal = refusal_for(cause)
+        assert refusal is not None and refusal.status == 400 and "out of range" in refusal.message
+    assert refusal_for(OSError(errno.EACCES, "denied")) is None
+    assert refusal_for(RuntimeError("a bug")) is None

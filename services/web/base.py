@@ -47,7 +47,9 @@ def refusal_for(error: BaseException | None) -> Refusal | None:
         return Refusal("A number or date in this request is out of range.", 400)
     if isinstance(error, OverflowError):
         return Refusal("A number or date in this request is out of range.", 400)
-    if storage_full(error):
+    if storage_full(error) or (
+        isinstance(error, DBAPIError) and isinstance(error.orig, pg_errors.DiskFull)
+    ):
         return StorageFull()
     return None
 
