@@ -188,6 +188,31 @@ def test_a_signed_out_visitor_opens_a_preview_lesson_but_not_the_others(
     close_kernel(platform, kernel_id)
 
 
+def test_signed_out_visitors_share_one_addresss_share_of_kernels(
+    platform, lesson_server, db, make_account, client
+):
+    """Signed-out visitors are counted by their address: from one address, two preview
+    lessons run at once, a third waits until one is closed."""
+    titles = ["Preview one", "Preview two", "Preview three"]
+    course = build_course(
+        db,
+        make_account(Role.INSTRUCTOR),
+        [
+            LessonSpec(title, LessonKind.NOTEBOOK, preview=True, notebook=lesson_notebook(title))
+            for title in titles
+        ],
+    )
+    frames = [course.url(platform.service_url, title, "/frame") for title in titles]
+    first, second = kernel_of(client.get(frames[0], timeout=120)), kernel_of(client.get(frames[1]))
+    assert kernel_of(client.get(frames[0])) == first  # reopened: the same kernel
+    refused = client.get(frames[2])
+    assert refused.status_code == 429 and "notebook lessons running" in refused.text
+    close_kernel(platform, first)
+    third = kernel_of(client.get(frames[2], timeout=120))
+    for kernel_id in (second, third):
+        close_kernel(platform, kernel_id)
+
+
 # -- code cells shown or not -----------------------------------------------------------------
 
 
