@@ -1,12 +1,18 @@
 """With no DATABASE_URL and no REDIS_URL, `coursehub up` runs on an embedded PostgreSQL and
-an embedded Redis under its data directory, stops cleanly on Ctrl-C and keeps its data."""
+an embedded Redis under its data directory, both asking for a password kept there, stops
+cleanly on Ctrl-C and keeps its data."""
 
 from __future__ import annotations
 
 import json
+import stat
+from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
+import pytest
+import redis
 
 from tests.platform import Platform, platform_env, sign_in, xsrf_from
 
@@ -18,6 +24,20 @@ def processes_using(data_dir) -> list[str]:
         if str(data_dir) in cmdline:
             found.append(cmdline)
     return found
+
+
+def assert_only_coursehub_gets_in(data_dir: Path) -> None:
+    """The embedded servers ask for the password kept in the data directory (owner-only):
+    another local process that finds their sockets is refused."""
+    credentials = data_dir / "embedded-credentials.json"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    assert set(json.loads(credentials.read_text())) == {"postgres", "redis"}
+    [pg_socket] = (data_dir / "pgdata").glob(".s.PGSQL.[0-9]*[0-9]")
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(user="postgres", dbname="coursehub", host=str(pg_socket.parent))
+    settings = json.loads((data_dir / "redis" / "redis.db.settings").read_text())
+    with pytest.raises(redis.exceptions.RedisError, match=r"authenticat|NOAUTH"):
+        redis.Redis(unix_socket_path=settings["unixsocket"]).ping()
 
 
 def test_embedded_servers_start_stop_and_keep_the_data(tmp_path):
@@ -38,6 +58,8 @@ def test_embedded_servers_start_stop_and_keep_the_data(tmp_path):
                 "disk": "ok",
                 "workers": "ok",
             }
+        assert_only_coursehub_gets_in(data_dir)
+        with httpx.Client(follow_redirects=True, timeout=30) as client:
             form = client.get(f"{platform.service_url}/register")
             created = client.post(
                 f"{platform.service_url}/register",
