@@ -35,6 +35,7 @@ from coursehub.services.migrate import alembic_config, upgrade
 from coursehub.services.models import (
     Account,
     Assignment,
+    Course,
     Enrollment,
     Grade,
     Notification,
@@ -294,6 +295,30 @@ def test_a_platform_fault_on_the_last_run_fails_the_submission_with_a_reason(
     with sync_db() as session:
         failed = session.get_one(Submission, submission_id)
     assert failed.status is SubmissionStatus.FAILED and failed.status_message == FAILED_MESSAGE
+
+    # The failure stands: the student and the course's instructor are told, once.
+    def told() -> list[tuple[int, str]]:
+        with sync_db() as session:
+            rows = session.execute(
+                select(Notification.account_id, Notification.payload).where(
+                    Notification.kind == "grading_failed",
+                    Notification.payload["submission_id"].as_integer() == submission_id,
+                )
+            )
+            return sorted((account_id, payload["title"]) for account_id, payload in rows)
+
+    with sync_db() as session:
+        instructor_id = session.scalar(
+            select(Course.instructor_id)
+            .join(Assignment, Assignment.course_id == Course.id)
+            .where(Assignment.id == homework.assignment_id)
+        )
+    notes = dict(told())
+    assert set(notes) == {homework.student_id, instructor_id}
+    assert "not in your notebook" in notes[homework.student_id]
+    assert "Autograde all" in notes[instructor_id]
+    run_async(fault(2))  # the same failure again
+    assert len(told()) == 2, "nobody is told twice"
 
 
 def test_a_worker_grades_stores_one_grade_and_notifies_over_redis(

@@ -30,11 +30,13 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.hub.constants import SERVICE_PREFIX
 from coursehub.services.assessment import assignment_files
 from coursehub.services.assessment.assignments import apply_penalty
 from coursehub.services.assessment.manual_grading import recompute_grade
 from coursehub.services.assessment.sandbox_slots import JOBS_DIR, sandbox_slot
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
+from coursehub.services.courses.membership import GRADERS, members
 from coursehub.services.jobs import job_runs
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.job_runs import MAX_INTERRUPTIONS
@@ -49,6 +51,7 @@ log = logging.getLogger("coursehub.worker")
 # Runs of a job in all: the first and two retries.
 MAX_RUNS = 3
 GRADED = "submission_graded"  # the notification's kind (notifications.kinds)
+GRADING_FAILED = "grading_failed"  # a fault on CourseHub's side that stands
 FAILED_MESSAGE = (
     "Grading failed three times because of a fault on CourseHub's side, not in your notebook. "
     "Your submission is kept; your instructor can have it graded again."
@@ -172,7 +175,7 @@ class SubmissionGrader:
             await self.set_status(submission_id, SubmissionStatus.GRADED, "")
             return
         if attempts >= MAX_RUNS:
-            await self.set_status(submission_id, SubmissionStatus.FAILED, FAILED_MESSAGE)
+            await self.fail_for_good(submission_id, FAILED_MESSAGE)
             return
         if cut_off >= MAX_INTERRUPTIONS:
             # Runs cut off by dying workers do not spend retries, but a submission that keeps
@@ -180,7 +183,7 @@ class SubmissionGrader:
             log.error(
                 "Submission %s cut off its grading %d times; giving up", submission_id, cut_off
             )
-            await self.set_status(submission_id, SubmissionStatus.FAILED, INTERRUPTED_MESSAGE)
+            await self.fail_for_good(submission_id, INTERRUPTED_MESSAGE)
             return
         await self.set_status(submission_id, SubmissionStatus.GRADING, "")
         try:
@@ -205,12 +208,79 @@ class SubmissionGrader:
             exc_info=not _is_infrastructure_fault(error),
         )
         if runs >= MAX_RUNS:
-            await self.set_status(submission_id, SubmissionStatus.FAILED, FAILED_MESSAGE)
+            await self.fail_for_good(submission_id, FAILED_MESSAGE)
         else:
             await self.set_status(
                 submission_id,
                 SubmissionStatus.QUEUED,
                 "Grading hit a fault on CourseHub's side; it will be tried again shortly.",
+            )
+
+    async def fail_for_good(self, submission_id: int, message: str) -> None:
+        """The attempt is FAILED (a fault on CourseHub's side that stands): its student and the
+        course's staff are told once, the staff with where to grade such attempts again
+        ("Autograde all" queues every attempt without a grade)."""
+        async with self.context.sessions() as session:
+            row = (
+                await session.execute(
+                    select(Submission, Assignment.title, Course.id, Course.slug)
+                    .join(Assignment, Assignment.id == Submission.assignment_id)
+                    .join(Course, Course.id == Assignment.course_id)
+                    .where(Submission.id == submission_id)
+                    .with_for_update(of=Submission)
+                )
+            ).first()
+            if row is None:
+                return
+            submission, title, course_id, slug = row
+            told_before = submission.status is SubmissionStatus.FAILED
+            submission.status, submission.status_message = SubmissionStatus.FAILED, message
+            if not told_before:
+                await self._tell_of_failure(session, submission, title, course_id, slug)
+            await session.commit()
+        made = notifications.committed(session)
+        if made:
+            await notifications.announce(self.context.redis, made)
+
+    async def _tell_of_failure(
+        self, session: AsyncSession, submission: Submission, title: str, course_id: int, slug: str
+    ) -> None:
+        about = {
+            "submission_id": submission.id,
+            "assignment_id": submission.assignment_id,
+            "attempt": submission.attempt,
+            "course": slug,
+            "url": f"{SERVICE_PREFIX}/courses/{slug}/assignments",
+        }
+        notifications.add(
+            session,
+            submission.account_id,
+            GRADING_FAILED,
+            {
+                **about,
+                "title": f"{title}: grading failed because of a fault on CourseHub's side, not "
+                "in your notebook. Your submission is kept; your instructor can have it graded "
+                "again.",
+            },
+        )
+        team = members(courses=[course_id], administrators=False)
+        staff = await session.scalars(
+            select(team.c.account_id).where(
+                team.c.place.in_([place.value for place in GRADERS]),
+                team.c.account_id != submission.account_id,
+            )
+        )
+        for account_id in set(staff):
+            notifications.add(
+                session,
+                account_id,
+                GRADING_FAILED,
+                {
+                    **about,
+                    "title": f"{title}: an attempt could not be graded because of a fault on "
+                    "CourseHub's side. Autograde all on the assignments page grades every "
+                    "such attempt again.",
+                },
             )
 
     async def store_grade(self, submission: Submission, result: Any) -> None:

@@ -107,6 +107,13 @@ KINDS: tuple[Kind, ...] = (
         fallback_title="Your submitted assignment is graded.",
     ),
     Kind(
+        "grading_failed",
+        "Grading of an assignment failed because of a fault on CourseHub's side",
+        EmailChoice.EMAIL,
+        link_of=lambda payload: _course_page(payload, "assignments"),
+        fallback_title="An assignment could not be graded because of a fault on CourseHub's side.",
+    ),
+    Kind(
         "quiz_graded",
         "A quiz answer is graded",
         EmailChoice.DIGEST,
