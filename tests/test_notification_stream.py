@@ -9,16 +9,19 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
 import pytest
 import redis
+from sqlalchemy import select
 
 from coursehub.hub.constants import Role
 from coursehub.services.models import Account, Notification
 from coursehub.services.notifications.handlers.notification_stream import LARGEST_ID
 from coursehub.services.notifications.notification_fanout import RECONNECT_S
+from tests.course_builder import enroll, make_course, unique_word
 from tests.teaching_client import open_session
 
 CHANNEL = "coursehub:notifications:{account_id}"
@@ -174,6 +177,46 @@ def test_twelve_notifications_committed_at_once_from_several_connections_all_arr
         time.sleep(0.5)
         assert events.empty(), "a notification arrived twice"
     assert sorted(arrived) == ids
+
+
+def test_twelve_students_message_their_teacher_at_once_and_the_open_page_gets_every_one(
+    platform, signed_in, make_account, db, database_url
+):
+    """Through the service's several processes, as in class: every direct message's
+    notification reaches the teacher's open page."""
+    teacher = make_account(Role.INSTRUCTOR)
+    course = make_course(database_url, teacher, title=f"Office hours {unique_word()}", modules={})
+    students = [make_account(Role.STUDENT) for _ in range(12)]
+    for student in students:
+        enroll(db, student, course)
+    senders = [open_session(platform, signed_in, student) for student in students]
+    start = threading.Barrier(len(senders))
+
+    def ask(number: int) -> int:
+        start.wait()
+        answer = senders[number].call(
+            "POST",
+            "/api/messages/conversations",
+            json={"account_id": teacher.id, "body": f"Question {number + 1} about the lab"},
+        )
+        return answer.status_code
+
+    stream = f"{platform.service_url}/api/me/notifications/stream?after={LARGEST_ID - 1}"
+    with listening(signed_in(teacher), stream) as events:
+        assert events.get(timeout=5) == ("status", 200)
+        time.sleep(0.5)  # subscribed by now
+        with ThreadPoolExecutor(max_workers=len(senders)) as pool:
+            assert list(pool.map(ask, range(len(senders)))) == [201] * len(senders)
+        arrived = [next_event(events, within=15)["id"] for _ in senders]
+        time.sleep(0.5)
+        assert events.empty(), "a notification arrived twice"
+    with db() as session:
+        stored = session.scalars(
+            select(Notification.id).where(
+                Notification.account_id == teacher.id, Notification.kind == "direct_message"
+            )
+        )
+        assert sorted(arrived) == sorted(stored)
 
 
 def test_a_forged_announcement_on_redis_reaches_nobody(student_page, make_account, db, redis_url):
