@@ -48,6 +48,7 @@ from tests.quiz_data import (
     essay,
     fill_in,
     notebook_bytes,
+    quiz_notebook,
     single_choice,
     true_false,
 )
@@ -423,6 +424,19 @@ def bank_of_capitals(room: QuizRoom) -> list[int]:
         assert response.status_code == 201, response.text
         made.append(response.json()["id"])
     return made
+
+
+def test_a_quiz_notebook_may_say_when_the_correct_answers_are_shown(quiz_room):
+    notebook = quiz_notebook()
+    notebook["metadata"]["coursehub"]["quiz"]["show_answers"] = "NEVER"
+    imported = import_quiz(quiz_room, notebook_bytes(notebook))
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["show_answers"] == "NEVER"
+    notebook["metadata"]["coursehub"]["quiz"]["show_answers"] = "WHENEVER"
+    refused = import_quiz(quiz_room, notebook_bytes(notebook))
+    assert refused.status_code == 400 and "show_answers must be one of" in refused.json()["error"]
+    # Without the setting, the safe default.
+    assert import_quiz(quiz_room).json()["show_answers"] == "AFTER_LAST_ATTEMPT"
 
 
 def test_a_quiz_built_by_api_draws_from_the_bank_by_tag_and_keeps_what_it_drew(

@@ -14,8 +14,9 @@ carries the rest under ``coursehub.question`` (the fields of
   hidden tests allowed); its points default to the test cell's points.
 - A markdown cell with ``coursehub.draw`` = ``{"tag": "loops", "count": 2, "points": 1}``
   is a slot that draws that many questions tagged ``loops`` from the course's bank.
-- The notebook's ``metadata.coursehub.quiz`` may hold ``title``, ``time_limit_minutes`` and
-  ``max_attempts``; markdown cells before the first question become the description.
+- The notebook's ``metadata.coursehub.quiz`` may hold ``title``, ``time_limit_minutes``,
+  ``max_attempts`` and ``show_answers`` (when students see the correct answers, as the quiz
+  setting); markdown cells before the first question become the description.
 
 A notebook that does not follow the format is refused with a sentence naming the cell.
 """
@@ -176,7 +177,7 @@ async def import_quiz(
     plan = read_quiz_notebook(data)
     settings = {
         key: plan.settings[key]
-        for key in ("time_limit_minutes", "max_attempts", "description")
+        for key in ("time_limit_minutes", "max_attempts", "show_answers", "description")
         if key in plan.settings
     }
     settings.setdefault("description", "\n\n".join(plan.description))
