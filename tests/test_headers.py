@@ -133,6 +133,9 @@ def test_signed_in_pages_share_the_theme_toggle_sign_out_and_staff_only_tokens(
         assert "Sign out" in text and "Logout" not in text, page
         assert "/hub/token" not in text, f"no API tokens for students on {page}"
         assert "/hub/token" in teacher.get(page).text, f"API tokens for staff on {page}"
+    # The course pages' toggle runs the hub's own theme script, served by the hub.
+    assert "/hub/static/js/darkmode.js" in student.get(f"{platform.service_url}/courses").text
+    assert student.get(f"{platform.url}/hub/static/js/darkmode.js").status_code == 200
     hub_home = student.get(f"{platform.url}/hub/home").text
     assert 'id="notification_bell_link"' in hub_home
     assert 'id="notification_bell"' in student.get(f"{platform.service_url}/courses").text
