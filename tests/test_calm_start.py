@@ -7,6 +7,7 @@ with one sentence before anything starts."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
+from coursehub.services.processes import descendants
 from tests.platform import (
     REPO,
     SERVICE,
@@ -28,7 +31,11 @@ from tests.platform import (
     drop_database,
     platform_env,
     release_redis_db,
+    sign_in,
 )
+
+DEMO_COURSE = "python-for-data"
+STUDENT = "student@coursehub.example"
 
 
 @dataclass
@@ -109,6 +116,44 @@ def running_with(data_dir: Path) -> list[str]:
     return found
 
 
+def busy_as_in_class(terminal: Terminal, database: str) -> None:
+    """The demo student opens a notebook lesson (a kernel starts) and their JupyterLab."""
+    password = json.loads((terminal.data_dir / "demo-logins.json").read_text())[STUDENT]
+    with psycopg.connect(database) as connection:
+        [lesson_id] = connection.execute(
+            "SELECT lessons.id FROM lessons JOIN modules ON modules.id = lessons.module_id "
+            "JOIN courses ON courses.id = modules.course_id "
+            "WHERE courses.slug = %s AND lessons.kind = 'NOTEBOOK' ORDER BY lessons.id LIMIT 1",
+            (DEMO_COURSE,),
+        ).fetchone()
+        [username] = connection.execute(
+            "SELECT username FROM accounts WHERE email = %s", (STUDENT,)
+        ).fetchone()
+    with httpx.Client(follow_redirects=True, timeout=120) as http:
+        assert sign_in(http, terminal.url, STUDENT, password).status_code == 200
+        frame = http.get(f"{terminal.url}{SERVICE}/learn/{DEMO_COURSE}/{lesson_id}/frame")
+        assert frame.status_code == 200, frame.text[:300]
+        started = http.post(
+            f"{terminal.url}/hub/api/users/{username}/server",
+            headers={"X-XSRFToken": http.cookies.get("_xsrf", path="/hub/") or ""},
+        )
+        assert started.status_code in (201, 202), started.text
+
+
+def kill_a_grading_worker(terminal: Terminal) -> None:
+    workers = [
+        pid
+        for pid in descendants(terminal.process.pid)
+        if b"coursehub.services.cli\0worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while "started it again" not in terminal.shown() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "Grading worker 1 ended (exit status -9); started it again" in terminal.shown()
+
+
 def stopped_within(terminal: Terminal, send: str, seconds: float) -> float:
     began = time.monotonic()
     if send == "group":
@@ -143,12 +188,17 @@ def test_a_calm_start_and_a_quick_stop(tmp_path: Path, databases, send: str):
     assert 404 not in statuses, "the health URL answered 404 while starting"
     assert set(statuses) <= {200, 503}
 
+    # Something to stop: a lesson kernel, the demo student's JupyterLab, and a grading worker
+    # that ends (coursehub up starts it again and says so).
+    busy_as_in_class(terminal, database)
+    kill_a_grading_worker(terminal)
+
     elapsed = stopped_within(terminal, send, 10)
     assert elapsed < 10, f"Ctrl-C took {elapsed:.1f} s"
     assert terminal.process.returncode == 0
     shown = terminal.shown()
     assert "Traceback" not in shown, shown
-    assert shown.rstrip().endswith("CourseHub stopped.")
+    assert (data_dir / "terminal.out").read_text().rstrip().endswith("CourseHub stopped.")
     time.sleep(1)
     assert running_with(data_dir) == [], "something kept running after Ctrl-C"
 
