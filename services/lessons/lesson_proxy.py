@@ -18,6 +18,7 @@ received — is the credential, and a kernel nobody was handed cannot be reached
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -157,6 +158,16 @@ class LessonServerClient:
         """Whether the lesson server still runs this kernel (an unreachable server: no)."""
         response = await self.fetch(f"api/kernels/{kernel_id}", request_timeout=10)
         return response is not None and response.code == 200
+
+    async def kernel_connections(self, kernel_id: str) -> int:
+        """How many pages are connected to the kernel (0 when it is gone)."""
+        response = await self.fetch(f"api/kernels/{kernel_id}", request_timeout=10)
+        if response is None or response.code != 200:
+            return 0
+        try:
+            return int(json.loads(response.body).get("connections", 0))
+        except (ValueError, TypeError, AttributeError):
+            return 0
 
     async def shut_down(self, kernel_id: str) -> None:
         await self.fetch(

@@ -31,6 +31,8 @@ UNAVAILABLE = (
 )
 # How long a kernel's WebSocket waits for the ticket of a page still being forwarded.
 TICKET_WAIT_SECONDS = 2.0
+# How long a kernel's shutdown waits for the closing page's own WebSocket to go.
+CLOSING_PAGE_SECONDS = 1.5
 
 
 def lesson_server(application: web.Application) -> LessonServerClient:
@@ -227,15 +229,26 @@ class KernelTicketed:
 
 
 class KernelShutdownHandler(KernelTicketed, LessonServerProxy):
-    """The lesson page asks to stop its kernel when it is closed."""
+    """The lesson page asks to stop its kernel when it is closed (the player's beacon).
+
+    The same lesson open in another tab of the person runs on the same kernel
+    (``lesson_kernels``): once the closing page's connection has gone, a kernel that another
+    page is still connected to is kept."""
 
     async def post(self, kernel_id: str) -> None:
         holder = await self.require_ticket(kernel_id)
-        await self.forward(f"voila/api/shutdown/{kernel_id}", method="POST")
+        client = lesson_server(self.application)
+        await asyncio.sleep(CLOSING_PAGE_SECONDS)
+        if await client.kernel_connections(kernel_id) > 0:
+            self.set_status(204)
+            self.finish()
+            return
         person, lesson_id = lesson_proxy.ticket_parts(holder)
         redis = self.application.settings["redis"]
-        await lesson_proxy.revoke_ticket(redis, kernel_id)
+        # Forgotten first: a reload's new page must not be handed this kernel while it stops.
         await lesson_kernels.forget(redis, person, lesson_id, kernel_id)
+        await self.forward(f"voila/api/shutdown/{kernel_id}", method="POST")
+        await lesson_proxy.revoke_ticket(redis, kernel_id)
 
 
 class KernelModelHandler(KernelTicketed, LessonServerProxy):
