@@ -105,3 +105,34 @@ def test_a_notification_committed_late_and_never_announced_is_found_when_the_str
         newer,
         late.id,
     ]
+
+
+def test_the_bell_opens_its_stream_again_after_the_service_refused_it(
+    platform, page, make_account, db, redis_url
+):
+    """A 503 (a service process restarting) makes the browser give up an event stream; the
+    bell tries again by itself, waiting longer each time, and misses nothing."""
+    student = make_account(Role.STUDENT)
+    refused = []
+
+    def unavailable_twice(route):  # type: ignore[no-untyped-def]
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            route.fulfill(status=503, body="Service Unavailable")
+        else:
+            route.continue_()
+
+    page.route("**/api/me/notifications/stream*", unavailable_twice)
+    sign_in(page, platform, student.email)
+    page.goto(f"{platform.service_url}/notifications")
+    expect(page.locator("#notification_bell")).to_have_attribute("data-ready", "true")
+    missed = stored(db, student.id, "Sent while the stream was refused")
+    page.wait_for_timeout(4000)  # 1 s, then 2 s, then the stream opens
+    assert len(refused) == 2
+    expect(page.locator(f'.notification-item[data-notification-id="{missed}"]')).to_have_count(1)
+    live = stored(db, student.id, "Sent once it is open again")
+    redis.Redis.from_url(redis_url).publish(
+        f"coursehub:notifications:{student.id}", json.dumps({"id": live})
+    )
+    expect(page.locator(f'.notification-item[data-notification-id="{live}"]')).to_have_count(1)
+    expect(page.locator("#notification_count")).to_have_text("2")

@@ -208,14 +208,38 @@
     }
   }
 
+  // A stream refused outright (a 503 while a service process restarts) is given up by the
+  // browser: the bell opens a new one itself, waiting longer each time (1 s … 30 s).
+  let retryDelay = 1000;
+  let retryTimer = null;
+
+  function retryLater(failed) {
+    if (stream !== failed) return;
+    stream = null;
+    if (retryTimer) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      follow();
+    }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  }
+
   function follow() {
     if (stream || !window.EventSource || document.visibilityState === "hidden") return;
     // An EventSource cannot send headers: the XSRF token goes as the _xsrf argument.
-    stream = new EventSource(`${api}/stream?after=${lastId}&_xsrf=${encodeURIComponent(xsrf)}`);
-    stream.addEventListener("open", reconcile);
-    stream.addEventListener("notification", (message) => receive(JSON.parse(message.data)));
+    const opened = new EventSource(`${api}/stream?after=${lastId}&_xsrf=${encodeURIComponent(xsrf)}`);
+    stream = opened;
+    opened.addEventListener("open", () => {
+      retryDelay = 1000;
+      reconcile();
+    });
+    opened.addEventListener("error", () => {
+      // CONNECTING: the browser retries by itself; CLOSED: it gave up, so the bell retries.
+      if (opened.readyState === EventSource.CLOSED) retryLater(opened);
+    });
+    opened.addEventListener("notification", (message) => receive(JSON.parse(message.data)));
     // Read on another of the person's pages (or in JupyterLab): off this bell too.
-    stream.addEventListener("read", (message) => {
+    opened.addEventListener("read", (message) => {
       const marked = JSON.parse(message.data).read;
       if (marked === "all") showRead(null);
       else readHere(marked);
