@@ -204,6 +204,7 @@ class CourseAuthenticator(GenericOAuthenticator):
             (r"/health$", HubHealthHandler),
             (rf"{SERVICE_PREFIX}/health$", ServiceStartingHandler),
             (r"/coursehub/welcome$", WelcomeHandler),
+            (r"/coursehub/unread$", UnreadCountHandler),
             (r"/api/coursehub/users/([^/]+)/end-sessions$", EndSessionsHandler),
         ]
 
@@ -220,6 +221,20 @@ class WelcomeHandler(BaseHandler):
             self.redirect(self.settings["login_url"])
             return
         self.redirect(self.get_next_url(user))
+
+
+class UnreadCountHandler(BaseHandler):
+    """``GET /hub/coursehub/unread``: the signed-in person's unread notifications, for the bell
+    on the hub's pages (the course service holds the notifications)."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        status, body = await self.authenticator._ask_service(
+            "unread-count", {"name": self.current_user.name}
+        )
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps({"unread": int(body.get("unread", 0)) if status == 200 else 0}))
 
 
 class EndSessionsHandler(BaseHandler):

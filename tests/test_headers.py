@@ -139,3 +139,25 @@ def test_signed_in_pages_share_the_theme_toggle_sign_out_and_staff_only_tokens(
     hub_home = student.get(f"{platform.url}/hub/home").text
     assert 'id="notification_bell_link"' in hub_home
     assert 'id="notification_bell"' in student.get(f"{platform.service_url}/courses").text
+
+
+def test_the_bell_on_the_hub_pages_counts_unread_notifications(
+    platform, make_account, signed_in, db
+):
+    from coursehub.services.models import Notification
+
+    account = make_account(Role.STUDENT)
+    student = signed_in(account)
+    hub_home = student.get(f"{platform.url}/hub/home").text
+    assert "/services/coursehub/static/hub_bell.js" in hub_home
+    assert student.get(f"{platform.url}/hub/coursehub/unread").json() == {"unread": 0}
+    with db() as session:
+        session.add_all(
+            Notification(account_id=account.id, kind="announcement", payload={"title": t})
+            for t in ("Week 1", "Week 2")
+        )
+        session.commit()
+    assert student.get(f"{platform.url}/hub/coursehub/unread").json() == {"unread": 2}
+    # Signed out, nobody's count is told.
+    anonymous = httpx.get(f"{platform.url}/hub/coursehub/unread", follow_redirects=False)
+    assert anonymous.status_code == 302 and "/hub/login" in anonymous.headers["Location"]

@@ -17,6 +17,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from tornado import web
 from tornado.httpclient import HTTPClientError
 
@@ -31,6 +32,7 @@ from coursehub.services.accounts.accounts import (
 )
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, utcnow
+from coursehub.services.notifications import notifications
 from coursehub.services.web.base import BaseHandler
 
 log = logging.getLogger(__name__)
@@ -290,6 +292,18 @@ class TicketSignInAPI(InternalHandler):
         self.write_json(hub_auth_model(account))
 
 
+class UnreadCountAPI(InternalHandler):
+    """How many unread notifications a hub user has: the bell on the hub's own pages, which
+    cannot call the course service's API themselves (its XSRF token is not theirs)."""
+
+    async def post(self) -> None:
+        name = str(self.json_body().get("name", ""))
+        async with self.db(read_only=True) as session:
+            account = await session.scalar(select(Account).where(Account.username == name))
+            unread = (await notifications.latest(session, account.id))[1] if account else 0
+        self.write_json({"unread": unread})
+
+
 class GoogleSignInAPI(InternalHandler):
     async def post(self) -> None:
         body = self.json_body()
@@ -347,4 +361,5 @@ def default_handlers(prefix: str) -> list[tuple[str, type]]:
         (f"{prefix}/api/internal/password-sign-in", PasswordSignInAPI),
         (f"{prefix}/api/internal/google-sign-in", GoogleSignInAPI),
         (f"{prefix}/api/internal/ticket-sign-in", TicketSignInAPI),
+        (f"{prefix}/api/internal/unread-count", UnreadCountAPI),
     ]
