@@ -23,7 +23,7 @@ WIDGET_LESSON = notebook(
     "    shown.value = f'pressed {int(shown.value.split()[1]) + 1} times'\n"
     "button.on_click(count)\n"
     "widgets.VBox([button, shown])",
-    markdown="# Try CourseHub for free",
+    markdown="# Try CourseHub for free\n\nThe area of a circle is $\\pi r^2$.",
 )
 
 
@@ -48,6 +48,13 @@ def test_a_signed_out_visitor_opens_a_preview_lesson_and_is_asked_to_sign_in_for
     )
     asked: list[str] = []
     page.on("request", lambda request: asked.append(request.url))
+    refused: list[str] = []  # what the pages' policies had to stop (a CDN link, say)
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
 
     page.goto(course.url(platform.service_url, "Taster"))
     expect(page.locator("#lesson_title")).to_have_text("Taster")
@@ -64,6 +71,7 @@ def test_a_signed_out_visitor_opens_a_preview_lesson_and_is_asked_to_sign_in_for
     assert "Font Awesome" in icon.evaluate("element => getComputedStyle(element).fontFamily")
     elsewhere = [url for url in asked if not url.startswith((platform.url, "data:", "blob:"))]
     assert elsewhere == [], elsewhere
+    assert [text for text in refused if "http" in text] == [], refused
     # Read-only: nothing to mark complete, no notes.
     expect(page.locator("#mark_complete")).to_have_count(0)
     expect(page.locator("#note_form")).to_have_count(0)
