@@ -1,17 +1,27 @@
 """The rules of ``coursehub up`` (``services.launcher``) that need nothing started: the shared
-secrets made once per data directory and kept private, the hub's environment, and the worker
-settings read from the environment (refused when they are not whole numbers)."""
+secrets made once per data directory and kept private, the hub's environment, the worker
+settings read from the environment (refused when they are not whole numbers), the ports it
+needs and the sentence when one is taken, and a grading worker's reconnection backoff."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 
 import pytest
 
 from coursehub.services import launcher
-from coursehub.services.launcher import load_secrets, worker_count, worker_options
+from coursehub.services.launcher import (
+    listeners,
+    load_secrets,
+    port_problem,
+    worker_count,
+    worker_options,
+)
+from coursehub.services.worker import Backoff
+from tests.platform import free_port
 
 
 def test_secrets_are_made_once_per_data_directory_and_only_the_owner_reads_them(tmp_path):
@@ -71,3 +81,48 @@ def test_worker_options_come_from_the_environment_in_order():
 def test_a_worker_option_that_is_not_a_whole_number_stops_the_launch(variable):
     with pytest.raises(SystemExit, match=f"{variable} must be a whole number, not '-2'"):
         worker_options({variable: "-2"})
+
+
+def test_the_ports_coursehub_needs_come_from_the_environment():
+    env = {
+        "COURSEHUB_BIND_URL": "http://0.0.0.0:9000",
+        "COURSEHUB_PROXY_API_URL": "http://127.0.0.1:9001",
+        "COURSEHUB_HUB_PORT": "9081",
+        "COURSEHUB_SERVICE_PORT": "9101",
+        "COURSEHUB_LESSON_PORT": "9102",
+    }
+    found = [(listener.host, listener.port, listener.variable) for listener in listeners(env)]
+    assert found == [
+        ("0.0.0.0", 9000, "COURSEHUB_BIND_URL"),  # noqa: S104 - read, not bound
+        ("127.0.0.1", 9001, "COURSEHUB_PROXY_API_URL"),
+        ("127.0.0.1", 9081, "COURSEHUB_HUB_PORT"),
+        ("127.0.0.1", 9101, "COURSEHUB_SERVICE_PORT"),
+        ("127.0.0.1", 9102, "COURSEHUB_LESSON_PORT"),
+    ]
+    assert [listener.port for listener in listeners({})] == [8000, 8001, 8081, 10101, 10102]
+
+
+def test_a_taken_port_is_named_with_the_variable_that_moves_it():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        free = {name: str(free_port()) for name in ("HUB", "SERVICE", "LESSON")}
+        env = {
+            "COURSEHUB_BIND_URL": f"http://127.0.0.1:{free_port()}",
+            "COURSEHUB_PROXY_API_URL": f"http://127.0.0.1:{free_port()}",
+            "COURSEHUB_HUB_PORT": free["HUB"],
+            "COURSEHUB_SERVICE_PORT": str(port),
+            "COURSEHUB_LESSON_PORT": free["LESSON"],
+        }
+        assert port_problem(env) == (
+            f"port {port} (the course service) is already in use; is CourseHub already "
+            "running? Stop it, or set COURSEHUB_SERVICE_PORT to a free port."
+        )
+    assert port_problem(env) is None
+
+
+def test_a_grading_workers_backoff_doubles_to_its_ceiling_and_starts_over_after_a_good_run():
+    backoff = Backoff(ceiling=8, healthy_after=60)
+    assert [backoff.next(ran_for=1) for _ in range(5)] == [1, 2, 4, 8, 8]
+    assert backoff.next(ran_for=120) == 1
