@@ -29,8 +29,9 @@ from redis.exceptions import LockError
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account
 
-# A page bigger than this is not kept for reuse: opening the lesson again replaces its kernel.
-PAGE_LIMIT_BYTES = 8 * 1024 * 1024
+# A page bigger than this is not kept for reuse (Redis holds one page per kernel handed
+# out): opening the lesson again then replaces its kernel.
+PAGE_LIMIT_BYTES = 2 * 1024 * 1024
 # Longer than a lesson page takes to render (the first visit runs the whole lesson).
 LOCK_SECONDS = 180
 TOO_MANY = (
