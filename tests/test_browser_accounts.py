@@ -230,3 +230,33 @@ def test_a_student_uses_the_courses_page_on_a_phone(platform, phone, make_accoun
     expect(phone.get_by_label("Search courses")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375, "no sideways scrolling"
     assert (tmp_path / "courses-phone.png").stat().st_size > 0
+
+
+def test_hub_and_course_pages_share_the_theme_toggle_bell_and_sign_out(
+    platform, page, make_account, db
+):
+    from coursehub.services.models import Notification
+
+    student = make_account(Role.STUDENT)
+    with db() as session:
+        session.add(Notification(account_id=student.id, kind="announcement", payload={}))
+        session.commit()
+    sign_in(page, platform, student.email)
+
+    page.goto(f"{platform.service_url}/courses")
+    html = page.locator("html")
+    before = html.get_attribute("data-bs-theme")
+    page.locator("#dark-theme-toggle").click()
+    after = "light" if before == "dark" else "dark"
+    expect(html).to_have_attribute("data-bs-theme", after)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.locator("#thenavbar").get_by_role("link", name="API tokens")).to_have_count(0)
+
+    page.goto(f"{platform.url}/hub/home")
+    expect(html).to_have_attribute("data-bs-theme", after)  # the choice is remembered
+    expect(page.locator("#dark-theme-toggle")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_text("Logout")).to_have_count(0)
+    expect(page.locator("#notification_count")).to_have_text("1")
+    page.locator("#notification_bell_link").click()
+    expect(page).to_have_url(re.compile(r"/services/coursehub/notifications$"))
