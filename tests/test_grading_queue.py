@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import redis
 from alembic import command
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -373,6 +373,40 @@ def test_a_killed_worker_s_job_is_graded_once_after_a_restart(
     [job] = jobs_for(sync_db, submission_id)
     # Only the run that finished counts: the killed one was cut off, not failed, so it
     # spent none of the job's retries (issue 13, fault 15).
+    assert (job.status, job.attempts) == ("succeeded", 1)
+
+
+def test_an_attempt_cut_off_again_and_again_is_still_graded_in_the_end(
+    queue_db, sync_db, homework, redis_url, tmp_path
+):
+    """Runs cut off by killed workers are not failed runs: three kills in a row, more than
+    the three runs a job may fail, and the attempt is still graded (issue 13, fault 15)."""
+    slow = answered(homework.student_notebook, "    return a + b\n\nimport time\ntime.sleep(10)")
+    submission_id = submit(queue_db, homework, slow)
+    for _ in range(3):
+        worker = start_worker(queue_db, redis_url, tmp_path)
+        try:
+            wait_for_status(sync_db, submission_id, {SubmissionStatus.GRADING}, timeout=120)
+            time.sleep(1)
+        finally:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        with sync_db() as session:  # so that the next run's GRADING can be told apart
+            session.execute(
+                update(Submission)
+                .where(Submission.id == submission_id)
+                .values(status=SubmissionStatus.QUEUED)
+            )
+            session.commit()
+    last = start_worker(queue_db, redis_url, tmp_path)
+    try:
+        status = wait_for_status(
+            sync_db, submission_id, {SubmissionStatus.GRADED, SubmissionStatus.FAILED}
+        )
+    finally:
+        stop(last)
+    assert status is SubmissionStatus.GRADED, worker_logs(tmp_path)
+    [job] = jobs_for(sync_db, submission_id)
     assert (job.status, job.attempts) == ("succeeded", 1)
 
 
