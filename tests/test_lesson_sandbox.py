@@ -16,7 +16,12 @@ import pytest
 
 from coursehub.hub.constants import Role
 from coursehub.hub.sandbox import Sandbox
-from coursehub.services.lessons.lesson_kernel import course_files_of, kernel_environment
+from coursehub.services.lessons.lesson_kernel import (
+    course_files_of,
+    kernel_environment,
+    parse_args,
+    unsandboxed_workdir,
+)
 from coursehub.services.models import LessonKind
 from tests.conftest import PASSWORD
 from tests.platform import sign_in
@@ -183,3 +188,13 @@ def test_the_kernel_launcher_keeps_only_harmless_variables_and_finds_the_course_
     assert course_files_of(lessons / "3" / "7", lessons, files) == files / "3"
     assert course_files_of(lessons / "4" / "7", lessons, files) is None
     assert course_files_of(Path("/elsewhere"), lessons, files) is None
+
+
+def test_without_the_sandbox_a_kernel_works_in_the_course_files_folder_itself(tmp_path):
+    lessons, files = tmp_path / "lessons", tmp_path / "course-files"
+    (files / "3" / "data").mkdir(parents=True)
+    args = parse_args(
+        ["--uid", "1", "--lessons", str(lessons), "--course-files", str(files), "k.json"]
+    )
+    assert unsandboxed_workdir(args, lessons / "3" / "7") == files / "3"
+    assert unsandboxed_workdir(args, lessons / "4" / "7") == lessons / "4" / "7"

@@ -16,7 +16,8 @@ bubblewrap, which starts ipykernel with:
 - an environment holding nothing but a few harmless variables.
 
 Without root (a developer's laptop) there is no uid to switch to: the kernel then runs
-unsandboxed, still with the cleaned environment, and the launcher says so on stderr.
+unsandboxed, still with the cleaned environment, in the course's files folder itself (so
+``data/weather.csv`` still opens), and the launcher says so on stderr.
 """
 
 from __future__ import annotations
@@ -95,9 +96,19 @@ def kernel_command(args: argparse.Namespace, workdir: Path) -> tuple[list[str], 
     return [*sandbox.command_prefix(), *ipykernel], environment
 
 
+def unsandboxed_workdir(args: argparse.Namespace, workdir: Path) -> Path:
+    """Without the sandbox nothing is bound over the lesson's folder: a kernel works in the
+    course's files folder itself when the course has one."""
+    files = course_files_of(workdir, Path(args.lessons), Path(args.course_files))
+    return files or workdir
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    command, environment = kernel_command(args, Path.cwd())
+    workdir = Path.cwd()
+    command, environment = kernel_command(args, workdir)
+    if os.geteuid() != 0:
+        os.chdir(unsandboxed_workdir(args, workdir))
     os.execve(command[0], command, environment)  # noqa: S606 - replaces this launcher
 
 
