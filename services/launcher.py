@@ -321,21 +321,29 @@ def supervise_workers(workers: list[Worker], env: dict[str, str], console: Conso
         )
 
 
+# A component that answers but reports a problem is reported as such after this long (a
+# worker registering, say, settles sooner), so the address and sign-ins still appear.
+DEGRADED_GRACE = 30.0
+
+Check = Callable[[], str | None]  # None: not ready yet; otherwise the line's ending
+
+
 @dataclass
 class Readiness:
     """The components the hub starts, each reported once when it answers."""
 
-    checks: list[tuple[str, Callable[[], bool]]]
+    checks: list[tuple[str, Check]]
     started: float = field(default_factory=time.monotonic)
     reported_late: bool = False
 
     def report(self, console: Console) -> bool:
         """Report what became ready; True once everything is."""
         while self.checks:
-            name, ready = self.checks[0]
-            if not ready():
+            name, check = self.checks[0]
+            state = check()
+            if state is None:
                 break
-            console.say(f"  {name}: ready")
+            console.say(f"  {name}: {state}")
             self.checks.pop(0)
         if self.checks and not self.reported_late:
             if time.monotonic() - self.started > READY_SECONDS:
@@ -347,22 +355,42 @@ class Readiness:
         return not self.checks
 
 
-def answers_200(url: str) -> Callable[[], bool]:
-    def check() -> bool:
+def health(url: str, grace: float = DEGRADED_GRACE) -> Check:
+    """Ready when ``url`` (a /health) answers ok; after ``grace`` seconds of answering with
+    a problem, "running, but" the problem."""
+    first_answer: list[float] = []
+
+    def check() -> str | None:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our URL
-                return bool(response.status == 200)
+                return "ready" if response.status == 200 else None
+        except urllib.error.HTTPError as answer:
+            try:
+                report = json.loads(answer.read() or b"{}")
+            except ValueError:
+                return None
+            if not isinstance(report, dict) or report.get("status") != "degraded":
+                return None  # starting: not answering by itself yet
+            first_answer.append(time.monotonic())
+            if first_answer[-1] - first_answer[0] < grace:
+                return None
+            problems = [
+                f"{part} {value}"
+                for part, value in report.items()
+                if part != "status" and value != "ok" and not str(value).startswith("off")
+            ]
+            return "running, but " + "; ".join(problems)
         except (OSError, urllib.error.URLError):
-            return False
+            return None
 
     return check
 
 
-def listening(port: int) -> Callable[[], bool]:
-    def check() -> bool:
+def listening(port: int) -> Check:
+    def check() -> str | None:
         with socket.socket() as probe:
             probe.settimeout(1)
-            return probe.connect_ex(("127.0.0.1", port)) == 0
+            return "ready" if probe.connect_ex(("127.0.0.1", port)) == 0 else None
 
     return check
 
@@ -373,8 +401,8 @@ def readiness(env: dict[str, str]) -> Readiness:
     lesson_port = int(env.get("COURSEHUB_LESSON_PORT", str(LESSON_SERVER_PORT)))
     return Readiness(
         [
-            ("Hub and proxy", answers_200(f"{bind}/hub/health")),
-            ("Course service", answers_200(f"{bind}{SERVICE_PREFIX}/health")),
+            ("Hub and proxy", health(f"{bind}/hub/health")),
+            ("Course service", health(f"{bind}{SERVICE_PREFIX}/health")),
             ("Lesson server", listening(lesson_port)),
         ]
     )

@@ -5,15 +5,19 @@ needs and the sentence when one is taken, and a grading worker's reconnection ba
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import socket
 import stat
+import threading
+from typing import ClassVar
 
 import pytest
 
 from coursehub.services import launcher
 from coursehub.services.launcher import (
+    health,
     listeners,
     load_secrets,
     port_problem,
@@ -126,3 +130,39 @@ def test_a_grading_workers_backoff_doubles_to_its_ceiling_and_starts_over_after_
     backoff = Backoff(ceiling=8, healthy_after=60)
     assert [backoff.next(ran_for=1) for _ in range(5)] == [1, 2, 4, 8, 8]
     assert backoff.next(ran_for=120) == 1
+
+
+class _Health(http.server.BaseHTTPRequestHandler):
+    answers: ClassVar[list[tuple[int, dict[str, str]]]] = []
+
+    def do_GET(self) -> None:
+        status, body = self.answers.pop(0)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    def log_message(self, *_: object) -> None:
+        """Quiet."""
+
+
+def test_a_component_is_ready_when_its_health_is_ok_or_reported_with_its_problem():
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/health"
+    degraded = {"status": "degraded", "database": "ok", "workers": "error: 2 job(s) wait"}
+    _Health.answers[:] = [
+        (503, {"status": "starting"}),  # the hub answering for a service not up yet
+        (503, degraded),
+        (503, degraded),
+        (200, {"status": "ok"}),
+    ]
+    try:
+        check = health(url, grace=0)
+        assert check() is None
+        assert check() == "running, but workers error: 2 job(s) wait"
+        patient = health(url, grace=60)
+        assert patient() is None, "a problem gets its grace first"
+        assert patient() == "ready"
+    finally:
+        server.shutdown()
