@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 import time
@@ -339,3 +340,39 @@ def test_the_demo_student_submits_on_the_page_and_watches_the_grade_arrive(
     expect(newest.locator(".attempt-status")).to_have_text("graded", timeout=90_000)
     expect(newest.locator(".attempt-score")).to_contain_text("4 / 6")
     assert page.url.endswith(f"/courses/{SLUG}/assignments")
+
+
+@pytest.mark.browser
+def test_the_demo_student_takes_the_quiz_in_the_browser(demo, platform, page):
+    """The demo quiz, from the course page to the results, answered with the page's inputs."""
+    sign_in(page, platform, "student@coursehub.example", demo.logins["student@coursehub.example"])
+    page.goto(f"{platform.service_url}/courses/{SLUG}")
+    page.locator("#quizzes_link").click()
+    page.get_by_role("link", name="Check your understanding").click()
+    page.locator("#start_quiz").click()
+
+    def question(position: int):  # type: ignore[no-untyped-def]
+        return page.locator(f'fieldset.quiz-question[data-position="{position}"]')
+
+    question(0).get_by_label("float", exact=True).check()
+    question(1).get_by_label("highs[-1]", exact=True).check()
+    question(1).get_by_label("highs[len(highs) - 1]", exact=True).check()
+    question(2).get_by_label("False", exact=True).check()
+    question(3).get_by_role("textbox").fill("3")
+    question(4).get_by_role("textbox").fill("def")
+    question(5).get_by_role("textbox").fill(
+        "def warm_days(highs, threshold):\n    return sum(h >= threshold for h in highs)\n"
+    )
+    for position in range(6):  # each answer is saved as it is given
+        expect(question(position).locator(".save-state")).to_have_text("Saved")
+    page.locator("#submit_quiz").click()
+
+    # The five objective questions are scored at once; the code question follows from the
+    # grading workers (the page says so while it waits).
+    expect(page.locator("#attempt_score")).to_contain_text(
+        re.compile(r"Score: (8 / 8|waiting for grading \(6 of 8 points)"), timeout=30_000
+    )
+    verdicts = page.locator("#results article.quiz-question .verdict")
+    expect(verdicts.nth(0)).to_have_text("Correct")
+    expect(verdicts.nth(1)).to_have_text("Correct")
+    expect(verdicts.nth(4)).to_have_text("Correct")
