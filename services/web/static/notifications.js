@@ -65,7 +65,7 @@
 
   function localTime(iso) {
     const when = new Date(iso);
-    return Number.isNaN(when.getTime()) ? "" : when.toLocaleString();
+    return Number.isNaN(when.getTime()) ? "" : window.CourseHub.formatTime(when);
   }
 
   function showCount() {
