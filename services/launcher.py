@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -237,7 +238,9 @@ def port_problem(env: dict[str, str]) -> str | None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((listener.host, listener.port))
-            except OSError:
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    continue  # not an address of this machine's, say: the hub will tell
                 return (
                     f"port {listener.port} ({listener.what}) is already in use; is CourseHub "
                     f"already running? Stop it, or set {listener.variable} to a free port."
