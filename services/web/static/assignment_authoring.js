@@ -133,7 +133,11 @@
     const release = form.querySelector("input[name=release]:checked");
     const choice = release ? release.value : "keep";
     if (choice === "draft") body.released_at = null;
-    if (choice === "now") body.released_at = new Date().toISOString();
+    if (choice === "now") {
+      // The server's clock decides "now" (a scheduled time is cleared first).
+      body.released_at = null;
+      body.release = true;
+    }
     if (choice === "scheduled") {
       body.released_at = fromLocalInput(form.elements.released_at);
       if (!body.released_at) throw new Error("Choose the time to release it, or release it now.");
