@@ -67,7 +67,14 @@ from coursehub.services.models.quizzes import (
     QuizAnswer,
     QuizAttempt,
     QuizQuestion,
+    QuizQuestionVariant,
     QuizSlot,
+)
+from coursehub.services.models.reports import (
+    ReportNotebook,
+    ReportRun,
+    ReportRunState,
+    ReportSchedule,
 )
 
 __all__ = [
@@ -121,7 +128,12 @@ __all__ = [
     "QuizAttempt",
     "QuizCategory",
     "QuizQuestion",
+    "QuizQuestionVariant",
     "QuizSlot",
+    "ReportNotebook",
+    "ReportRun",
+    "ReportRunState",
+    "ReportSchedule",
     "ReusableComment",
     "RoleChange",
     "RubricApplication",

@@ -191,3 +191,25 @@ class QuizAnswer(Base):
     graded_at: Mapped[datetime | None]
     # The latest grading job of a code answer (procrastinate_jobs.id; not a foreign key).
     job_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class QuizQuestionVariant(Base):
+    """One set of values a calculated question's generator notebook produced for ``seed``
+    (``values`` fill the prompt's ``{name}`` fields, ``answer`` is the right answer), made in
+    the background ahead of attempts. An attempt takes a free one (``answer_id`` None) for
+    itself; ``generator_hash`` ties it to the generator that made it, so an edited generator's
+    old variants are never handed out again."""
+
+    __tablename__ = "quiz_question_variants"
+    __table_args__ = (UniqueConstraint("question_id", "generator_hash", "seed"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("quiz_questions.id", ondelete="CASCADE"))
+    generator_hash: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    answer: Mapped[Any] = mapped_column(JSONB)
+    answer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quiz_answers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -34,10 +34,10 @@ def upgrade() -> None:
         sa.Column("seed", sa.BigInteger, nullable=False),
         sa.Column("values", JSONB, nullable=False),
         sa.Column("answer", JSONB, nullable=False),
+        sa.Column("answer_id", sa.Integer, sa.ForeignKey("quiz_answers.id", ondelete="SET NULL")),
         sa.Column(
-            "answer_id", sa.Integer, sa.ForeignKey("quiz_answers.id", ondelete="SET NULL")
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.Column("created_at", sa.DateTime, server_default=sa.func.now(), nullable=False),
         sa.UniqueConstraint("question_id", "generator_hash", "seed"),
     )
     op.create_index(
@@ -61,11 +61,11 @@ def upgrade() -> None:
         sa.Column("schedule", sa.String(10), nullable=False, server_default="none"),
         sa.Column("with_names", sa.Boolean, nullable=False, server_default="false"),
         sa.Column("time_limit_seconds", sa.Integer, nullable=False, server_default="120"),
-        sa.Column("next_run_at", sa.DateTime),
+        sa.Column("next_run_at", sa.DateTime(timezone=True)),
+        sa.Column("created_by_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="SET NULL")),
         sa.Column(
-            "created_by_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="SET NULL")
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.Column("created_at", sa.DateTime, server_default=sa.func.now(), nullable=False),
     )
     op.create_table(
         "report_runs",
@@ -83,11 +83,11 @@ def upgrade() -> None:
         sa.Column("problem", sa.Text, nullable=False, server_default=""),
         sa.Column("notebook", JSONB),
         sa.Column("seconds", sa.Float),
+        sa.Column("requested_by_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="SET NULL")),
         sa.Column(
-            "requested_by_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="SET NULL")
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.Column("created_at", sa.DateTime, server_default=sa.func.now(), nullable=False),
-        sa.Column("finished_at", sa.DateTime),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
     )
 
 
