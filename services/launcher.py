@@ -53,7 +53,7 @@ PROXY_DIR = REPO / "hub" / "proxy"
 HUB_CONFIG = REPO / "jupyterhub_config.py"
 LOG_NAME = "coursehub.log"
 
-STOP_SECONDS = 5  # asked nicely for this long, then killed: Ctrl-C ends everything in < 10 s
+STOP_SECONDS = 4  # asked nicely for this long, then killed: Ctrl-C ends everything in < 10 s
 WORKER_RESTARTS = 5
 WORKER_RESTART_WINDOW = 600.0
 READY_SECONDS = 300  # past this, a component not yet ready is reported
@@ -545,5 +545,6 @@ def start_and_run(data_dir: Path, demo: bool, console: Console, stop: StopReques
         # From here on, Ctrl-C is a request to stop, answered in order.
         stop.install()
         code = run(env, data_dir, demo, console, stop)
-        console.say("CourseHub stopped.")
-        return code
+    # The embedded servers (if any) have stopped too by now.
+    console.say("CourseHub stopped.")
+    return code

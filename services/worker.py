@@ -23,24 +23,28 @@ import procrastinate
 import psycopg
 import redis.asyncio as redis
 
+from coursehub.services.analytics import analytics_jobs
+from coursehub.services.analytics.rollups import ANALYTICS_QUEUE
 from coursehub.services.assessment import grading_jobs
 from coursehub.services.assessment.submissions import GRADING_QUEUE
+from coursehub.services.certificates import certificate_jobs
+from coursehub.services.certificates.issuing import CERTIFICATE_QUEUE
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.jobs import job_runs
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
 from coursehub.services.notifications import notification_jobs
-from coursehub.services.notifications.notification_email import NOTIFICATION_QUEUE
+from coursehub.services.notifications.notification_email import NOTIFICATION_QUEUE, mail_settings
 from coursehub.services.quizzes import quiz_jobs
 from coursehub.services.settings import data_dir_from_env
 
 log = logging.getLogger("coursehub.worker")
 
-WORKER_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE)
+WORKER_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE, ANALYTICS_QUEUE, CERTIFICATE_QUEUE)
 WORKER_NICENESS = 10
 # Seconds running jobs get to finish when the worker is asked to stop (Ctrl-C of coursehub up
 # gives everything 10 s); a job cut off is requeued by the next worker without losing a run.
-SHUTDOWN_SECONDS = 4
+SHUTDOWN_SECONDS = 3
 
 
 def host(app: procrastinate.App, blueprint: procrastinate.Blueprint) -> None:
@@ -64,6 +68,8 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
     host(app, grading_jobs.tasks(context))
     host(app, quiz_jobs.tasks(context))
     host(app, notification_jobs.tasks(context))
+    host(app, analytics_jobs.tasks(context))
+    host(app, certificate_jobs.tasks(context, mail_settings()))
 
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:
