@@ -52,6 +52,7 @@ from coursehub.services.models.grading import (
 )
 from coursehub.services.models.learning import LessonProgress, Note
 from coursehub.services.models.messages import Conversation, DirectMessage
+from coursehub.services.models.notebook_runs import NotebookCheck
 from coursehub.services.models.notify_settings import (
     EmailChoice,
     EmailDelivery,
@@ -117,6 +118,7 @@ __all__ = [
     "ManualScore",
     "Module",
     "Note",
+    "NotebookCheck",
     "Notification",
     "NotificationDigest",
     "NotificationOnce",

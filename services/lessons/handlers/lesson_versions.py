@@ -18,6 +18,7 @@ from tornado import web
 from coursehub.services.content import notebook_preview
 from coursehub.services.courses import authoring
 from coursehub.services.models import Account, Lesson, LessonKind, LessonVersion
+from coursehub.services.notebook_runs import publish_checks
 from coursehub.services.settings import MB
 from coursehub.services.web.teach_base import BodyStreamHandler, TeachHandler, row_id
 
@@ -109,14 +110,30 @@ class LessonVersionsAPI(VersionsHandler, BodyStreamHandler):
     async def post(self, lesson_id: str) -> None:
         self.raise_refusal()
         limit = self.settings_obj.max_notebook_bytes
+        # The publish check (notebook_runs.publish_checks): run first, with no session open.
+        anyway = publish_checks.wants_anyway(self.get_query_argument("publish_anyway", ""))
+        async with self.db() as session:
+            _, lesson = await self.notebook_lesson(session, lesson_id)
+            files = await publish_checks.lesson_files_for_check(
+                session, lesson, self.settings_obj.course_files_dir
+            )
+        run = await publish_checks.check_notebook(bytes(self._body), files)
+        try:
+            publish_checks.refuse_unless_anyway(run, anyway)
+        except publish_checks.LessonCheckFailed as failed:
+            refused = {"error": failed.message, "status": 422, "field": "notebook"}
+            self.write_json({**refused, "check": failed.summary}, 422)
+            return
         async with self.db() as session:
             account, lesson = await self.notebook_lesson(session, lesson_id)
             version, created = await authoring.publish_notebook_version(
                 session, lesson, bytes(self._body), account, limit
             )
+            await publish_checks.keep_check(session, version, run, account.id, anyway)
             await session.commit()
         body = version_json(version, lesson, self.settings_obj.service_prefix, account.username)
         body["created"] = created
+        body["check"] = run.summary() if run else None
         self.set_header("Location", body["url"])
         self.write_json(body, 201 if created else 200)
 
