@@ -34,8 +34,10 @@ from coursehub.services.models import (
     QuizAnswer,
     QuizAttempt,
     QuizQuestion,
+    QuizQuestionVariant,
     utcnow,
 )
+from coursehub.services.quizzes import calculated_questions
 from coursehub.services.quizzes.quiz_questions import QuizError, snapshot, student_question
 from coursehub.services.quizzes.quiz_scoring import correct_answer, points_for, score_response
 from coursehub.services.quizzes.quizzes import slots_of
@@ -156,19 +158,40 @@ async def start_attempt(
     session.add(attempt)
     await session.flush()
     for position, (question, points) in enumerate(drawn):
-        session.add(
-            QuizAnswer(
-                attempt_id=attempt.id,
-                position=position,
-                question_id=question.id,
-                kind=question.kind,
-                points=points,
-                question=_copy(question),
-                state=AnswerState.OPEN,
-            )
+        copy, variant = _copy(question), None
+        if calculated_questions.is_calculated(question.spec):
+            variant = await calculated_questions.variant_for(session, question)
+            copy = calculated_questions.variant_copy(copy, variant)
+        answer = QuizAnswer(
+            attempt_id=attempt.id,
+            position=position,
+            question_id=question.id,
+            kind=question.kind,
+            points=points,
+            question=copy,
+            state=AnswerState.OPEN,
         )
+        session.add(answer)
+        if variant is not None:
+            await _take(session, question, variant, answer)
     await session.flush()
     return attempt, True
+
+
+async def _take(
+    session: AsyncSession,
+    question: QuizQuestion,
+    variant: QuizQuestionVariant,
+    answer: QuizAnswer,
+) -> None:
+    """The attempt's answer takes its variant (a fallback already taken stays its first
+    attempt's), and the question's free variants are topped up in the background."""
+    await session.flush()
+    if variant.answer_id is None:
+        variant.answer_id = answer.id
+    await defer(
+        session, calculated_questions.MAKE_VARIANTS_TASK, GRADING_QUEUE, question_id=question.id
+    )
 
 
 # -- reading ---------------------------------------------------------------------------------

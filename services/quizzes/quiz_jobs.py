@@ -24,8 +24,9 @@ from sqlalchemy import update
 from coursehub.services.assessment.grading_jobs import MAX_RUNS, grade_in_sandbox
 from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.jobs.context import WorkerContext
-from coursehub.services.models import AnswerState, Quiz, QuizAnswer, utcnow
+from coursehub.services.models import AnswerState, Quiz, QuizAnswer, QuizQuestion, utcnow
 from coursehub.services.notifications import notifications
+from coursehub.services.quizzes import calculated_questions
 from coursehub.services.quizzes.quiz_attempts import (
     QUIZ_GRADE_TASK,
     answers_of,
@@ -150,6 +151,19 @@ class QuizGrader:
             await notifications.announce(self.context.redis, made)
 
 
+async def make_variants(context: WorkerContext, question_id: int) -> int:
+    """Top up a calculated question's free variants (``make_quiz_variants``); how many."""
+    async with context.sessions() as session:
+        question = await session.get(QuizQuestion, question_id)
+        if question is None:
+            return 0
+        made = await calculated_questions.make_variants(session, question)
+        await session.commit()
+    if made:
+        log.info("Made %d variant(s) of calculated question %s", made, question_id)
+    return made
+
+
 def tasks(context: WorkerContext) -> procrastinate.Blueprint:
     """The quiz domain's tasks, for ``coursehub worker`` to host."""
     blueprint = procrastinate.Blueprint()
@@ -163,5 +177,9 @@ def tasks(context: WorkerContext) -> procrastinate.Blueprint:
     )
     async def grade_quiz_answer(job: JobContext, answer_id: int) -> None:
         await grader.grade(job, answer_id)
+
+    @blueprint.task(name=calculated_questions.MAKE_VARIANTS_TASK, queue=GRADING_QUEUE)
+    async def make_quiz_variants(question_id: int) -> None:
+        await make_variants(context, question_id)
 
     return blueprint

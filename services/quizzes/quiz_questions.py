@@ -35,8 +35,9 @@ import regex
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.content.markdown import to_safe_html
-from coursehub.services.errors import Refusal
+from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
     Account,
     Course,
@@ -45,6 +46,8 @@ from coursehub.services.models import (
     QuizSlot,
     utcnow,
 )
+from coursehub.services.quizzes import calculated_questions
+from coursehub.services.quizzes.quiz_errors import QuizError
 from coursehub.services.quizzes.quiz_scoring import FILL_IN_MODES, parse_number
 
 MAX_TEXT = 20_000
@@ -52,10 +55,6 @@ MAX_CHOICES = 26
 MAX_TAGS = 20
 CODE_ANSWER_ID = "answer"
 CODE_TESTS_ID = "tests"
-
-
-class QuizError(Refusal):
-    """A request about quizzes that cannot be done; the message says what to do."""
 
 
 # -- checking fields ---------------------------------------------------------------------------
@@ -159,7 +158,26 @@ def _accepted_answer(item: Any, number: int) -> dict[str, Any]:
     return {"mode": mode, "value": value.strip() if mode != "regex" else value}
 
 
+def _calculated(fields: dict[str, Any]) -> dict[str, Any]:
+    """A calculated question's spec: its generator notebook and tolerances (its accepted
+    answer is each attempt's own; ``calculated_questions``)."""
+    generator = calculated_questions.read_generator(fields["generator"])
+    tolerances = {
+        name: number_field(fields.get(name) or 0, name, low=0, high=1e12)
+        for name in ("abs_tol", "rel_tol")
+    }
+    return {
+        "answers": [],
+        "display": "",
+        "generator": generator,
+        "generator_hash": calculated_questions.generator_hash(generator),
+        **tolerances,
+    }
+
+
 def _fill_in(fields: dict[str, Any]) -> dict[str, Any]:
+    if fields.get("generator"):
+        return _calculated(fields)
     raw = fields.get("answers")
     if raw is None and "answer" in fields:
         raw = [{"mode": fields.get("mode", "exact"), "value": fields["answer"]}]
@@ -266,12 +284,38 @@ def _title_from(prompt: str) -> str:
 async def create_question(
     session: AsyncSession, course: Course, author: Account | None, fields: dict[str, Any]
 ) -> QuizQuestion:
+    checked = check_question(fields)
+    first = await _check_generator(checked["spec"])
     question = QuizQuestion(
-        course_id=course.id, created_by_id=author.id if author else None, **check_question(fields)
+        course_id=course.id, created_by_id=author.id if author else None, **checked
     )
     session.add(question)
     await session.flush()
+    await _start_variants(session, question, first)
     return question
+
+
+async def _check_generator(spec: dict[str, Any]) -> calculated_questions.Variant | None:
+    """A calculated question's generator run once (refused with the failing cell named);
+    its variant."""
+    if not calculated_questions.is_calculated(spec):
+        return None
+    return await calculated_questions.check_generator(spec)
+
+
+async def _start_variants(
+    session: AsyncSession, question: QuizQuestion, first: calculated_questions.Variant | None
+) -> None:
+    if first is None:
+        return
+    calculated_questions.store(session, question, first)
+    await session.flush()
+    await defer(
+        session,
+        calculated_questions.MAKE_VARIANTS_TASK,
+        GRADING_QUEUE,
+        question_id=question.id,
+    )
 
 
 async def update_question(
@@ -283,10 +327,16 @@ async def update_question(
     if "kind" in fields and fields["kind"] != question.kind.value:
         # A new kind brings its own fields; the old kind's answer fields do not carry over.
         merged = {key: merged[key] for key in COMMON_FIELDS if key in merged} | fields
-    for name, value in check_question(merged).items():
+    checked = check_question(merged)
+    old_hash = (question.spec or {}).get("generator_hash")
+    first = None
+    if checked["spec"].get("generator_hash") != old_hash:
+        first = await _check_generator(checked["spec"])
+    for name, value in checked.items():
         setattr(question, name, value)
     question.updated_at = utcnow()
     await session.flush()
+    await _start_variants(session, question, first)
     return question
 
 
@@ -343,6 +393,12 @@ def answer_fields(kind: QuestionKind, spec: dict[str, Any]) -> dict[str, Any]:
         return {"choices": choices, "shuffle": spec.get("shuffle", False)}
     if kind is QuestionKind.TRUE_FALSE:
         return {"correct": spec["correct"]}
+    if kind is QuestionKind.FILL_IN and calculated_questions.is_calculated(spec):
+        return {
+            "generator": spec["generator"],
+            "abs_tol": spec.get("abs_tol", 0),
+            "rel_tol": spec.get("rel_tol", 0),
+        }
     if kind is QuestionKind.FILL_IN:
         return {"answers": spec["answers"], "display": spec.get("display", "")}
     if kind is QuestionKind.ESSAY:
