@@ -4,6 +4,8 @@ App, under the names already queued jobs carry, with the scheduled ones schedule
 from __future__ import annotations
 
 from coursehub.services import worker
+from coursehub.services.analytics import analytics_jobs
+from coursehub.services.analytics.rollups import ANALYTICS_QUEUE, REFRESH_TASK
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
@@ -23,8 +25,14 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         EMAIL_TASK: NOTIFICATION_QUEUE,
         notification_jobs.DIGEST_TASK: NOTIFICATION_QUEUE,
         notification_jobs.SCAN_TASK: NOTIFICATION_QUEUE,
+        REFRESH_TASK: ANALYTICS_QUEUE,
+        analytics_jobs.SCAN_TASK: ANALYTICS_QUEUE,
     }
     assert all(app.tasks[name].blueprint is app for name in queues)
     assert set(worker.WORKER_QUEUES) == set(queues.values())
     scheduled = {p.task.name for p in app.periodic_registry.periodic_tasks.values()}
-    assert scheduled == {notification_jobs.DIGEST_TASK, notification_jobs.SCAN_TASK}
+    assert scheduled == {
+        notification_jobs.DIGEST_TASK,
+        notification_jobs.SCAN_TASK,
+        analytics_jobs.SCAN_TASK,
+    }

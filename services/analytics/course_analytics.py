@@ -1,0 +1,316 @@
+"""What a course's staff see of it: the figures of its rollups as tables, filtered by a
+period and a module. Every query here reads rollup rows (a few per lesson, assignment, quiz,
+test cell and day, and at most ``AT_RISK_SHOWN`` students), so a course of 10,000 students
+answers as fast as one of 100.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coursehub.services.analytics.filters import Period
+from coursehub.services.analytics.tables import Table
+from coursehub.services.courses.membership import membership
+from coursehub.services.errors import Refusal
+from coursehub.services.models import Account, Assignment, Course, Lesson, Module
+from coursehub.services.models.analytics import (
+    AnalyticsSetting,
+    AutogradedCellRollup,
+    CourseDay,
+    CourseRollup,
+    ItemRollup,
+    LessonRollup,
+    StudentRollup,
+)
+
+AT_RISK_SHOWN = 50
+REASONS = {
+    "inactive": "No activity for 14 days",
+    "behind": "Progress well below the class",
+    "failing": "Mean grade under 50 %",
+}
+
+
+@dataclass
+class CourseAnalytics:
+    course: Course
+    summary: CourseRollup | None
+    modules: list[Module]
+    module_id: int | None
+    show_class_median: bool
+    tables: dict[str, Table] = field(default_factory=dict)
+    at_risk: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def refreshed_at(self) -> datetime | None:
+        if self.summary is None or self.summary.refreshed_at.year < 2000:
+            return None
+        return self.summary.refreshed_at
+
+
+async def course_for_analytics(session: AsyncSession, account: Account, course_id: int) -> Course:
+    """The course, when ``account`` teaches it, grades it or administers the platform."""
+    course = await session.get(Course, course_id)
+    if course is None:
+        raise Refusal("There is no such course.", 404)
+    if not (await membership(session, account, course)).grades:
+        raise Refusal(
+            "Only the course's instructor, its graders and administrators see its analytics.",
+            403,
+        )
+    return course
+
+
+async def module_ids(session: AsyncSession, course_id: int) -> list[int]:
+    return list(await session.scalars(select(Module.id).where(Module.course_id == course_id)))
+
+
+async def course_analytics(
+    session: AsyncSession, course: Course, period: Period, module_id: int | None
+) -> CourseAnalytics:
+    modules = list(
+        await session.scalars(
+            select(Module).where(Module.course_id == course.id).order_by(Module.position, Module.id)
+        )
+    )
+    setting = await session.get(AnalyticsSetting, course.id)
+    found = CourseAnalytics(
+        course=course,
+        summary=await session.get(CourseRollup, course.id),
+        modules=modules,
+        module_id=module_id,
+        show_class_median=bool(setting and setting.show_class_median),
+    )
+    for table in (
+        await _days(session, course.id, period),
+        await _funnel(session, course.id, module_id),
+        await _items(session, course.id),
+        await _test_cells(session, course.id),
+    ):
+        found.tables[table.name] = table
+    found.tables["at_risk"], found.at_risk = await _at_risk(session, course.id)
+    return found
+
+
+async def _days(session: AsyncSession, course_id: int, period: Period) -> Table:
+    rows = {
+        row.day: row
+        for row in await session.scalars(
+            select(CourseDay).where(
+                CourseDay.course_id == course_id,
+                CourseDay.day >= period.since,
+                CourseDay.day <= period.until,
+            )
+        )
+    }
+    table = Table(
+        "days",
+        "Enrolments, active students and completions per day (UTC days)",
+        [
+            "day",
+            "enrolments",
+            "active students",
+            "lessons completed",
+            "course completions",
+            "attempts submitted",
+        ],
+    )
+    for day in period.days:
+        row = rows.get(day)
+        table.rows.append(
+            [
+                day,
+                *(
+                    (
+                        row.enrolments,
+                        row.active_students,
+                        row.lesson_completions,
+                        row.course_completions,
+                        row.submissions,
+                    )
+                    if row
+                    else (0, 0, 0, 0, 0)
+                ),
+            ]
+        )
+    return table
+
+
+async def _funnel(session: AsyncSession, course_id: int, module_id: int | None) -> Table:
+    statement = (
+        select(Module.title, Lesson.title, Lesson.kind, LessonRollup)
+        .join(Lesson, Lesson.module_id == Module.id)
+        .outerjoin(LessonRollup, LessonRollup.lesson_id == Lesson.id)
+        .where(Module.course_id == course_id)
+        .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
+    )
+    if module_id is not None:
+        statement = statement.where(Module.id == module_id)
+    table = Table(
+        "funnel",
+        "Completion funnel and time spent per lesson, in syllabus order",
+        [
+            "module",
+            "lesson",
+            "kind",
+            "started",
+            "completed",
+            "completion %",
+            "median minutes",
+            "total hours",
+            "video watched (students per tenth)",
+        ],
+    )
+    for module, lesson, kind, rollup in await session.execute(statement):
+        started = rollup.started if rollup else 0
+        completed = rollup.completed if rollup else 0
+        table.rows.append(
+            [
+                module,
+                lesson,
+                kind.value.lower(),
+                started,
+                completed,
+                round(100 * completed / started, 1) if started else None,
+                round(rollup.median_seconds / 60, 1) if rollup and rollup.median_seconds else None,
+                round(rollup.seconds_total / 3600, 2) if rollup else 0,
+                " ".join(str(n) for n in rollup.video_buckets)
+                if rollup and rollup.video_buckets
+                else "",
+            ]
+        )
+    return table
+
+
+async def _items(session: AsyncSession, course_id: int) -> Table:
+    table = Table(
+        "grades",
+        "Grade distribution per assignment and quiz (each student's best attempt, in %)",
+        [
+            "kind",
+            "title",
+            "students graded",
+            "median %",
+            "mean %",
+            *[f"{n * 10}-{n * 10 + 10}%" for n in range(10)],
+        ],
+    )
+    rows = await session.scalars(
+        select(ItemRollup)
+        .where(ItemRollup.course_id == course_id)
+        .order_by(ItemRollup.kind, ItemRollup.item_id)
+    )
+    for item in rows:
+        table.rows.append(
+            [
+                item.kind,
+                item.title,
+                item.students,
+                _round(item.median_percent),
+                _round(item.mean_percent),
+                *(item.histogram or [0] * 10),
+            ]
+        )
+    return table
+
+
+async def _test_cells(session: AsyncSession, course_id: int) -> Table:
+    table = Table(
+        "test_cells",
+        "Autograded test cells: share of graded attempts that pass, commonest failures "
+        "(as students were told them; hidden tests are never shown), attempts until a "
+        "student's first pass and hours from release to it",
+        [
+            "assignment",
+            "test cell",
+            "attempts",
+            "pass %",
+            "students",
+            "students passed",
+            "mean attempts to first pass",
+            "median hours to first pass",
+            "commonest failures",
+        ],
+    )
+    rows = await session.execute(
+        select(Assignment.title, AutogradedCellRollup)
+        .join(Assignment, Assignment.id == AutogradedCellRollup.assignment_id)
+        .where(AutogradedCellRollup.course_id == course_id)
+        .order_by(Assignment.id, AutogradedCellRollup.position, AutogradedCellRollup.grade_id)
+    )
+    for title, cell in rows:
+        table.rows.append(
+            [
+                title,
+                cell.grade_id,
+                cell.attempts,
+                round(100 * cell.passed / cell.attempts, 1) if cell.attempts else None,
+                cell.students,
+                cell.students_passed,
+                _round(cell.mean_attempts_to_pass, 2),
+                _round(cell.median_hours_to_pass, 1),
+                failures_text(cell.failures),
+            ]
+        )
+    return table
+
+
+async def _at_risk(session: AsyncSession, course_id: int) -> tuple[Table, list[dict[str, object]]]:
+    rows = await session.execute(
+        select(Account.username, Account.name, StudentRollup)
+        .join(Account, Account.id == StudentRollup.account_id)
+        .where(StudentRollup.course_id == course_id, StudentRollup.at_risk)
+        .order_by(StudentRollup.last_active_at.asc().nulls_first(), Account.username)
+        .limit(AT_RISK_SHOWN)
+    )
+    table = Table(
+        "at_risk",
+        "Students at risk (longest inactive first)",
+        [
+            "student",
+            "name",
+            "progress %",
+            "lessons completed",
+            "last active",
+            "mean grade %",
+            "why",
+        ],
+    )
+    people: list[dict[str, object]] = []
+    for username, name, student in rows:
+        why = ", ".join(REASONS.get(r, r) for r in student.reasons)
+        table.rows.append(
+            [
+                username,
+                name,
+                round(100 * student.progress),
+                student.lessons_completed,
+                student.last_active_at,
+                _round(student.mean_grade_percent),
+                why,
+            ]
+        )
+        people.append(
+            {"username": username, "name": name or username, "student": student, "why": why}
+        )
+    return table, people
+
+
+def failures_text(failures: list[dict[str, object]]) -> str:
+    return "; ".join(f"{f['message'] or f['type']} ({f['count']} times)" for f in failures)
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+async def set_show_class_median(session: AsyncSession, course: Course, show: bool) -> None:
+    setting = await session.get(AnalyticsSetting, course.id)
+    if setting is None:
+        session.add(AnalyticsSetting(course_id=course.id, show_class_median=show))
+    else:
+        setting.show_class_median = show

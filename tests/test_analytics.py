@@ -1,0 +1,309 @@
+"""``analytics``: a course's figures recomputed into its rollups on the real database, and
+read back as its staff see them, checked against numbers worked out by hand: the completion
+funnel, the test cells' pass rates, failures, attempts and hours to a first pass, the grade
+distribution, the students at risk; and the refusals (someone else's course, nonsense dates).
+
+The course: three lessons (two texts, a video) and four students. Ann did everything, Ben
+read the first lesson and opened the second, Cy opened the first, Dee enrolled 20 days ago
+and never came back. The assignment has two test cells; five graded attempts:
+
+=========  ===========  =================================  ================================
+attempt    hours after  test_a                             test_b
+           release
+=========  ===========  =================================  ================================
+Ann 1      2            pass                               AssertionError: wrong mean
+Ann 2      5            pass                               pass
+Ben 1      1            NameError: name 'x' is not defined A hidden test failed.
+Ben 2      3            NameError: name 'x' is not defined A hidden test failed.
+Cy 1       4            pass                               AssertionError: wrong mean
+=========  ===========  =================================  ================================
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from coursehub.hub.constants import Role
+from coursehub.services.analytics import course_analytics, rollups
+from coursehub.services.analytics.filters import module_from, period_from
+from coursehub.services.analytics.student_progress import my_progress
+from coursehub.services.errors import Refusal
+from coursehub.services.models import (
+    Account,
+    Assignment,
+    Course,
+    Enrollment,
+    Grade,
+    LessonKind,
+    LessonProgress,
+    Submission,
+    SubmissionStatus,
+    utcnow,
+)
+from coursehub.services.models.analytics import AutogradedCellRollup, CourseRollup, StudentRollup
+from tests.service_data import course_with, lessons_in
+
+PASSED = "Passed."
+WRONG_MEAN = "AssertionError: wrong mean"
+NO_X = "NameError: name 'x' is not defined"
+HIDDEN = "A hidden test failed."
+
+
+def _cells(a: str, b: str) -> list[dict[str, object]]:
+    return [
+        {
+            "grade_id": grade_id,
+            "kind": "autograded_test",
+            "score": 1.0 if feedback == PASSED else 0.0,
+            "max_points": 1.0,
+            "feedback": feedback,
+        }
+        for grade_id, feedback in (("test_a", a), ("test_b", b))
+    ]
+
+
+@pytest.fixture
+def course_story(db, make_account):
+    teacher = make_account(Role.INSTRUCTOR)
+    ann, ben, cy, dee = (make_account(Role.STUDENT) for _ in range(4))
+    course = course_with(db, teacher, students=[ann, ben, cy, dee], title="Data Analysis")
+    first, second, video = lessons_in(
+        db, course, LessonKind.TEXT, LessonKind.TEXT, LessonKind.VIDEO
+    )
+    now = utcnow()
+    released = now - timedelta(days=10)
+    with db() as session:
+        for who, progress, done in [(ann, 1.0, now), (ben, 1 / 3, None), (cy, 0.0, None)]:
+            session.execute(
+                update(Enrollment)
+                .where(Enrollment.account_id == who.id, Enrollment.course_id == course.id)
+                .values(progress=progress, completed_at=done, last_active_at=now)
+            )
+        session.execute(
+            update(Enrollment)
+            .where(Enrollment.account_id == dee.id, Enrollment.course_id == course.id)
+            .values(enrolled_at=now - timedelta(days=20))
+        )
+        session.add_all(
+            [
+                LessonProgress(
+                    account_id=ann.id, lesson_id=first.id, completed_at=now, time_spent_seconds=600
+                ),
+                LessonProgress(
+                    account_id=ann.id, lesson_id=second.id, completed_at=now, time_spent_seconds=300
+                ),
+                LessonProgress(
+                    account_id=ann.id,
+                    lesson_id=video.id,
+                    completed_at=now,
+                    time_spent_seconds=120,
+                    video_watched_fraction=1.0,
+                ),
+                LessonProgress(
+                    account_id=ben.id, lesson_id=first.id, completed_at=now, time_spent_seconds=300
+                ),
+                LessonProgress(account_id=ben.id, lesson_id=second.id, time_spent_seconds=60),
+                LessonProgress(account_id=cy.id, lesson_id=first.id, time_spent_seconds=30),
+            ]
+        )
+        assignment = Assignment(
+            course_id=course.id,
+            title="Weather checks",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            grade_cells=[
+                {"grade_id": "test_a", "kind": "autograded_test", "max_points": 1},
+                {"grade_id": "test_b", "kind": "autograded_test", "max_points": 1},
+            ],
+            max_score=2,
+            released_at=released,
+        )
+        session.add(assignment)
+        session.flush()
+        for who, attempt, hours, a, b in [
+            (ann, 1, 2, PASSED, WRONG_MEAN),
+            (ann, 2, 5, PASSED, PASSED),
+            (ben, 1, 1, NO_X, HIDDEN),
+            (ben, 2, 3, NO_X, HIDDEN),
+            (cy, 1, 4, PASSED, WRONG_MEAN),
+        ]:
+            body = f"{who.id}-{attempt}".encode()
+            submission = Submission(
+                assignment_id=assignment.id,
+                account_id=who.id,
+                attempt=attempt,
+                received_at=released + timedelta(hours=hours),
+                sha256=hashlib.sha256(body).hexdigest(),
+                notebook=body,
+                size=len(body),
+                status=SubmissionStatus.GRADED,
+            )
+            session.add(submission)
+            session.flush()
+            score = float((a == PASSED) + (b == PASSED))
+            session.add(
+                Grade(
+                    submission_id=submission.id,
+                    outcome="graded",
+                    cells=_cells(a, b),
+                    score=score,
+                    max_score=2,
+                    final_score=score,
+                )
+            )
+        session.commit()
+        session.expunge_all()
+    return {
+        "teacher": teacher,
+        "students": (ann, ben, cy, dee),
+        "course": course,
+        "lessons": (first, second, video),
+        "assignment": assignment,
+        "now": now,
+    }
+
+
+async def test_the_course_figures_are_the_ones_worked_out_by_hand(course_story, sessions):
+    course, now = course_story["course"], course_story["now"]
+    _ann, ben, _cy, dee = course_story["students"]
+    async with sessions() as session:
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+        found = await course_analytics.course_analytics(
+            session, course, period_from(None, None, now.date()), None
+        )
+
+    funnel = {row[1]: row[3:8] for row in found.tables["funnel"].rows}
+    # started, completed, completion %, median minutes, total hours
+    assert funnel["Text lesson 1"] == [3, 2, 66.7, 5.0, round(930 / 3600, 2)]
+    assert funnel["Text lesson 2"] == [2, 1, 50.0, 3.0, round(360 / 3600, 2)]
+    assert funnel["Video lesson 3"] == [1, 1, 100.0, 2.0, round(120 / 3600, 2)]
+    assert found.tables["funnel"].rows[2][8] == "0 0 0 0 0 0 0 0 0 1"  # watched to the end
+
+    cells = {row[1]: row for row in found.tables["test_cells"].rows}
+    # attempts, pass %, students, students passed, mean attempts to pass, median hours
+    assert cells["test_a"][2:8] == [5, 60.0, 3, 2, 1.0, 3.0]
+    assert cells["test_b"][2:8] == [5, 20.0, 3, 1, 2.0, 5.0]
+    async with sessions() as session:
+        test_b = await session.get_one(
+            AutogradedCellRollup, (course_story["assignment"].id, "test_b")
+        )
+    assert test_b.failures == [
+        {"type": "Hidden test", "message": HIDDEN, "count": 2},
+        {"type": "AssertionError", "message": WRONG_MEAN, "count": 2},
+    ]
+    assert "NameError: name 'x' is not defined (2 times)" in cells["test_a"][8]
+
+    (grades,) = found.tables["grades"].rows  # best attempts: Ann 100 %, Ben 0 %, Cy 50 %
+    assert grades[:5] == ["assignment", "Weather checks", 3, 50.0, 50.0]
+    assert grades[5:] == [1, 0, 0, 0, 0, 1, 0, 0, 0, 1]
+
+    # Dee: enrolled 20 days ago, never active; Ben: every attempt at 0 %. Cy, at 0 % progress,
+    # is not "behind": the class median is 1/6, and behind means 25 points below it.
+    assert [(p["username"], p["student"].reasons) for p in found.at_risk] == [
+        (dee.username, ["inactive"]),
+        (ben.username, ["failing"]),
+    ]
+    summary = found.summary
+    assert (summary.students, summary.completed, summary.at_risk) == (4, 1, 2)
+    assert summary.active_7_days == 3
+    today = {row[0]: row for row in found.tables["days"].rows}[now.date()]
+    # enrolments, active students, lessons completed, course completions
+    assert today[1:5] == [3, 3, 4, 1]
+    assert sum(row[5] for row in found.tables["days"].rows) == 5  # every attempt
+
+
+async def test_refreshing_again_gives_the_same_rows_and_the_module_filter_narrows_the_funnel(
+    course_story, sessions
+):
+    course, now = course_story["course"], course_story["now"]
+    async with sessions() as session:
+        for _ in range(2):
+            await rollups.refresh_course(session, course.id, now)
+            await session.commit()
+        rows = await session.scalars(
+            select(StudentRollup.account_id).where(StudentRollup.course_id == course.id)
+        )
+        assert len(list(rows)) == 4
+        module_id = (await course_analytics.module_ids(session, course.id))[0]
+        assert module_from(str(module_id), {module_id}) == module_id
+        with pytest.raises(Refusal, match="no such module"):
+            module_from("999999", {module_id})
+
+
+async def test_a_stale_course_asks_for_one_refresh_job_not_one_per_page_view(
+    course_story, sessions
+):
+    course = course_story["course"]
+    async with sessions() as session:
+        assert await rollups.request_refresh(session, course.id) is True
+        assert await rollups.request_refresh(session, course.id) is False  # asked already
+        await session.commit()
+        assert course.id in await rollups.courses_to_refresh(session)
+        rollup = await session.get_one(CourseRollup, course.id)
+        assert rollup.refreshed_at.year < 2000  # never computed yet
+
+
+async def test_only_the_courses_staff_see_its_analytics(course_story, sessions, make_account):
+    course = course_story["course"]
+    stranger = make_account(Role.INSTRUCTOR)
+    student = course_story["students"][0]
+    async with sessions() as session:
+        for outsider in (stranger, student):
+            with pytest.raises(Refusal) as refused:
+                await course_analytics.course_for_analytics(
+                    session, await session.get_one(Account, outsider.id), course.id
+                )
+            assert refused.value.status == 403
+        teacher = await session.get_one(Account, course_story["teacher"].id)
+        shown = await course_analytics.course_for_analytics(session, teacher, course.id)
+        assert isinstance(shown, Course)
+        with pytest.raises(Refusal) as missing:
+            await course_analytics.course_for_analytics(session, teacher, 2**31 - 2)
+        assert missing.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "words"),
+    [
+        ("2026-13-01", None, "is not a date"),
+        ("yesterday", None, "is not a date"),
+        ("2026-06-01", "2026-05-01", "starts (2026-06-01) after it ends"),
+        ("1999-12-31", "2000-01-05", "between 2000-01-01 and today"),
+        ("2026-06-01", "2031-01-01", "between 2000-01-01 and today"),
+        ("2020-01-01", "2026-06-01", "at most three years"),
+    ],
+    ids=["month 13", "a word", "backwards", "before 2000", "far future", "too long"],
+)
+def test_nonsense_date_ranges_are_refused_with_a_sentence(since, until, words):
+    with pytest.raises(Refusal, match=words.replace("(", r"\(").replace(")", r"\)")) as refused:
+        period_from(since, until, date(2026, 12, 7))
+    assert refused.value.status == 400
+
+
+def test_no_dates_mean_the_last_30_days():
+    period = period_from(None, None, date(2026, 12, 7))
+    assert (period.since, period.until, len(period.days)) == (
+        date(2026, 11, 8),
+        date(2026, 12, 7),
+        30,
+    )
+
+
+async def test_a_student_sees_their_progress_grades_and_next_lesson(course_story, sessions):
+    course, now = course_story["course"], course_story["now"]
+    _ann, ben, _cy, _dee = course_story["students"]
+    async with sessions() as session:
+        await rollups.refresh_course(session, course.id, now)
+        await course_analytics.set_show_class_median(session, course, True)
+        await session.commit()
+        (mine,) = await my_progress(session, await session.get_one(Account, ben.id), now)
+    assert mine.modules.rows == [["Week 1", 3, 1, 6]]  # 360 s
+    assert mine.next_lesson is not None and mine.next_lesson[1] == "Text lesson 2"
+    assert [row[2:] for row in mine.grades.rows] == [[0.0, 50.0]]  # best 0 %, class median 50 %
+    assert mine.over_time.rows == [[now.date(), 1, 1]]
