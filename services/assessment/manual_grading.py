@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.assessment import rubrics
 from coursehub.services.assessment.assignments import AssignmentError, apply_penalty
+from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
     Account,
     ArchivedGrade,
@@ -67,6 +68,10 @@ def totals(
     return Totals(score, apply_penalty(score, penalty_percent), waiting and override is None)
 
 
+CERTIFICATE_RECHECK_TASK = "recheck_certificate_after_grade"
+CERTIFICATE_QUEUE = "certificates"
+
+
 async def recompute_grade(session: AsyncSession, submission_id: int) -> Grade | None:
     """Bring the attempt's grade up to date with people's scores and override."""
     grade = await session.scalar(select(Grade).where(Grade.submission_id == submission_id))
@@ -87,6 +92,11 @@ async def recompute_grade(session: AsyncSession, submission_id: int) -> Grade | 
     grade.score, grade.final_score = result.score, result.final_score
     grade.needs_manual = result.needs_manual
     await session.flush()
+    # The course's certificate rule is checked again by a job committed with this grade
+    # (the certificates package sits above this one; the names are its own).
+    await defer(
+        session, CERTIFICATE_RECHECK_TASK, CERTIFICATE_QUEUE, graded_submission=submission_id
+    )
     return grade
 
 

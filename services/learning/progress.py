@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.certificates import issuing
 from coursehub.services.errors import Refusal
 from coursehub.services.models import LessonKind
 
@@ -249,4 +250,6 @@ async def recompute_course(
     ).first()
     if row is None:
         return CourseProgress(0.0, None)
+    if row[1] is not None:  # complete: the certificate, if the rule asks no more, comes now
+        await issuing.check(session, account_id, course_id)
     return CourseProgress(float(row[0]), row[1])

@@ -126,6 +126,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("forum_mention", "Someone mentions you in a forum", EmailChoice.EMAIL),
     Kind("forum_reply", "Someone replies in a forum thread you take part in", EmailChoice.DIGEST),
     Kind("enrolled", "You are enrolled in a course", EmailChoice.OFF),
+    Kind(
+        "certificate_issued",
+        "You earn a course certificate",
+        EmailChoice.EMAIL,
+        fallback_title="You earned a course certificate.",
+    ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 UNKNOWN = Kind("", "", EmailChoice.OFF)

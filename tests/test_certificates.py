@@ -1,0 +1,267 @@
+"""Certificates on real PostgreSQL: a student who completes a course under its rule gets a
+certificate in that same transaction (PDF job queued, notification made); the PDF, rendered
+by WeasyPrint, reads back with the student's Unicode name, the course and the date; an
+uploaded PDF is authentic only unchanged; the credential's Ed25519 proof holds only for the
+document signed; a grade that drops below the bar is put before staff, not revoked."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+
+import pypdf
+import pypdfium2
+import pytest
+from sqlalchemy import func, select, text
+
+from coursehub.hub.constants import Role
+from coursehub.services.assessment import manual_grading
+from coursehub.services.certificates import certificate_rules, issuing
+from coursehub.services.certificates.certificate_pdf import (
+    SAMPLE,
+    CertificateError,
+    check_template,
+    render_pdf,
+)
+from coursehub.services.certificates.credentials import credential_is_authentic, load_keys
+from coursehub.services.learning import progress
+from coursehub.services.models import (
+    Account,
+    Course,
+    LessonKind,
+    Notification,
+    Quiz,
+    QuizAttempt,
+    utcnow,
+)
+from coursehub.services.models.certificates import Certificate
+from tests.service_data import course_with, lessons_in
+
+PUBLIC = "https://coursehub.example"
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The PDF's text as PDFium reads it (lines joined with spaces)."""
+    document = pypdfium2.PdfDocument(pdf)
+    text = " ".join(page.get_textpage().get_text_range() for page in document)
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def keys(tmp_path):
+    return load_keys(tmp_path)
+
+
+def named(db, account: Account, name: str) -> Account:
+    with db() as session:
+        row = session.get(Account, account.id)
+        row.name = name
+        session.commit()
+    return account
+
+
+async def set_rule(sessions, course: Course, **body):
+    async with sessions() as session:
+        found = await session.get(Course, course.id)
+        await certificate_rules.save_rule(session, found, body)
+        await session.commit()
+
+
+async def complete_all(sessions, student, course, lessons) -> None:
+    for lesson in lessons:
+        async with sessions() as session:
+            await progress.complete_lesson(session, student.id, course.id, lesson.id, lesson.kind)
+            await session.commit()
+
+
+async def held(sessions, student, course) -> Certificate | None:
+    async with sessions() as session:
+        return await session.scalar(
+            select(Certificate).where(
+                Certificate.account_id == student.id, Certificate.course_id == course.id
+            )
+        )
+
+
+async def test_completing_the_course_issues_a_certificate_with_its_pdf_and_credential(
+    db, sessions, make_account, keys
+):
+    teacher = make_account(Role.INSTRUCTOR)
+    student = named(db, make_account(), "Zoë Ångström-Łukasiewicz Дмитриевна")
+    course = course_with(db, teacher, students=[student], title="Cell Biology")
+    lessons = lessons_in(
+        db, course, LessonKind.TEXT, LessonKind.TEXT, LessonKind.TEXT, optional=[2]
+    )
+    await set_rule(
+        sessions,
+        course,
+        title="Certificate of Completion",
+        signatory_name="Rosalind Franklin",
+        signatory_title="Course instructor",
+    )
+
+    await complete_all(sessions, student, course, lessons[:1])
+    assert await held(sessions, student, course) is None  # one required lesson to go
+    await complete_all(sessions, student, course, lessons[1:2])  # the optional one: not needed
+
+    certificate = await held(sessions, student, course)
+    assert certificate is not None and certificate.pdf_error is None
+    assert len(certificate.public_id) >= 24  # unguessable
+    with db() as session:
+        [kind] = session.scalars(
+            select(Notification.kind).where(Notification.account_id == student.id)
+        ).all()
+        jobs = session.execute(
+            text("SELECT task_name, args FROM procrastinate_jobs WHERE task_name = :task"),
+            {"task": issuing.RENDER_TASK},
+        ).all()
+    assert kind == "certificate_issued"
+    assert {"certificate_id": certificate.id} in [args for _task, args in jobs]
+
+    async with sessions() as session:
+        made = await issuing.make_documents(session, certificate.id, keys, PUBLIC)
+        await session.commit()
+        pdf = made.pdf
+        credential = made.credential
+    words = pdf_text(pdf)
+    assert "Zoë Ångström-Łukasiewicz Дмитриевна" in words
+    assert "Cell Biology" in words
+    assert issuing.issued_on(certificate.issued_at) in words
+    assert "Rosalind Franklin" in words
+    assert certificate.public_id in words
+
+    assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert credential["credentialSubject"]["name"] == "Zoë Ångström-Łukasiewicz Дмитриевна"
+    assert credential["credentialSubject"]["achievement"]["name"] == "Cell Biology"
+    assert credential_is_authentic(keys, credential)
+    forged = json.loads(json.dumps(credential))
+    forged["credentialSubject"]["name"] = "Somebody Else"
+    assert not credential_is_authentic(keys, forged)
+
+    # Completing again issues nothing more.
+    await complete_all(sessions, student, course, lessons[:2])
+    with db() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(Certificate)
+            .where(Certificate.account_id == student.id)
+        )
+    assert count == 1
+
+
+async def test_an_uploaded_pdf_is_authentic_only_as_issued(db, sessions, make_account, keys):
+    teacher, student = make_account(Role.INSTRUCTOR), make_account()
+    course = course_with(db, teacher, students=[student], title="Genetics")
+    lessons = lessons_in(db, course, LessonKind.TEXT)
+    await set_rule(sessions, course, title="Certificate of Completion")
+    await complete_all(sessions, student, course, lessons)
+    certificate = await held(sessions, student, course)
+    async with sessions() as session:
+        pdf = (await issuing.make_documents(session, certificate.id, keys, PUBLIC)).pdf
+        await session.commit()
+
+    async with sessions() as session:
+        good = await issuing.check_upload(session, pdf, keys)
+        edited = pdf.replace(b"/Producer", b"/Producex", 1) if b"/Producer" in pdf else pdf + b"\n%"
+        changed = await issuing.check_upload(session, edited, keys)
+        appended = await issuing.check_upload(session, pdf + b"\n% extra\n", keys)
+        other = await issuing.check_upload(session, render_pdf(SAMPLE), keys)
+        not_pdf = await issuing.check_upload(session, b"hello", keys)
+    assert good.authentic and good.certificate.public_id == certificate.public_id
+    assert not changed.authentic and "changed" in changed.message
+    assert not appended.authentic
+    assert not other.authentic and other.message == "This PDF is not a CourseHub certificate."
+    assert not not_pdf.authentic and "not a PDF" in not_pdf.message
+
+    # Revoked with a reason: the same untouched PDF now says so.
+    async with sessions() as session:
+        row = await session.get(Certificate, certificate.id)
+        with pytest.raises(CertificateError, match="Say why"):
+            await issuing.revoke(session, row, "  ")
+        await issuing.revoke(session, row, "Plagiarised final project.")
+        await session.commit()
+    async with sessions() as session:
+        revoked = await issuing.check_upload(session, pdf, keys)
+        public = issuing.public_json(await issuing.by_public_id(session, certificate.public_id))
+    assert not revoked.authentic and "revoked: Plagiarised final project." in revoked.message
+    assert public["revoked"] and public["revoked_reason"] == "Plagiarised final project."
+
+
+async def test_no_rule_a_future_date_or_a_low_grade_issue_nothing(db, sessions, make_account):
+    teacher = make_account(Role.INSTRUCTOR)
+    no_rule, later, graded = make_account(), make_account(), make_account()
+    plain = course_with(db, teacher, students=[no_rule])
+    dated = course_with(db, teacher, students=[later])
+    strict = course_with(db, teacher, students=[graded])
+    for _student, course in ((no_rule, plain), (later, dated), (graded, strict)):
+        course.lessons = lessons_in(db, course, LessonKind.TEXT)
+    await set_rule(
+        sessions, dated, title="Certificate", not_before=(utcnow() + timedelta(days=3)).isoformat()
+    )
+    await set_rule(sessions, strict, title="Certificate", min_grade=80)
+    with db() as session:
+        quiz = Quiz(course_id=strict.id, title="Final quiz", published=True, max_score=10)
+        session.add(quiz)
+        session.flush()
+        attempt = QuizAttempt(
+            quiz_id=quiz.id,
+            account_id=graded.id,
+            attempt=1,
+            max_score=10,
+            score=7,
+            submitted_at=utcnow(),
+        )
+        session.add(attempt)
+        session.commit()
+
+    for student, course in ((no_rule, plain), (later, dated), (graded, strict)):
+        await complete_all(sessions, student, course, course.lessons)
+        assert await held(sessions, student, course) is None
+
+    async with sessions() as session:
+        found = await session.get(Course, strict.id)
+        stand = await certificate_rules.standing(session, found, graded.id)
+    assert stand.as_json() | {} == stand.as_json()
+    assert (stand.completed, stand.grade, stand.grade_met, stand.met) == (True, 70.0, False, False)
+
+    # An 8/10 reaches the bar: the re-check issues it; a regrade to 6/10 puts it before staff.
+    with db() as session:
+        session.get(QuizAttempt, attempt.id).score = 8
+        session.commit()
+    async with sessions() as session:
+        issued = await issuing.check(session, graded.id, strict.id)
+        await session.commit()
+    assert issued is not None and issued.grade == 80.0
+    with db() as session:
+        session.get(QuizAttempt, attempt.id).score = 6
+        session.commit()
+    async with sessions() as session:
+        assert await issuing.check(session, graded.id, strict.id) is None
+        await session.commit()
+        [below] = await issuing.below_bar(session, strict.id)
+    assert below.id == issued.id and below.revoked_at is None  # not revoked: staff decide
+    async with sessions() as session:
+        await issuing.keep_despite_grade(session, await session.get(Certificate, issued.id))
+        await session.commit()
+        assert await issuing.below_bar(session, strict.id) == []
+
+
+def test_templates_use_documented_fields_and_fetch_nothing_remote():
+    check_template("<h1>{{ holder_name }}</h1><p>{{ course_title }} {{ issued_on }}</p>")
+    with pytest.raises(CertificateError, match="does not know: password"):
+        check_template("<p>{{ holder_name }} {{ password }}</p>")
+    with pytest.raises(CertificateError, match="not valid"):
+        check_template("<p>{{ holder_name </p>")
+    with pytest.raises(CertificateError, match="may not load anything from elsewhere"):
+        render_pdf(SAMPLE, '<img src="http://127.0.0.1:9/logo.png"><p>{{ holder_name }}</p>')
+    with pytest.raises(CertificateError, match="may not load anything from elsewhere"):
+        render_pdf(SAMPLE, '<style>@import url("file:///etc/passwd");</style>{{ holder_name }}')
+    letter = render_pdf(SAMPLE.__class__(**{**SAMPLE.__dict__, "page_size": "Letter"}))
+    box = pypdf.PdfReader(io.BytesIO(letter)).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (792, 612)  # Letter, landscape
+
+
+def test_assessment_queues_the_recheck_under_the_certificates_task_name():
+    assert manual_grading.CERTIFICATE_RECHECK_TASK == issuing.RECHECK_TASK
+    assert manual_grading.CERTIFICATE_QUEUE == issuing.CERTIFICATE_QUEUE
