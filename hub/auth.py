@@ -12,6 +12,12 @@ service hands a browser in a short-lived cookie right after registering or chang
 password, redeemed at ``/hub/coursehub/welcome``), and the service's call that ends every
 session of a person (``/hub/api/coursehub/users/<name>/end-sessions``) when their password
 changes. Every sign-in starts a new session id, whatever the browser brought along.
+
+A person's notebook server signs in (the hub's OAuth) only its owner: the hub's admins hold
+``access:servers`` for every server, but an admin opening a student's server would carry their
+platform session into a page that runs the student's code and extensions, so the hub's
+authorization step refuses anyone but the owner (``OwnServerAuthorizeHandler``) before any
+token or cookie for that server exists. Admins still start, stop and list servers.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from functools import cached_property
 from typing import Any
 
 from jupyterhub import orm
+from jupyterhub.apihandlers.auth import OAuthAuthorizeHandler
 from jupyterhub.handlers.base import SESSION_COOKIE_NAME, BaseHandler
 from jupyterhub.utils import new_token
 from oauthenticator.generic import GenericOAuthenticator
@@ -206,6 +213,8 @@ class CourseAuthenticator(GenericOAuthenticator):
             (r"/coursehub/welcome$", WelcomeHandler),
             (r"/coursehub/unread$", UnreadCountHandler),
             (r"/api/coursehub/users/([^/]+)/end-sessions$", EndSessionsHandler),
+            # Before the hub's own: only a server's owner signs in to it.
+            (r"/api/oauth2/authorize", OwnServerAuthorizeHandler),
         ]
 
 
@@ -268,3 +277,38 @@ class EndSessionsHandler(BaseHandler):
         self.db.commit()
         self.log.info("Ended every session of %s (%d tokens revoked)", name, len(tokens))
         self.set_status(204)
+
+
+class OwnServerAuthorizeHandler(OAuthAuthorizeHandler):
+    """The hub's OAuth authorization, refusing a person's notebook server to everyone but its
+    owner (admins and anyone else holding ``access:servers`` included), with a page that says
+    why, before a code, a token or a cookie for that server is made."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        if not await self.refused_as_not_the_owner():
+            await super().get()
+
+    @web.authenticated
+    async def post(self) -> None:
+        if not await self.refused_as_not_the_owner():
+            super().post()
+
+    async def refused_as_not_the_owner(self) -> bool:
+        client_id = self.get_argument("client_id", "")
+        client = self.db.query(orm.OAuthClient).filter_by(identifier=client_id).one_or_none()
+        spawner = client.spawner if client is not None else None
+        if spawner is None or spawner.user is None:
+            return False  # a service (the course service), or not a client: the hub decides
+        owner = spawner.user.name
+        if owner == self.current_user.name:
+            return False
+        self.log.warning(
+            "%s was refused sign-in to %s's server: servers open only for their owner",
+            self.current_user.name,
+            owner,
+        )
+        self.set_status(403)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(await self.render_template("not_your_server.html", owner=owner))
+        return True
