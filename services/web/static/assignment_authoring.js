@@ -27,14 +27,8 @@
     return Number.isNaN(moment.getTime()) ? null : moment.toISOString();
   }
 
+  // (Shown times are written in local time by api.js for every page.)
   function showLocalTimes() {
-    document.querySelectorAll("time.local-time").forEach(function (node) {
-      const moment = new Date(node.getAttribute("datetime"));
-      if (!Number.isNaN(moment.getTime())) {
-        node.title = node.textContent;
-        node.textContent = moment.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-      }
-    });
     document.querySelectorAll("input[type=datetime-local][data-iso]").forEach(function (input) {
       input.value = toLocalInput(input.dataset.iso);
     });
