@@ -32,6 +32,7 @@ from coursehub.services.models import (
     Module,
     Upload,
 )
+from coursehub.services.notebook_runs import publish_checks
 from coursehub.services.quizzes import quizzes
 from coursehub.services.web.teach_base import TeachHandler, row_id
 
@@ -102,6 +103,7 @@ class TeachPage(TeachHandler):
             problem=problem,
             done=done_message(self) if status == 200 else "",
             description_html=to_safe_html(course.description),
+            failing_checks=await publish_checks.failing_lessons(session, course.id),
         )
 
     async def thumbnail_from_form(self) -> uploads.IncomingFile | None:
@@ -405,9 +407,11 @@ class LessonEditing(TeachPage):
         problem: str = "",
         status: int = 200,
         values: dict[str, Any] | None = None,
+        check: dict[str, Any] | None = None,
     ) -> None:
         course = await authoring.course_of_lesson(session, lesson)
         versions = await authoring.lesson_versions(session, lesson.id)
+        checks = await publish_checks.checks_of(session, [version.id for version in versions])
         authors = await authoring.version_authors(session, versions)
         video = (
             await session.get(Upload, lesson.video_upload_id) if lesson.video_upload_id else None
@@ -430,6 +434,8 @@ class LessonEditing(TeachPage):
             max_notebook_mb=self.settings_obj.max_notebook_bytes / 1e6,
             max_video_mb=self.settings_obj.max_video_bytes / 1e6,
             text_html=to_safe_html(lesson.text_markdown) if lesson.kind is LessonKind.TEXT else "",
+            check=check,
+            checks=checks,
         )
 
 
@@ -609,15 +615,37 @@ class NotebookUploadPage(LessonEditing):
 
     async def post(self, lesson_id: str) -> None:
         limit = self.settings_obj.max_notebook_bytes
+        files = self.request.files.get("notebook") or []
+        data = files[0].body if files else b""
+        # The publish check (notebook_runs.publish_checks): run first, with no session open.
+        anyway = publish_checks.wants_anyway(self.get_body_argument("publish_anyway", ""))
+        async with self.db() as session:
+            _, lesson = await self.editable_lesson(session, lesson_id)
+            data_files = await publish_checks.lesson_files_for_check(
+                session, lesson, self.settings_obj.course_files_dir
+            )
+        run = await publish_checks.check_notebook(data, data_files) if data else None
         async with self.db() as session:
             account, lesson = await self.editable_lesson(session, lesson_id)
-            files = self.request.files.get("notebook") or []
             try:
-                if not files or not files[0].body:
+                if not data:
                     raise AuthoringError("Choose a .ipynb file to publish.", field="notebook")
+                try:
+                    publish_checks.refuse_unless_anyway(run, anyway)
+                except publish_checks.LessonCheckFailed as failed:
+                    await self.render_lesson(
+                        session,
+                        lesson,
+                        errors={"notebook": failed.message},
+                        problem=failed.message,
+                        status=failed.status,
+                        check=failed.summary,
+                    )
+                    return
                 version, created = await authoring.publish_notebook_version(
-                    session, lesson, files[0].body, account, limit
+                    session, lesson, data, account, limit
                 )
+                await publish_checks.keep_check(session, version, run, account.id, anyway)
             except AuthoringError as error:
                 await session.rollback()
                 await session.refresh(lesson)
