@@ -36,6 +36,7 @@ from coursehub.services.jobs.queue import make_app
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import NOTIFICATION_QUEUE, mail_settings
 from coursehub.services.quizzes import quiz_jobs
+from coursehub.services.reports import report_jobs
 from coursehub.services.settings import data_dir_from_env
 
 log = logging.getLogger("coursehub.worker")
@@ -70,6 +71,7 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
     host(app, notification_jobs.tasks(context))
     host(app, analytics_jobs.tasks(context))
     host(app, certificate_jobs.tasks(context, mail_settings()))
+    host(app, report_jobs.tasks(context))
 
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:

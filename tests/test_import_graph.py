@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("seed",),
     ("*.handlers",),
     ("web",),
-    ("community", "quizzes", "learning", "analytics"),
+    ("community", "quizzes", "learning", "analytics", "reports"),
     ("certificates",),
     ("assessment", "lessons"),
     ("notebook_runs",),

@@ -42,7 +42,10 @@ class ReportNotebook(Base):
     notebook: Mapped[dict[str, Any]] = mapped_column(JSONB)
     schedule: Mapped[str] = mapped_column(String(10), default=ReportSchedule.NONE.value)
     with_names: Mapped[bool] = mapped_column(Boolean, default=False)
-    time_limit_seconds: Mapped[int] = mapped_column(Integer, default=120)
+    time_limit_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    # The key of this report's pseudonyms (secret, random): the same student has the same
+    # pseudonym in every run of the report, and nobody can work back to the account.
+    pseudonym_key: Mapped[str] = mapped_column(String(64))
     next_run_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="SET NULL")

@@ -60,7 +60,8 @@ def upgrade() -> None:
         sa.Column("notebook", JSONB, nullable=False),
         sa.Column("schedule", sa.String(10), nullable=False, server_default="none"),
         sa.Column("with_names", sa.Boolean, nullable=False, server_default="false"),
-        sa.Column("time_limit_seconds", sa.Integer, nullable=False, server_default="120"),
+        sa.Column("time_limit_seconds", sa.Integer, nullable=False, server_default="300"),
+        sa.Column("pseudonym_key", sa.String(64), nullable=False),
         sa.Column("next_run_at", sa.DateTime(timezone=True)),
         sa.Column("created_by_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="SET NULL")),
         sa.Column(

@@ -1,0 +1,1 @@
+"""Report notebooks for a course's staff: attached, run on a pseudonymised snapshot, kept."""

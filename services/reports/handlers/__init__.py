@@ -1,0 +1,1 @@
+"""Report notebook pages and downloads for a course's staff."""
