@@ -250,6 +250,10 @@
     $("q_shuffle").checked = Boolean(q.shuffle);
     $(q.correct === false ? "q_tf_false" : "q_tf_true").checked = true;
     $("q_display").value = q.display || "";
+    $("q_generator").value = generatorText(q.generator);
+    $("q_calc_abs").value = q.generator ? q.abs_tol || "" : "";
+    $("q_calc_rel").value = q.generator ? q.rel_tol || "" : "";
+    $("calculated_part").open = Boolean(q.generator);
     $("q_guidance").value = q.guidance || "";
     $("q_solution").value = q.solution || "def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION\n";
     $("q_tests").value = q.tests || "assert answer() == 42\n";
@@ -263,6 +267,15 @@
   }
 
   function numberOrZero(value) { return value === "" ? 0 : Number(value); }
+
+  // A generator made from plain Python is shown as that Python; any other notebook as JSON.
+  function generatorText(generator) {
+    if (!generator) return "";
+    const cells = generator.cells || [];
+    const plain = cells.length === 2 && cells[0].source === "seed = 0";
+    const text = function (source) { return Array.isArray(source) ? source.join("") : source; };
+    return plain ? text(cells[1].source) : JSON.stringify(generator, null, 1);
+  }
 
   function questionFields() {
     const kind = kindSelect.value;
@@ -281,7 +294,12 @@
       fields.shuffle = $("q_shuffle").checked;
     } else if (kind === "TRUE_FALSE") {
       fields.correct = $("q_tf_true").checked;
+    } else if (kind === "FILL_IN" && $("q_generator").value.trim()) {
+      fields.generator = $("q_generator").value;
+      fields.abs_tol = numberOrZero($("q_calc_abs").value);
+      fields.rel_tol = numberOrZero($("q_calc_rel").value);
     } else if (kind === "FILL_IN") {
+      fields.generator = null;
       fields.answers = Array.from($("answer_rows").children).map(function (row) {
         const mode = row.querySelector(".answer-mode").value;
         const raw = row.querySelector(".answer-value").value;
