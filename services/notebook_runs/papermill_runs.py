@@ -124,8 +124,13 @@ async def run_notebook(
     files: Mapping[str, bytes] | None = None,
     timeout_seconds: float = 120,
     cell_timeout_seconds: float = 60,
+    keep_going: bool = False,
 ) -> NotebookRun:
-    """Execute ``notebook`` with papermill in a sandbox (see the module's docstring)."""
+    """Execute ``notebook`` with papermill in a sandbox (see the module's docstring).
+
+    ``keep_going``: run every cell even after one raises (nbclient's ``allow_errors``), as
+    checking which test cells fail in an assignment's released version needs; ``failed_cell``
+    is then the first that raised."""
     return await asyncio.to_thread(
         _run_blocking,
         nbformat.from_dict(notebook),
@@ -133,6 +138,7 @@ async def run_notebook(
         dict(files or {}),
         timeout_seconds,
         cell_timeout_seconds,
+        keep_going,
     )
 
 
@@ -142,6 +148,7 @@ def _run_blocking(
     files: dict[str, bytes],
     timeout_seconds: float,
     cell_timeout_seconds: float,
+    keep_going: bool = False,
 ) -> NotebookRun:
     if os.geteuid() != 0:
         raise SandboxUnavailable(
@@ -161,7 +168,7 @@ def _run_blocking(
                 mount_size_limited(workdir, uid, limits.disk_mb)
             os.chown(workdir, 0, uid)
             workdir.chmod(0o1770)
-            _place(workdir, notebook, parameters, files, limits)
+            _place(workdir, notebook, parameters, files, limits, keep_going)
             finished = _execute(workdir, uid, limits)
         finally:
             with contextlib.suppress(OSError):
@@ -197,6 +204,7 @@ def _place(
     parameters: dict[str, object],
     files: dict[str, bytes],
     limits: GradingLimits,
+    keep_going: bool = False,
 ) -> None:
     """The notebook, the run's settings and the data files, all root's and read-only."""
     for name, content in sorted(files.items()):
@@ -212,6 +220,7 @@ def _place(
         "parameters": parameters,
         "cell_timeout_seconds": limits.cell_timeout_s,
         "startup_seconds": limits.startup_grace_s,
+        "keep_going": keep_going,
     }
     (workdir / sandbox_runner.PARAMETERS).write_text(json.dumps(settings, default=str))
     nbformat.write(notebook, workdir / sandbox_runner.INPUT)
@@ -336,7 +345,7 @@ def read_run(
             if cell.index == failed and not cell.error_name:
                 cell.error_name = "TimeoutError"
                 cell.error_text = f"Stopped after {limit:g} s."
-    elif stop == "error" and failed is not None:
+    elif stop in ("error", "finished") and failed is not None:
         error = next(cell for cell in cells if cell.index == failed)
         problem = f"{_cell_name(source, failed).capitalize()} raised {error.error_name}."
     elif stop == "dead_kernel":

@@ -51,6 +51,8 @@ def main() -> None:
             progress_bar=False,
             log_output=False,
             cwd=str(workdir),
+            # Passed on to nbclient: every cell runs, errors or not (assignment checks).
+            allow_errors=bool(settings.get("keep_going")),
         )
     except papermill.PapermillExecutionError as error:
         report = {"stop": "error", "cell": error.cell_index}

@@ -65,6 +65,7 @@ from coursehub.services.models import (
     Submission,
     utcnow,
 )
+from coursehub.services.notebook_runs import source_checks
 from coursehub.services.web.base import BaseHandler
 from coursehub.services.web.teach_base import row_id
 
@@ -192,7 +193,37 @@ class AssignmentListAPI(AssignmentsHandler):
                 hidden=self.hidden_paths,
             )
             await session.commit()
-        self.write_json(assignments.assignment_json(assignment, staff=True), 201)
+        answer = assignments.assignment_json(assignment, staff=True)
+        self.write_json({**answer, **await self.source_check_if_asked(assignment)}, 201)
+
+    async def source_check_if_asked(self, assignment: Any) -> dict[str, Any]:
+        """With ``check_source=1`` on an upload: the source check's answer (notebook_runs)."""
+        if self.get_query_argument("check_source", "") not in ("1", "true", "yes"):
+            return {}
+        return {"source_check": await run_source_check(self, assignment)}
+
+
+async def run_source_check(handler: AssignmentsHandler, assignment: Any) -> dict[str, Any]:
+    """The solution and the released version of ``assignment`` run in the sandbox with its
+    data files (``notebook_runs.source_checks``): which test cells do not behave."""
+    async with handler.db(read_only=True) as session:
+        files = assignment_files.for_notebook(
+            await assignment_files.stored_files(session, assignment.id)
+        )
+    check = await source_checks.check_assignment_source(
+        assignment.source_notebook, assignment.student_notebook, files
+    )
+    return check.summary()
+
+
+class SourceCheckAPI(AssignmentsHandler):
+    """POST: check the stored source (staff): every test cell passes with the solution and
+    the autograded ones fail in the released version; the cells that do not are named."""
+
+    async def post(self, slug: str, assignment_id: str) -> None:
+        async with self.db(read_only=True) as session:
+            _, _, assignment = await self.assignment(session, slug, assignment_id, staff_only=True)
+        self.write_json(await run_source_check(self, assignment))
 
 
 class AssignmentAPI(AssignmentsHandler):
@@ -225,7 +256,10 @@ class SourceAPI(AssignmentsHandler):
                 hidden=self.hidden_paths,
             )
             await session.commit()
-        self.write_json(assignments.assignment_json(assignment, staff=True))
+        answer = assignments.assignment_json(assignment, staff=True)
+        if self.get_query_argument("check_source", "") in ("1", "true", "yes"):
+            answer["source_check"] = await run_source_check(self, assignment)
+        self.write_json(answer)
 
 
 class NotebookAPI(AssignmentsHandler):
@@ -467,6 +501,7 @@ def default_handlers(prefix: str) -> list[tuple[str, Any]]:
         (course, AssignmentListAPI),
         (one, AssignmentAPI),
         (rf"{one}/source", SourceAPI),
+        (rf"{one}/source/check", SourceCheckAPI),
         (rf"{one}/notebook", NotebookAPI),
         (rf"{one}/files", FilesAPI),
         (rf"{one}/files/(.+)", FileAPI),

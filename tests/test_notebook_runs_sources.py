@@ -1,0 +1,58 @@
+"""An nbgrader assignment source is checked at upload: with the solution every test cell
+passes, and in the released version (solutions stripped) the autograded test cells fail. A
+test cell that fails with the solution, or passes without any answer, is named."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+
+from coursehub.services.notebook_runs.source_checks import check_assignment_source
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
+
+
+def graded(source: str, grade_id: str, *, solution: bool, points: int = 0):  # type: ignore[no-untyped-def]
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {
+        "grade": not solution,
+        "solution": solution,
+        "locked": not solution,
+        "grade_id": grade_id,
+        "schema_version": 3,
+        **({"points": points} if not solution else {}),
+    }
+    return cell
+
+
+def assignment(answer: str, tests: dict[str, str]) -> nbformat.NotebookNode:
+    book = nbformat.v4.new_notebook()
+    book.cells = [
+        nbformat.v4.new_markdown_cell("Write `mean(values)`."),
+        graded(answer, "answer", solution=True),
+        *(graded(code, grade_id, solution=False, points=1) for grade_id, code in tests.items()),
+    ]
+    return book
+
+
+async def test_the_instructor_sees_the_test_cells_that_do_not_behave():
+    tests = {
+        "test-mean": "assert mean([1, 2, 3]) == 2",
+        "test-wrong": "assert mean([2, 2]) == 3",  # fails even with the solution
+        "test-nothing": "assert True",  # passes without any answer
+        "test-data": "assert mean([float(x) for x in open('data/n.txt').read().split()]) == 5",
+    }
+    solution = assignment("def mean(values):\n    return sum(values) / len(values)", tests)
+    released = assignment("def mean(values):\n    raise NotImplementedError()", tests)
+
+    check = await check_assignment_source(solution, released, {"data/n.txt": b"4 6\n"})
+
+    assert not check.ok
+    assert [(c.index, c.grade_id) for c in check.failing_with_solution] == [(3, "test-wrong")]
+    assert "AssertionError" in check.failing_with_solution[0].problem
+    assert [(c.index, c.grade_id) for c in check.passing_without_answers] == [(4, "test-nothing")]
+    summary = check.summary()
+    assert summary["ok"] is False
+    assert summary["failing_with_solution"][0]["grade_id"] == "test-wrong"
