@@ -168,11 +168,27 @@ def stopped_within(terminal: Terminal, send: str, seconds: float) -> float:
     return time.monotonic() - began
 
 
+@pytest.fixture
+def started() -> Iterator[list[Terminal]]:
+    """Whatever a failing test left running is stopped (Ctrl-C, then killed)."""
+    terminals: list[Terminal] = []
+    yield terminals
+    for terminal in terminals:
+        if terminal.process.poll() is None:
+            terminal.process.send_signal(signal.SIGINT)
+            try:
+                terminal.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(terminal.process.pid, signal.SIGKILL)
+                terminal.process.wait()
+
+
 @pytest.mark.parametrize("send", ["group", "parent"], ids=["ctrl-c", "sigint-to-the-parent"])
-def test_a_calm_start_and_a_quick_stop(tmp_path: Path, databases, send: str):
+def test_a_calm_start_and_a_quick_stop(tmp_path: Path, databases, send: str, started):
     database, redis_db = databases
     data_dir = tmp_path / "data"
     terminal = coursehub_up(data_dir, platform_env(data_dir, database, redis_db))
+    started.append(terminal)
     statuses = wait_until_running(terminal)
 
     shown = terminal.shown()
@@ -203,7 +219,9 @@ def test_a_calm_start_and_a_quick_stop(tmp_path: Path, databases, send: str):
     assert running_with(data_dir) == [], "something kept running after Ctrl-C"
 
 
-def test_up_with_its_port_taken_says_so_and_leaves_nothing_running(tmp_path: Path, databases):
+def test_up_with_its_port_taken_says_so_and_leaves_nothing_running(
+    tmp_path: Path, databases, started
+):
     database, redis_db = databases
     data_dir = tmp_path / "data"
     env = platform_env(data_dir, database, redis_db)
@@ -212,6 +230,7 @@ def test_up_with_its_port_taken_says_so_and_leaves_nothing_running(tmp_path: Pat
         other_program.bind(("127.0.0.1", port))
         other_program.listen()
         terminal = coursehub_up(data_dir, env)
+        started.append(terminal)
         assert terminal.process.wait(timeout=120) == 1
     shown = terminal.shown().strip()
     assert shown == (
