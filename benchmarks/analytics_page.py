@@ -135,11 +135,8 @@ def make_data(url: str) -> None:
         for statement in DATA:
             started = time.perf_counter()
             conn.execute(statement, params)  # type: ignore[arg-type]
-            print(
-                f"  {statement.split()[0]} {statement.split()[2]:<16} "
-                f"{time.perf_counter() - started:6.1f} s",
-                flush=True,
-            )
+            label = " ".join(statement.split()[:3:2])
+            print(f"  {label:<28}{time.perf_counter() - started:6.1f} s", flush=True)
         counts = conn.execute(
             """SELECT (SELECT count(*) FROM lesson_progress), (SELECT count(*) FROM submissions),
                       (SELECT count(*) FROM enrollments)"""
