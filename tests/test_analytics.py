@@ -25,12 +25,13 @@ import hashlib
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from coursehub.hub.constants import Role
-from coursehub.services.analytics import course_analytics, rollups
+from coursehub.services.analytics import course_analytics, platform_analytics, rollups
 from coursehub.services.analytics.filters import module_from, period_from
 from coursehub.services.analytics.student_progress import my_progress
+from coursehub.services.analytics.tables import Table, as_csv
 from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
@@ -307,3 +308,33 @@ async def test_a_student_sees_their_progress_grades_and_next_lesson(course_story
     assert mine.next_lesson is not None and mine.next_lesson[1] == "Text lesson 2"
     assert [row[2:] for row in mine.grades.rows] == [[0.0, 50.0]]  # best 0 %, class median 50 %
     assert mine.over_time.rows == [[now.date(), 1, 1]]
+
+
+async def test_the_platform_figures_of_today_count_accounts_enrolments_and_the_queue(
+    course_story, sessions
+):
+    now = course_story["now"]
+    async with sessions() as session:
+        await rollups.refresh_platform(session, now)
+        await session.commit()
+        period = period_from(None, None, now.date())
+        days = await platform_analytics.platform_days(session, period)
+        queue = await platform_analytics.grading_queue(session, now)
+        accounts = await session.scalar(select(func.count()).select_from(Account))
+        enrolled_today = await session.scalar(
+            select(func.count())
+            .select_from(Enrollment)
+            .where(func.date(func.timezone("UTC", Enrollment.enrolled_at)) == now.date())
+        )
+    today = days.rows[-1]
+    assert today[0] == now.date()
+    assert today[1] == accounts  # every account made so far, this test's five among them
+    assert today[6] == enrolled_today >= 3  # Ann, Ben and Cy enrolled today
+    measures = dict(queue.rows)
+    assert set(measures) >= {"attempts waiting", "graded", "failed runs"}
+    assert all(isinstance(measures[m], int) for m in ("attempts waiting", "graded"))
+
+
+def test_a_csv_cell_that_a_spreadsheet_would_run_is_quoted():
+    table = Table("t", "t", ["name", "score"], [["=HYPERLINK(1)", -3.5], ["Ann", None]])
+    assert as_csv(table).splitlines() == ["name,score", "'=HYPERLINK(1),-3.5", "Ann,"]
