@@ -338,3 +338,38 @@ async def test_the_platform_figures_of_today_count_accounts_enrolments_and_the_q
 def test_a_csv_cell_that_a_spreadsheet_would_run_is_quoted():
     table = Table("t", "t", ["name", "score"], [["=HYPERLINK(1)", -3.5], ["Ann", None]])
     assert as_csv(table).splitlines() == ["name,score", "'=HYPERLINK(1),-3.5", "Ann,"]
+
+
+async def test_a_student_whose_pace_falls_is_at_risk_before_going_quiet(db, make_account, sessions):
+    """Eve completed two lessons 10 days ago and none since: not inactive yet (10 < 14
+    days), but completing fewer than half as many lessons as the week before."""
+    teacher, eve, fay = make_account(Role.INSTRUCTOR), make_account(), make_account()
+    course = course_with(db, teacher, students=[eve, fay])
+    lessons = lessons_in(db, course, *[LessonKind.TEXT] * 4)
+    now = utcnow()
+    with db() as session:
+        for who, lesson, days_ago in [(eve, 0, 10), (eve, 1, 10), (fay, 0, 9), (fay, 1, 2)]:
+            moment = now - timedelta(days=days_ago)
+            session.add(
+                LessonProgress(
+                    account_id=who.id,
+                    lesson_id=lessons[lesson].id,
+                    first_opened_at=moment,
+                    last_opened_at=moment,
+                    completed_at=moment,
+                )
+            )
+        session.execute(
+            update(Enrollment).where(Enrollment.course_id == course.id).values(progress=0.5)
+        )
+        session.commit()
+    async with sessions() as session:
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+        found = await course_analytics.course_analytics(
+            session, course, period_from(None, None, now.date()), None
+        )
+    assert [(p["username"], p["student"].reasons) for p in found.at_risk] == [
+        (eve.username, ["slowing"])
+    ]
+    assert found.at_risk[0]["why"] == "Completing fewer lessons than the week before"

@@ -31,6 +31,7 @@ AT_RISK_SHOWN = 50
 REASONS = {
     "inactive": "No activity for 14 days",
     "behind": "Progress well below the class",
+    "slowing": "Completing fewer lessons than the week before",
     "failing": "Mean grade under 50 %",
 }
 

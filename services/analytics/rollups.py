@@ -24,8 +24,9 @@ REFRESH_TASK = "analytics.refresh_course"
 STALE_AFTER = timedelta(minutes=10)
 # At most one refresh job per course is asked for in this time.
 REQUEST_EVERY = timedelta(minutes=2)
-# At risk: no activity in this many days, progress this far below the class median, or a
-# mean grade under this percentage.
+# At risk: no activity in this many days, progress this far below the class median, fewer
+# than half as many lessons completed in the last 7 days as in the 7 before (falling
+# progress), or a mean grade under this percentage.
 INACTIVE_DAYS = 14
 BEHIND_BY = 0.25
 FAILING_PERCENT = 50.0
@@ -206,7 +207,10 @@ _STUDENTS = text(
     {_BEST},
     done AS (
         SELECT account_id, count(completed_at) AS lessons,
-               max(greatest(last_opened_at, completed_at)) AS touched
+               max(greatest(last_opened_at, completed_at)) AS touched,
+               count(*) FILTER (WHERE completed_at >= :week_ago) AS last_week,
+               count(*) FILTER (WHERE completed_at >= :two_weeks_ago
+                                  AND completed_at < :week_ago) AS week_before
         FROM progress GROUP BY account_id
     ),
     graded AS (SELECT account_id, avg(percent) AS percent FROM best GROUP BY account_id),
@@ -222,6 +226,7 @@ _STUDENTS = text(
     facts AS (
         SELECT en.account_id, en.progress, en.completed_at, en.enrolled_at,
                coalesce(d.lessons, 0) AS lessons, g.percent,
+               coalesce(d.last_week, 0) AS last_week, coalesce(d.week_before, 0) AS week_before,
                nullif(greatest(
                    coalesce(en.last_active_at, '-infinity'), coalesce(d.touched, '-infinity'),
                    coalesce(s.at, '-infinity')
@@ -239,6 +244,8 @@ _STUDENTS = text(
                  THEN 'inactive' END,
             CASE WHEN f.completed_at IS NULL AND f.progress < m.progress - :behind_by
                  THEN 'behind' END,
+            CASE WHEN f.completed_at IS NULL AND f.last_week * 2 < f.week_before
+                 THEN 'slowing' END,
             CASE WHEN f.percent < :failing THEN 'failing' END
         ], NULL)) AS reasons
         FROM facts f CROSS JOIN median m
@@ -315,6 +322,8 @@ async def refresh_course(
         "behind_by": BEHIND_BY,
         "failing": FAILING_PERCENT,
         "active_since": now - timedelta(days=7),
+        "week_ago": now - timedelta(days=7),
+        "two_weeks_ago": now - timedelta(days=14),
     }
     # Refreshes of one course wait for each other instead of deleting each other's rows.
     await session.execute(text("SELECT pg_advisory_xact_lock(7215, :course_id)"), params)
