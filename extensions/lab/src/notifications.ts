@@ -144,7 +144,10 @@ class Feed {
     const latest = await call<ILatest>(['notifications']);
     this.latest = latest.notifications;
     this.unread = latest.unread;
-    this.lastId = Math.max(0, ...latest.notifications.map(n => n.id));
+    for (const n of latest.notifications) {
+      this.seen.add(n.id);
+    }
+    this.lastId = Math.max(this.lastId, ...latest.notifications.map(n => n.id));
     this.bell.setCount(this.unread);
   }
 
@@ -216,11 +219,14 @@ class Feed {
       return;
     }
     const n = JSON.parse(data) as ICourseHubNotification;
-    if (n.id <= this.lastId) {
+    // Notifications committed together can arrive out of order: each is placed by its id
+    // and counted once, never dropped for being lower than one already shown.
+    if (this.seen.has(n.id)) {
       return;
     }
-    this.lastId = n.id;
-    this.latest = [n, ...this.latest].slice(0, 50);
+    this.seen.add(n.id);
+    this.lastId = Math.max(this.lastId, n.id);
+    this.latest = [n, ...this.latest].sort((a, b) => b.id - a.id).slice(0, 50);
     this.unread += 1;
     this.bell.setCount(this.unread);
     Notification.info(titleOf(n), {
@@ -257,6 +263,7 @@ class Feed {
   private bell: Bell;
   private unread = 0;
   private lastId = 0;
+  private seen = new Set<number>();
 }
 
 export const notificationsPlugin: JupyterFrontEndPlugin<void> = {
