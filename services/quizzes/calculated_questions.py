@@ -357,8 +357,9 @@ async def pool_target(session: AsyncSession, course_id: int) -> int:
 async def make_variants(
     session: AsyncSession, question: QuizQuestion, count: int | None = None
 ) -> int:
-    """Top up the question's free variants (to ``count`` more, or to its course's target);
-    how many were made. One filler per question at a time (the others return at once)."""
+    """Top up the question's free variants (``count`` more, or back to its course's target
+    once half of them are taken); how many were made. One filler per question at a time
+    (the others return at once)."""
     if not is_calculated(question.spec):
         return 0
     got = await session.scalar(
@@ -367,7 +368,10 @@ async def make_variants(
     if not got:
         return 0
     if count is None:
-        count = await pool_target(session, question.course_id) - await free_count(session, question)
+        # Topped up in batches: one sandbox run makes many variants about as fast as one.
+        target = await pool_target(session, question.course_id)
+        free = await free_count(session, question)
+        count = target - free if free <= target // 2 else 0
     if count <= 0:
         return 0
     made = await generate(question.spec["generator"], new_seeds(count))
