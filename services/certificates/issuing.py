@@ -37,7 +37,7 @@ from coursehub.services.certificates.certificate_pdf import (
 )
 from coursehub.services.certificates.credentials import KEYWORD_PREFIX, CertificateKeys
 from coursehub.services.jobs.queue import defer
-from coursehub.services.models import Account, Course, utcnow
+from coursehub.services.models import Account, Course, Quiz, QuizAttempt, utcnow
 from coursehub.services.models.certificates import Certificate, CertificateRule
 from coursehub.services.notifications import notifications
 
@@ -84,6 +84,15 @@ async def check(session: AsyncSession, account_id: int, course_id: int) -> Certi
     if not standing.met:
         return None
     return await _issue(session, rule, course, account_id, standing.grade)
+
+
+async def check_after_quiz(session: AsyncSession, attempt: QuizAttempt) -> None:
+    """A quiz attempt's score is now known (or changed): the course's rule, checked again."""
+    if attempt.score is None:
+        return
+    course_id = await session.scalar(select(Quiz.course_id).where(Quiz.id == attempt.quiz_id))
+    if course_id is not None:
+        await check(session, attempt.account_id, course_id)
 
 
 async def _issue(

@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.assessment.submissions import GRADING_QUEUE
+from coursehub.services.certificates import issuing
 from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
@@ -384,6 +385,7 @@ async def _finish(
     attempt.timed_out = timed_out
     recompute_score(attempt, answers)
     await session.flush()
+    await issuing.check_after_quiz(session, attempt)
 
 
 def recompute_score(attempt: QuizAttempt, answers: list[QuizAnswer]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.certificates import issuing
 from coursehub.services.models import (
     Account,
     AnswerState,
@@ -101,6 +102,7 @@ async def grade_answer(
     recompute_score(attempt, answers)
     await notify_graded(session, quiz, attempt, answer)
     await session.flush()
+    await issuing.check_after_quiz(session, attempt)
     return answer
 
 

@@ -23,6 +23,7 @@ from tornado import web
 from coursehub.hub.constants import SCOPE_READ, Role
 from coursehub.hub.disk_space import disk_status
 from coursehub.hub.sandbox import sandbox_status
+from coursehub.services.certificates.certificate_pdf import PDF_PROBLEM
 from coursehub.services.jobs import worker_health
 from coursehub.services.web.base import BaseHandler
 
@@ -72,6 +73,8 @@ class HealthHandler(BaseHandler):
             "disk": disk_status(self.settings_obj.data_dir),
             "workers": await self._workers(),
         }
+        if PDF_PROBLEM:  # certificates without Pango; the rest works, so not "degraded"
+            report["certificate_pdfs"] = f"off: {PDF_PROBLEM}"
         healthy = all(value == "ok" or value.startswith("off") for value in report.values())
         self.write_json(
             {"status": "ok" if healthy else "degraded", **report}, 200 if healthy else 503
