@@ -11,6 +11,7 @@ import pytest
 from coursehub.hub.constants import Role
 from coursehub.services.assessment import manual_grading
 from coursehub.services.courses import course_staff, enrollment
+from coursehub.services.courses.handlers.catalog import course_view
 from coursehub.services.courses.membership import Place, membership
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, Assignment, Course, Quiz, QuizAttempt, Submission
@@ -151,3 +152,17 @@ def test_the_refusals_are_sentences_on_the_pages_and_in_the_api(
     )
     assert added.status_code == 409
     assert f"{student.username} is enrolled in Botany as a student" in added.json()["error"]
+
+
+async def test_a_grader_opening_the_course_page_is_told_why_instead_of_offered_enroll(
+    db, make_account, sessions
+):
+    teacher, grader = make_account(Role.INSTRUCTOR), make_account(Role.STUDENT)
+    made = course_with(db, teacher, graders=[grader], title="Ecology")
+    async with sessions() as session:
+        course = await session.get_one(Course, made.id)
+        view = await course_view(
+            session, await session.get_one(Account, grader.id), course, "/services/coursehub"
+        )
+    assert not view["viewer"]["can_enroll"]
+    assert "You grade Ecology" in view["viewer"]["enroll_refusal"]

@@ -132,6 +132,9 @@ async def course_view(
     enrolled = viewer is not None and await enrollment.is_enrolled(session, viewer, course)
     staff = enrollment.is_staff_of(viewer, course)
     refusal = enrollment.refusal(course)
+    if viewer is not None and not enrolled and refusal is None:
+        # Its graders are told why they cannot enroll instead of offered a button that fails.
+        refusal = await enrollment.teaching_conflict(session, viewer, course)
     course_url = f"{prefix}/courses/{course.slug}"
 
     def lesson_url(lesson: catalog.SyllabusLesson) -> str | None:
