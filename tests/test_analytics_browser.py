@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from coursehub.services.models import Enrollment
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.grading_data import essay_answer
 from tests.grading_room import IPYNB, make_room, wait_until_graded
 from tests.player_data import sign_in
@@ -84,7 +85,24 @@ def test_an_instructor_sees_charts_and_the_test_cell_insight_after_grading(
         f"{platform.service_url}/teach/courses/{room.course.id}/analytics?from=2026-05-01&to=2026-04-01"
     )
     assert refused.status == 400 and "after it ends" in refused.text()
+    figures = page.request.get(
+        f"{platform.service_url}/api/teach/courses/{room.course.id}/analytics"
+    ).json()
+    (cell,) = figures["tables"]["test_cells"]["rows"]
+    assert (cell["test cell"], cell["pass %"], cell["students passed"]) == ("test_add", 50.0, 1)
+    assert figures["summary"]["students"] == 2
     assert outside == []
+
+    # The administrator's platform-wide figures, each table a CSV.
+    admin = browser.new_context().new_page()
+    sign_in(admin, platform, ADMIN_EMAIL, ADMIN_PASSWORD)
+    admin.locator("#nav_platform_analytics").click()
+    expect(admin.locator("h1")).to_have_text("Platform analytics")
+    expect(admin.locator("#table_grading_queue")).to_contain_text("attempts waiting")
+    expect(admin.locator("#table_running")).to_contain_text("lesson kernels")
+    expect(admin.locator("#figure_growth svg.analytics-chart")).to_be_visible()
+    queue_csv = admin.request.get(f"{platform.service_url}/admin/analytics/grading_queue.csv")
+    assert queue_csv.ok and queue_csv.text().startswith("measure,value")
 
     student_page = browser.new_context().new_page()
     sign_in(student_page, platform, wrong.account.email)
