@@ -10,7 +10,9 @@ AUTOTEST directives are expanded with nbgrader's ``InstantiateTests`` first, as
 Without ``--json`` it prints the per-cell scores, the feedback a student would see and, set
 apart, the flags that only staff see. With ``--json`` it prints one object:
 ``{"score", "max_score", "cells": [{"grade_id", "score", "max_score"}], "flags",
-"outcome"}``. Exit status: 0 graded (whatever the score), 1 a notebook that cannot be
+"outcome"}``. ``--parameters JSON`` grades one variant of a parameterised assignment: the
+values go into the submission as papermill's injected-parameters cell after the source's
+``parameters`` cell (one already there is replaced), as the platform does. Exit status: 0 graded (whatever the score), 1 a notebook that cannot be
 used, 2 a fault of the grading machinery (nothing was graded), 3 the notebook was stopped
 (time, memory, output, crash).
 
@@ -25,6 +27,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import nbformat
+from papermill.parameterize import parameterize_notebook
 
 from coursehub.graders.assignment_notebooks import (
     InvalidNotebook,
@@ -44,11 +50,15 @@ def grade_files(
     uid: int = DEFAULT_UID,
     limits: GradingLimits = GradingLimits(),
     jobs_dir: Path | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> GradeResult:
     """Grade ``submission_path`` against the nbgrader source ``source_path`` (and the files
     beside it) in a sandbox as ``uid``."""
     source = read_source_folder(source_path)
-    submission = read_submission(submission_path.read_bytes(), source)
+    submitted = submission_path.read_bytes()
+    if parameters is not None:
+        submitted = with_parameters(submitted, parameters)
+    submission = read_submission(submitted, source)
     jobs = Path(tempfile.mkdtemp(prefix="coursehub-grade-", dir=jobs_dir))
     try:
         jobs.chmod(0o700)
@@ -62,6 +72,17 @@ def grade_files(
         )
     finally:
         shutil.rmtree(jobs, ignore_errors=True)
+
+
+def with_parameters(submitted: bytes, parameters: dict[str, Any]) -> bytes:
+    """``submitted`` with papermill's injected-parameters cell holding ``parameters``."""
+    notebook = nbformat.reads(submitted.decode("utf-8", "replace"), as_version=4)
+    notebook.cells = [
+        c for c in notebook.cells if "injected-parameters" not in c.metadata.get("tags", [])
+    ]
+    notebook.metadata.setdefault("papermill", {})
+    injected = parameterize_notebook(notebook, parameters, kernel_name="python3", language="python")
+    return nbformat.writes(injected).encode()
 
 
 def describe(result: GradeResult) -> str:
@@ -89,9 +110,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submission", type=Path, help="the student's notebook")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--uid", type=int, default=DEFAULT_UID, help="the job's uid")
+    parser.add_argument(
+        "--parameters",
+        metavar="JSON",
+        help="grade one variant: its values as a JSON object, e.g. '{\"a\": 3}'",
+    )
     args = parser.parse_args(argv)
+    parameters = None
+    if args.parameters is not None:
+        try:
+            parameters = json.loads(args.parameters)
+        except ValueError as error:
+            print(f"coursehub grade: --parameters is not JSON: {error}", file=sys.stderr)
+            return 1
+        if not isinstance(parameters, dict):
+            print("coursehub grade: --parameters must be a JSON object", file=sys.stderr)
+            return 1
     try:
-        result = grade_files(args.source, args.submission, uid=args.uid)
+        result = grade_files(args.source, args.submission, uid=args.uid, parameters=parameters)
     except InvalidNotebook as error:
         print(f"coursehub grade: {error}", file=sys.stderr)
         return 1

@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("community", "quizzes", "learning", "analytics", "reports"),
     ("certificates",),
     ("assessment", "lessons"),
+    ("variants",),
     ("notebook_runs",),
     ("courses",),
     ("accounts", "notifications"),

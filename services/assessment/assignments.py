@@ -46,6 +46,7 @@ from coursehub.services.models import (
     utcnow,
 )
 from coursehub.services.notifications import notification_events
+from coursehub.services.variants import records as variant_records
 
 log = logging.getLogger("coursehub.assignments")
 
@@ -349,6 +350,9 @@ async def update_settings(
         raise AssignmentError("The cut-off must not be before the due date; move one of them.")
     assignment.updated_at = utcnow()
     await session.flush()
+    if assignment.released_at is not None:
+        # Each enrolled student's variant, when the source has a variant rule (else nothing).
+        await variant_records.record_for_class(session, assignment)
     await notification_events.assignment_released(session, assignment)
     return assignment
 

@@ -42,6 +42,7 @@ from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.job_runs import MAX_INTERRUPTIONS
 from coursehub.services.models import Assignment, Course, Grade, Submission, SubmissionStatus
 from coursehub.services.notifications import notifications
+from coursehub.services.variants import records as variant_records
 
 if TYPE_CHECKING:
     from coursehub.graders.warm_pool import WarmPool, WarmSandbox
@@ -169,6 +170,10 @@ class SubmissionGrader:
                 select(Grade.id).where(Grade.submission_id == submission_id)
             )
             data_files = await assignment_files.job_files(session, assignment.id)
+            # A student's variant: the values injected into their copy, injected again here.
+            values = await variant_records.recorded_values(
+                session, assignment.id, submission.account_id
+            )
             attempts = context.job.attempts or 0
             cut_off = await job_runs.interrupted_runs(session, context.job.id or 0, attempts)
         if graded is not None:
@@ -188,7 +193,10 @@ class SubmissionGrader:
         await self.set_status(submission_id, SubmissionStatus.GRADING, "")
         try:
             result = await grade_in_sandbox(
-                self.context, assignment.source_notebook, submission.notebook, data_files
+                self.context,
+                assignment.source_notebook,
+                variant_records.for_grading(submission.notebook, values),
+                data_files,
             )
         except Exception as error:
             await self.platform_fault(context, submission_id, error)

@@ -77,6 +77,7 @@ from coursehub.services.models.reports import (
     ReportRunState,
     ReportSchedule,
 )
+from coursehub.services.models.variants import AssignmentVariant, AssignmentVariantRule
 
 __all__ = [
     "Account",
@@ -87,6 +88,8 @@ __all__ = [
     "Assignment",
     "AssignmentExtension",
     "AssignmentFile",
+    "AssignmentVariant",
+    "AssignmentVariantRule",
     "Base",
     "Category",
     "Conversation",

@@ -66,6 +66,7 @@ from coursehub.services.models import (
     utcnow,
 )
 from coursehub.services.notebook_runs import source_checks
+from coursehub.services.variants import records as variant_records
 from coursehub.services.web.base import BaseHandler
 from coursehub.services.web.teach_base import row_id
 
@@ -264,8 +265,15 @@ class SourceAPI(AssignmentsHandler):
 
 class NotebookAPI(AssignmentsHandler):
     async def get(self, slug: str, assignment_id: str) -> None:
-        async with self.db(read_only=True) as session:
-            _, _, assignment = await self.assignment(session, slug, assignment_id)
+        async with self.db() as session:
+            account, _, assignment = await self.assignment(session, slug, assignment_id)
+            # A student's copy carries their variant's values (recorded at first fetch).
+            notebook = (
+                assignment.student_notebook
+                if self.grader
+                else await variant_records.student_copy(session, assignment, account)
+            )
+            await session.commit()
         if self.get_argument("version", "student") == "source":
             if not self.grader:
                 raise web.HTTPError(403, GRADERS_ONLY)
@@ -273,7 +281,7 @@ class NotebookAPI(AssignmentsHandler):
                 assignment.source_notebook, f"assignment-{assignment.id}-source.ipynb"
             )
             return
-        self.write_notebook(assignment.student_notebook, f"assignment-{assignment.id}.ipynb")
+        self.write_notebook(notebook, f"assignment-{assignment.id}.ipynb")
 
 
 class FilesAPI(AssignmentsHandler):
