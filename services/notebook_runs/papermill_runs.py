@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from coursehub.graders.job_cgroup import JobCgroup, prlimit_prefix
+from coursehub.graders.job_cgroup import CGROUP_ROOT, CPU_PERIOD_US, JobCgroup, prlimit_prefix
 from coursehub.graders.limits import GradingLimits
 from coursehub.graders.sandbox_job import kill_uid
 from coursehub.hub.sandbox import (
@@ -60,6 +60,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _MISSING = re.compile(r"No such file or directory: '([^']+)'")
 STDERR_KEPT = 5000
+RUN_CGROUP_PARENT = "coursehub-notebook-runs"
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 
 
@@ -255,8 +256,7 @@ def _execute(workdir: Path, uid: int, limits: GradingLimits) -> _Finished:
     )
     prefix = sandbox.command_prefix()
     kill_uid(uid)  # a process that died mid-run may have left this uid's processes
-    JobCgroup.sweep(f"uid{uid}-")
-    group = JobCgroup.create(f"uid{uid}-{os.getpid()}-{uuid.uuid4().hex[:8]}", limits)
+    group = run_cgroup(f"uid{uid}-{os.getpid()}-{uuid.uuid4().hex[:8]}", limits)
     enter = group.enter_prefix() if group else prlimit_prefix(limits)
     command = [*enter, *prefix, sys.executable, "-m", sandbox_runner.__name__]
     started = time.monotonic()
@@ -290,6 +290,32 @@ def _execute(workdir: Path, uid: int, limits: GradingLimits) -> _Finished:
         seconds=seconds,
         executed=_read_text(workdir / sandbox_runner.EXECUTED),
     )
+
+
+def run_cgroup(name: str, limits: GradingLimits) -> JobCgroup | None:
+    """A grading job's cgroups and limits (memory, processes, one CPU's quota), but under a
+    parent of their own at the ordinary CPU weight: an author waits for this run, whereas
+    grading's parent weighs as little as a nice-15 process so queues drain in the background.
+    None without cgroup v1 (prlimit then limits memory and processes)."""
+    folders: dict[str, Path] = {}
+    try:
+        for controller in ("memory", "pids", "cpu", "freezer"):
+            if (CGROUP_ROOT / controller / "cgroup.procs").exists():
+                folder = CGROUP_ROOT / controller / RUN_CGROUP_PARENT / name
+                folder.mkdir(parents=True, exist_ok=True)
+                folders[controller] = folder
+        if not {"memory", "pids"} <= folders.keys():
+            raise OSError("no cgroup v1 memory and pids controllers")
+        (folders["memory"] / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
+        (folders["pids"] / "pids.max").write_text(str(limits.max_processes + 32))
+        if "cpu" in folders:
+            (folders["cpu"] / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            quota = int(limits.cpus * CPU_PERIOD_US)
+            (folders["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
+        return JobCgroup(name, folders)
+    except OSError:
+        JobCgroup(name, folders).remove()
+        return None
 
 
 def _kill(process: subprocess.Popen | None, group: JobCgroup | None, uid: int) -> None:
