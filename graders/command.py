@@ -12,9 +12,9 @@ apart, the flags that only staff see. With ``--json`` it prints one object:
 ``{"score", "max_score", "cells": [{"grade_id", "score", "max_score"}], "flags",
 "outcome"}``. ``--parameters JSON`` grades one variant of a parameterised assignment: the
 values go into the submission as papermill's injected-parameters cell after the source's
-``parameters`` cell (one already there is replaced), as the platform does. Exit status: 0 graded (whatever the score), 1 a notebook that cannot be
-used, 2 a fault of the grading machinery (nothing was graded), 3 the notebook was stopped
-(time, memory, output, crash).
+``parameters`` cell (one already there is replaced), as the platform does. Exit status:
+0 graded (whatever the score), 1 a notebook that cannot be used, 2 a fault of the grading
+machinery (nothing was graded), 3 the notebook was stopped (time, memory, output, crash).
 
 Needs root, as the grading workers do (bubblewrap as another uid, cgroups).
 """
