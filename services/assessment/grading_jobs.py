@@ -14,6 +14,7 @@ nor the hub.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import shutil
@@ -42,6 +43,7 @@ from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.job_runs import MAX_INTERRUPTIONS
 from coursehub.services.models import Assignment, Course, Grade, Submission, SubmissionStatus
 from coursehub.services.notifications import notifications
+from coursehub.services.variants import copy_checks as variant_copy_checks
 from coursehub.services.variants import records as variant_records
 
 if TYPE_CHECKING:
@@ -191,16 +193,29 @@ class SubmissionGrader:
             await self.fail_for_good(submission_id, INTERRUPTED_MESSAGE)
             return
         await self.set_status(submission_id, SubmissionStatus.GRADING, "")
+        graded_notebook = variant_records.for_grading(submission.notebook, values)
         try:
             result = await grade_in_sandbox(
                 self.context,
                 assignment.source_notebook,
-                variant_records.for_grading(submission.notebook, values),
+                graded_notebook,
                 data_files,
             )
         except Exception as error:
             await self.platform_fault(context, submission_id, error)
             raise
+        if values is not None and result.outcome == "graded":
+            # A variant's answer matching a classmate's variant, not its own: staff only.
+            flags = await variant_copy_checks.flags_for_submission(
+                self.context.sessions,
+                assignment_id=assignment.id,
+                account_id=submission.account_id,
+                source_notebook=assignment.source_notebook,
+                submitted=graded_notebook,
+                values=values,
+                files=data_files,
+            )
+            result = dataclasses.replace(result, flags=(*result.flags, *flags))
         await self.store_grade(submission, result)
 
     async def platform_fault(
