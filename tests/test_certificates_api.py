@@ -122,3 +122,25 @@ def test_the_rule_templates_and_refusals(platform, db, make_account, signed_in):
     junk = anyone.post(f"{platform.service_url}/api/certificates/verify", content=b"not a pdf")
     assert junk.json()["authentic"] is False and "not a PDF" in junk.json()["message"]
     anyone.close()
+
+    # The staff page: the instructor's, with the revoked certificate; a student is refused.
+    staff_page = f"{platform.service_url}/courses/{course.slug}/certificates"
+    assert learner.get(staff_page).status_code == 403
+    listed = teacher.get(staff_page)
+    assert listed.status_code == 200, listed.text[:300]
+    assert "Revoked: Issued by mistake." in listed.text
+    course_page = teacher.get(f"{platform.service_url}/courses/{course.slug}")
+    assert 'id="staff_certificates_link"' in course_page.text
+    form = {
+        "_xsrf": teacher.headers["X-XSRFToken"],
+        "action": "rule",
+        "title": "Award",
+        "min_grade": "150",
+        "page_size": "A4",
+    }
+    wrong = teacher.post(staff_page, data=form)
+    assert wrong.status_code == 400 and "from 0 to 100" in wrong.text
+    form["min_grade"] = "50"
+    right = teacher.post(staff_page, data=form)
+    assert right.status_code == 200 and right.url.params.get("done") == "rule"
+    assert teacher.get(f"{api}/certificate-rule").json()["rule"]["min_grade"] == 50

@@ -438,4 +438,76 @@ def default_handlers(prefix: str) -> list[tuple[str, Any]]:
         (f"{course}/certificates", CourseCertificatesAPI),
         (f"{course}/certificates/{cid}/(revoke|keep)", CertificateDecisionAPI),
         (f"{course}/certificate-progress", ProgressAPI),
+        *staff_handlers(prefix),
     ]
+
+
+# -- the staff page ---------------------------------------------------------------------------
+
+
+class StaffPage(CertificateHandler):
+    """``/courses/<slug>/certificates``: the rule, signature, template and preview, and the
+    course's certificates with those whose holder fell below the bar (revoke or keep)."""
+
+    async def get(self, slug: str, problem: str = "", done: str = "") -> None:
+        async with self.db(read_only=True) as session:
+            course = await self.managed_course(session, slug)
+            rule = await certificate_rules.rule_of(session, course.id)
+            found = await issuing.of_course(session, course.id)
+        prefix = self.settings_obj.service_prefix
+        self.set_status(400 if problem else 200)
+        self.render_page(
+            "certificate_staff.html",
+            course=course,
+            rule=rule_json(rule)["rule"],
+            own_template=rule.template_html if rule and rule.template_html else "",
+            fields=FIELDS,
+            certificates=[mine_json(c, prefix, self.public_url) for c in found],
+            problem=problem,
+            done=done or self.get_argument("done", ""),
+        )
+
+    async def post(self, slug: str) -> None:
+        action = self.get_body_argument("action", "")
+        try:
+            message = await self.change(slug, action)
+        except CertificateError as error:
+            await self.get(slug, problem=error.message)
+            return
+        self.redirect(f"{self.request.path}?done={message}")
+
+    async def change(self, slug: str, action: str) -> str:
+        form = {name: self.get_body_argument(name, "") for name in self.request.body_arguments}
+        async with self.db() as session:
+            course = await self.managed_course(session, slug)
+            if action == "rule":
+                await certificate_rules.save_rule(session, course, form)
+            elif action in ("signature", "template"):
+                rule = await certificate_rules.rule_of(session, course.id)
+                if rule is None:
+                    raise CertificateError("Save the certificate rule first.", 409)
+                if action == "signature":
+                    files = self.request.files.get("signature") or [{"body": b""}]
+                    rule.signature_png = certificate_rules.check_signature(files[0]["body"])
+                else:
+                    source = form.get("template", "")
+                    if source.strip():
+                        check_template(source)
+                        await asyncio.to_thread(render_pdf, SAMPLE, source)
+                    rule.template_html = source if source.strip() else None
+            elif action in ("revoke", "keep"):
+                certificate = await issuing.by_public_id(session, form.get("certificate", ""))
+                if certificate is None or certificate.course_id != course.id:
+                    raise web.HTTPError(404, NOT_FOUND)
+                if action == "revoke":
+                    await issuing.revoke(session, certificate, form.get("reason", ""))
+                else:
+                    await issuing.keep_despite_grade(session, certificate)
+            else:
+                raise CertificateError("Choose what to change.")
+            await session.commit()
+        return action
+
+
+def staff_handlers(prefix: str) -> list[tuple[str, Any]]:
+    return [(rf"{prefix}/courses/([\w-]+)/certificates", StaffPage)]
