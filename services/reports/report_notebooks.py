@@ -234,7 +234,8 @@ async def execute(session: AsyncSession, run_id: int) -> ReportRun | None:
     started = time.monotonic()
     try:
         outcome = await run_notebook(
-            nbformat.from_dict(report.notebook),
+            # Through nbformat's reader, which joins the stored JSON's line lists.
+            nbformat.reads(json.dumps(report.notebook), as_version=4),
             files=files,
             timeout_seconds=report.time_limit_seconds,
             cell_timeout_seconds=report.time_limit_seconds,
@@ -244,8 +245,8 @@ async def execute(session: AsyncSession, run_id: int) -> ReportRun | None:
         run = await session.get_one(ReportRun, run_id)
         run.state = ReportRunState.ERROR.value
         run.problem = (
-            "CourseHub could not run the report just now (no sandbox was free); "
-            "run it again in a few minutes."
+            "CourseHub could not run the report just now (a fault on CourseHub's side, "
+            "not the notebook's); run it again in a few minutes."
         )
         run.finished_at = utcnow()
         run.seconds = round(time.monotonic() - started, 3)
