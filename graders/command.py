@@ -81,6 +81,8 @@ def with_parameters(submitted: bytes, parameters: dict[str, Any]) -> bytes:
         c for c in notebook.cells if "injected-parameters" not in c.metadata.get("tags", [])
     ]
     notebook.metadata.setdefault("papermill", {})
+    for cell in notebook.cells:  # papermill reads every cell's tags
+        cell.metadata.setdefault("tags", [])
     injected = parameterize_notebook(notebook, parameters, kernel_name="python3", language="python")
     return nbformat.writes(injected).encode()
 

@@ -54,6 +54,7 @@ from coursehub.services.models import (
     SubmissionStatus,
     utcnow,
 )
+from coursehub.services.variants import records as variant_records
 
 
 class Access(enum.Enum):
@@ -146,6 +147,7 @@ class StudentRow:
     cells: dict[str, GradeCell] = field(default_factory=dict)  # by column key
     categories: list[CategoryScore] = field(default_factory=list)
     weighted_percent: float | None = None
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # staff: by column key
 
     def total(self) -> float:
         return round(sum(cell.final_score or 0 for cell in self.cells.values()), 4)
@@ -165,6 +167,7 @@ class StudentRow:
             "total": self.total(),
             "categories": [score.to_json() for score in self.categories],
             "weighted_percent": self.weighted_percent,
+            **({"variants": self.variants} if self.variants else {}),
         }
 
 
@@ -387,6 +390,12 @@ async def course_gradebook(
     rows = await _students(session, course, only_account)
     await _assignment_cells(session, rows, columns, student_view)
     await _quiz_cells(session, rows, columns)
+    if not student_view:  # each student's variant of a parameterised assignment, for staff
+        ids = [c.id for c in columns if c.kind == "assignment"]
+        for (account_id, assignment_id), values in (
+            await variant_records.variants_among(session, ids, list(rows))
+        ).items():
+            rows[account_id].variants[f"assignment-{assignment_id}"] = values
     for row in rows.values():
         if categories:
             _weigh(row, columns, categories)

@@ -151,3 +151,22 @@ async def class_variants(session: AsyncSession, assignment_id: int) -> dict[int,
         )
     )
     return {account_id: values for account_id, values in rows}
+
+
+async def variants_among(
+    session: AsyncSession, assignment_ids: Sequence[int], account_ids: Sequence[int]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """Recorded variants by (account id, assignment id), for the gradebook."""
+    if not assignment_ids or not account_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            AssignmentVariant.account_id,
+            AssignmentVariant.assignment_id,
+            AssignmentVariant.parameters,
+        ).where(
+            AssignmentVariant.assignment_id.in_(list(assignment_ids)),
+            AssignmentVariant.account_id.in_(list(account_ids)),
+        )
+    )
+    return {(account_id, assignment_id): values for account_id, assignment_id, values in rows}

@@ -177,7 +177,13 @@ def inject(notebook: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, 
     its ``parameters`` cell (one already there is replaced); nothing runs."""
     node = nbformat.from_dict(copy.deepcopy(dict(notebook)))
     node.metadata.setdefault("papermill", {})
+    untagged = [cell for cell in node.cells if "tags" not in cell.metadata]
+    for cell in untagged:  # papermill reads every cell's tags
+        cell.metadata["tags"] = []
     injected = parameterize_notebook(node, dict(values), kernel_name="python3", language="python")
+    for cell in untagged:
+        if not cell.metadata.get("tags"):
+            del cell.metadata["tags"]
     for cell in injected.cells:
         if INJECTED_TAG in _tags(cell):
             cell.id = INJECTED_TAG  # the same copy on every fetch

@@ -39,6 +39,7 @@ from coursehub.services.courses.enrollment import (
 )
 from coursehub.services.courses.membership import membership
 from coursehub.services.models import Account, Assignment, Course
+from coursehub.services.variants import records as variant_records
 from coursehub.services.web.base import BaseHandler
 from coursehub.services.web.teach_base import row_id
 
@@ -192,6 +193,8 @@ async def _attempt(
         "override": await manual_grading.override_json(session, submission.id),
         "audit": await manual_grading.audit_trail(session, submission.id),
         "archived_grades": await manual_grading.archived_grades(session, submission.id),
+        # The student's variant (values injected into their copy and into grading), or None.
+        "variant": await variant_records.recorded_values(session, assignment.id, student.id),
     }
 
 
