@@ -13,11 +13,12 @@ from datetime import timedelta
 import pypdf
 import pypdfium2
 import pytest
+import redis.asyncio as redis
 from sqlalchemy import func, select, text
 
 from coursehub.hub.constants import Role
 from coursehub.services.assessment import manual_grading
-from coursehub.services.certificates import certificate_rules, issuing
+from coursehub.services.certificates import certificate_jobs, certificate_rules, issuing
 from coursehub.services.certificates.certificate_pdf import (
     SAMPLE,
     CertificateError,
@@ -25,14 +26,19 @@ from coursehub.services.certificates.certificate_pdf import (
     render_pdf,
 )
 from coursehub.services.certificates.credentials import credential_is_authentic, load_keys
+from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.learning import progress
 from coursehub.services.models import (
     Account,
+    Assignment,
     Course,
+    FeedbackRelease,
+    Grade,
     LessonKind,
     Notification,
     Quiz,
     QuizAttempt,
+    Submission,
     utcnow,
 )
 from coursehub.services.models.certificates import Certificate
@@ -266,3 +272,57 @@ def test_templates_use_documented_fields_and_fetch_nothing_remote():
 def test_assessment_queues_the_recheck_under_the_certificates_task_name():
     assert manual_grading.CERTIFICATE_RECHECK_TASK == issuing.RECHECK_TASK
     assert manual_grading.CERTIFICATE_QUEUE == issuing.CERTIFICATE_QUEUE
+    assert manual_grading.CERTIFICATE_RELEASE_TASK == issuing.RELEASE_TASK
+
+
+async def test_the_grade_jobs_issue_what_a_released_grade_earns(
+    db, sessions, make_account, redis_url
+):
+    """The jobs assessment queues: after a grade (the autograde counts as the student sees
+    it) and after feedback is released, the student's standing is checked again."""
+    teacher, student = make_account(Role.INSTRUCTOR), make_account()
+    course = course_with(db, teacher, students=[student], title="Statistics")
+    lessons = lessons_in(db, course, LessonKind.TEXT)
+    await set_rule(sessions, course, title="Certificate", min_grade=60)
+    await complete_all(sessions, student, course, lessons)
+    assert await held(sessions, student, course) is None  # no grade yet
+    with db() as session:
+        assignment = Assignment(
+            course_id=course.id,
+            title="Project",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=10,
+            released_at=utcnow() - timedelta(days=1),
+        )
+        session.add(assignment)
+        session.flush()
+        submission = Submission(
+            assignment_id=assignment.id,
+            account_id=student.id,
+            attempt=1,
+            sha256="0" * 64,
+            notebook=b"{}",
+            size=2,
+        )
+        session.add(submission)
+        session.flush()
+        session.add(
+            Grade(submission_id=submission.id, outcome="ok", score=7, max_score=10, final_score=7)
+        )
+        session.commit()
+    client = redis.Redis.from_url(redis_url)
+    context = WorkerContext(sessions, client)
+    try:
+        await certificate_jobs.recheck_after_grade(context, submission.id)
+        first = await held(sessions, student, course)
+        if first is None:  # this grade waits for its feedback to be released
+            with db() as session:
+                session.add(FeedbackRelease(assignment_id=assignment.id, released_by_id=teacher.id))
+                session.commit()
+            await certificate_jobs.recheck_after_release(context, assignment.id)
+    finally:
+        await client.aclose()
+    issued = await held(sessions, student, course)
+    assert issued is not None and issued.grade == 70.0

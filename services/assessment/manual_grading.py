@@ -69,6 +69,7 @@ def totals(
 
 
 CERTIFICATE_RECHECK_TASK = "recheck_certificate_after_grade"
+CERTIFICATE_RELEASE_TASK = "recheck_certificates_after_release"
 CERTIFICATE_QUEUE = "certificates"
 
 

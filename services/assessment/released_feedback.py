@@ -24,7 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.assessment import submissions
 from coursehub.services.assessment.assignments import apply_penalty
+from coursehub.services.assessment.manual_grading import (
+    CERTIFICATE_QUEUE,
+    CERTIFICATE_RELEASE_TASK,
+)
 from coursehub.services.content.markdown import to_safe_html
+from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -80,6 +85,10 @@ async def release(
         for student in students
     ]
     await session.flush()
+    # Released grades count toward certificates: their rule is checked again for these students.
+    await defer(
+        session, CERTIFICATE_RELEASE_TASK, CERTIFICATE_QUEUE, released_assignment=assignment.id
+    )
     return now, notes
 
 

@@ -48,6 +48,7 @@ RENDER_TASK = "make_certificate_documents"
 # Deferred by assessment where a grade changes (it cannot import this package: the name is
 # written there too, and tests/test_certificates.py checks both are the same).
 RECHECK_TASK = "recheck_certificate_after_grade"
+RELEASE_TASK = "recheck_certificates_after_release"
 MY_CERTIFICATES = f"{SERVICE_PREFIX}/certificates"
 MAX_PDF_UPLOAD = 10 * 1024 * 1024
 
