@@ -7,6 +7,7 @@ from coursehub.services import worker
 from coursehub.services.analytics import analytics_jobs
 from coursehub.services.analytics.rollups import ANALYTICS_QUEUE, REFRESH_TASK
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
+from coursehub.services.certificates import issuing as certificate_issuing
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
 from coursehub.services.notifications import notification_jobs
@@ -27,6 +28,9 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         notification_jobs.SCAN_TASK: NOTIFICATION_QUEUE,
         REFRESH_TASK: ANALYTICS_QUEUE,
         analytics_jobs.SCAN_TASK: ANALYTICS_QUEUE,
+        certificate_issuing.RENDER_TASK: certificate_issuing.CERTIFICATE_QUEUE,
+        certificate_issuing.RECHECK_TASK: certificate_issuing.CERTIFICATE_QUEUE,
+        certificate_issuing.RELEASE_TASK: certificate_issuing.CERTIFICATE_QUEUE,
     }
     assert all(app.tasks[name].blueprint is app for name in queues)
     assert set(worker.WORKER_QUEUES) == set(queues.values())
