@@ -17,7 +17,15 @@ import pytest
 from playwright.sync_api import expect
 
 from coursehub.hub.constants import Role
-from coursehub.services.models import Account, LessonProgress, Quiz, QuizAttempt
+from coursehub.services.models import (
+    Account,
+    Assignment,
+    Grade,
+    LessonProgress,
+    Quiz,
+    QuizAttempt,
+    Submission,
+)
 from tests.course_builder import BuiltCourse, LessonPlan, enroll, make_course, unique_word
 from tests.player_data import sign_in
 from tests.teaching_client import Session, open_session
@@ -28,7 +36,9 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def _add_story(db, course: BuiltCourse, students: list[Account]) -> None:  # type: ignore[no-untyped-def]
     """Three students: all opened lesson 1, two completed it; one opened lesson 2. A quiz of
-    10 points: scores 10 and 5 (first student, best counts), 4 (second); the third none."""
+    10 points: scores 10 and 5 (first student, best counts), 4 (second); the third none. An
+    assignment of two 3-point test cells: the first student failed t1 then passed both, the
+    second passed t1 and failed t2."""
     first, second = course.lesson_ids[0], course.lesson_ids[1]
     with db() as session:
         for index, student in enumerate(students):
@@ -68,6 +78,46 @@ def _add_story(db, course: BuiltCourse, students: list[Account]) -> None:  # typ
                     submitted_at=START,
                     score=score,
                     max_score=10,
+                )
+            )
+        homework = Assignment(
+            course_id=course.id,
+            title="Loops homework",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=6,
+        )
+        session.add(homework)
+        session.flush()
+        # (student, attempt, t1 score, t2 score), each test cell worth 3 points.
+        for student, attempt, t1, t2 in (
+            (students[0], 1, 0, 3),
+            (students[0], 2, 3, 3),
+            (students[1], 1, 3, 0),
+        ):
+            submission = Submission(
+                assignment_id=homework.id,
+                account_id=student.id,
+                attempt=attempt,
+                sha256=f"{student.id:032d}{attempt:032d}",
+                notebook=b"{}",
+                size=2,
+            )
+            session.add(submission)
+            session.flush()
+            cells = [
+                {"grade_id": "t1", "kind": "autograder_tests", "score": t1, "max_points": 3},
+                {"grade_id": "t2", "kind": "autograder_tests", "score": t2, "max_points": 3},
+            ]
+            session.add(
+                Grade(
+                    submission_id=submission.id,
+                    outcome="graded",
+                    cells=cells,
+                    score=t1 + t2,
+                    max_score=6,
+                    final_score=t1 + t2,
                 )
             )
         session.commit()
@@ -128,9 +178,13 @@ def test_the_starter_report_runs_on_the_course_snapshot_and_its_figures_are_righ
     figures = figures_of(notebook)
     assert figures["enrolled"] == 3 and figures["completed_course"] == 0
     assert figures["funnel"] == [["Getting started", 3, 2], ["Loops", 1, 0]]
-    # Best share per student: 10/10 and 4/10; the third student has no score.
-    assert figures["grades"] == {"quiz: Week 1 check": {"students": 2, "mean": 0.7}}
-    assert figures["pass_rates"] == {}
+    # Best share per student: quiz 10/10 and 4/10 (the third has no score); homework 6/6 and
+    # 3/6. Pass rates on each student's latest attempt: t1 2 of 2, t2 1 of 2.
+    assert figures["grades"] == {
+        "assignment: Loops homework": {"students": 2, "mean": 0.75},
+        "quiz: Week 1 check": {"students": 2, "mean": 0.7},
+    }
+    assert figures["pass_rates"] == {"Loops homework / t1": 1.0, "Loops homework / t2": 0.5}
 
     # Pseudonyms only: nobody's user name, name or email is in what the report saw.
     text = json.dumps(notebook)

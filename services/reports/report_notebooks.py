@@ -136,7 +136,8 @@ async def attach(
         pseudonym_key=secrets.token_hex(32),
         created_by_id=author.id,
     )
-    _settings(report, {"title": fields.get("title") or STARTER_TITLE, **fields}, place)
+    title = fields.get("title") or (STARTER_TITLE if notebook is None else "Course report")
+    _settings(report, {**fields, "title": title}, place)
     session.add(report)
     await session.flush()
     return report
