@@ -9,7 +9,11 @@ import os
 import nbformat
 import pytest
 
+from coursehub.hub.constants import Role
 from coursehub.services.notebook_runs.source_checks import check_assignment_source
+from tests.assignment_data import source_bytes
+from tests.course_builder import make_course, unique_word
+from tests.teaching_client import open_session
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
 
@@ -56,3 +60,31 @@ async def test_the_instructor_sees_the_test_cells_that_do_not_behave():
     summary = check.summary()
     assert summary["ok"] is False
     assert summary["failing_with_solution"][0]["grade_id"] == "test-wrong"
+
+
+def test_an_instructor_checks_an_uploaded_source_through_the_api(
+    platform, signed_in, make_account, database_url
+):
+    instructor = make_account(Role.INSTRUCTOR)
+    course = make_course(database_url, instructor, title=f"Checked {unique_word()}", modules={})
+    teacher = open_session(platform, signed_in, instructor)
+    api = f"/api/courses/{course.slug}/assignments"
+
+    made = teacher.call(
+        "POST",
+        f"{api}?title=Adding&check_source=1",
+        content=source_bytes(),
+        headers={"Content-Type": "application/x-ipynb+json"},
+        timeout=300,
+    )
+    assert made.status_code == 201, made.text
+    check = made.json()["source_check"]
+    assert check["ok"] is True, check
+    assert check["failing_with_solution"] == [] and check["passing_without_answers"] == []
+
+    again = teacher.call("POST", f"{api}/{made.json()['id']}/source/check", timeout=300)
+    assert again.status_code == 200 and again.json()["ok"] is True
+
+    learner = open_session(platform, signed_in, make_account(Role.STUDENT))
+    refused = learner.call("POST", f"{api}/{made.json()['id']}/source/check")
+    assert refused.status_code in (403, 404)
