@@ -6,6 +6,7 @@ document signed; a grade that drops below the bar is put before staff, not revok
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from datetime import timedelta
@@ -326,3 +327,26 @@ async def test_the_grade_jobs_issue_what_a_released_grade_earns(
         await client.aclose()
     issued = await held(sessions, student, course)
     assert issued is not None and issued.grade == 70.0
+
+
+async def test_two_transactions_meeting_the_rule_at_once_issue_one_certificate(
+    db, sessions, make_account
+):
+    teacher, student = make_account(Role.INSTRUCTOR), make_account()
+    course = course_with(db, teacher, students=[student])
+    lessons = lessons_in(db, course, LessonKind.TEXT)
+    await complete_all(sessions, student, course, lessons)  # no rule yet: nothing issued
+    await set_rule(sessions, course, title="Certificate")
+    async with sessions() as one, sessions() as two:
+        first = await issuing.check(one, student.id, course.id)
+        racing = asyncio.create_task(issuing.check(two, student.id, course.id))
+        await asyncio.sleep(0.3)  # the second waits on the first's row
+        await one.commit()
+        second = await racing
+        await two.commit()
+    assert first is not None and second is None
+    with db() as session:
+        count = session.scalar(
+            select(func.count()).select_from(Certificate).where(Certificate.course_id == course.id)
+        )
+    assert count == 1

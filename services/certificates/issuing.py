@@ -25,6 +25,7 @@ from typing import Any
 
 import pypdf
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -102,7 +103,7 @@ async def _issue(
     course: Course,
     account_id: int,
     grade: float | None,
-) -> Certificate:
+) -> Certificate | None:
     account = await session.get(Account, account_id)
     assert account is not None
     certificate = Certificate(
@@ -115,8 +116,12 @@ async def _issue(
         grade=grade,
         issued_at=utcnow(),
     )
-    session.add(certificate)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # another transaction may issue it at once
+            session.add(certificate)
+            await session.flush()
+    except IntegrityError:
+        return None
     await defer(session, RENDER_TASK, CERTIFICATE_QUEUE, certificate_id=certificate.id)
     notifications.add(
         session,
