@@ -261,34 +261,81 @@ def _execute(workdir: Path, uid: int, limits: GradingLimits) -> _Finished:
     command = [*enter, *prefix, sys.executable, "-m", sandbox_runner.__name__]
     started = time.monotonic()
     killed = False
+    stderr = tempfile.TemporaryFile()
     try:
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
             cwd=workdir,
             start_new_session=True,
         )
-        try:
-            _, stderr = process.communicate(
-                timeout=limits.notebook_timeout_s + limits.startup_grace_s
-            )
-        except subprocess.TimeoutExpired:
-            killed = True
+        killed = not _wait(process, workdir / sandbox_runner.EXECUTED, limits)
+        if killed:
             _kill(process, group, uid)
-            _, stderr = process.communicate()
+            process.wait()
     finally:
         _kill(None, group, uid)
         if group:
             group.remove()
+        stderr.seek(0, os.SEEK_END)
+        stderr.seek(max(0, stderr.tell() - STDERR_KEPT))
+        stderr_text = stderr.read().decode(errors="replace")
+        stderr.close()
     seconds = time.monotonic() - started
     return _Finished(
         report=_read_json(workdir / sandbox_runner.REPORT),
         killed=killed,
-        stderr=stderr.decode(errors="replace")[-STDERR_KEPT:],
+        stderr=stderr_text,
         seconds=seconds,
         executed=_read_text(workdir / sandbox_runner.EXECUTED),
+    )
+
+
+def _wait(process: subprocess.Popen, executed: Path, limits: GradingLimits) -> bool:
+    """Wait for the run to end by itself (True) or its deadline (False): the kernel's start
+    gets ``startup_grace_s``, the cells ``notebook_timeout_s`` from when the first started
+    (papermill saves the executed copy as each cell starts)."""
+    now = time.monotonic()
+    deadline = now + limits.startup_grace_s + limits.notebook_timeout_s
+    cells_started = False
+    seen: list[float] = [0.0]
+    while True:
+        try:
+            process.wait(timeout=0.25)
+            return True
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if now >= deadline:
+            return False
+        if not cells_started and _changed(executed, seen) and _a_cell_started(executed):
+            cells_started = True
+            deadline = min(deadline, now + limits.notebook_timeout_s)
+
+
+def _changed(path: Path, seen: list[float]) -> bool:
+    try:
+        modified = path.stat().st_mtime
+    except OSError:
+        return False
+    if modified == seen[0]:
+        return False
+    seen[0] = modified
+    return True
+
+
+def _a_cell_started(executed: Path) -> bool:
+    """Whether papermill's saved copy shows a cell that started (the kernel is up)."""
+    text = _read_text(executed)
+    try:
+        cells = json.loads(text).get("cells", []) if text else []
+    except ValueError:  # being written
+        return False
+    return any(
+        isinstance(cell, dict) and cell.get("metadata", {}).get("papermill", {}).get("start_time")
+        for cell in cells
     )
 
 
