@@ -161,8 +161,9 @@ def _run_blocking(
         startup_grace_s=STARTUP_SECONDS,
     )
     with run_slot() as uid:
-        workdir = RUNS_DIR / f"run-{uuid.uuid4().hex}"
         RUNS_DIR.mkdir(mode=0o711, parents=True, exist_ok=True)
+        _sweep(uid)
+        workdir = RUNS_DIR / f"run-{uid}-{uuid.uuid4().hex}"
         workdir.mkdir(mode=0o700)
         try:
             with contextlib.suppress(OSError):
@@ -176,6 +177,15 @@ def _run_blocking(
                 unmount_size_limited(workdir)
             shutil.rmtree(workdir, ignore_errors=True)
     return read_run(notebook, finished, cell_timeout_seconds, timeout_seconds)
+
+
+def _sweep(uid: int) -> None:
+    """Folders of this slot's uid left by a process that died mid-run (the slot is ours now,
+    so nothing uses them): unmounted and removed."""
+    for stale in RUNS_DIR.glob(f"run-{uid}-*"):
+        with contextlib.suppress(OSError):
+            unmount_size_limited(stale)
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 @contextlib.contextmanager
