@@ -12,7 +12,9 @@ from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import EMAIL_TASK, NOTIFICATION_QUEUE
+from coursehub.services.quizzes import calculated_questions
 from coursehub.services.quizzes.quiz_attempts import QUIZ_GRADE_TASK
+from coursehub.services.reports import report_notebooks
 
 
 def test_every_task_is_hosted_under_its_own_name_on_its_queue():
@@ -23,6 +25,9 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
     assert queues == {
         GRADE_TASK: GRADING_QUEUE,
         QUIZ_GRADE_TASK: GRADING_QUEUE,
+        calculated_questions.MAKE_VARIANTS_TASK: GRADING_QUEUE,
+        report_notebooks.RUN_REPORT_TASK: GRADING_QUEUE,
+        report_notebooks.SCHEDULED_TASK: GRADING_QUEUE,
         EMAIL_TASK: NOTIFICATION_QUEUE,
         notification_jobs.DIGEST_TASK: NOTIFICATION_QUEUE,
         notification_jobs.SCAN_TASK: NOTIFICATION_QUEUE,
@@ -39,4 +44,5 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         notification_jobs.DIGEST_TASK,
         notification_jobs.SCAN_TASK,
         analytics_jobs.SCAN_TASK,
+        report_notebooks.SCHEDULED_TASK,
     }
