@@ -5,6 +5,16 @@ different name. Times are stored in UTC.
 """
 
 from coursehub.services.models.accounts import Account, LoginThrottle, PasswordReset, RoleChange
+from coursehub.services.models.analytics import (
+    AnalyticsSetting,
+    AutogradedCellRollup,
+    CourseDay,
+    CourseRollup,
+    ItemRollup,
+    LessonRollup,
+    PlatformDay,
+    StudentRollup,
+)
 from coursehub.services.models.assessment import (
     Assignment,
     AssignmentExtension,
@@ -16,6 +26,7 @@ from coursehub.services.models.assessment import (
     SubmissionStatus,
 )
 from coursehub.services.models.base import Base, utcnow
+from coursehub.services.models.certificates import Certificate, CertificateRule
 from coursehub.services.models.courses import (
     Category,
     Course,
@@ -81,6 +92,7 @@ from coursehub.services.models.variants import AssignmentVariant, AssignmentVari
 
 __all__ = [
     "Account",
+    "AnalyticsSetting",
     "Announcement",
     "AnswerPolicy",
     "AnswerState",
@@ -90,11 +102,16 @@ __all__ = [
     "AssignmentFile",
     "AssignmentVariant",
     "AssignmentVariantRule",
+    "AutogradedCellRollup",
     "Base",
     "Category",
+    "Certificate",
+    "CertificateRule",
     "Conversation",
     "Course",
+    "CourseDay",
     "CourseGrader",
+    "CourseRollup",
     "CourseStatus",
     "DirectMessage",
     "EmailChoice",
@@ -111,11 +128,13 @@ __all__ = [
     "GradingRun",
     "GradingRunItem",
     "GradingRunKind",
+    "ItemRollup",
     "LatePenaltyUnit",
     "Lesson",
     "LessonFile",
     "LessonKind",
     "LessonProgress",
+    "LessonRollup",
     "LessonVersion",
     "LoginThrottle",
     "ManualScore",
@@ -127,6 +146,7 @@ __all__ = [
     "NotificationOnce",
     "NotificationPreference",
     "PasswordReset",
+    "PlatformDay",
     "QuestionKind",
     "Quiz",
     "QuizAnswer",
@@ -144,6 +164,7 @@ __all__ = [
     "RubricApplication",
     "RubricItem",
     "ScoreOverride",
+    "StudentRollup",
     "Submission",
     "SubmissionStatus",
     "Upload",

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -201,7 +202,16 @@ class QuizQuestionVariant(Base):
     old variants are never handed out again."""
 
     __tablename__ = "quiz_question_variants"
-    __table_args__ = (UniqueConstraint("question_id", "generator_hash", "seed"),)
+    __table_args__ = (
+        UniqueConstraint("question_id", "generator_hash", "seed"),
+        # Free variants of a question, taken with FOR UPDATE SKIP LOCKED at attempt start.
+        Index(
+            "quiz_question_variants_free_idx",
+            "question_id",
+            "generator_hash",
+            postgresql_where=text("answer_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("quiz_questions.id", ondelete="CASCADE"))
