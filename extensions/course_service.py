@@ -19,7 +19,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from coursehub.hub.constants import SERVICE_PREFIX
 
 SERVICE_URL_ENV = "COURSEHUB_SERVICE_URL"
-REQUEST_TIMEOUT = 60.0
+# Publishing a lesson waits for its publish check (a sandboxed run of the notebook, with
+# kernel start-up on a busy machine), so a request may take minutes.
+REQUEST_TIMEOUT = 300.0
 
 
 class CourseServiceError(Exception):

@@ -117,8 +117,9 @@ def test_an_instructor_builds_a_course_and_a_student_learns_it_to_the_end(platfo
         dialog = page.locator(".jp-Dialog")
         dialog.get_by_label("Lesson").select_option(str(notebook_lesson.id))
         dialog.get_by_role("button", name="Publish").click()
+        # Publishing runs the notebook first (the publish check), in the sandbox.
         expect(page.get_by_text("Published umbrellas.ipynb as version 1")).to_be_visible(
-            timeout=30_000
+            timeout=180_000
         )
 
         page.goto(course_page)

@@ -235,7 +235,7 @@ def test_the_demo_student_submits_the_assignment_and_sees_a_grade_within_seconds
     assert sent.status_code in (200, 201, 202), sent.text
     path = f"{API}/assignments/{assignment['id']}/submissions/{sent.json()['id']}"
     attempt = sent.json()
-    while attempt["status"] in ("QUEUED", "GRADING") and time.monotonic() - submitted_at < 60:
+    while attempt["status"] in ("QUEUED", "GRADING") and time.monotonic() - submitted_at < 170:
         time.sleep(0.5)
         attempt = learner.get(path).json()
     waited = time.monotonic() - submitted_at
@@ -248,7 +248,7 @@ def test_the_demo_student_submits_the_assignment_and_sees_a_grade_within_seconds
     assert grade["needs_manual"] is True
     assert "answer == 9" not in json.dumps(attempt)
     # About two seconds on a quiet machine; the bound leaves room for a loaded test machine.
-    assert waited < 90, f"the grade took {waited:.1f} s"
+    assert waited < 180, f"the grade took {waited:.1f} s"
 
     page = learner.get(f"/courses/{SLUG}/assignments")
     assert page.status_code == 200 and "Weather checks" in page.text
@@ -337,7 +337,7 @@ def test_the_demo_student_submits_on_the_page_and_watches_the_grade_arrive(
     ids = {attempts.nth(i).get_attribute("data-submission-id") for i in range(before + 1)}
     (new_id,) = ids - earlier
     newest = page.locator(f'tr.attempt[data-submission-id="{new_id}"]')
-    expect(newest.locator(".attempt-status")).to_have_text("graded", timeout=90_000)
+    expect(newest.locator(".attempt-status")).to_have_text("graded", timeout=180_000)
     expect(newest.locator(".attempt-score")).to_contain_text("4 / 6")
     assert page.url.endswith(f"/courses/{SLUG}/assignments")
 
