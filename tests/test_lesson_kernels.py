@@ -207,6 +207,10 @@ def test_signed_out_visitors_share_one_addresss_share_of_kernels(
     assert kernel_of(client.get(frames[0])) == first  # reopened: the same kernel
     refused = client.get(frames[2])
     assert refused.status_code == 429 and "notebook lessons running" in refused.text
+    # An address of their own choosing does not buy them another share.
+    for forged in ({"X-Real-Ip": "203.0.113.9"}, {"X-Forwarded-For": "198.51.100.7"}):
+        refused = client.get(frames[2], headers=forged)
+        assert refused.status_code == 429, forged
     close_kernel(platform, first)
     third = kernel_of(client.get(frames[2], timeout=120))
     for kernel_id in (second, third):

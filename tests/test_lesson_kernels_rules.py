@@ -92,3 +92,10 @@ async def test_a_page_too_large_is_not_kept_so_the_lesson_gets_a_fresh_kernel(re
     await lesson_kernels.keep_page(redis, kernel_id, big, 60)
     share = await lesson_kernels.share_for(redis, person, 1, "3/1/v1-outputs.ipynb", 2, always)
     assert share.reuse is None and [old.kernel_id for old in share.replace] == [kernel_id]
+
+
+def test_a_visitor_is_counted_by_the_address_the_proxy_saw_not_one_they_name():
+    # The proxy appends the address it was reached from; earlier hops are the visitor's own.
+    assert lesson_kernels.visitor_address("198.51.100.7, 10.1.2.3", "127.0.0.1") == "10.1.2.3"
+    assert lesson_kernels.visitor_address(None, "127.0.0.1") == "127.0.0.1"
+    assert lesson_kernels.visitor_address(" , ", None) is None

@@ -52,6 +52,15 @@ def person_of(account: Account | None, remote_ip: str | None) -> str:
     return f"visitor-{remote_ip or 'unknown'}"
 
 
+def visitor_address(forwarded_for: str | None, socket_address: str | None) -> str | None:
+    """A signed-out visitor's address as the platform's proxy saw it: the last hop of
+    ``X-Forwarded-For`` (the proxy appends the address it was reached from), else the
+    socket's. Never ``X-Real-Ip`` or an earlier hop, which the visitor can write themselves
+    to get a fresh share of kernels with each request."""
+    hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()]
+    return hops[-1] if hops else socket_address
+
+
 def _held_key(person: str) -> str:
     return f"coursehub:lesson-kernels:{person}"
 

@@ -73,7 +73,14 @@ class LessonFrameHandler(BaseHandler):
         self.set_header("Content-Security-Policy", lesson_proxy.FRAME_CONTENT_SECURITY_POLICY)
         self.set_header("Cache-Control", "no-store")
         redis = self.application.settings["redis"]
-        person = lesson_kernels.person_of(account, self.request.remote_ip)
+        socket_address = getattr(self.request.connection.context, "address", None)  # type: ignore[union-attr]
+        person = lesson_kernels.person_of(
+            account,
+            lesson_kernels.visitor_address(
+                self.request.headers.get("X-Forwarded-For"),
+                socket_address[0] if isinstance(socket_address, tuple) else None,
+            ),
+        )
         async with lesson_kernels.turn_of(redis, person):
             try:
                 share = await lesson_kernels.share_for(
