@@ -9,7 +9,8 @@ cell, the nbclient engine, a kernel in the same folder) and writes the executed 
 off at its time limit still leaves its cells' outputs) and ``report.json`` at the end: how
 it stopped and at which cell.
 
-It imports nothing of CourseHub: only papermill and the standard library run in here.
+It imports nothing of CourseHub: only papermill and the standard library run in here
+(papermill only when it runs).
 """
 
 from __future__ import annotations
@@ -18,13 +19,6 @@ import json
 import sys
 import traceback
 from pathlib import Path
-
-# jsonschema (under nbformat) builds a URI grammar at import time when rfc3987_syntax is
-# installed: a second of CPU for formats notebook validation never checks.
-sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
-import papermill  # noqa: E402
-from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: E402
 
 INPUT, EXECUTED, PARAMETERS, REPORT = (
     "input.ipynb",
@@ -36,6 +30,14 @@ KERNEL_NAME = "python3"
 
 
 def main() -> None:
+    # Imported here, not at the top: papermill_runs (in the grading worker) imports this
+    # module for its file names, and papermill brings nbclient, jupyter_client and tornado.
+    # jsonschema (under nbformat) builds a URI grammar at import time when rfc3987_syntax is
+    # installed: a second of CPU for formats notebook validation never checks.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
     workdir = Path.cwd()
     settings = json.loads((workdir / PARAMETERS).read_text())
     report: dict[str, object] = {"stop": "finished"}

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import nbformat
-from papermill.parameterize import parameterize_notebook
 
 from coursehub.services.errors import Refusal
 
@@ -180,6 +179,10 @@ def inject(notebook: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, 
     untagged = [cell for cell in node.cells if "tags" not in cell.metadata]
     for cell in untagged:  # papermill reads every cell's tags
         cell.metadata["tags"] = []
+    # Imported here, not at the top: papermill brings nbclient, jupyter_client and tornado,
+    # which the grading worker (it imports this module) keeps out of its process otherwise.
+    from papermill.parameterize import parameterize_notebook
+
     injected = parameterize_notebook(node, dict(values), kernel_name="python3", language="python")
     for cell in untagged:
         if not cell.metadata.get("tags"):
