@@ -80,8 +80,10 @@ def test_an_admin_opening_a_students_server_is_refused_and_carries_no_session_in
 
         # The administrator still sees the student's server in the admin panel.
         page.goto(f"{platform.url}/hub/admin")
+        # (searched for: on the suite's shared platform the list pages through many people)
+        page.get_by_placeholder("Search Users").fill(student.username)
         row = page.locator("tr", has=page.get_by_test_id(f"user-name-div-{student.username}"))
-        expect(row.get_by_role("button", name="Stop Server")).to_be_visible()
+        expect(row.get_by_role("button", name="Stop Server")).to_be_visible(timeout=20_000)
         listed = hub.http.get(f"/users/{student.username}").raise_for_status().json()
         assert listed["servers"][""]["ready"] is True
 
