@@ -83,6 +83,10 @@ def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Priva
     migrate.upgrade(url)
     yield PrivatePostgres(pgdata, socket_dir, url)
     server.cleanup()
+    # A cluster restarted by the test is no longer the one pgserver started: stop it too.
+    if (pgdata / "postmaster.pid").exists():
+        user = "pgserver" if os.geteuid() == 0 else None
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
 
 
 @pytest.fixture(scope="module")
