@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -504,3 +505,36 @@ def size_limited_folder(folder: Path, uid: int, size_mb: int = JOB_FOLDER_MB) ->
         yield folder
     finally:
         unmount_size_limited(folder)
+
+
+# Unprivileged uids for sandboxes, one per running sandbox on the machine.
+
+
+class SandboxSlotsBusy(RuntimeError):
+    """Every uid of a family of sandboxes (grading jobs, notebook runs) is in use."""
+
+
+@contextlib.contextmanager
+def uid_slot(
+    slot_dir: Path, uid_base: int, slots: int, *, what: str, mode: int = 0o1777
+) -> Iterator[int]:
+    """A uid in ``uid_base .. uid_base + slots - 1`` no other process of this machine holds
+    while the block runs: each is an flock'ed file ``slot-<n>.lock`` in ``slot_dir`` (made
+    with ``mode``; sticky and world-writable by default), so the slot of a process
+    that was killed is free again at once. Raises ``SandboxSlotsBusy`` (naming ``what``,
+    e.g. "grading sandboxes") when every slot is taken."""
+    slot_dir.mkdir(mode=mode, parents=True, exist_ok=True)
+    for slot in range(slots):
+        handle = (slot_dir / f"slot-{slot}.lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield uid_base + slot
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        return
+    raise SandboxSlotsBusy(f"All {slots} {what} of this machine are busy.")

@@ -5,10 +5,10 @@ flock'ed slot file, and a parent folder for every job's private folder."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
+
+from coursehub.hub.sandbox import uid_slot
 
 # Sandboxed grading runs as SANDBOX_UID_BASE + slot, one slot per running job on the machine.
 SANDBOX_UID_BASE = 300_000
@@ -18,22 +18,7 @@ SLOT_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-slots"
 JOBS_DIR = Path(tempfile.gettempdir()) / "coursehub-grading-jobs"
 
 
-@contextlib.contextmanager
-def sandbox_slot() -> Iterator[int]:
+def sandbox_slot() -> contextlib.AbstractContextManager[int]:
     """A sandbox uid no other grading job on this machine holds, for as long as the block
     runs. The slot is an flock'ed file: a killed worker's slots are free again at once."""
-    SLOT_DIR.mkdir(mode=0o1777, parents=True, exist_ok=True)
-    for slot in range(SANDBOX_SLOTS):
-        handle = (SLOT_DIR / f"slot-{slot}.lock").open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        try:
-            yield SANDBOX_UID_BASE + slot
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
-        return
-    raise RuntimeError(f"All {SANDBOX_SLOTS} grading sandboxes of this machine are busy.")
+    return uid_slot(SLOT_DIR, SANDBOX_UID_BASE, SANDBOX_SLOTS, what="grading sandboxes")

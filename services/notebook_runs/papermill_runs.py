@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -31,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -42,8 +41,10 @@ from coursehub.graders.limits import GradingLimits
 from coursehub.graders.sandbox_job import kill_uid
 from coursehub.hub.sandbox import (
     Sandbox,
+    SandboxSlotsBusy,
     SandboxUnavailable,
     mount_size_limited,
+    uid_slot,
     unmount_size_limited,
 )
 from coursehub.services.notebook_runs import sandbox_runner
@@ -64,8 +65,8 @@ RUN_CGROUP_PARENT = "coursehub-notebook-runs"
 PAPERMILL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 
 
-class RunSlotsBusy(RuntimeError):
-    """Every notebook-run uid of this machine is in use."""
+# Every notebook-run uid of this machine is in use.
+RunSlotsBusy = SandboxSlotsBusy
 
 
 @dataclass
@@ -188,25 +189,10 @@ def _sweep(uid: int) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def run_slot() -> Iterator[int]:
+def run_slot() -> contextlib.AbstractContextManager[int]:
     """A notebook-run uid no other run on this machine holds while the block runs (a killed
     process's slot is free again at once: the lock is an flock)."""
-    SLOT_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for slot in range(RUN_SLOTS):
-        handle = (SLOT_DIR / f"slot-{slot}.lock").open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        try:
-            yield RUN_UID_BASE + slot
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
-        return
-    raise RunSlotsBusy(f"All {RUN_SLOTS} notebook sandboxes of this machine are busy.")
+    return uid_slot(SLOT_DIR, RUN_UID_BASE, RUN_SLOTS, what="notebook sandboxes", mode=0o700)
 
 
 def _place(
