@@ -5,16 +5,16 @@
 ``data_exports``: "download my data" requests (one queued per person at a time).
 ``support_tickets`` and ``support_replies``: support requests and their conversation.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-07 19:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
