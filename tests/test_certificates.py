@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as redis
 from sqlalchemy import func, select, text
 
+from coursehub.graders.autograde import GradeResult
 from coursehub.hub.constants import Role
 from coursehub.services.assessment import manual_grading
 from coursehub.services.certificates import certificate_jobs, certificate_rules, issuing
@@ -31,6 +32,7 @@ from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.learning import progress
 from coursehub.services.models import (
     Account,
+    AnswerState,
     Assignment,
     Course,
     FeedbackRelease,
@@ -38,12 +40,15 @@ from coursehub.services.models import (
     LessonKind,
     Notification,
     Quiz,
+    QuizAnswer,
     QuizAttempt,
     Submission,
     utcnow,
 )
 from coursehub.services.models.certificates import Certificate
-from tests.service_data import course_with, lessons_in
+from coursehub.services.quizzes import quiz_grading
+from coursehub.services.quizzes.quiz_jobs import QuizGrader
+from tests.service_data import attempt_of, course_with, lessons_in
 
 PUBLIC = "https://coursehub.example"
 
@@ -350,3 +355,67 @@ async def test_two_transactions_meeting_the_rule_at_once_issue_one_certificate(
             select(func.count()).select_from(Certificate).where(Certificate.course_id == course.id)
         )
     assert count == 1
+
+
+async def test_a_code_answer_graded_by_the_worker_issues_and_a_regrade_goes_to_staff(
+    db, sessions, make_account, redis_url
+):
+    """The worker's verdict on a code answer completes the quiz's score: the certificate it
+    earns is issued then. Staff then grade the essay low: the holder falls below the bar, the
+    instructor is told, and the certificate stands until they decide."""
+    teacher = make_account(Role.INSTRUCTOR)
+    student = named(db, make_account(), "Mei Chen")
+    course = course_with(db, teacher, students=[student], title="Programming")
+    lessons = lessons_in(db, course, LessonKind.TEXT)
+    await set_rule(sessions, course, title="Certificate", min_grade=60)
+    with db() as session:
+        quiz = Quiz(course_id=course.id, title="Final quiz", published=True, max_score=7)
+        session.add(quiz)
+        session.commit()
+        session.expunge(quiz)
+    attempt = attempt_of(db, quiz, student)  # choice 1/1, essay 4 (staff), code 2 (worker)
+    with db() as session:
+        essay, code = (
+            session.scalar(
+                select(QuizAnswer).where(
+                    QuizAnswer.attempt_id == attempt.id, QuizAnswer.position == position
+                )
+            )
+            for position in (1, 2)
+        )
+        essay.state, essay.score = AnswerState.SCORED, 4.0
+        session.commit()
+    await complete_all(sessions, student, course, lessons)
+    assert await held(sessions, student, course) is None  # the code answer is not graded yet
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        await QuizGrader(WorkerContext(sessions, client)).store(
+            code.id, GradeResult("graded", "", (), 1.0, 2.0, False, (), {})
+        )
+    finally:
+        await client.aclose()
+    issued = await held(sessions, student, course)
+    assert issued is not None and issued.grade == pytest.approx(100 * 6 / 7, abs=0.01)
+
+    async with sessions() as session:  # staff regrade the essay: 1 + 1 + 1 of 7 is 43 %
+        await quiz_grading.grade_answer(
+            session,
+            await session.get_one(Quiz, quiz.id),
+            await session.get_one(QuizAttempt, attempt.id),
+            1,
+            await session.get_one(Account, teacher.id),
+            {"score": 1, "comment": "Too short."},
+        )
+        await session.commit()
+    kept = await held(sessions, student, course)
+    assert kept is not None and kept.revoked_at is None and kept.below_bar_at is not None
+    with db() as session:
+        [told] = session.scalars(
+            select(Notification).where(
+                Notification.account_id == teacher.id,
+                Notification.kind == "certificate_below_bar",
+            )
+        )
+    assert "Mei Chen" in told.payload["title"] and "43 %" in told.payload["title"]
+    assert told.payload["url"].endswith(f"/courses/{course.slug}/certificates")

@@ -6,8 +6,9 @@ made by a job, re-checks after grade changes, revocation, and verification.
   permanent unguessable ``public_id``), its PDF job is deferred and the student notified, all
   in the caller's transaction.
 - A grade change that puts a holder below the rule's minimum marks the certificate
-  ``below_bar_at``: staff see the list and decide (revoke with a reason, or keep); nothing is
-  revoked silently. Going back above the bar clears the mark.
+  ``below_bar_at`` and tells the course's instructor (``certificate_below_bar``): staff see
+  the list and decide (revoke with a reason, or keep); nothing is revoked silently. Going
+  back above the bar clears the mark.
 - ``make_documents`` (the job) renders the PDF and signs the credential; when it cannot, the
   certificate keeps one sentence in ``pdf_error`` and the student's page says so.
 """
@@ -79,13 +80,36 @@ async def check(session: AsyncSession, account_id: int, course_id: int) -> Certi
     )
     if held is not None:
         if held.revoked_at is None:
-            held.below_bar_at = None if standing.grade_met else (held.below_bar_at or utcnow())
+            if not standing.grade_met and held.below_bar_at is None:
+                held.below_bar_at = utcnow()
+                _tell_staff_below_bar(session, course, held, standing.grade)
+            elif standing.grade_met:
+                held.below_bar_at = None
             if standing.grade is not None:
                 held.grade = standing.grade
         return None
     if not standing.met:
         return None
     return await _issue(session, rule, course, account_id, standing.grade)
+
+
+def _tell_staff_below_bar(
+    session: AsyncSession, course: Course, held: Certificate, grade: float | None
+) -> None:
+    """The course's instructor hears that a regrade put a holder below the bar (once, when
+    it happens): the certificate stands until they revoke it or keep it."""
+    now = f"{grade:.0f} %" if grade is not None else "no grade"
+    notifications.add(
+        session,
+        course.instructor_id,
+        "certificate_below_bar",
+        {
+            "course": course.slug,
+            "certificate": held.public_id,
+            "title": f"{held.holder_name}'s grade in {course.title} is now {now}, below the "
+            "certificate's minimum: revoke the certificate or keep it.",
+        },
+    )
 
 
 async def check_after_quiz(session: AsyncSession, attempt: QuizAttempt) -> None:

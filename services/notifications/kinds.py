@@ -132,6 +132,13 @@ KINDS: tuple[Kind, ...] = (
         EmailChoice.EMAIL,
         fallback_title="You earned a course certificate.",
     ),
+    Kind(
+        "certificate_below_bar",
+        "A regrade puts a certificate holder of your course below its minimum grade",
+        EmailChoice.EMAIL,
+        link_of=lambda payload: _course_page(payload, "certificates"),
+        fallback_title="A certificate holder of your course is now below its minimum grade.",
+    ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 UNKNOWN = Kind("", "", EmailChoice.OFF)

@@ -23,6 +23,7 @@ from sqlalchemy import update
 
 from coursehub.services.assessment.grading_jobs import MAX_RUNS, grade_in_sandbox
 from coursehub.services.assessment.submissions import GRADING_QUEUE
+from coursehub.services.certificates import issuing
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.models import AnswerState, Quiz, QuizAnswer, QuizQuestion, utcnow
 from coursehub.services.notifications import notifications
@@ -145,6 +146,8 @@ class QuizGrader:
             quiz = await session.get_one(Quiz, attempt.quiz_id)
             graded = next(a for a in answers if a.id == answer_id)
             await notify_graded(session, quiz, attempt, graded)
+            # The attempt's score is now known: the course's certificate rule, checked again.
+            await issuing.check_after_quiz(session, attempt)
             await session.commit()
         made = notifications.committed(session)
         if made:
