@@ -71,6 +71,13 @@ from coursehub.services.models.notify_settings import (
     NotificationOnce,
     NotificationPreference,
 )
+from coursehub.services.models.people import (
+    AccountLink,
+    DataExport,
+    Profile,
+    SupportReply,
+    SupportTicket,
+)
 from coursehub.services.models.quizzes import (
     AnswerPolicy,
     AnswerState,
@@ -92,6 +99,7 @@ from coursehub.services.models.variants import AssignmentVariant, AssignmentVari
 
 __all__ = [
     "Account",
+    "AccountLink",
     "AnalyticsSetting",
     "Announcement",
     "AnswerPolicy",
@@ -113,6 +121,7 @@ __all__ = [
     "CourseGrader",
     "CourseRollup",
     "CourseStatus",
+    "DataExport",
     "DirectMessage",
     "EmailChoice",
     "EmailDelivery",
@@ -147,6 +156,7 @@ __all__ = [
     "NotificationPreference",
     "PasswordReset",
     "PlatformDay",
+    "Profile",
     "QuestionKind",
     "Quiz",
     "QuizAnswer",
@@ -167,6 +177,8 @@ __all__ = [
     "StudentRollup",
     "Submission",
     "SubmissionStatus",
+    "SupportReply",
+    "SupportTicket",
     "Upload",
     "utcnow",
 ]
