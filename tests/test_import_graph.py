@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("courses",),
     ("accounts", "notifications"),
     ("mail",),
+    ("audit",),
     ("jobs", "content", "models", "migrations"),
     ("settings", "db", "migrate", "embedded", "rate_limits", "errors", "processes"),
     ("__init__",),

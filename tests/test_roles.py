@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from coursehub.hub.constants import INSTRUCTORS_GROUP, Role
-from coursehub.services.models import Account, RoleChange
+from coursehub.services.models import Account, AuditEntry
 from tests.platform import xsrf_from
 
 
@@ -57,13 +57,15 @@ def test_an_admin_promotes_a_student_and_the_hub_follows(platform, make_account,
 
     with db() as session:
         trail = session.scalars(
-            select(RoleChange).where(RoleChange.account_id == student.id).order_by(RoleChange.id)
+            select(AuditEntry)
+            .where(AuditEntry.target_kind == "account", AuditEntry.target_id == str(student.id))
+            .order_by(AuditEntry.id)
         ).all()
-    assert [(c.old_role, c.new_role) for c in trail] == [
-        (Role.STUDENT, Role.INSTRUCTOR),
-        (Role.INSTRUCTOR, Role.ADMIN),
+    assert [(c.action, c.before, c.after) for c in trail] == [
+        ("role.change", {"role": "STUDENT"}, {"role": "INSTRUCTOR"}),
+        ("role.change", {"role": "INSTRUCTOR"}, {"role": "ADMIN"}),
     ]
-    assert {c.changed_by_id for c in trail} == {admin.id}
+    assert {c.actor_id for c in trail} == {admin.id}
 
 
 def test_a_demoted_admin_loses_hub_admin(platform, make_account, signed_in):

@@ -20,8 +20,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
+from coursehub.services.audit import audit_log
 from coursehub.services.errors import Refusal
-from coursehub.services.models import Account, LoginThrottle, PasswordReset, RoleChange
+from coursehub.services.models import Account, LoginThrottle, PasswordReset
 
 _hasher = PasswordHasher()
 # Verified against when the login names nobody, so that a miss costs as much as a hit.
@@ -343,9 +344,7 @@ async def change_role(
             )
     if account.role == new_role:
         return
-    session.add(
-        RoleChange(
-            account_id=account.id, changed_by_id=actor.id, old_role=account.role, new_role=new_role
-        )
+    audit_log.record(
+        session, actor, "role.change", account, {"role": account.role}, {"role": new_role}
     )
     account.role = new_role

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.assessment import rubrics
 from coursehub.services.assessment.assignments import AssignmentError, apply_penalty
+from coursehub.services.audit import audit_log
 from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
     Account,
@@ -144,6 +145,17 @@ def audit(
         changed_at=utcnow(),
     )
     session.add(change)
+    # The attempt's own trail above serves the grading pages and queue; the one audit log
+    # is where administrators see every grading change beside every other change.
+    audit_log.record(
+        session,
+        by,
+        f"grade.{action}",
+        ("submission", submission_id),
+        before,
+        after,
+        reason=reason if grade_id is None else f"{grade_id}: {reason}".rstrip(": "),
+    )
     return change
 
 

@@ -4,7 +4,7 @@ Rows are nouns (``Account``, ``Course``); the hub's user object is a different t
 different name. Times are stored in UTC.
 """
 
-from coursehub.services.models.accounts import Account, LoginThrottle, PasswordReset, RoleChange
+from coursehub.services.models.accounts import Account, LoginThrottle, PasswordReset
 from coursehub.services.models.analytics import (
     AnalyticsSetting,
     AutogradedCellRollup,
@@ -25,6 +25,7 @@ from coursehub.services.models.assessment import (
     Submission,
     SubmissionStatus,
 )
+from coursehub.services.models.audit import AuditEntry
 from coursehub.services.models.base import Base, utcnow
 from coursehub.services.models.certificates import Certificate, CertificateRule
 from coursehub.services.models.courses import (
@@ -110,6 +111,7 @@ __all__ = [
     "AssignmentFile",
     "AssignmentVariant",
     "AssignmentVariantRule",
+    "AuditEntry",
     "AutogradedCellRollup",
     "Base",
     "Category",
@@ -170,7 +172,6 @@ __all__ = [
     "ReportRunState",
     "ReportSchedule",
     "ReusableComment",
-    "RoleChange",
     "RubricApplication",
     "RubricItem",
     "ScoreOverride",

@@ -1,10 +1,11 @@
-"""Accounts and sign-in bookkeeping: people, failed sign-ins, reset links, role changes."""
+"""Accounts and sign-in bookkeeping: people, failed sign-ins, reset links (role changes are in
+the audit log)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, String, func
+from sqlalchemy import Enum, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coursehub.hub.constants import Role
@@ -51,16 +52,3 @@ class PasswordReset(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
-
-
-class RoleChange(Base):
-    """Audit trail of role changes made by admins."""
-
-    __tablename__ = "role_changes"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
-    old_role: Mapped[Role] = mapped_column(Enum(Role, name="account_role"))
-    new_role: Mapped[Role] = mapped_column(Enum(Role, name="account_role"))
-    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
