@@ -33,6 +33,7 @@ from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.jobs import job_runs
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
+from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import NOTIFICATION_QUEUE, mail_settings
 from coursehub.services.quizzes import quiz_jobs
@@ -41,7 +42,14 @@ from coursehub.services.settings import data_dir_from_env
 
 log = logging.getLogger("coursehub.worker")
 
-WORKER_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE, ANALYTICS_QUEUE, CERTIFICATE_QUEUE)
+# Queues a worker's main loop serves (``concurrency`` jobs at a time) ...
+MAIN_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE, ANALYTICS_QUEUE, CERTIFICATE_QUEUE)
+# ... and the queue of whole-notebook runs (reports, calculated-question variants), served by
+# a loop of its own (``NOTEBOOK_RUNS_AT_ONCE`` at a time) so a report that runs for minutes
+# never holds the slot a submission waits for.
+NOTEBOOK_QUEUES = (NOTEBOOK_RUNS_QUEUE,)
+NOTEBOOK_RUNS_AT_ONCE = 1
+WORKER_QUEUES = MAIN_QUEUES + NOTEBOOK_QUEUES
 WORKER_NICENESS = 10
 # Seconds running jobs get to finish when the worker is asked to stop (Ctrl-C of coursehub up
 # gives everything 10 s); a job cut off is requeued by the next worker without losing a run.
@@ -130,6 +138,8 @@ async def serve_queues(
     stalled_after: float,
     stop: asyncio.Event,
     reconnected: Callable[[], Awaitable[None]] | None = None,
+    queues: tuple[str, ...] = MAIN_QUEUES,
+    role: str = "grading",
 ) -> None:
     """procrastinate's worker, run again whenever it ends without being asked to: after a
     PostgreSQL restart (its listener or a fetch fails) and after a freeze in which another
@@ -137,12 +147,12 @@ async def serve_queues(
     anew). Waits with backoff between runs, then calls ``reconnected`` (the tasks' own
     connections are stale too); only ``stop`` ends it."""
     backoff = Backoff()
-    name = f"grading-{os.uname().nodename}-{os.getpid()}"
+    name = f"{role}-{os.uname().nodename}-{os.getpid()}"
     while not stop.is_set():
         began = time.monotonic()
         run = asyncio.ensure_future(
             app.run_worker_async(
-                queues=list(WORKER_QUEUES),
+                queues=list(queues),
                 concurrency=concurrency,
                 name=name,
                 update_heartbeat_interval=heartbeat,
@@ -165,8 +175,9 @@ async def serve_queues(
             problem = f"{type(run.exception()).__name__}: {run.exception()}"
         delay = backoff.next(time.monotonic() - began)
         log.error(
-            "The grading worker lost its database connection or registration (%s); "
+            "The %s worker lost its database connection or registration (%s); "
             "connecting again in %.0f s",
+            role,
             problem,
             delay,
         )
@@ -206,13 +217,25 @@ async def run_worker(
                     os.getpid(),
                     concurrency,
                 )
-                await serve_queues(
-                    app,
-                    concurrency=concurrency,
-                    heartbeat=heartbeat,
-                    stalled_after=stalled_after,
-                    stop=stop,
-                    reconnected=engine.dispose,
+                # Two loops on one App: grading and the rest, and notebook runs beside them.
+                await asyncio.gather(
+                    serve_queues(
+                        app,
+                        concurrency=concurrency,
+                        heartbeat=heartbeat,
+                        stalled_after=stalled_after,
+                        stop=stop,
+                        reconnected=engine.dispose,
+                    ),
+                    serve_queues(
+                        app,
+                        concurrency=NOTEBOOK_RUNS_AT_ONCE,
+                        heartbeat=heartbeat,
+                        stalled_after=stalled_after,
+                        stop=stop,
+                        queues=NOTEBOOK_QUEUES,
+                        role="notebook-runs",
+                    ),
                 )
             finally:
                 watcher.cancel()

@@ -10,6 +10,7 @@ from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
 from coursehub.services.certificates import issuing as certificate_issuing
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
+from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import EMAIL_TASK, NOTIFICATION_QUEUE
 from coursehub.services.quizzes import calculated_questions
@@ -25,9 +26,9 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
     assert queues == {
         GRADE_TASK: GRADING_QUEUE,
         QUIZ_GRADE_TASK: GRADING_QUEUE,
-        calculated_questions.MAKE_VARIANTS_TASK: GRADING_QUEUE,
-        report_notebooks.RUN_REPORT_TASK: GRADING_QUEUE,
-        report_notebooks.SCHEDULED_TASK: GRADING_QUEUE,
+        calculated_questions.MAKE_VARIANTS_TASK: NOTEBOOK_RUNS_QUEUE,
+        report_notebooks.RUN_REPORT_TASK: NOTEBOOK_RUNS_QUEUE,
+        report_notebooks.SCHEDULED_TASK: NOTEBOOK_RUNS_QUEUE,
         EMAIL_TASK: NOTIFICATION_QUEUE,
         notification_jobs.DIGEST_TASK: NOTIFICATION_QUEUE,
         notification_jobs.SCAN_TASK: NOTIFICATION_QUEUE,
@@ -39,6 +40,10 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
     }
     assert all(app.tasks[name].blueprint is app for name in queues)
     assert set(worker.WORKER_QUEUES) == set(queues.values())
+    # Notebook runs (reports, calculated-question variants) never take a grading slot: the
+    # worker serves their queue in a loop of its own.
+    assert NOTEBOOK_RUNS_QUEUE not in worker.MAIN_QUEUES
+    assert worker.NOTEBOOK_QUEUES == (NOTEBOOK_RUNS_QUEUE,)
     scheduled = {p.task.name for p in app.periodic_registry.periodic_tasks.values()}
     assert scheduled == {
         notification_jobs.DIGEST_TASK,

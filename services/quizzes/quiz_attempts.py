@@ -38,6 +38,7 @@ from coursehub.services.models import (
     QuizQuestionVariant,
     utcnow,
 )
+from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.quizzes import calculated_questions
 from coursehub.services.quizzes.quiz_questions import QuizError, snapshot, student_question
 from coursehub.services.quizzes.quiz_scoring import correct_answer, points_for, score_response
@@ -191,7 +192,10 @@ async def _take(
     if variant.answer_id is None:
         variant.answer_id = answer.id
     await defer(
-        session, calculated_questions.MAKE_VARIANTS_TASK, GRADING_QUEUE, question_id=question.id
+        session,
+        calculated_questions.MAKE_VARIANTS_TASK,
+        NOTEBOOK_RUNS_QUEUE,
+        question_id=question.id,
     )
 
 

@@ -26,6 +26,7 @@ from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.certificates import issuing
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.models import AnswerState, Quiz, QuizAnswer, QuizQuestion, utcnow
+from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notifications
 from coursehub.services.quizzes import calculated_questions
 from coursehub.services.quizzes.quiz_attempts import (
@@ -181,7 +182,7 @@ def tasks(context: WorkerContext) -> procrastinate.Blueprint:
     async def grade_quiz_answer(job: JobContext, answer_id: int) -> None:
         await grader.grade(job, answer_id)
 
-    @blueprint.task(name=calculated_questions.MAKE_VARIANTS_TASK, queue=GRADING_QUEUE)
+    @blueprint.task(name=calculated_questions.MAKE_VARIANTS_TASK, queue=NOTEBOOK_RUNS_QUEUE)
     async def make_quiz_variants(question_id: int) -> None:
         await make_variants(context, question_id)
 

@@ -35,7 +35,6 @@ import regex
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.jobs.queue import defer
 from coursehub.services.models import (
@@ -46,6 +45,7 @@ from coursehub.services.models import (
     QuizSlot,
     utcnow,
 )
+from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.quizzes import calculated_questions
 from coursehub.services.quizzes.quiz_errors import QuizError
 from coursehub.services.quizzes.quiz_scoring import FILL_IN_MODES, parse_number
@@ -313,7 +313,7 @@ async def _start_variants(
     await defer(
         session,
         calculated_questions.MAKE_VARIANTS_TASK,
-        GRADING_QUEUE,
+        NOTEBOOK_RUNS_QUEUE,
         question_id=question.id,
     )
 

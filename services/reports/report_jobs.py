@@ -9,8 +9,9 @@ import logging
 import procrastinate
 from procrastinate import RetryStrategy
 
-from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.jobs.context import WorkerContext
+from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
+from coursehub.services.notifications import notifications
 from coursehub.services.reports import report_notebooks
 
 log = logging.getLogger("coursehub.worker")
@@ -20,6 +21,8 @@ SCHEDULE_CRON = "*/10 * * * *"
 async def run_report(context: WorkerContext, run_id: int) -> None:
     async with context.sessions() as session:
         run = await report_notebooks.execute(session, run_id)
+        told = notifications.committed(session)  # staff told of a run that did not finish
+    await notifications.announce(context.redis, told)
     if run is not None:
         log.info("Report run %s: %s", run_id, run.state)
 
@@ -37,14 +40,14 @@ def tasks(context: WorkerContext) -> procrastinate.Blueprint:
     """The reports domain's tasks, for ``coursehub worker`` to host."""
     blueprint = procrastinate.Blueprint()
 
-    @blueprint.task(name=report_notebooks.RUN_REPORT_TASK, queue=GRADING_QUEUE)
+    @blueprint.task(name=report_notebooks.RUN_REPORT_TASK, queue=NOTEBOOK_RUNS_QUEUE)
     async def run_report_task(run_id: int) -> None:
         await run_report(context, run_id)
 
     @blueprint.periodic(cron=SCHEDULE_CRON)
     @blueprint.task(
         name=report_notebooks.SCHEDULED_TASK,
-        queue=GRADING_QUEUE,
+        queue=NOTEBOOK_RUNS_QUEUE,
         retry=RetryStrategy(max_attempts=2),
     )
     async def run_scheduled_reports(timestamp: int) -> None:

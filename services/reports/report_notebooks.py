@@ -26,7 +26,6 @@ import nbformat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.courses.membership import Membership
 from coursehub.services.errors import Refusal
 from coursehub.services.jobs.queue import defer
@@ -40,6 +39,8 @@ from coursehub.services.models import (
     utcnow,
 )
 from coursehub.services.notebook_runs.papermill_runs import run_notebook
+from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
+from coursehub.services.notifications import notifications
 from coursehub.services.reports import course_snapshot
 
 log = logging.getLogger("coursehub.reports")
@@ -210,7 +211,7 @@ async def request_run(
     )
     session.add(run)
     await session.flush()
-    await defer(session, RUN_REPORT_TASK, GRADING_QUEUE, run_id=run.id)
+    await defer(session, RUN_REPORT_TASK, NOTEBOOK_RUNS_QUEUE, run_id=run.id)
     return run
 
 
@@ -251,6 +252,7 @@ async def execute(session: AsyncSession, run_id: int) -> ReportRun | None:
         )
         run.finished_at = utcnow()
         run.seconds = round(time.monotonic() - started, 3)
+        _tell_staff(session, course, report, run)
         await session.commit()
         return run
     run = await session.get_one(ReportRun, run_id)
@@ -265,8 +267,33 @@ async def execute(session: AsyncSession, run_id: int) -> ReportRun | None:
         ).strip()
     elif not outcome.ok:
         run.problem = outcome.problem or "A cell of the report raised an error."
+    if run.state != ReportRunState.DONE.value:
+        _tell_staff(session, course, report, run)
     await session.commit()
     return run
+
+
+def _tell_staff(
+    session: AsyncSession, course: Course, report: ReportNotebook, run: ReportRun
+) -> None:
+    """A run that did not finish (a cell raised, its time limit, a fault of CourseHub's) is
+    told to whoever asked for it and to the course's instructor (a scheduled run has only
+    the instructor), with the run's page, where the partial output is."""
+    for account_id in dict.fromkeys((run.requested_by_id, course.instructor_id)):
+        if account_id is None:
+            continue
+        notifications.add(
+            session,
+            account_id,
+            "report_failed",
+            {
+                "course": course.slug,
+                "report_id": report.id,
+                "run_id": run.id,
+                "report_title": report.title,
+                "problem": run.problem,
+            },
+        )
 
 
 async def due_reports(session: AsyncSession, now: datetime | None = None) -> list[int]:
