@@ -15,6 +15,7 @@ from typing import Any
 import nbformat
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from coursehub.hub.constants import Role
 from coursehub.services.models import (
@@ -22,6 +23,7 @@ from coursehub.services.models import (
     Assignment,
     Grade,
     LessonProgress,
+    Notification,
     Quiz,
     QuizAttempt,
     Submission,
@@ -205,9 +207,9 @@ def test_the_starter_report_runs_on_the_course_snapshot_and_its_figures_are_righ
 
 
 def test_names_only_when_the_instructor_asks_and_a_slow_report_is_stopped_with_its_output(
-    reported,
+    reported, db
 ):
-    course, _, students, teacher = reported
+    course, instructor, students, teacher = reported
     notebook = {
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -250,6 +252,21 @@ def test_names_only_when_the_instructor_asks_and_a_slow_report_is_stopped_with_i
     assert "time limit" in run["problem"] and "kept" in run["problem"]
     printed = "".join(o.get("text", "") for c in executed["cells"] for o in c.get("outputs", []))
     assert all((s.name or s.username) in printed for s in students)
+
+    # Staff are told (the instructor, who asked for the run), with the run's page.
+    with db() as session:
+        told = session.scalars(
+            select(Notification).where(
+                Notification.account_id == instructor.id, Notification.kind == "report_failed"
+            )
+        ).all()
+    assert len(told) == 1, told
+    assert "time limit" in told[0].payload["title"]
+    assert (
+        told[0]
+        .payload["url"]
+        .endswith(f"/courses/{course.slug}/reports/{attached.json()['id']}/runs/{run['id']}")
+    )
 
 
 def test_in_chromium_the_instructor_runs_the_starter_report_and_reads_it(reported, page, platform):  # type: ignore[no-untyped-def]

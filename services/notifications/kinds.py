@@ -82,6 +82,20 @@ def _quiz_link(payload: Payload) -> str | None:
     return _course_page(payload, "quizzes")
 
 
+def _report_title(payload: Payload) -> str | None:
+    title, problem = payload.get("report_title"), payload.get("problem")
+    if not isinstance(title, str):
+        return None
+    return f"The report {title} did not finish: {problem}" if problem else None
+
+
+def _report_link(payload: Payload) -> str | None:
+    report, run = payload.get("report_id"), payload.get("run_id")
+    if isinstance(report, int) and isinstance(run, int):
+        return _course_page(payload, f"reports/{report}/runs/{run}")
+    return _course_page(payload, "reports")
+
+
 KINDS: tuple[Kind, ...] = (
     Kind("announcement", "Announcements from your instructors", EmailChoice.EMAIL),
     Kind("assignment_released", "A new assignment is released", EmailChoice.EMAIL),
@@ -138,6 +152,14 @@ KINDS: tuple[Kind, ...] = (
         EmailChoice.EMAIL,
         link_of=lambda payload: _course_page(payload, "certificates"),
         fallback_title="A certificate holder of your course is now below its minimum grade.",
+    ),
+    Kind(
+        "report_failed",
+        "A report notebook of your course fails or runs past its time limit",
+        EmailChoice.EMAIL,
+        title_of=_report_title,
+        link_of=_report_link,
+        fallback_title="A report notebook of your course did not finish.",
     ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
