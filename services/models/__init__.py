@@ -5,6 +5,14 @@ different name. Times are stored in UTC.
 """
 
 from coursehub.services.models.accounts import Account, LoginThrottle, PasswordReset
+from coursehub.services.models.administration import (
+    AdminReportExport,
+    CourseReviewEvent,
+    ReviewEvent,
+    SignIn,
+    SiteSetting,
+    Suspension,
+)
 from coursehub.services.models.analytics import (
     AnalyticsSetting,
     AutogradedCellRollup,
@@ -101,6 +109,7 @@ from coursehub.services.models.variants import AssignmentVariant, AssignmentVari
 __all__ = [
     "Account",
     "AccountLink",
+    "AdminReportExport",
     "AnalyticsSetting",
     "Announcement",
     "AnswerPolicy",
@@ -121,6 +130,7 @@ __all__ = [
     "Course",
     "CourseDay",
     "CourseGrader",
+    "CourseReviewEvent",
     "CourseRollup",
     "CourseStatus",
     "DataExport",
@@ -172,14 +182,18 @@ __all__ = [
     "ReportRunState",
     "ReportSchedule",
     "ReusableComment",
+    "ReviewEvent",
     "RubricApplication",
     "RubricItem",
     "ScoreOverride",
+    "SignIn",
+    "SiteSetting",
     "StudentRollup",
     "Submission",
     "SubmissionStatus",
     "SupportReply",
     "SupportTicket",
+    "Suspension",
     "Upload",
     "utcnow",
 ]
