@@ -19,12 +19,17 @@ from coursehub.hub.constants import (
     SERVICE_PREFIX,
 )
 from coursehub.hub.landing import landing_url
+from coursehub.hub.subdomains import keep_session_cookie_on_the_hub_host, subdomain_hook
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
 env = os.environ
 here = Path(__file__).resolve().parent
 data_dir = Path(env.get("COURSEHUB_DATA_DIR", ".coursehub")).resolve()
-public_url = env.get("COURSEHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Per-user subdomains (README, "People's servers on origins of their own"): each server at
+# <name>.<host>, the hub and the course service on <host> itself. The platform's public URL
+# is then that host.
+subdomain_host = env.get("COURSEHUB_SUBDOMAIN_HOST", "").rstrip("/")
+public_url = env.get("COURSEHUB_PUBLIC_URL", subdomain_host or "http://127.0.0.1:8000").rstrip("/")
 service_port = int(env.get("COURSEHUB_SERVICE_PORT", SERVICE_PORT))
 hub_port = int(env.get("COURSEHUB_HUB_PORT", "8081"))
 service_token = env["COURSEHUB_SERVICE_TOKEN"]
@@ -58,6 +63,13 @@ c.JupyterHub.tornado_settings = {
     "cookie_options": {"samesite": "Lax", **({"secure": True} if https else {})},
     "headers": {"Strict-Transport-Security": "max-age=31536000"} if https else {},
 }
+if subdomain_host:
+    c.JupyterHub.subdomain_host = subdomain_host
+    c.JupyterHub.subdomain_hook = subdomain_hook  # the course service stays on the hub's host
+    keep_session_cookie_on_the_hub_host()  # JupyterHub would share it with every subdomain
+    # Over https the hub's sign-in cookie is `__Host-` prefixed: a server cannot plant
+    # ("toss") a cookie of that name for the hub's host from its subdomain.
+    c.JupyterHub.cookie_host_prefix_enabled = https
 
 # -- sign-in -------------------------------------------------------------------------------
 c.JupyterHub.authenticator_class = "coursehub"
@@ -146,6 +158,7 @@ c.JupyterHub.services = [
             # The service's worker processes add up their metrics through this folder.
             "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "service-metrics"),
             **{key: env[key] for key in service_env_keys if key in env},
+            "COURSEHUB_PUBLIC_URL": public_url,
             "COURSEHUB_LESSON_PORT": str(lesson_port),
             "COURSEHUB_LESSON_TOKEN": lesson_token,
         },

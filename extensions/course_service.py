@@ -4,6 +4,12 @@ server's own hub token, so that the service sees the server's owner and applies 
 The address comes from ``COURSEHUB_SERVICE_URL`` (jupyterhub_config.py passes the service's
 internal URL to every server), else from the hub's public URL
 (``JUPYTERHUB_PUBLIC_HUB_URL``, set when the hub knows its public URL).
+
+With per-user subdomains the proxy routes by host name, and a server reaching the service
+through the proxy from its own network namespace (``127.0.0.1:<port>``) names the platform's
+host in each request's ``Host`` header (``COURSEHUB_SERVICE_HOST``, set by CourseSpawner), as
+a browser would. Links to CourseHub's pages go to the hub's origin (``JUPYTERHUB_HOST``, set
+by JupyterHub when servers have origins of their own), never to the server's.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from coursehub.hub.constants import SERVICE_PREFIX
 
 SERVICE_URL_ENV = "COURSEHUB_SERVICE_URL"
+SERVICE_HOST_ENV = "COURSEHUB_SERVICE_HOST"
 # Publishing a lesson waits for its publish check (a sandboxed run of the notebook, with
 # kernel start-up on a busy machine), so a request may take minutes.
 REQUEST_TIMEOUT = 300.0
@@ -42,15 +49,35 @@ def service_url_from(env: Mapping[str, str]) -> str:
     return ""
 
 
+def page_url(path: str, env: Mapping[str, str] | None = None) -> str:
+    """The address of CourseHub's page at ``path`` (``/services/coursehub/...``) for a browser
+    showing this server: on the hub's origin when the server has an origin of its own."""
+    env = os.environ if env is None else env
+    hub_host = env.get("JUPYTERHUB_HOST", "").rstrip("/")
+    return f"{hub_host}{path}" if hub_host.startswith(("http://", "https://")) else path
+
+
 @dataclass(frozen=True)
 class CourseService:
     url: str  # e.g. http://127.0.0.1:10101/services/coursehub, no trailing slash
     token: str = field(repr=False)
+    host: str = ""  # the Host header to send, when the URL's own host is not the platform's
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, token: str = "") -> CourseService:
         env = os.environ if env is None else env
-        return cls(url=service_url_from(env), token=env.get("JUPYTERHUB_API_TOKEN") or token)
+        return cls(
+            url=service_url_from(env),
+            token=env.get("JUPYTERHUB_API_TOKEN") or token,
+            host=env.get(SERVICE_HOST_ENV, ""),
+        )
+
+    def headers(self, **more: str) -> dict[str, str]:
+        """The headers of every call: the server's token, and the platform's host name."""
+        headers = {"Authorization": f"token {self.token}", **more}
+        if self.host:
+            headers["Host"] = self.host
+        return headers
 
     async def call(
         self,
@@ -71,7 +98,7 @@ class CourseService:
                 f"{self.url}/{path}",
                 method=method,
                 body=body,
-                headers={"Authorization": f"token {self.token}", "Content-Type": content_type},
+                headers=self.headers(**{"Content-Type": content_type}),
                 request_timeout=REQUEST_TIMEOUT,
             )
         except HTTPClientError as error:

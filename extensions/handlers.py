@@ -39,7 +39,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from coursehub.extensions.course_service import CourseService, CourseServiceError
+from coursehub.extensions.course_service import CourseService, CourseServiceError, page_url
 from coursehub.extensions.lesson_copies import place_lesson_copy
 from coursehub.extensions.notification_relay import notification_handlers
 from coursehub.hub.constants import SERVICE_PREFIX
@@ -164,7 +164,7 @@ class AssignmentSourceHandler(CourseHubMixin, APIHandler):
                     "course_slug": slug,
                     "path": path,
                     "files": sorted(files),
-                    "edit_url": page,
+                    "edit_url": page_url(page),
                 }
             )
         )

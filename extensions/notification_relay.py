@@ -80,7 +80,7 @@ class NotificationStreamRelay(CourseHubAPI):
         status: dict[str, Any] = {"code": 0, "error": b""}
         request = HTTPRequest(
             f"{service.url}/api/me/notifications/stream?{urlencode({'after': after})}",
-            headers={"Authorization": f"token {service.token}"},
+            headers=service.headers(),
             connect_timeout=10,
             request_timeout=STREAM_SECONDS,
             header_callback=lambda line: self._status_line(line, status),

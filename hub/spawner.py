@@ -53,6 +53,7 @@ from coursehub.hub.sandbox import (
     recent_sandbox_check,
 )
 from coursehub.hub.server_network import INSIDE_FOLDER, NETWORK_DIR, Route, ServerNetwork
+from coursehub.hub.subdomains import service_host
 
 
 class ServerDiedWhileStarting(RuntimeError):
@@ -434,6 +435,11 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         if self._network is not None:
             platform = self._network.inside_url("platform")
             env["COURSEHUB_SERVICE_URL"] = f"{platform}{SERVICE_PREFIX}"
+            # With per-user subdomains the proxy routes by host name: the server's calls
+            # name the service's host, as a browser's do (coursehub.hub.subdomains).
+            host = service_host(self.user.settings)
+            if host:
+                env["COURSEHUB_SERVICE_HOST"] = host
         return env
 
     def get_state(self) -> dict[str, Any]:

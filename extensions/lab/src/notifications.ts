@@ -12,7 +12,7 @@
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
-import { URLExt } from '@jupyterlab/coreutils';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
@@ -56,12 +56,23 @@ function titleOf(n: ICourseHubNotification): string {
   return n.title || n.payload?.title || 'You have a new notification on CourseHub.';
 }
 
+/**
+ * The hub's origin (`https://courses.example.org`) when this server has an origin of its own
+ * (per-user subdomains: JupyterHub's `hubHost` page option), else '' (the same origin).
+ */
+function hubOrigin(): string {
+  const host = PageConfig.getOption('hubHost');
+  return /^https?:\/\/[^/]+$/.test(host) ? host : '';
+}
+
 /** The CourseHub page of a notification, on the hub's origin (never another site). */
 function pageOf(n: ICourseHubNotification): string {
   const url = n.url || n.payload?.url;
-  return typeof url === 'string' && url.startsWith(`${SERVICE_PREFIX}/`)
-    ? url
-    : `${SERVICE_PREFIX}/notifications`;
+  const path =
+    typeof url === 'string' && url.startsWith(`${SERVICE_PREFIX}/`)
+      ? url
+      : `${SERVICE_PREFIX}/notifications`;
+  return `${hubOrigin()}${path}`;
 }
 
 function openPage(n: ICourseHubNotification): void {
@@ -126,7 +137,7 @@ class LatestList extends Widget {
       list.appendChild(item);
     }
     const all = document.createElement('a');
-    all.href = `${SERVICE_PREFIX}/notifications`;
+    all.href = `${hubOrigin()}${SERVICE_PREFIX}/notifications`;
     all.target = '_blank';
     all.rel = 'noopener';
     all.textContent = 'All notifications and email settings';
