@@ -7,14 +7,19 @@ document signed; a grade that drops below the bar is put before staff, not revok
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import io
 import json
 from datetime import timedelta
 
+import base58
 import pypdf
 import pypdfium2
 import pytest
 import redis.asyncio as redis
+import rfc8785
+from cryptography.exceptions import InvalidSignature
 from sqlalchemy import func, select, text
 
 from coursehub.graders.autograde import GradeResult
@@ -58,6 +63,45 @@ def pdf_text(pdf: bytes) -> str:
     document = pypdfium2.PdfDocument(pdf)
     text = " ".join(page.get_textpage().get_text_range() for page in document)
     return " ".join(text.split())
+
+
+def eddsa_jcs_2022_holds(keys, credential: dict) -> bool:
+    """The Data Integrity eddsa-jcs-2022 verification, step by step from the W3C text."""
+    proof = dict(credential["proof"])
+    assert proof["type"] == "DataIntegrityProof" and proof["cryptosuite"] == "eddsa-jcs-2022"
+    value = proof.pop("proofValue")
+    assert value.startswith("z")  # multibase base58-btc
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    proof["@context"] = unsecured["@context"]
+    hash_data = (
+        hashlib.sha256(rfc8785.dumps(proof)).digest()
+        + hashlib.sha256(rfc8785.dumps(unsecured)).digest()
+    )
+    try:
+        keys.public.verify(base58.b58decode(value[1:]), hash_data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_a_credential_signed_before_the_standard_proof_still_verifies(keys):
+    """Credentials issued with the first proof (base64url Ed25519 over sorted-key JSON) keep
+    verifying; editing one breaks it."""
+    credential = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "credentialSubject": {"name": "Zoë Ångström"},
+    }
+    proof = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022"}
+    signed = json.dumps(
+        {**credential, "proof": proof}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+    value = base64.urlsafe_b64encode(keys.private.sign(signed)).rstrip(b"=").decode()
+    old = {**credential, "proof": {**proof, "proofValue": value}}
+    assert credential_is_authentic(keys, old)
+    edited = json.loads(json.dumps(old))
+    edited["credentialSubject"]["name"] = "Somebody Else"
+    assert not credential_is_authentic(keys, edited)
 
 
 @pytest.fixture
@@ -147,6 +191,7 @@ async def test_completing_the_course_issues_a_certificate_with_its_pdf_and_crede
     assert credential["credentialSubject"]["name"] == "Zoë Ångström-Łukasiewicz Дмитриевна"
     assert credential["credentialSubject"]["achievement"]["name"] == "Cell Biology"
     assert credential_is_authentic(keys, credential)
+    assert eddsa_jcs_2022_holds(keys, credential)  # the W3C algorithm, worked out here
     forged = json.loads(json.dumps(credential))
     forged["credentialSubject"]["name"] = "Somebody Else"
     assert not credential_is_authentic(keys, forged)

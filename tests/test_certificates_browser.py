@@ -6,15 +6,16 @@ cannot fetch it; the credential's proof holds with the key the platform publishe
 
 from __future__ import annotations
 
-import base64
-import json
+import hashlib
 import re
 import time
 from pathlib import Path
 
+import base58
 import httpx
 import pypdfium2
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -123,14 +124,19 @@ def test_a_student_earns_downloads_and_a_visitor_verifies_a_certificate(
     credential = owner.get(
         f"{platform.service_url}/certificates/{certificate.public_id}/credential.json"
     ).json()
-    keys = httpx.get(f"{platform.service_url}/.well-known/coursehub-certificates.json").json()
-    [jwk] = keys["keys"]
-    public = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(jwk["x"] + "=="))
     proof = dict(credential.pop("proof"))
-    signature = base64.urlsafe_b64decode(proof.pop("proofValue") + "==")
-    signed = json.dumps(
-        {**credential, "proof": proof}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
-    public.verify(signature, signed)  # raises if forged
+    published = httpx.get(proof["verificationMethod"].partition("#")[0])  # as a verifier does
+    [method] = published.json()["verificationMethod"]
+    assert method["id"] == proof["verificationMethod"] and method["type"] == "Multikey"
+    multikey = base58.b58decode(method["publicKeyMultibase"][1:])
+    assert multikey[:2] == b"\xed\x01"  # the Ed25519 multicodec
+    public = Ed25519PublicKey.from_public_bytes(multikey[2:])
+    # eddsa-jcs-2022 (W3C Data Integrity): RFC 8785 canonical JSON, SHA-256, Ed25519.
+    value = proof.pop("proofValue")
+    hash_data = (
+        hashlib.sha256(rfc8785.dumps({**proof, "@context": credential["@context"]})).digest()
+        + hashlib.sha256(rfc8785.dumps(credential)).digest()
+    )
+    public.verify(base58.b58decode(value[1:]), hash_data)  # raises if forged
     assert credential["credentialSubject"]["name"] == HOLDER
     assert re.search(r"#[0-9a-f]{16}$", proof["verificationMethod"])

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
-from coursehub.services.certificates import certificate_rules, issuing
+from coursehub.services.certificates import certificate_rules, credentials, issuing
 from coursehub.services.certificates.certificate_pdf import (
     FIELDS,
     PDF_PROBLEM,
@@ -262,7 +262,14 @@ class PublicKey(CertificateHandler):
 
     async def get(self) -> None:
         self.set_header("Cache-Control", "public, max-age=3600")
-        self.write_json({"keys": [self.keys().public_jwk()], "pdf_problem": PDF_PROBLEM})
+        keys = self.keys()
+        self.write_json(
+            {
+                "keys": [keys.public_jwk()],
+                "verificationMethod": [credentials.verification_method(keys, self.public_url)],
+                "pdf_problem": PDF_PROBLEM,
+            }
+        )
 
 
 # -- staff ------------------------------------------------------------------------------------
