@@ -72,7 +72,11 @@ from coursehub.services.models.grading import (
 )
 from coursehub.services.models.learning import LessonProgress, Note
 from coursehub.services.models.messages import Conversation, DirectMessage
-from coursehub.services.models.notebook_runs import NotebookCheck
+from coursehub.services.models.notebook_runs import (
+    AssignmentSourceCheck,
+    NotebookCheck,
+    SourceCheckState,
+)
 from coursehub.services.models.notify_settings import (
     EmailChoice,
     EmailDelivery,
@@ -87,6 +91,7 @@ from coursehub.services.models.people import (
     SupportReply,
     SupportTicket,
 )
+from coursehub.services.models.payments import CoursePrice, Payment, PaymentEvent, PaymentStatus
 from coursehub.services.models.quizzes import (
     AnswerPolicy,
     AnswerState,
@@ -118,6 +123,7 @@ __all__ = [
     "Assignment",
     "AssignmentExtension",
     "AssignmentFile",
+    "AssignmentSourceCheck",
     "AssignmentVariant",
     "AssignmentVariantRule",
     "AuditEntry",
@@ -128,6 +134,7 @@ __all__ = [
     "CertificateRule",
     "Conversation",
     "Course",
+    "CoursePrice",
     "CourseDay",
     "CourseGrader",
     "CourseReviewEvent",
@@ -167,6 +174,9 @@ __all__ = [
     "NotificationOnce",
     "NotificationPreference",
     "PasswordReset",
+    "Payment",
+    "PaymentEvent",
+    "PaymentStatus",
     "PlatformDay",
     "Profile",
     "QuestionKind",
@@ -188,6 +198,7 @@ __all__ = [
     "ScoreOverride",
     "SignIn",
     "SiteSetting",
+    "SourceCheckState",
     "StudentRollup",
     "Submission",
     "SubmissionStatus",
