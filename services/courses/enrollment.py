@@ -85,6 +85,15 @@ def refusal(course: Course) -> EnrollmentError | None:
     return None
 
 
+def paid_refusal(course: Course) -> EnrollmentError | None:
+    """Why a paid-for place in ``course`` cannot be taken: only a draft refuses it."""
+    if course.status is CourseStatus.DRAFT:
+        return EnrollmentError(
+            f"{course.title} is a draft: nobody can enroll until it is published.", 404
+        )
+    return None
+
+
 async def course_by_slug(session: AsyncSession, slug: str) -> Course | None:
     """The course (with instructor and category) without its search document, which is
     large (the text of every lesson) and needed only by PostgreSQL."""
@@ -128,18 +137,27 @@ async def teaching_conflict(
     return None
 
 
-async def enroll(session: AsyncSession, account: Account, course: Course) -> EnrollmentResult:
+async def enroll(
+    session: AsyncSession, account: Account, course: Course, *, paid_for: bool = False
+) -> EnrollmentResult:
     """Join ``course``; idempotent. The insert itself re-checks status and price, so a course
     archived or given a price a moment ago cannot be joined by a request already under way.
-    Its instructor and graders are refused (``teaching_conflict``)."""
+    Its instructor and graders are refused (``teaching_conflict``).
+
+    ``paid_for``: the place is paid (a payment recorded in this transaction, or staff, who
+    take paid courses free), so the price is not checked, and a course archived since the
+    payment began still admits its payer."""
     check_visible(account, course)
-    problem = refusal(course) or await teaching_conflict(session, account, course)
+    problem = (paid_refusal(course) if paid_for else refusal(course)) or await teaching_conflict(
+        session, account, course
+    )
     if problem is not None:
         raise problem
     joinable = select(literal(account.id), Course.id, func.now(), literal(0.0)).where(
         Course.id == course.id,
-        Course.status == CourseStatus.PUBLISHED,
-        Course.price_cents == 0,
+        Course.status != CourseStatus.DRAFT
+        if paid_for
+        else (Course.status == CourseStatus.PUBLISHED) & (Course.price_cents == 0),
     )
     inserted = await session.scalar(
         insert(Enrollment)
@@ -154,7 +172,7 @@ async def enroll(session: AsyncSession, account: Account, course: Course) -> Enr
         return EnrollmentResult(True, False, f"You are already enrolled in {course.title}.")
     # The course changed between reading it and joining it; say what it is now.
     await session.refresh(course, ["status", "price_cents"])
-    raise refusal(course) or EnrollmentError(NOT_FOUND, 404)
+    raise (paid_refusal(course) if paid_for else refusal(course)) or EnrollmentError(NOT_FOUND, 404)
 
 
 async def unenroll(session: AsyncSession, account: Account, course: Course) -> EnrollmentResult:

@@ -84,6 +84,7 @@ from coursehub.services.models.notify_settings import (
     NotificationOnce,
     NotificationPreference,
 )
+from coursehub.services.models.payments import CoursePrice, Payment, PaymentEvent, PaymentStatus
 from coursehub.services.models.people import (
     AccountLink,
     DataExport,
@@ -91,7 +92,6 @@ from coursehub.services.models.people import (
     SupportReply,
     SupportTicket,
 )
-from coursehub.services.models.payments import CoursePrice, Payment, PaymentEvent, PaymentStatus
 from coursehub.services.models.quizzes import (
     AnswerPolicy,
     AnswerState,
@@ -134,9 +134,9 @@ __all__ = [
     "CertificateRule",
     "Conversation",
     "Course",
-    "CoursePrice",
     "CourseDay",
     "CourseGrader",
+    "CoursePrice",
     "CourseReviewEvent",
     "CourseRollup",
     "CourseStatus",

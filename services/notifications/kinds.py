@@ -161,6 +161,18 @@ KINDS: tuple[Kind, ...] = (
         link_of=_report_link,
         fallback_title="A report notebook of your course did not finish.",
     ),
+    Kind(
+        "payment_refunded",
+        "A payment of yours is refunded (the course it paid for closes)",
+        EmailChoice.EMAIL,
+        fallback_title="A payment of yours is refunded.",
+    ),
+    Kind(
+        "course_review",
+        "An administrator reviews, unpublishes or archives a course you teach",
+        EmailChoice.EMAIL,
+        fallback_title="There is news about the review of a course you teach.",
+    ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 UNKNOWN = Kind("", "", EmailChoice.OFF)
