@@ -33,6 +33,7 @@ from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.lessons.lesson_proxy import LessonServerClient
 from coursehub.services.notifications.notification_fanout import NotificationFanout
 from coursehub.services.settings import Settings
+from coursehub.services.site_settings.site_settings import SiteSettingsCache
 from coursehub.services.web.base import NotFoundHandler
 from coursehub.services.web.handlers import status
 from coursehub.services.web.hub_oauth import SharedStateOAuthCallback, cookie_options
@@ -96,6 +97,11 @@ def init_openapi(settings: Settings, app_settings: dict[str, Any]) -> None:
     app_settings["openapi"] = status.load_openapi()
 
 
+def init_site_settings(settings: Settings, app_settings: dict[str, Any]) -> None:
+    # This process's copy of the site settings, reloaded when their version in Redis moves.
+    app_settings["site_settings"] = SiteSettingsCache()
+
+
 INIT_STEPS = [
     init_templates,
     init_database,
@@ -103,6 +109,7 @@ INIT_STEPS = [
     init_background,
     init_lesson_server,
     init_openapi,
+    init_site_settings,
 ]
 
 

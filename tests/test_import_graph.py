@@ -31,6 +31,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("seed",),
     ("*.handlers",),
     ("web",),
+    ("operations",),
+    ("privacy", "support"),
+    ("administration",),
     ("community", "quizzes", "learning", "analytics", "reports"),
     ("certificates",),
     ("assessment", "lessons"),
@@ -39,9 +42,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("courses",),
     ("accounts", "notifications"),
     ("mail",),
+    ("site_settings",),
     ("audit",),
     ("jobs", "content", "models", "migrations"),
     ("settings", "db", "migrate", "embedded", "rate_limits", "errors", "processes"),
+    ("structured_logs",),
     ("__init__",),
 ]
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import defer
 
 from coursehub.hub.constants import Role
 from coursehub.services.content import notebooks, uploads
+from coursehub.services.courses import review_gate
 from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
@@ -99,6 +100,8 @@ async def create_course(
     else:
         course.slug = await unique_slug(session, slugify(title))
     await check_category(session, fields)
+    if _publishing(course, fields):
+        await review_gate.check_publish(session, course)
     apply_course_fields(course, fields)
     session.add(course)
     await _flush_course(session, course)
@@ -142,10 +145,20 @@ async def update_course(session: AsyncSession, course: Course, fields: dict[str,
     if "slug" in fields:
         course.slug = await free_slug(session, str(fields["slug"]), course.id)
     await check_category(session, fields)
+    if _publishing(course, fields):
+        await review_gate.check_publish(session, course)
     apply_course_fields(course, fields)
     await _flush_course(session, course)
     await refresh_search_document(session, course.id)
     return course
+
+
+def _publishing(course: Course, fields: dict[str, Any]) -> bool:
+    """Whether ``fields`` publish a course that is not published yet."""
+    return (
+        str(fields.get("status", "")) == CourseStatus.PUBLISHED
+        and course.status != CourseStatus.PUBLISHED
+    )
 
 
 async def free_slug(session: AsyncSession, raw: str, course_id: int | None = None) -> str:

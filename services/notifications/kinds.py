@@ -173,6 +173,18 @@ KINDS: tuple[Kind, ...] = (
         EmailChoice.EMAIL,
         fallback_title="There is news about the review of a course you teach.",
     ),
+    Kind(
+        "support_request",
+        "Someone asks for support, or replies on a request (administrators)",
+        EmailChoice.EMAIL,
+        fallback_title="There is news in the support queue.",
+    ),
+    Kind(
+        "support_reply",
+        "An administrator answers your support request",
+        EmailChoice.EMAIL,
+        fallback_title="Your support request has an answer.",
+    ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 UNKNOWN = Kind("", "", EmailChoice.OFF)

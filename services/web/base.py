@@ -24,9 +24,10 @@ from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
 from coursehub.services.accounts import accounts
 from coursehub.services.content import api_json
 from coursehub.services.errors import Refusal, StorageFull, storage_full
-from coursehub.services.models import Account
+from coursehub.services.models import Account, Suspension
 from coursehub.services.notifications import notifications
 from coursehub.services.settings import Settings
+from coursehub.services.site_settings.site_settings import SiteSettings
 from coursehub.services.web.hub_oauth import SharedStateHubOAuth
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -36,6 +37,9 @@ MAX_JSON_BODY = 1024 * 1024
 MAX_ROW_ID = 2**31 - 1
 STORAGE_FULL = "CourseHub's storage is full; your file was not saved — tell your administrator."
 # Errors from below the handlers that are the person's to hear, not a server fault.
+SUSPENDED = (
+    "Your CourseHub account is suspended; ask your administrator (or the support address) why."
+)
 _OUT_OF_RANGE = (pg_errors.NumericValueOutOfRange, pg_errors.DatetimeFieldOverflow)
 
 
@@ -63,7 +67,17 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     @property
     def settings_obj(self) -> Settings:
-        return self.application.settings["coursehub"]
+        # The process's settings with the limits administrators set (site settings) in place.
+        base = self.application.settings["coursehub"]
+        site = getattr(self, "site", None)
+        return site.applied_to(base) if site is not None else base
+
+    async def load_site_settings(self) -> None:
+        """This request's site settings (the process's copy, reloaded when they changed)."""
+        cache = self.application.settings.get("site_settings")
+        if cache is not None:
+            settings = self.application.settings
+            self.site = await cache.current(settings["read_sessions"], settings.get("redis"))
 
     @property
     def hub_scopes(self) -> set[str]:
@@ -89,6 +103,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         for argument in self.path_args:
             if isinstance(argument, str) and argument.isdigit() and int(argument) > MAX_ROW_ID:
                 raise web.HTTPError(404, "There is nothing at this address.")
+        await self.load_site_settings()
         # Resolve the hub user without blocking the loop; get_current_user then reads the cache.
         self._resolving_user = True
         model = await self.hub_auth.get_user(self, sync=False)
@@ -132,6 +147,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         if not user:
             raise web.HTTPError(401, "Sign in to continue.")
         account = await accounts.account_for_hub_user(session, user["name"])
+        if await session.get(Suspension, account.id) is not None:
+            # Their sessions were ended when they were suspended; a token made in between
+            # still opens nothing.
+            raise web.HTTPError(403, SUSPENDED)
         self._nav_role = account.role.value
         if self.min_role is not None and not account.role.at_least(self.min_role):
             audience = {
@@ -177,6 +196,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             "nav_role": getattr(self, "_nav_role", ""),
             "xsrf_form_html": self.xsrf_form_html,
             "csp_nonce": self.csp_nonce,
+            "site": getattr(self, "site", None) or SiteSettings(),
         }
 
     def compute_etag(self) -> str | None:

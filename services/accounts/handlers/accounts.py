@@ -30,9 +30,12 @@ from coursehub.services.accounts.accounts import (
     FormProblems,
     ThrottlePolicy,
 )
+from coursehub.services.administration import people
+from coursehub.services.administration.people import PeopleError
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, utcnow
 from coursehub.services.notifications import notifications
+from coursehub.services.site_settings.site_settings import registration_refusal
 from coursehub.services.web.base import BaseHandler
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,9 @@ class RegisterPage(AccountPage):
         password = self.get_body_argument("password", "")
         async with self.db() as session:
             try:
+                closed = registration_refusal(self.site, values["email"])
+                if closed is not None:
+                    raise AccountError(closed.message, closed.status, field=closed.field)
                 account = await accounts.register(session, password=password, **values)
             except AccountError as error:
                 self.set_status(error.status)
@@ -213,6 +219,9 @@ class RegisterAPI(BaseHandler):
         body = self.json_body()
         async with self.db() as session:
             try:
+                closed = registration_refusal(self.site, str(body.get("email", "")))
+                if closed is not None:
+                    raise AccountError(closed.message, closed.status, field=closed.field)
                 account = await accounts.register(
                     session,
                     email=str(body.get("email", "")),
@@ -266,7 +275,9 @@ class PasswordSignInAPI(InternalHandler):
                     policy,
                     utcnow(),
                 )
-            except AccountError as error:
+                if account is not None:
+                    await people.admit(session, account, "password")
+            except (AccountError, PeopleError) as error:
                 self.write_json({"error": error.message}, error.status)
                 return
             await session.commit()
@@ -284,8 +295,15 @@ class TicketSignInAPI(InternalHandler):
         account_id = await sign_in_tickets.redeem(
             self.application.settings["redis"], str(body.get("ticket", ""))
         )
-        async with self.db(read_only=True) as session:
+        async with self.db() as session:
             account = await session.get(Account, account_id) if account_id else None
+            if account is not None:
+                try:
+                    await people.admit(session, account, "ticket")
+                except PeopleError as error:
+                    self.write_json({"error": error.message}, error.status)
+                    return
+                await session.commit()
         if account is None:
             self.write_json({"error": "This sign-in link has expired; sign in."}, 401)
             return
@@ -319,7 +337,8 @@ class GoogleSignInAPI(InternalHandler):
                     email_verified=body.get("email_verified") is True,
                     name=str(body.get("name", "")),
                 )
-            except AccountError as error:
+                await people.admit(session, account, "google")
+            except (AccountError, PeopleError) as error:
                 self.write_json({"error": error.message}, error.status)
                 return
             account.last_login_at = utcnow()
