@@ -14,6 +14,7 @@ from pathlib import Path
 from coursehub.hub.constants import Role
 from coursehub.services import bootstrap, launcher, migrate, worker
 from coursehub.services.accounts import accounts
+from coursehub.services.operations import commands as operation_commands
 from coursehub.services.settings import data_dir_from_env, sqlalchemy_url
 
 log = logging.getLogger("coursehub")
@@ -110,6 +111,22 @@ def main(argv: list[str] | None = None) -> int:
         help="grade one submission with the production engine and sandbox "
         "(coursehub grade SOURCE.ipynb SUBMISSION.ipynb [--json]; see coursehub grade --help)",
     )
+    backup = commands.add_parser(
+        "backup", help="write one archive of both databases, lesson versions and uploads"
+    )
+    backup.add_argument(
+        "--with-secrets", action="store_true", help="keep the hub's and service's keys too"
+    )
+    backup.add_argument(
+        "--output", type=Path, help="the archive (default: backups/ in the data directory)"
+    )
+    restore = commands.add_parser(
+        "restore", help="bring an empty database and data directory back to a backup's state"
+    )
+    restore.add_argument("archive", type=Path, help="a coursehub backup archive")
+    restore.add_argument(
+        "--force", action="store_true", help="replace what the database and data directory hold"
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "grade":
         return grade_one_submission(rest)
@@ -124,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    if args.command == "backup":
+        return operation_commands.backup_main(args.output, args.with_secrets)
+    if args.command == "restore":
+        return operation_commands.restore_main(args.archive, args.force)
     database_url = database_url_from_env()
     if args.command == "migrate":
         migrate.upgrade(database_url)

@@ -1,0 +1,212 @@
+"""Backups that restore: an administrator backs up a populated CourseHub (the demo course,
+its people, a submission's grade, an upload, the hub's own database) with ``coursehub
+backup``, restores it with ``coursehub restore`` into a new database and data directory, and
+finds every table row, sequence and file as it was. A restore into a platform that holds
+data is refused unless forced; a truncated or edited archive is refused by its checksums
+and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from jupyterhub import orm
+
+from coursehub.services.bootstrap import with_session
+from coursehub.services.migrate import upgrade
+from coursehub.services.operations.archive_layout import FILE_FOLDERS
+from coursehub.services.seed import seed_demo
+from coursehub.services.settings import sqlalchemy_url
+from tests.platform import create_database, drop_database
+
+
+@dataclass
+class Place:
+    database_url: str
+    data_dir: Path
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "COURSEHUB_HUB_DB_URL"}
+        return {**env, "DATABASE_URL": self.database_url, "COURSEHUB_DATA_DIR": str(self.data_dir)}
+
+    def coursehub(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "coursehub.services.cli", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+
+def make_hub_database(data_dir: Path) -> None:
+    """The hub's SQLite database as JupyterHub makes it, with a user and a token."""
+    session = orm.new_session_factory(f"sqlite:///{data_dir / 'jupyterhub.sqlite'}")()
+    user = orm.User(name="student-1")
+    session.add_all([user, orm.OAuthClient(identifier="jupyterhub")])
+    session.commit()
+    user.new_api_token(note="backup test")
+    session.commit()
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
+    """A populated platform: the demo course and people seeded by the same code as
+    ``coursehub up``, an uploaded video, the hub's database and the platform's secrets."""
+    url = create_database("coursehub_backup_source")
+    data_dir = tmp_path_factory.mktemp("source-data")
+    upgrade(sqlalchemy_url(url))
+    asyncio.run(with_session(sqlalchemy_url(url), lambda s: seed_demo(s, data_dir)))
+    (data_dir / "uploads").mkdir(exist_ok=True)
+    (data_dir / "uploads" / "intro.mp4").write_bytes(os.urandom(300_000))
+    (data_dir / "secrets.json").write_text(json.dumps({"cookie_secret": "c0ffee"}))
+    make_hub_database(data_dir)
+    yield Place(url, data_dir)
+    drop_database(url)
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> Iterator[Place]:
+    url = create_database("coursehub_backup_target")
+    yield Place(url, tmp_path / "restored-data")
+    drop_database(url)
+
+
+def tables(url: str) -> dict[str, list[str]]:
+    """Every table's rows (as text, sorted) and every sequence's position."""
+    with psycopg.connect(url) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT quote_ident(table_name) FROM information_schema.tables "
+                "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+            )
+        ]
+        contents = {
+            name: sorted(row[0] for row in conn.execute(f"SELECT t::text FROM {name} t"))
+            for name in names
+        }
+        for (sequence,) in conn.execute(
+            "SELECT quote_ident(sequence_name) FROM information_schema.sequences"
+        ).fetchall():
+            contents[f"sequence {sequence}"] = [
+                str(conn.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone())
+            ]
+    return contents
+
+
+def files(data_dir: Path) -> dict[str, str]:
+    return {
+        path.relative_to(data_dir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder in FILE_FOLDERS
+        for path in (data_dir / folder).rglob("*")
+        if path.is_file()
+    }
+
+
+def hub_rows(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
+    with closing(sqlite3.connect(data_dir / "jupyterhub.sqlite")) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: sorted(map(repr, conn.execute(f'SELECT * FROM "{n}"'))) for n in names}
+
+
+@pytest.fixture(scope="module")
+def archive(source: Place, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("backups") / "platform.tar.gz"
+    done = source.coursehub("backup", "--with-secrets", "--output", str(output))
+    assert done.returncode == 0, done.stderr
+    assert "Backup written to" in done.stdout
+    return output
+
+
+def test_a_backup_restores_into_a_new_database_and_data_dir_exactly(
+    source: Place, archive: Path, empty: Place
+) -> None:
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"  # it holds password hashes
+    done = empty.coursehub("restore", str(archive))
+    assert done.returncode == 0, done.stderr
+
+    before, after = tables(source.database_url), tables(empty.database_url)
+    assert before.keys() == after.keys()
+    assert len(before["accounts"]) >= 3 and before["lesson_versions"]  # it was populated
+    for name in before:
+        assert after[name] == before[name], name
+    assert files(source.data_dir) and files(empty.data_dir) == files(source.data_dir)
+    assert hub_rows(empty.data_dir) == hub_rows(source.data_dir)
+    assert hub_rows(empty.data_dir)["api_tokens"]
+    assert json.loads((empty.data_dir / "secrets.json").read_text())["cookie_secret"] == "c0ffee"
+
+
+def test_a_restore_into_a_platform_with_data_is_refused_unless_forced(
+    source: Place, archive: Path, empty: Place
+) -> None:
+    assert empty.coursehub("restore", str(archive)).returncode == 0
+    with psycopg.connect(empty.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE accounts SET name = 'Changed after the backup'")
+    (empty.data_dir / "uploads" / "newer.png").write_bytes(b"png")
+
+    again = empty.coursehub("restore", str(archive))
+    assert again.returncode == 1
+    assert "already holds data; nothing was restored" in again.stderr
+    assert "--force" in again.stderr
+    with psycopg.connect(empty.database_url) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM accounts")}
+    assert names == {"Changed after the backup"}  # nothing changed
+
+    forced = empty.coursehub("restore", "--force", str(archive))
+    assert forced.returncode == 0, forced.stderr
+    assert tables(empty.database_url) == tables(source.database_url)
+    assert files(empty.data_dir) == files(source.data_dir)
+
+
+def rewrite(archive: Path, destination: Path, change: str) -> None:
+    """A copy of ``archive`` whose course database dump was edited (manifest untouched)."""
+    with tarfile.open(archive, "r:gz") as reading, tarfile.open(destination, "w:gz") as writing:
+        for member in reading:
+            body = reading.extractfile(member)
+            data = body.read() if body else b""
+            if member.name == "databases/course.sql":
+                data += f"\nUPDATE accounts SET role = 'ADMIN'; -- {change}\n".encode()
+                member.size = len(data)
+            writing.addfile(member, io.BytesIO(data))
+
+
+def test_a_truncated_or_tampered_archive_is_refused_and_changes_nothing(
+    archive: Path, empty: Place, tmp_path: Path
+) -> None:
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    done = empty.coursehub("restore", str(truncated))
+    assert done.returncode == 1
+    assert "is not a whole CourseHub backup" in done.stderr
+    assert "nothing was restored" in done.stderr
+
+    tampered = tmp_path / "tampered.tar.gz"
+    rewrite(archive, tampered, "everyone an administrator")
+    done = empty.coursehub("restore", str(tampered))
+    assert done.returncode == 1
+    assert "does not match its checksum" in done.stderr
+
+    not_gzip = tmp_path / "plain.tar.gz"
+    not_gzip.write_bytes(gzip.compress(b"not a tar file at all"))
+    assert "not a whole CourseHub backup" in empty.coursehub("restore", str(not_gzip)).stderr
+
+    assert tables(empty.database_url) == {}  # the target database is still empty
+    assert not (empty.data_dir / "lessons").exists() or not any(
+        (empty.data_dir / "lessons").iterdir()
+    )
