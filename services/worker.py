@@ -36,6 +36,7 @@ from coursehub.services.jobs.queue import make_app
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import NOTIFICATION_QUEUE, mail_settings
+from coursehub.services.operations import backup_jobs
 from coursehub.services.quizzes import quiz_jobs
 from coursehub.services.reports import report_jobs
 from coursehub.services.settings import data_dir_from_env
@@ -44,6 +45,7 @@ log = logging.getLogger("coursehub.worker")
 
 # Queues a worker's main loop serves (``concurrency`` jobs at a time) ...
 MAIN_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE, ANALYTICS_QUEUE, CERTIFICATE_QUEUE)
+MAIN_QUEUES += (backup_jobs.OPERATIONS_QUEUE,)  # scheduled backups (operations.backup_jobs)
 # ... and the queue of whole-notebook runs (reports, calculated-question variants), served by
 # a loop of its own (``NOTEBOOK_RUNS_AT_ONCE`` at a time) so a report that runs for minutes
 # never holds the slot a submission waits for.
@@ -80,6 +82,7 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
     host(app, analytics_jobs.tasks(context))
     host(app, certificate_jobs.tasks(context, mail_settings()))
     host(app, report_jobs.tasks(context))
+    host(app, backup_jobs.tasks(backup_jobs.BackupSchedule.from_env()))
 
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:
