@@ -11,6 +11,8 @@ import base64
 import hashlib
 import io
 import json
+import re
+import subprocess
 from datetime import timedelta
 
 import base58
@@ -464,3 +466,34 @@ async def test_a_code_answer_graded_by_the_worker_issues_and_a_regrade_goes_to_s
         )
     assert "Mei Chen" in told.payload["title"] and "43 %" in told.payload["title"]
     assert told.payload["url"].endswith(f"/courses/{course.slug}/certificates")
+
+
+def test_a_name_in_chinese_arabic_and_accented_latin_renders_and_reads_back(tmp_path):
+    """This machine has no CJK font: the bundled Noto Sans SC subset draws the Chinese, the
+    machine's DejaVu Sans the Arabic and the accents. Poppler turns the PDF into a PNG and
+    reads its text back: name, course and date."""
+    name = "王小明 محمد عبد الله Zoë Ångström-Łukasiewicz"
+    face = SAMPLE.__class__(**{**SAMPLE.__dict__, "holder_name": name})
+    pdf_path = tmp_path / "certificate.pdf"
+    pdf_path.write_bytes(render_pdf(face))
+
+    words = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(pdf_path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    text_only = re.sub(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069]", "", words)  # bidi marks
+    assert "王小明" in text_only and "محمد عبد الله" in text_only
+    assert "Zoë Ångström-Łukasiewicz" in text_only
+    assert SAMPLE.course_title in text_only and SAMPLE.issued_on in text_only
+    fonts = subprocess.run(
+        ["pdffonts", str(pdf_path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Noto-Sans-SC" in fonts and "DejaVu-Sans" in fonts  # real glyphs, not boxes
+
+    page = tmp_path / "page"
+    subprocess.run(["pdftoppm", "-png", "-r", "50", str(pdf_path), str(page)], check=True)
+    [png] = tmp_path.glob("page*.png")
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert pypdfium2.PdfDocument(str(pdf_path))[0].get_size() == pytest.approx((842, 595), abs=1)

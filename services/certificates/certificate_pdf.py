@@ -74,16 +74,35 @@ except OSError as error:  # WeasyPrint loads Pango with ffi; a machine may lack 
     )
 
 
+# Names in any script: DejaVu Sans (the machine's) has Latin, Greek, Cyrillic, Arabic and
+# Hebrew; Chinese (and Japanese kana) come from the bundled Noto Sans SC subset (fonts/,
+# SIL OFL 1.1, see fonts/README.md), which Pango falls back to whatever family a template
+# names. Scripts neither covers (Korean hangul, Devanagari, Thai...) need the machine's
+# fonts (e.g. Debian's fonts-noto-core, fonts-noto-cjk); README "Certificates" says so.
+FONTS_DIR = Path(__file__).parent / "fonts"
+BUNDLED_FONTS = {
+    "normal": FONTS_DIR / "NotoSansSC-Regular-gb2312.woff",
+    "bold": FONTS_DIR / "NotoSansSC-Bold-gb2312.woff",
+}
+BUNDLED_FONT_URLS = frozenset(path.resolve().as_uri() for path in BUNDLED_FONTS.values())
+FONT_FACES = "".join(
+    f'@font-face {{ font-family: "Noto Sans SC"; font-weight: {weight}; '
+    f'src: url("{path.resolve().as_uri()}") format("woff"); }}\n'
+    for weight, path in BUNDLED_FONTS.items()
+)
+
+
 class EmbeddedOnly(URLFetcher):  # type: ignore[misc,valid-type]
-    """WeasyPrint's URL fetcher for certificates: data: URLs only, never the network or
-    the disk; the addresses refused are kept so the render can be refused as a whole."""
+    """WeasyPrint's URL fetcher for certificates: data: URLs and CourseHub's bundled fonts
+    only, never the network or any other file; the addresses refused are kept so the render
+    can be refused as a whole."""
 
     def __init__(self) -> None:
-        super().__init__(allowed_protocols={"data"})
+        super().__init__(allowed_protocols={"data", "file"})
         self.refused: list[str] = []
 
     def fetch(self, url: str, headers: Any = None) -> Any:
-        if not url.startswith("data:"):
+        if not url.startswith("data:") and url not in BUNDLED_FONT_URLS:
             self.refused.append(url)
             raise RemoteFetchRefused(url)
         return super().fetch(url, headers)
@@ -180,9 +199,10 @@ def render_pdf(face: CertificateFace, template: str | None = None) -> bytes:
     cannot be made (no Pango, or a template that asks for a remote file)."""
     if weasyprint is None:
         raise CertificateError(PDF_PROBLEM or "Certificate PDFs cannot be made here.", 503)
-    fetcher = EmbeddedOnly()
+    fetcher, fonts = EmbeddedOnly(), _font_config()
     document = weasyprint.HTML(string=page_html(face, template), url_fetcher=fetcher)
-    pdf = document.write_pdf(pdf_variant=PDF_VARIANT, font_config=_font_config())
+    faces = weasyprint.CSS(string=FONT_FACES, url_fetcher=fetcher, font_config=fonts)
+    pdf = document.write_pdf(pdf_variant=PDF_VARIANT, font_config=fonts, stylesheets=[faces])
     refused = fetcher.refused
     if refused:
         raise CertificateError(
