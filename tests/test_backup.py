@@ -20,6 +20,7 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -28,6 +29,7 @@ from jupyterhub import orm
 
 from coursehub.services.bootstrap import with_session
 from coursehub.services.migrate import upgrade
+from coursehub.services.operations import backup_jobs
 from coursehub.services.operations.archive_layout import FILE_FOLDERS
 from coursehub.services.seed import seed_demo
 from coursehub.services.settings import sqlalchemy_url
@@ -210,3 +212,44 @@ def test_a_truncated_or_tampered_archive_is_refused_and_changes_nothing(
     assert not (empty.data_dir / "lessons").exists() or not any(
         (empty.data_dir / "lessons").iterdir()
     )
+
+
+def test_scheduled_backups_keep_the_newest_of_n_days_and_m_weeks(
+    source: Place, tmp_path: Path
+) -> None:
+    """A worker's scheduled backup on 2026-03-31 (a Tuesday), with 3 daily and 2 weekly
+    kept, in a folder of earlier backups (two on one day, one a week back, one older)."""
+    folder = tmp_path / "nightly"
+    folder.mkdir()
+    earlier = [
+        "20260330T033000Z",  # Monday: the newest of its day
+        "20260330T010000Z",  # Monday, earlier: not the newest of anything
+        "20260329T033000Z",  # Sunday: newest of its day and of ISO week 13
+        "20260322T033000Z",  # the week before: fourth day back, third week back
+        "20260101T033000Z",  # long ago
+    ]
+    for stamp in earlier:
+        (folder / f"coursehub-backup-{stamp}.tar.gz").write_bytes(b"an older backup")
+    (folder / "notes.txt").write_text("not a backup: left alone")
+    schedule = backup_jobs.BackupSchedule.from_env(
+        {
+            "COURSEHUB_BACKUP_DIR": str(folder),
+            "COURSEHUB_BACKUP_KEEP_DAILY": "3",
+            "COURSEHUB_BACKUP_KEEP_WEEKLY": "2",
+            "DATABASE_URL": source.database_url,
+        }
+    )
+    assert schedule is not None
+    made = backup_jobs.scheduled_backup(schedule, datetime(2026, 3, 31, 3, 30, tzinfo=UTC))
+    assert made.name == "coursehub-backup-20260331T033000Z.tar.gz"
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "coursehub-backup-20260329T033000Z.tar.gz",  # 3rd day, and newest of week 13
+        "coursehub-backup-20260330T033000Z.tar.gz",  # 2nd day
+        "coursehub-backup-20260331T033000Z.tar.gz",  # today, newest of week 14
+        "notes.txt",
+    ]
+    assert backup_jobs.BackupSchedule.from_env({}) is None  # off unless a folder is given
+    with pytest.raises(RuntimeError, match="KEEP_DAILY must be a whole number"):
+        backup_jobs.BackupSchedule.from_env(
+            {"COURSEHUB_BACKUP_DIR": str(folder), "COURSEHUB_BACKUP_KEEP_DAILY": "seven"}
+        )
