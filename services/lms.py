@@ -29,6 +29,7 @@ from tornado.netutil import bind_sockets
 import coursehub.services
 from coursehub import hub
 from coursehub.services import processes
+from coursehub.services import structured_logs
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.lessons.lesson_proxy import LessonServerClient
 from coursehub.services.notifications.notification_fanout import NotificationFanout
@@ -181,6 +182,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)1.1s %(asctime)s coursehub] %(message)s"
     )
+    structured_logs.configure("course-service")  # COURSEHUB_LOG_FORMAT=json: JSON lines
     settings = Settings.from_env()
     processes.clear_metrics_folder()
     # Imported once in the parent: a process that replaces a dead one starts serving at once.

@@ -23,6 +23,7 @@ import procrastinate
 import psycopg
 import redis.asyncio as redis
 
+from coursehub.services.administration import admin_report_jobs
 from coursehub.services.analytics import analytics_jobs
 from coursehub.services.analytics.rollups import ANALYTICS_QUEUE
 from coursehub.services.assessment import grading_jobs
@@ -33,9 +34,12 @@ from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.jobs import job_runs
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
+from coursehub.services.notebook_runs import source_check_jobs
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import NOTIFICATION_QUEUE, mail_settings
+from coursehub.services.privacy import export_jobs
+from coursehub.services.privacy.exports import PRIVACY_QUEUE
 from coursehub.services.operations import backup_jobs
 from coursehub.services.quizzes import quiz_jobs
 from coursehub.services.reports import report_jobs
@@ -45,6 +49,7 @@ log = logging.getLogger("coursehub.worker")
 
 # Queues a worker's main loop serves (``concurrency`` jobs at a time) ...
 MAIN_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE, ANALYTICS_QUEUE, CERTIFICATE_QUEUE)
+MAIN_QUEUES += (PRIVACY_QUEUE,)  # data exports (privacy.export_jobs)
 MAIN_QUEUES += (backup_jobs.OPERATIONS_QUEUE,)  # scheduled backups (operations.backup_jobs)
 # ... and the queue of whole-notebook runs (reports, calculated-question variants), served by
 # a loop of its own (``NOTEBOOK_RUNS_AT_ONCE`` at a time) so a report that runs for minutes
@@ -83,6 +88,9 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
     host(app, certificate_jobs.tasks(context, mail_settings()))
     host(app, report_jobs.tasks(context))
     host(app, backup_jobs.tasks(backup_jobs.BackupSchedule.from_env()))
+    host(app, export_jobs.tasks(context, mail_settings()))
+    host(app, source_check_jobs.tasks(context))
+    host(app, admin_report_jobs.tasks(context))
 
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:

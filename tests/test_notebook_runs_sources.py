@@ -4,18 +4,22 @@ test cell that fails with the solution, or passes without any answer, is named."
 
 from __future__ import annotations
 
+import copy
+import json
 import os
+import time
 
 import nbformat
 import pytest
 
 from coursehub.hub.constants import Role
 from coursehub.services.notebook_runs.source_checks import check_assignment_source
-from tests.assignment_data import source_bytes
+from tests.assignment_data import source_bytes, source_notebook
 from tests.course_builder import make_course, unique_word
 from tests.teaching_client import open_session
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes need root")
+SLOW = 600  # two sandboxed kernels on a loaded test machine
 
 
 def graded(source: str, grade_id: str, *, solution: bool, points: int = 0):  # type: ignore[no-untyped-def]
@@ -84,7 +88,83 @@ def test_an_instructor_checks_an_uploaded_source_through_the_api(
 
     again = teacher.call("POST", f"{api}/{made.json()['id']}/source/check", timeout=300)
     assert again.status_code == 200 and again.json()["ok"] is True
+    kept = teacher.get(f"{api}/{made.json()['id']}/source/check").json()
+    assert kept["state"] == "done" and kept["ok"] is True, kept
 
     learner = open_session(platform, signed_in, make_account(Role.STUDENT))
     refused = learner.call("POST", f"{api}/{made.json()['id']}/source/check")
     assert refused.status_code in (403, 404)
+    assert learner.get(f"{api}/{made.json()['id']}/source/check").status_code in (403, 404)
+
+
+def misbehaving_source() -> bytes:
+    """The usual source with a test that fails even with the solution and one that passes
+    without any answer."""
+    notebook = source_notebook()
+    template = notebook["cells"][2]
+    for grade_id, code in (("test_wrong", "assert add(2, 2) == 5"), ("test_free", "assert True")):
+        cell = copy.deepcopy(template)
+        cell["id"] = grade_id
+        cell["source"] = code
+        cell["metadata"]["nbgrader"].update(grade_id=grade_id, points=1)
+        notebook["cells"].append(cell)
+    return json.dumps(notebook).encode()
+
+
+def checked(teacher, url: str) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + SLOW
+    while time.monotonic() < deadline:
+        check = teacher.get(url).json()
+        if check["state"] not in ("queued", "running"):
+            return check
+        time.sleep(2)
+    raise AssertionError(f"the source check did not finish: {check}")
+
+
+def test_every_upload_is_checked_in_the_background_and_the_page_names_the_cells(
+    platform, signed_in, make_account, database_url
+):
+    """Uploading as the pages and JupyterLab do (no ``check_source``): the upload answers at
+    once, its check runs on the notebook-runs queue and is kept with that source version; the
+    assignment's page names the cells that misbehave, and a corrected source is checked anew."""
+    instructor = make_account(Role.INSTRUCTOR)
+    course = make_course(database_url, instructor, title=f"Checked {unique_word()}", modules={})
+    teacher = open_session(platform, signed_in, instructor)
+    api = f"/api/courses/{course.slug}/assignments"
+
+    made = teacher.call(
+        "POST",
+        f"{api}?title=Adding",
+        content=misbehaving_source(),
+        headers={"Content-Type": "application/x-ipynb+json"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["source_check"]["state"] == "queued"
+    assignment_id = made.json()["id"]
+    check = checked(teacher, f"{api}/{assignment_id}/source/check")
+    assert check["state"] == "done" and check["ok"] is False, check
+    assert [(c["number"], c["grade_id"]) for c in check["failing_with_solution"]] == [
+        (4, "test_wrong")
+    ]
+    assert "AssertionError" in check["failing_with_solution"][0]["problem"]
+    assert [(c["number"], c["grade_id"]) for c in check["passing_without_answers"]] == [
+        (5, "test_free")
+    ]
+
+    page = teacher.get(f"/courses/{course.slug}/assignments/{assignment_id}/edit")
+    assert page.status_code == 200
+    card = page.text[page.text.index('id="source_check"') :]
+    assert 'data-state="done"' in page.text
+    assert 'data-grade-id="test_wrong"' in card and 'data-grade-id="test_free"' in card
+    assert "Cell 4" in card and "assert add(2, 2) == 5" in card
+
+    corrected = teacher.call(
+        "PUT",
+        f"{api}/{assignment_id}/source",
+        content=source_bytes(),
+        headers={"Content-Type": "application/x-ipynb+json"},
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["source_check"]["state"] in ("queued", "done")
+    check = checked(teacher, f"{api}/{assignment_id}/source/check")
+    assert check["state"] == "done" and check["ok"] is True, check

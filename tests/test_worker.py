@@ -10,6 +10,7 @@ from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
 from coursehub.services.certificates import issuing as certificate_issuing
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
+from coursehub.services.notebook_runs import source_check_records
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import EMAIL_TASK, NOTIFICATION_QUEUE
@@ -29,6 +30,7 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         calculated_questions.MAKE_VARIANTS_TASK: NOTEBOOK_RUNS_QUEUE,
         report_notebooks.RUN_REPORT_TASK: NOTEBOOK_RUNS_QUEUE,
         report_notebooks.SCHEDULED_TASK: NOTEBOOK_RUNS_QUEUE,
+        source_check_records.CHECK_SOURCE_TASK: NOTEBOOK_RUNS_QUEUE,
         EMAIL_TASK: NOTIFICATION_QUEUE,
         notification_jobs.DIGEST_TASK: NOTIFICATION_QUEUE,
         notification_jobs.SCAN_TASK: NOTIFICATION_QUEUE,

@@ -18,6 +18,7 @@ from tornado import web
 from coursehub.services.assessment import assignment_authoring, assignment_files, assignments
 from coursehub.services.assessment.handlers.assignments import STAFF_ONLY, AssignmentsHandler
 from coursehub.services.content import notebook_preview
+from coursehub.services.notebook_runs import source_check_records
 
 DONE = {
     "settings": "The settings are saved.",
@@ -37,6 +38,7 @@ class AssignmentEditPage(AssignmentsHandler):
             extensions = await assignment_authoring.extensions(session, assignment)
             submitted = await assignment_authoring.submitted_so_far(session, assignment)
             files = await assignment_files.file_list(session, assignment.id, staff=True)
+            checked = await source_check_records.latest_check(session, assignment)
         self.render_page(
             "assignment_edit.html",
             course=course,
@@ -49,6 +51,7 @@ class AssignmentEditPage(AssignmentsHandler):
             stripped=assignment_authoring.stripped_cells(
                 assignment.source_notebook, assignment.student_notebook
             ),
+            source_check=source_check_records.check_json(checked, assignment.source_notebook),
             created=self.get_argument("created", "") == "1",
             done=self.done_sentence(submitted.graded),
             xsrf_token=self.xsrf_token.decode(),

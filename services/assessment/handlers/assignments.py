@@ -65,7 +65,7 @@ from coursehub.services.models import (
     Submission,
     utcnow,
 )
-from coursehub.services.notebook_runs import source_checks
+from coursehub.services.notebook_runs import source_check_records, source_checks
 from coursehub.services.variants import records as variant_records
 from coursehub.services.web.base import BaseHandler
 from coursehub.services.web.teach_base import row_id
@@ -193,20 +193,38 @@ class AssignmentListAPI(AssignmentsHandler):
                 files=self.data_files_upload(),
                 hidden=self.hidden_paths,
             )
+            checked = await check_unless_asked_now(self, session, assignment)
             await session.commit()
         answer = assignments.assignment_json(assignment, staff=True)
-        self.write_json({**answer, **await self.source_check_if_asked(assignment)}, 201)
+        self.write_json({**answer, **await source_check_answer(self, assignment, checked)}, 201)
 
-    async def source_check_if_asked(self, assignment: Any) -> dict[str, Any]:
-        """With ``check_source=1`` on an upload: the source check's answer (notebook_runs)."""
-        if self.get_query_argument("check_source", "") not in ("1", "true", "yes"):
-            return {}
-        return {"source_check": await run_source_check(self, assignment)}
+
+def check_now(handler: AssignmentsHandler) -> bool:
+    return handler.get_query_argument("check_source", "") in ("1", "true", "yes")
+
+
+async def check_unless_asked_now(
+    handler: AssignmentsHandler, session: AsyncSession, assignment: Any
+) -> Any:
+    """Every upload's source is checked (notebook_runs): in the background, or with
+    ``check_source=1`` within the request (then the answer carries it)."""
+    if check_now(handler):
+        return None
+    return await source_check_records.queue_check(session, assignment)
+
+
+async def source_check_answer(
+    handler: AssignmentsHandler, assignment: Any, queued: Any
+) -> dict[str, Any]:
+    if not check_now(handler):
+        return {"source_check": {"id": queued.id, "state": queued.state}}
+    return {"source_check": await run_source_check(handler, assignment)}
 
 
 async def run_source_check(handler: AssignmentsHandler, assignment: Any) -> dict[str, Any]:
     """The solution and the released version of ``assignment`` run in the sandbox with its
-    data files (``notebook_runs.source_checks``): which test cells do not behave."""
+    data files (``notebook_runs.source_checks``): which test cells do not behave; kept with
+    the source's version."""
     async with handler.db(read_only=True) as session:
         files = assignment_files.for_notebook(
             await assignment_files.stored_files(session, assignment.id)
@@ -214,12 +232,22 @@ async def run_source_check(handler: AssignmentsHandler, assignment: Any) -> dict
     check = await source_checks.check_assignment_source(
         assignment.source_notebook, assignment.student_notebook, files
     )
+    async with handler.db() as session:
+        await source_check_records.keep_result(session, assignment, files, check)
+        await session.commit()
     return check.summary()
 
 
 class SourceCheckAPI(AssignmentsHandler):
     """POST: check the stored source (staff): every test cell passes with the solution and
-    the autograded ones fail in the released version; the cells that do not are named."""
+    the autograded ones fail in the released version; the cells that do not are named.
+    GET: the check kept with the current source (queued at its upload)."""
+
+    async def get(self, slug: str, assignment_id: str) -> None:
+        async with self.db(read_only=True) as session:
+            _, _, assignment = await self.assignment(session, slug, assignment_id, staff_only=True)
+            row = await source_check_records.latest_check(session, assignment)
+        self.write_json(source_check_records.check_json(row, assignment.source_notebook))
 
     async def post(self, slug: str, assignment_id: str) -> None:
         async with self.db(read_only=True) as session:
@@ -256,11 +284,10 @@ class SourceAPI(AssignmentsHandler):
                 files=self.data_files_upload(),
                 hidden=self.hidden_paths,
             )
+            checked = await check_unless_asked_now(self, session, assignment)
             await session.commit()
         answer = assignments.assignment_json(assignment, staff=True)
-        if self.get_query_argument("check_source", "") in ("1", "true", "yes"):
-            answer["source_check"] = await run_source_check(self, assignment)
-        self.write_json(answer)
+        self.write_json({**answer, **await source_check_answer(self, assignment, checked)})
 
 
 class NotebookAPI(AssignmentsHandler):
