@@ -33,6 +33,7 @@ from coursehub.services import structured_logs
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.lessons.lesson_proxy import LessonServerClient
 from coursehub.services.notifications.notification_fanout import NotificationFanout
+from coursehub.services.payments.wiring import init_payments
 from coursehub.services.settings import Settings
 from coursehub.services.site_settings.site_settings import SiteSettingsCache
 from coursehub.services.web.base import NotFoundHandler
@@ -111,6 +112,7 @@ INIT_STEPS = [
     init_lesson_server,
     init_openapi,
     init_site_settings,
+    init_payments,
 ]
 
 

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("privacy", "support"),
     ("administration",),
     ("community", "quizzes", "learning", "analytics", "reports"),
+    ("payments",),
     ("certificates",),
     ("assessment", "lessons"),
     ("variants",),

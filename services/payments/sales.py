@@ -70,7 +70,7 @@ class Sale:
         }
 
 
-def _sale(payment: Payment, slug: str | None) -> Sale:
+def sale_of(payment: Payment, slug: str | None) -> Sale:
     return Sale(
         id=payment.id,
         invoice=invoice_label(payment.invoice_number),
@@ -95,7 +95,7 @@ async def purchases_of(session: AsyncSession, account: Account) -> list[Sale]:
         .where(Payment.account_id == account.id)
         .order_by(Payment.paid_at.desc(), Payment.id.desc())
     )
-    return [_sale(payment, slug) for payment, slug in rows]
+    return [sale_of(payment, slug) for payment, slug in rows]
 
 
 async def sales_for(session: AsyncSession, viewer: Account) -> list[Sale]:
@@ -108,7 +108,7 @@ async def sales_for(session: AsyncSession, viewer: Account) -> list[Sale]:
     if viewer.role is not Role.ADMIN:
         statement = statement.where(Course.instructor_id == viewer.id)
     rows = await session.execute(statement)
-    return [_sale(payment, slug) for payment, slug in rows]
+    return [sale_of(payment, slug) for payment, slug in rows]
 
 
 def _cell(value: object) -> str:

@@ -1,0 +1,1 @@
+"""Paid-course pages and endpoints."""
