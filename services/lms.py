@@ -28,8 +28,7 @@ from tornado.netutil import bind_sockets
 
 import coursehub.services
 from coursehub import hub
-from coursehub.services import processes
-from coursehub.services import structured_logs
+from coursehub.services import processes, structured_logs
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.lessons.lesson_proxy import LessonServerClient
 from coursehub.services.notifications.notification_fanout import NotificationFanout
