@@ -16,6 +16,8 @@ from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from coursehub.services import structured_logs
+
 _DEFER = text(
     "SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW("
     ":queue, :task, 0, NULL, NULL, CAST(:args AS jsonb), NULL"
@@ -24,6 +26,7 @@ _DEFER = text(
 
 
 def _deferral(task: str, queue: str, args: dict[str, Any]) -> tuple[TextClause, dict[str, str]]:
+    args = structured_logs.with_request_id(args)  # the job's logs name the request
     return _DEFER, {"queue": queue, "task": task, "args": json.dumps(args)}
 
 
@@ -62,5 +65,7 @@ def libpq_url(database_url: str) -> str:
 def make_app(database_url: str) -> procrastinate.App:
     """A procrastinate App on the course database (also usable to defer from Python)."""
     return procrastinate.App(
-        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url))
+        connector=procrastinate.PsycopgConnector(conninfo=libpq_url(database_url)),
+        # A job queued by a request runs with that request's id (structured_logs).
+        worker_defaults={"worker_middleware": [structured_logs.carry_request_id]},
     )
