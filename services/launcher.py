@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -131,13 +132,24 @@ def ensure_proxy(console: Console | None = None) -> Path:
     """configurable-http-proxy from npm, installed from the pinned lock file once (and again
     when the pin moves)."""
     binary = PROXY_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
-    installed = installed_proxy_version()
-    if binary.exists() and (installed is None or installed == pinned_proxy_version()):
+
+    def current() -> bool:
+        installed = installed_proxy_version()
+        return binary.exists() and (installed is None or installed == pinned_proxy_version())
+
+    if current():
         return binary
-    pinned = pinned_proxy_version()
-    if console is not None:
-        console.say(f"  Installing the proxy (configurable-http-proxy {pinned}) from npm …")
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROXY_DIR, check=True)
+    # Two `coursehub up` of one checkout starting at once (two data directories) install it
+    # once: the second waits for the first's `npm ci` (which empties node_modules first), then
+    # finds it done.
+    with (PROXY_DIR / "package-lock.json").open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if current():
+            return binary
+        pinned = pinned_proxy_version()
+        if console is not None:
+            console.say(f"  Installing the proxy (configurable-http-proxy {pinned}) from npm …")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PROXY_DIR, check=True)
     return binary
 
 

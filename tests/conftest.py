@@ -3,6 +3,7 @@ PostgreSQL and Redis, with a database and a Redis DB of its own, dropped afterwa
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -31,6 +32,22 @@ from tests.platform import (
 ADMIN_EMAIL = "first-admin@coursehub.example"
 ADMIN_PASSWORD = "first admin passphrase"
 PASSWORD = "correct horse battery"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """How many pytest-xdist workers ``-n auto`` (addopts) starts: two for the whole suite (the
+    README's bare ``pytest``: the suite waits on servers, kernels and browsers as much as it
+    computes, so two files at a time use a two-core machine), none for chosen tests, which run
+    in this process as before. Each worker has its own platform, database and Redis DB; files
+    are never split (``--dist loadfile``), so module fixtures start once.
+    ``COURSEHUB_TEST_WORKERS`` chooses the number (0: no workers)."""
+    chosen = os.environ.get("COURSEHUB_TEST_WORKERS", "").strip()
+    if chosen:
+        return int(chosen)
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
+        return 0
+    cores = os.cpu_count() or 1
+    return 2 if cores >= 2 else 0
 
 
 @pytest.fixture(scope="session")
