@@ -207,3 +207,48 @@ def test_a_generator_that_raises_is_refused_naming_the_cell_and_nothing_is_kept(
             select(QuizQuestion).where(QuizQuestion.prompt == "Never saved {a}")
         ).all()
     assert kept == []
+
+
+# Seed 1 (the one a question is checked with when saved) works; every other seed asks for
+# far more memory than the sandbox gives: a MemoryError, or the kernel stopped by its limit.
+FRAGILE = """import random
+if seed != 1:
+    hog = b"x" * (16 << 30)
+rng = random.Random(seed)
+a, b = rng.randint(1000, 9999), rng.randint(10, 99)
+{"values": {"a": a, "b": b}, "answer": a / b}
+"""
+
+
+def test_a_generator_that_fails_at_attempt_time_falls_back_to_a_made_variant(
+    room, platform, signed_in, make_account, db
+):
+    """The generator passed its check when saved, but fails for every other seed (past the
+    sandbox's memory): the second student's attempt still starts (no 500), with the variant
+    already made, and each attempt is graded by the values it shows."""
+    made = room.teacher.call("POST", f"{room.api}/quizzes", json={"title": "Fragile drill"})
+    quiz_id = made.json()["id"]
+    added = room.teacher.call(
+        "POST",
+        f"{room.quiz_api(quiz_id)}/slots",
+        json={"question": calculated(generator=FRAGILE)},
+        timeout=SLOW,
+    )
+    assert added.status_code == 201, added.text
+    published = room.teacher.call("PATCH", room.quiz_api(quiz_id), json={"published": True})
+    assert published.status_code == 200, published.text
+    classmate = make_account(Role.STUDENT)
+    enroll(db, classmate, room.course)
+    other = open_session(platform, signed_in, classmate)
+
+    first = room.learner.call("POST", f"{room.quiz_api(quiz_id)}/attempts", timeout=SLOW)
+    second = other.call("POST", f"{room.quiz_api(quiz_id)}/attempts", timeout=SLOW)
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    values = values_in(first.json()["answers"][0]["prompt_html"])
+    assert values_in(second.json()["answers"][0]["prompt_html"]) == values  # the fallback
+
+    a, b = values
+    for learner, attempt in ((room.learner, first), (other, second)):
+        path = f"{room.quiz_api(quiz_id)}/attempts/{attempt.json()['id']}"
+        done = learner.call("POST", f"{path}/submit", json={"answers": {"0": f"{a / b:.2f}"}})
+        assert done.status_code == 200 and done.json()["score"] == 2, done.text
