@@ -348,3 +348,31 @@ async def change_role(
         session, actor, "role.change", account, {"role": account.role}, {"role": new_role}
     )
     account.role = new_role
+
+
+def verify_password(account: Account, password: str) -> bool:
+    """Whether ``password`` is the account's password (False when it has none)."""
+    return bool(account.password_hash) and _verify(account.password_hash or "", password)
+
+
+def unlink_google(account: Account) -> None:
+    """Forget the account's Google identity; only while a password still signs it in."""
+    if account.google_subject is None:
+        raise AccountError("Your account has no linked Google identity.", status=409)
+    if not account.password_hash:
+        raise AccountError(
+            "Set a password first (Forgot your password? sends a link): without Google and "
+            "without a password you could not sign in at all.",
+            status=409,
+        )
+    account.google_subject = None
+
+
+# A deleted account keeps its row (what others rely on points at it) under this name prefix,
+# with no email, password or identity left: see ``privacy.deletion``.
+DELETED_USERNAME_PREFIX = "deleted-"
+DELETED_NAME = "Deleted user"
+
+
+def is_deleted(account: Account) -> bool:
+    return account.email is None and account.username.startswith(DELETED_USERNAME_PREFIX)

@@ -68,3 +68,16 @@ async def end_sessions(settings: Settings, username: str) -> None:
         request_timeout=10,
     )
     log.info("Ended every session of %s", username)
+
+
+async def delete_user(settings: Settings, username: str) -> bool:
+    """Remove ``username`` from JupyterHub: the hub stops their servers first and forgets
+    their tokens. False when the hub never knew them (they never signed in)."""
+    try:
+        await _call(settings, "DELETE", f"users/{quote(username, safe='')}")
+    except HTTPClientError as error:
+        if error.code == 404:
+            return False
+        raise
+    log.info("Removed %s from the hub", username)
+    return True

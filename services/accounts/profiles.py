@@ -1,0 +1,164 @@
+"""Profiles: what a person says about themself (name, bio, pronouns, time zone, language,
+avatar), and how they are shown wherever they appear (forums, messages, staff lists).
+
+An avatar's type is decided by its first bytes (``content.uploads``), never by its name; it
+is kept as an ``Upload`` of purpose ``avatar`` and served to signed-in people only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import available_timezones
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coursehub.services.accounts.accounts import AccountError, FormProblems
+from coursehub.services.content import uploads
+from coursehub.services.models import Account, Profile, Upload, utcnow
+from coursehub.services.settings import MB, Settings
+
+AVATAR = "avatar"
+MAX_AVATAR_BYTES = 2 * MB
+MAX_BIO_CHARS = 1_000
+MAX_PRONOUNS_CHARS = 40
+# The languages CourseHub's emails and pages may be asked for; the pages are in English today.
+LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français"}
+TIME_ZONES = sorted(available_timezones() - {"localtime", "Factory"})
+_TIME_ZONE_SET = frozenset(TIME_ZONES)
+
+
+@dataclass(frozen=True)
+class PersonCard:
+    """How one person is shown next to what they wrote."""
+
+    account_id: int
+    name: str
+    pronouns: str
+    avatar_url: str | None
+
+
+async def profile_of(session: AsyncSession, account: Account) -> Profile:
+    """The account's profile; a new (unsaved until flushed) one with defaults if none yet."""
+    profile = await session.get(Profile, account.id)
+    if profile is None:
+        profile = Profile(
+            account_id=account.id, bio="", pronouns="", time_zone="UTC", language="en"
+        )
+        session.add(profile)
+    return profile
+
+
+async def update_profile(
+    session: AsyncSession,
+    account: Account,
+    *,
+    name: str,
+    bio: str,
+    pronouns: str,
+    time_zone: str,
+    language: str,
+) -> Profile:
+    """Save a profile form; every wrong field is named at once (``FormProblems``)."""
+    problems: dict[str, str] = {}
+    name, bio, pronouns = name.strip(), bio.strip(), pronouns.strip()
+    if not name:
+        problems["name"] = "Tell us your name."
+    elif len(name) > 200:
+        problems["name"] = "Your name can be at most 200 characters."
+    if len(bio) > MAX_BIO_CHARS:
+        problems["bio"] = f"Keep your bio to {MAX_BIO_CHARS} characters (it has {len(bio)})."
+    if len(pronouns) > MAX_PRONOUNS_CHARS:
+        problems["pronouns"] = f"Pronouns can be at most {MAX_PRONOUNS_CHARS} characters."
+    if time_zone not in _TIME_ZONE_SET:
+        problems["time_zone"] = "Choose a time zone from the list, such as Europe/Berlin."
+    if language not in LANGUAGES:
+        problems["language"] = "Choose a language from the list."
+    if problems:
+        raise FormProblems(problems)
+    profile = await profile_of(session, account)
+    account.name = name
+    profile.bio, profile.pronouns = bio, pronouns
+    profile.time_zone, profile.language = time_zone, language
+    profile.updated_at = utcnow()
+    return profile
+
+
+def too_large_avatar() -> AccountError:
+    return AccountError(
+        f"An avatar can be at most {MAX_AVATAR_BYTES / MB:g} MB. Save a smaller picture "
+        "(400 x 400 pixels is plenty) and upload it again.",
+        status=413,
+        field="avatar",
+    )
+
+
+async def set_avatar(
+    session: AsyncSession, settings: Settings, account: Account, data: bytes, file_name: str
+) -> Upload:
+    """Keep ``data`` as the account's avatar if it is a PNG, JPEG or WebP image of at most
+    ``MAX_AVATAR_BYTES``; the old avatar's file is removed. Nothing is kept otherwise."""
+    if len(data) > MAX_AVATAR_BYTES:
+        raise too_large_avatar()
+    try:
+        incoming = await uploads.receive_bytes(
+            settings.uploads_dir, uploads.THUMBNAIL, MAX_AVATAR_BYTES, data
+        )
+    except uploads.UploadError as error:
+        message = error.message
+        if "not a PNG" in message:
+            message = (
+                "This file is not a PNG, JPEG or WebP image (whatever its name says). Save "
+                "your picture in one of those formats and upload it again."
+            )
+        raise AccountError(message, status=error.status, field="avatar") from None
+    upload = await uploads.record(session, incoming, account, file_name)
+    upload.purpose = AVATAR
+    profile = await profile_of(session, account)
+    old = await session.get(Upload, profile.avatar_upload_id) if profile.avatar_upload_id else None
+    profile.avatar_upload_id = upload.id
+    profile.updated_at = utcnow()
+    if old is not None:
+        await session.delete(old)
+        (settings.uploads_dir / old.storage_name).unlink(missing_ok=True)
+    return upload
+
+
+async def remove_avatar(session: AsyncSession, settings: Settings, account: Account) -> None:
+    profile = await profile_of(session, account)
+    if profile.avatar_upload_id is None:
+        return
+    old = await session.get(Upload, profile.avatar_upload_id)
+    profile.avatar_upload_id = None
+    if old is not None:
+        await session.delete(old)
+        (settings.uploads_dir / old.storage_name).unlink(missing_ok=True)
+
+
+def avatar_url(prefix: str, account_id: int, upload_id: int | None) -> str | None:
+    # The upload id in the address: a new avatar is a new address, so caches never mislead.
+    return f"{prefix}/people/{account_id}/avatar/{upload_id}" if upload_id else None
+
+
+async def cards(
+    session: AsyncSession, prefix: str, account_ids: Iterable[int]
+) -> dict[int, PersonCard]:
+    """How each of ``account_ids`` is shown (name, pronouns, avatar), in one query."""
+    wanted = {account_id for account_id in account_ids if account_id is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Account.id, Account.name, Profile.pronouns, Profile.avatar_upload_id)
+        .outerjoin(Profile, Profile.account_id == Account.id)
+        .where(Account.id.in_(wanted))
+    )
+    return {
+        row.id: PersonCard(
+            account_id=row.id,
+            name=row.name,
+            pronouns=row.pronouns or "",
+            avatar_url=avatar_url(prefix, row.id, row.avatar_upload_id),
+        )
+        for row in rows
+    }

@@ -1,0 +1,1 @@
+"""Pages of the privacy domain: My data (export, delete my account)."""

@@ -1,0 +1,1 @@
+"""Pages of help and support: ``/help``, ``/support`` and the admins' ``/admin/support``."""
