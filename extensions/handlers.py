@@ -19,6 +19,9 @@
 - ``GET  open/<lesson id>``: "Open in JupyterLab" lands here (the course service sends the
   browser after starting the server): place the lesson's copy in ``~/courses/...`` unless it
   is there already, then open it in JupyterLab.
+- ``GET  course-data/<course slug>/<report id>``: "Open course data in JupyterLab" lands
+  here: the report's snapshot of the course goes to ``~/course-data/<slug>/``
+  (``course_data.py``), then JupyterLab opens that folder.
 
 Every call to the course service carries the server's hub token, so the service decides
 with the owner's role and enrollment; nothing here decides who may do what.
@@ -39,6 +42,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from coursehub.extensions.course_data import place_course_data
 from coursehub.extensions.course_service import CourseService, CourseServiceError, page_url
 from coursehub.extensions.lesson_copies import place_lesson_copy
 from coursehub.extensions.notification_relay import notification_handlers
@@ -282,6 +286,26 @@ class OpenLessonHandler(CourseHubMixin, JupyterHandler):
         self.redirect(url_path_join(self.base_url, "lab", "tree", quote(path)))
 
 
+class OpenCourseDataHandler(CourseHubMixin, JupyterHandler):
+    @web.authenticated
+    @authorized("write", resource="contents")  # it writes the snapshot's files
+    async def get(self, slug: str, report_id: str) -> None:
+        try:
+            data = await self.course_service.call(
+                "GET", f"api/courses/{quote(slug)}/reports/{int(report_id)}/lab-data"
+            )
+        except CourseServiceError as error:
+            raise web.HTTPError(error.status, error.message.replace("%", "%%")) from None
+        try:
+            folder = await place_course_data(self.contents_manager, data)
+        except ValueError as error:
+            self.log.error("CourseHub sent course data this server refuses: %s", error)
+            raise web.HTTPError(
+                502, "CourseHub sent course data this server cannot place."
+            ) from None
+        self.redirect(url_path_join(self.base_url, "lab", "tree", quote(folder)))
+
+
 def setup_handlers(serverapp: Any) -> None:
     web_app = serverapp.web_app
     hub_auth = getattr(serverapp.identity_provider, "hub_auth", None)
@@ -301,6 +325,10 @@ def setup_handlers(serverapp: Any) -> None:
             (url_path_join(base, "api/assignment-courses"), AssignmentCoursesHandler),
             (url_path_join(base, "api/assignment-sources"), AssignmentSourceHandler),
             (url_path_join(base, f"open/{LESSON_ID}"), OpenLessonHandler),
+            (
+                url_path_join(base, r"course-data/([a-z0-9-]{1,120})/([0-9]{1,12})"),
+                OpenCourseDataHandler,
+            ),
             *notification_handlers(base),
         ],
     )

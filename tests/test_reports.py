@@ -6,6 +6,7 @@ instructor attaching the starter report, running it and reading it on the page."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -18,6 +19,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
+from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -26,8 +29,12 @@ from coursehub.services.models import (
     Notification,
     Quiz,
     QuizAttempt,
+    ReportNotebook,
+    ReportRun,
     Submission,
 )
+from coursehub.services.reports import report_jobs
+from coursehub.services.settings import sqlalchemy_url
 from tests.course_builder import BuiltCourse, LessonPlan, enroll, make_course, unique_word
 from tests.player_data import sign_in
 from tests.teaching_client import Session, open_session
@@ -283,3 +290,47 @@ def test_in_chromium_the_instructor_runs_the_starter_report_and_reads_it(reporte
     expect(frame.locator("body")).to_contain_text("Getting started")
     download = page.locator("#download_run")
     assert re.search(r"/notebook\.ipynb$", download.get_attribute("href") or "")
+
+
+def test_a_daily_report_is_run_by_the_job_queue_when_due_and_its_history_kept(
+    reported, db, database_url
+):
+    course, _, _, teacher = reported
+    counting = nbformat.v4.new_notebook()
+    counting.cells = [
+        nbformat.v4.new_code_cell("print('rows', len(open('students.csv').readlines()) - 1)")
+    ]
+    attached = teacher.call(
+        "POST",
+        f"/api/courses/{course.slug}/reports",
+        json={"title": "Daily count", "notebook": counting, "schedule": "daily"},
+    )
+    assert attached.status_code == 201, attached.text
+    report = attached.json()
+    assert report["schedule"] == "daily" and report["next_run_at"]
+    # A day later (as the clock would have it): the periodic job finds it due.
+    due_at = datetime.now(UTC) - timedelta(minutes=1)
+    with db() as session:
+        session.get(ReportNotebook, report["id"]).next_run_at = due_at
+        session.commit()
+
+    queued = asyncio.run(queue_due(database_url))
+    with db() as session:
+        runs = session.scalars(select(ReportRun).where(ReportRun.report_id == report["id"])).all()
+        next_at = session.get(ReportNotebook, report["id"]).next_run_at
+    assert [run.trigger for run in runs] == ["schedule"] and runs[0].id in queued
+    assert next_at is not None and next_at > datetime.now(UTC) + timedelta(hours=23)
+
+    run = finished_run(teacher, course.slug, report["id"], runs[0].id)
+    assert run["state"] == "done" and run["trigger"] == "schedule", run
+    history = teacher.get(f"/courses/{course.slug}/reports/{report['id']}")
+    assert f"/runs/{run['id']}" in history.text
+
+
+async def queue_due(database_url: str) -> list[int]:
+    """What the ``run_scheduled_reports`` periodic task does, now."""
+    engine = make_engine(sqlalchemy_url(database_url), pool_size=1)
+    try:
+        return await report_jobs.queue_due_reports(WorkerContext(make_sessionmaker(engine), None))  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
