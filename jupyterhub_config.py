@@ -121,6 +121,12 @@ service_env_keys = [
     "COURSEHUB_MAX_THUMBNAIL_MB",
     "COURSEHUB_MAX_VIDEO_MB",
     "COURSEHUB_LESSON_KERNELS_PER_PERSON",
+    # Paid courses (coursehub.services.payments.config).
+    "COURSEHUB_STRIPE_SECRET_KEY",
+    "COURSEHUB_STRIPE_WEBHOOK_SECRET",
+    "COURSEHUB_STRIPE_API_BASE",
+    "COURSEHUB_REFUND_DAYS",
+    "COURSEHUB_CURRENCY",
 ]
 lesson_env_keys = [
     "COURSEHUB_LESSON_POOL_SIZE",

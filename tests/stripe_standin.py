@@ -74,6 +74,8 @@ class StripeStandIn:
     webhook_secret: str
     webhook_url: str = ""
     hold_webhooks: bool = False
+    # Seconds between a payment and its webhook (0: sent before the buyer is redirected).
+    webhook_delay: float = 0.0
     # code -> {"percent_off": n} or {"amount_off": cents}
     promotion_codes: dict[str, dict[str, int]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -83,6 +85,7 @@ class StripeStandIn:
     _refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     _idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_url: str = ""
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -155,6 +158,15 @@ class StripeStandIn:
         if self.hold_webhooks or not self.webhook_url:
             self.held.append(payload)
             return
+        if self.webhook_delay:
+            task = asyncio.get_running_loop().create_task(self._post_later(payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        await self._post(payload)
+
+    async def _post_later(self, payload: bytes) -> None:
+        await asyncio.sleep(self.webhook_delay)
         await self._post(payload)
 
     # -- the API ---------------------------------------------------------------------------
@@ -248,7 +260,11 @@ class StripeStandIn:
             "refunded": True,
             "status": "succeeded",
         }
-        asyncio.get_running_loop().create_task(self._send(self.event("charge.refunded", charge)))
+        task = asyncio.get_running_loop().create_task(
+            self._send(self.event("charge.refunded", charge))
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return web.json_response(refund)
 
     # -- the hosted checkout page ------------------------------------------------------------
