@@ -41,6 +41,7 @@ from coursehub.services.models import (
     Grade,
     LessonKind,
     LessonProgress,
+    Profile,
     Submission,
     SubmissionStatus,
     utcnow,
@@ -373,3 +374,59 @@ async def test_a_student_whose_pace_falls_is_at_risk_before_going_quiet(db, make
         (eve.username, ["slowing"])
     ]
     assert found.at_risk[0]["why"] == "Completing fewer lessons than the week before"
+
+
+async def test_days_are_the_viewers_and_the_instructor_sets_when_silence_is_a_risk(
+    db, make_account, sessions
+):
+    """Gus enrolled at 22:30 UTC five days ago and has not been seen since. His instructor
+    lives in Tokyo (UTC+9): there it was already the next morning, and that is the day the
+    page counts for her; a viewer in a zone nobody counted yet sees UTC days meanwhile. Five
+    quiet days are no risk under the default 14; the instructor makes it 3, and Gus is."""
+    teacher, gus = make_account(Role.INSTRUCTOR), make_account()
+    course = course_with(db, teacher, students=[gus])
+    now = utcnow()
+    enrolled = (now - timedelta(days=5)).replace(hour=22, minute=30)
+    with db() as session:
+        session.add(Profile(account_id=teacher.id, time_zone="Asia/Tokyo"))
+        session.execute(
+            update(Enrollment)
+            .where(Enrollment.course_id == course.id)
+            .values(enrolled_at=enrolled, last_active_at=enrolled, progress=0.5)
+        )
+        session.commit()
+    period = period_from(None, None, now.date())
+
+    def enrolments_by_day(found) -> dict[date, int]:
+        return {row[0]: row[1] for row in found.tables["days"].rows if row[1]}
+
+    async with sessions() as session:
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+        tokyo = await course_analytics.course_analytics(session, course, period, None, "Asia/Tokyo")
+        utc = await course_analytics.course_analytics(session, course, period, None)
+        nobody = await course_analytics.course_analytics(
+            session, course, period, None, "America/Los_Angeles"
+        )
+    assert tokyo.time_zone == "Asia/Tokyo" and not tokyo.days_pending
+    assert enrolments_by_day(tokyo) == {enrolled.date() + timedelta(days=1): 1}
+    assert "Asia/Tokyo days" in tokyo.tables["days"].caption
+    assert enrolments_by_day(utc) == {enrolled.date(): 1}
+    assert nobody.days_pending and nobody.time_zone == "UTC"
+    assert enrolments_by_day(nobody) == {enrolled.date(): 1}
+    assert tokyo.inactive_days == 14 and tokyo.at_risk == []
+
+    async with sessions() as session:
+        for nonsense in ("0", "a week", "366"):
+            with pytest.raises(Refusal, match="whole number from 1 to 365") as refused:
+                await course_analytics.set_inactive_days(session, course, nonsense)
+            assert refused.value.status == 400
+        await course_analytics.set_inactive_days(session, course, "3")
+        await session.commit()
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+        found = await course_analytics.course_analytics(session, course, period, None)
+    assert found.inactive_days == 3
+    assert [(p["username"], p["why"]) for p in found.at_risk] == [
+        (gus.username, "No activity for 3 days")
+    ]

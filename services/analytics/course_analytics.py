@@ -1,5 +1,6 @@
 """What a course's staff see of it: the figures of its rollups as tables, filtered by a
-period and a module. Every query here reads rollup rows (a few per lesson, assignment, quiz,
+period and a module, with days in the viewer's time zone and the instructor's at-risk
+threshold. Every query here reads rollup rows (a few per lesson, assignment, quiz,
 test cell and day, and at most ``AT_RISK_SHOWN`` students), so a course of 10,000 students
 answers as fast as one of 100.
 """
@@ -28,8 +29,9 @@ from coursehub.services.models.analytics import (
 )
 
 AT_RISK_SHOWN = 50
+INACTIVE_DAYS_RANGE = (1, 365)
 REASONS = {
-    "inactive": "No activity for 14 days",
+    "inactive": "No activity for {days} days",
     "behind": "Progress well below the class",
     "slowing": "Completing fewer lessons than the week before",
     "failing": "Mean grade under 50 %",
@@ -43,6 +45,9 @@ class CourseAnalytics:
     modules: list[Module]
     module_id: int | None
     show_class_median: bool
+    inactive_days: int = 14
+    time_zone: str = "UTC"  # the zone the days are counted in
+    days_pending: bool = False  # the viewer's zone has no days yet: shown in UTC till refreshed
     tables: dict[str, Table] = field(default_factory=dict)
     at_risk: list[dict[str, object]] = field(default_factory=list)
 
@@ -71,8 +76,14 @@ async def module_ids(session: AsyncSession, course_id: int) -> list[int]:
 
 
 async def course_analytics(
-    session: AsyncSession, course: Course, period: Period, module_id: int | None
+    session: AsyncSession,
+    course: Course,
+    period: Period,
+    module_id: int | None,
+    time_zone: str = "UTC",
 ) -> CourseAnalytics:
+    """The course's figures; days in ``time_zone`` (the viewer's) when the last refresh
+    counted them there, else in UTC with ``days_pending`` set."""
     modules = list(
         await session.scalars(
             select(Module).where(Module.course_id == course.id).order_by(Module.position, Module.id)
@@ -85,24 +96,36 @@ async def course_analytics(
         modules=modules,
         module_id=module_id,
         show_class_median=bool(setting and setting.show_class_median),
+        inactive_days=setting.inactive_days if setting else 14,
     )
+    if time_zone != "UTC":
+        counted = await session.scalar(
+            select(CourseDay.day)
+            .where(CourseDay.course_id == course.id, CourseDay.time_zone == time_zone)
+            .limit(1)
+        )
+        if counted is None:
+            found.days_pending = True
+        else:
+            found.time_zone = time_zone
     for table in (
-        await _days(session, course.id, period),
+        await _days(session, course.id, period, found.time_zone),
         await _funnel(session, course.id, module_id),
         await _items(session, course.id),
         await _test_cells(session, course.id),
     ):
         found.tables[table.name] = table
-    found.tables["at_risk"], found.at_risk = await _at_risk(session, course.id)
+    found.tables["at_risk"], found.at_risk = await _at_risk(session, course.id, found.inactive_days)
     return found
 
 
-async def _days(session: AsyncSession, course_id: int, period: Period) -> Table:
+async def _days(session: AsyncSession, course_id: int, period: Period, time_zone: str) -> Table:
     rows = {
         row.day: row
         for row in await session.scalars(
             select(CourseDay).where(
                 CourseDay.course_id == course_id,
+                CourseDay.time_zone == time_zone,
                 CourseDay.day >= period.since,
                 CourseDay.day <= period.until,
             )
@@ -110,7 +133,7 @@ async def _days(session: AsyncSession, course_id: int, period: Period) -> Table:
     }
     table = Table(
         "days",
-        "Enrolments, active students and completions per day (UTC days)",
+        f"Enrolments, active students and completions per day ({time_zone} days)",
         [
             "day",
             "enrolments",
@@ -260,7 +283,9 @@ async def _test_cells(session: AsyncSession, course_id: int) -> Table:
     return table
 
 
-async def _at_risk(session: AsyncSession, course_id: int) -> tuple[Table, list[dict[str, object]]]:
+async def _at_risk(
+    session: AsyncSession, course_id: int, inactive_days: int
+) -> tuple[Table, list[dict[str, object]]]:
     rows = await session.execute(
         select(Account.username, Account.name, StudentRollup)
         .join(Account, Account.id == StudentRollup.account_id)
@@ -283,7 +308,7 @@ async def _at_risk(session: AsyncSession, course_id: int) -> tuple[Table, list[d
     )
     people: list[dict[str, object]] = []
     for username, name, student in rows:
-        why = ", ".join(REASONS.get(r, r) for r in student.reasons)
+        why = ", ".join(REASONS.get(r, r).format(days=inactive_days) for r in student.reasons)
         table.rows.append(
             [
                 username,
@@ -307,6 +332,26 @@ def failures_text(failures: list[dict[str, object]]) -> str:
 
 def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
+
+
+async def set_inactive_days(session: AsyncSession, course: Course, raw: str) -> int:
+    """The instructor's at-risk threshold: days without activity (1 to 365)."""
+    low, high = INACTIVE_DAYS_RANGE
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise Refusal(
+            f"Give the days without activity as a whole number from {low} to {high}.",
+            400,
+            field="inactive_days",
+        )
+    days = int(raw)
+    setting = await session.get(AnalyticsSetting, course.id)
+    if setting is None:
+        session.add(
+            AnalyticsSetting(course_id=course.id, show_class_median=False, inactive_days=days)
+        )
+    else:
+        setting.inactive_days = days
+    return days
 
 
 async def set_show_class_median(session: AsyncSession, course: Course, show: bool) -> None:

@@ -5,7 +5,9 @@ platform's figures of the day.
 (enrollments, lesson progress, graded attempts, quiz attempts): heavy on a large course, so
 it runs in a job (``analytics_jobs``), never for a page view. ``request_refresh`` is what a
 page calls when it finds a course's figures stale: it defers that job unless one was asked
-for in the last minutes. Days are UTC days.
+for in the last minutes. Days are counted in UTC and in each time zone of the people who see
+the course's analytics (their profiles' zones), so each sees their own days. A student is
+inactive after the course's ``inactive_days`` (its instructor's choice, 14 by default).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ REFRESH_TASK = "analytics.refresh_course"
 STALE_AFTER = timedelta(minutes=10)
 # At most one refresh job per course is asked for in this time.
 REQUEST_EVERY = timedelta(minutes=2)
-# At risk: no activity in this many days, progress this far below the class median, fewer
-# than half as many lessons completed in the last 7 days as in the 7 before (falling
-# progress), or a mean grade under this percentage.
+# At risk: no activity in this many days (unless the course's instructor chose another
+# number), progress this far below the class median, fewer than half as many lessons
+# completed in the last 7 days as in the 7 before (falling progress), or a mean grade under
+# this percentage.
 INACTIVE_DAYS = 14
 BEHIND_BY = 0.25
 FAILING_PERCENT = 50.0
@@ -279,15 +282,31 @@ _DAYS = text(
         JOIN enrolled e ON e.account_id = s.account_id
     )
     INSERT INTO analytics_course_days
-        (course_id, day, enrolments, active_students, lesson_completions, course_completions,
-         submissions)
-    SELECT :course_id, (at AT TIME ZONE 'UTC')::date AS day,
+        (course_id, time_zone, day, enrolments, active_students, lesson_completions,
+         course_completions, submissions)
+    SELECT :course_id, CAST(:time_zone AS text),
+           (at AT TIME ZONE CAST(:time_zone AS text))::date AS day,
            count(*) FILTER (WHERE what = 'enrolled'),
            count(DISTINCT account_id) FILTER (WHERE what <> 'enrolled'),
            count(*) FILTER (WHERE what = 'lesson_completed'),
            count(*) FILTER (WHERE what = 'course_completed'),
            count(*) FILTER (WHERE what = 'submitted')
     FROM events GROUP BY day
+    """
+)
+
+# The zones a course's days are counted in: UTC, and those of the people who see its
+# analytics (its instructor, its graders, the administrators), from their profiles.
+_VIEWER_ZONES = text(
+    """
+    SELECT DISTINCT p.time_zone FROM profiles p
+    WHERE p.time_zone <> 'UTC'
+      AND p.time_zone IN (SELECT name FROM pg_timezone_names)
+      AND p.account_id IN (
+        SELECT instructor_id FROM courses WHERE id = :course_id
+        UNION SELECT account_id FROM course_graders WHERE course_id = :course_id
+        UNION SELECT id FROM accounts WHERE role = 'ADMIN')
+    ORDER BY 1
     """
 )
 
@@ -313,12 +332,16 @@ async def refresh_course(
 ) -> None:
     """Recompute every rollup row of the course (the caller commits)."""
     now = now or utcnow()
+    inactive_days = await session.scalar(
+        text("SELECT inactive_days FROM analytics_settings WHERE course_id = :course_id"),
+        {"course_id": course_id},
+    )
     params = {
         "course_id": course_id,
         "now": now,
         "kept": FAILURES_KEPT,
         "exception_pattern": EXCEPTION_PATTERN,
-        "inactive_before": now - timedelta(days=INACTIVE_DAYS),
+        "inactive_before": now - timedelta(days=inactive_days or INACTIVE_DAYS),
         "behind_by": BEHIND_BY,
         "failing": FAILING_PERCENT,
         "active_since": now - timedelta(days=7),
@@ -327,8 +350,12 @@ async def refresh_course(
     }
     # Refreshes of one course wait for each other instead of deleting each other's rows.
     await session.execute(text("SELECT pg_advisory_xact_lock(7215, :course_id)"), params)
-    for statement in (*_DELETE, _LESSONS, _ITEMS, _TEST_CELLS, _STUDENTS, _DAYS, _SUMMARY):
+    for statement in (*_DELETE, _LESSONS, _ITEMS, _TEST_CELLS, _STUDENTS):
         await session.execute(statement, params)
+    zones = ["UTC", *(await session.scalars(_VIEWER_ZONES, params))]
+    for zone in zones:
+        await session.execute(_DAYS, {**params, "time_zone": zone})
+    await session.execute(_SUMMARY, params)
 
 
 _REQUEST = text(

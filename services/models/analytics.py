@@ -28,6 +28,8 @@ class AnalyticsSetting(Base):
         ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
     )
     show_class_median: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Days without activity that put a student at risk (the instructor's choice).
+    inactive_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
 
 
 class CourseRollup(Base):
@@ -49,14 +51,16 @@ class CourseRollup(Base):
 
 
 class CourseDay(Base):
-    """A course's day (UTC): people who enrolled, were active, completed lessons and the
-    course, and attempts submitted."""
+    """A course's day in one time zone (UTC, and each zone its staff and the administrators
+    live in): people who enrolled, were active, completed lessons and the course, and
+    attempts submitted."""
 
     __tablename__ = "analytics_course_days"
 
     course_id: Mapped[int] = mapped_column(
         ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
     )
+    time_zone: Mapped[str] = mapped_column(String(64), primary_key=True, server_default="UTC")
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     enrolments: Mapped[int] = mapped_column(Integer, default=0)
     active_students: Mapped[int] = mapped_column(Integer, default=0)

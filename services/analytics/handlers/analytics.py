@@ -4,7 +4,9 @@
 - ``/teach/courses/<id>/analytics``: a course's analytics for its instructor, graders and
   administrators (``?from=&to=`` YYYY-MM-DD, ``?module=<id>``); POST ``action=refresh``
   asks for fresh figures, ``action=median`` with ``show=1|0`` shows or hides the class
-  median on students' progress pages. ``.../analytics/<table>.csv``: any of its tables.
+  median on students' progress pages, ``action=inactive_days`` with ``inactive_days=N``
+  sets the days without activity that put a student at risk. Days are the viewer's (their
+  profile's time zone). ``.../analytics/<table>.csv``: any of its tables.
 - ``/admin/analytics`` (and ``/admin/analytics/<table>.csv``): the platform's figures.
 - ``/api/teach/courses/<id>/analytics``: the course's tables as JSON.
 """
@@ -21,12 +23,18 @@ from coursehub.hub.constants import Role
 from coursehub.services.analytics import charts, course_analytics, platform_analytics
 from coursehub.services.analytics.course_analytics import CourseAnalytics
 from coursehub.services.analytics.filters import Period, module_from, period_from
-from coursehub.services.analytics.rollups import STALE_AFTER, request_refresh
+from coursehub.services.analytics.rollups import (
+    ANALYTICS_QUEUE,
+    REFRESH_TASK,
+    STALE_AFTER,
+    request_refresh,
+)
 from coursehub.services.analytics.student_progress import my_progress
 from coursehub.services.analytics.tables import Table, as_csv
 from coursehub.services.errors import Refusal
+from coursehub.services.jobs.queue import defer
 from coursehub.services.lessons.user_servers import HubClient
-from coursehub.services.models import utcnow
+from coursehub.services.models import Profile, utcnow
 from coursehub.services.web.base import BaseHandler
 from coursehub.services.web.teach_base import row_id
 
@@ -54,12 +62,15 @@ class CourseAnalyticsBase(AnalyticsBase):
         period = self.period()
         module_ids = {m for m in await course_analytics.module_ids(session, course.id)}
         module = module_from(self.get_query_argument("module", None), module_ids)
-        return await course_analytics.course_analytics(session, course, period, module)
+        profile = await session.get(Profile, account.id)
+        zone = profile.time_zone if profile else "UTC"
+        return await course_analytics.course_analytics(session, course, period, module, zone)
 
     async def ask_if_stale(self, found: CourseAnalytics) -> bool:
         """Ask the job queue for fresh figures when they are missing or old."""
         refreshed = found.refreshed_at
-        if refreshed is not None and utcnow() - refreshed < STALE_AFTER:
+        fresh = refreshed is not None and utcnow() - refreshed < STALE_AFTER
+        if fresh and not found.days_pending:  # pending: the viewer's zone is not counted yet
             return False
         async with self.db() as session:
             asked = await request_refresh(session, found.course.id)
@@ -94,12 +105,23 @@ class CourseAnalyticsPage(CourseAnalyticsBase):
             if action == "refresh":
                 await request_refresh(session, course.id)
                 done = "refresh"
+            elif action == "inactive_days":
+                await course_analytics.set_inactive_days(
+                    session, course, self.get_body_argument("inactive_days", "")
+                )
+                # The at-risk list follows at once, not at the next scheduled refresh.
+                await defer(session, REFRESH_TASK, ANALYTICS_QUEUE, course_id=course.id)
+                done = "inactive-days"
             elif action == "median":
                 show = self.get_body_argument("show", "0") == "1"
                 await course_analytics.set_show_class_median(session, course, show)
                 done = "median-shown" if show else "median-hidden"
             else:
-                raise Refusal("Choose what to do: refresh the figures or show the median.", 400)
+                raise Refusal(
+                    "Choose what to do: refresh the figures, set the days without activity "
+                    "that put a student at risk, or show the median.",
+                    400,
+                )
             await session.commit()
         prefix = self.settings_obj.service_prefix
         self.redirect(f"{prefix}/teach/courses/{course.id}/analytics?done={done}")
@@ -126,6 +148,8 @@ class CourseAnalyticsAPI(CourseAnalyticsBase):
             {
                 "course_id": found.course.id,
                 "refreshed_at": found.refreshed_at,
+                "time_zone": found.time_zone,
+                "inactive_days": found.inactive_days,
                 "summary": _summary_json(found),
                 "tables": {name: table.as_json() for name, table in found.tables.items()},
             }
