@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from coursehub.hub.constants import Role
-from coursehub.services import bootstrap, launcher, migrate, worker
+from coursehub.services import bootstrap, launcher, migrate, structured_logs, worker
 from coursehub.services.accounts import accounts
 from coursehub.services.operations import commands as operation_commands
 from coursehub.services.settings import data_dir_from_env, sqlalchemy_url
@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "--force", action="store_true", help="replace what the database and data directory hold"
     )
     args, rest = parser.parse_known_args(argv)
+    structured_logs.configure(f"coursehub-{args.command}")  # COURSEHUB_LOG_FORMAT=json
     if args.command == "grade":
         return grade_one_submission(rest)
     if rest:

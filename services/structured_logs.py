@@ -71,6 +71,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class TextWithRequestId(logging.Formatter):
+    """The text format people read, with `` [request <id>]`` after a line written while a
+    request (or a job it queued) was being served."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.inner.format(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{line} [request {request_id}]" if request_id else line
+
+
 def log_format(env: dict[str, str] | None = None) -> str:
     """``COURSEHUB_LOG_FORMAT`` (text or json); another value stops the process with a
     sentence."""
@@ -88,6 +102,8 @@ def configure(process_name: str) -> None:
         handler.addFilter(RequestIdFilter())
         if use_json:
             handler.setFormatter(JsonFormatter(process_name))
+        else:
+            handler.setFormatter(TextWithRequestId(handler.formatter or logging.Formatter()))
 
 
 _job_log = logging.getLogger("coursehub.jobs")

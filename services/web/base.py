@@ -21,6 +21,7 @@ from tornado import web
 from tornado.log import gen_log
 
 from coursehub.hub.constants import SCOPE_READ, SCOPE_WRITE, Role
+from coursehub.services import structured_logs
 from coursehub.services.accounts import accounts
 from coursehub.services.content import api_json
 from coursehub.services.errors import Refusal, StorageFull, storage_full
@@ -209,7 +210,15 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         """This answer's script nonce: a page's own inline script carries it, nothing else."""
         return secrets.token_urlsafe(16)
 
+    @cached_property
+    def request_id(self) -> str:
+        """The request's ``X-Request-Id`` (the proxy passes it on), or a new one."""
+        return structured_logs.request_id_for(self.request.headers.get(structured_logs.HEADER))
+
     def set_default_headers(self) -> None:
+        # Logs of this request, and of jobs it queues, carry its id (structured_logs).
+        structured_logs.REQUEST_ID.set(self.request_id)
+        self.set_header(structured_logs.HEADER, self.request_id)
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
         # Scripts only from CourseHub itself (or inline with this answer's nonce): markup that

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -23,8 +24,11 @@ from tornado import web
 from coursehub.hub.constants import SCOPE_READ, Role
 from coursehub.hub.disk_space import disk_status
 from coursehub.hub.sandbox import sandbox_status
+from coursehub.services import structured_logs
 from coursehub.services.certificates.certificate_pdf import PDF_PROBLEM
 from coursehub.services.jobs import worker_health
+from coursehub.services.lessons.user_servers import HubClient
+from coursehub.services.operations import metrics as operations_metrics
 from coursehub.services.web.base import BaseHandler
 
 REQUESTS = Counter(
@@ -37,6 +41,8 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 METRICS_SCOPE = "read:metrics"
+# JSON logs go to a collector, where one line per request (with its id) is what is wanted.
+EVERY_REQUEST_LOGGED = structured_logs.log_format() == "json"
 OPENAPI_PATH = Path(__file__).parent.parent / "openapi.yaml"
 
 
@@ -51,6 +57,8 @@ def record_request(handler: web.RequestHandler) -> None:
     log = web.access_log.debug if status < 400 else web.access_log.warning
     if status >= 500:
         log = web.access_log.error
+    if status < 400 and EVERY_REQUEST_LOGGED:
+        log = web.access_log.info
     # The summary is method, path and client address; query strings may carry tokens.
     log(
         "%d %s %s (%s) %.1fms",
@@ -129,7 +137,19 @@ class MetricsHandler(BaseHandler):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(generate_latest(registry))
+        self.finish(generate_latest(registry) + await self._platform_metrics())
+
+    async def _platform_metrics(self) -> bytes:
+        """The grading queue, kernels, servers and notifications (operations.metrics)."""
+        hub = HubClient(self.settings_obj)
+        try:
+            async with self.db(read_only=True) as session:
+                snapshot = await operations_metrics.take_snapshot(
+                    session, self.application.settings["redis"], hub, datetime.now(UTC)
+                )
+        finally:
+            hub.close()
+        return operations_metrics.exposition(snapshot)
 
 
 def load_openapi() -> str:
