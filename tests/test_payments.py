@@ -24,6 +24,7 @@ from coursehub.services.courses import enrollment
 from coursehub.services.errors import Refusal
 from coursehub.services.models import (
     Account,
+    AuditEntry,
     Course,
     Enrollment,
     LessonProgress,
@@ -551,6 +552,15 @@ async def test_a_refund_closes_the_course_keeps_progress_and_cannot_be_made_twic
         state = await checkout.state_of(reading, started.checkout_id, SERVICE_PREFIX)
     assert kept == 1
     assert len(notes) == 1 and "refunded" in notes[0].payload["title"]
+    async with sessions() as reading:
+        trail = (
+            await reading.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.target_kind == "payment", AuditEntry.target_id == str(asked.id)
+                )
+            )
+        ).all()
+    assert [(entry.action, entry.actor_id) for entry in trail] == [("payment.refund", teacher.id)]
     assert state.state == "refunded"
 
     # Even asked of Stripe directly, the second refund of the payment is refused.

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
+from coursehub.services.audit import audit_log
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, Course
 from coursehub.services.models.payments import Payment, PaymentStatus
@@ -62,10 +63,30 @@ async def request_refund(
     )
     if claimed is None:
         raise Refusal(ALREADY, 409)
+    audit_log.record(
+        session,
+        actor,
+        "payment.refund",
+        ("payment", payment.id),
+        before={"status": payment.status.value},
+        after={"status": "REFUND_REQUESTED"},
+        reason=f"{payment.amount_cents} {payment.currency} for {payment.course_title}",
+        course_id=payment.course_id,
+    )
     await session.commit()
     try:
         await provider.refund(payment.payment_ref, f"coursehub-refund-{payment.id}")
-    except (ProviderError, Refusal):
+    except (ProviderError, Refusal) as error:
+        audit_log.record(
+            session,
+            actor,
+            "payment.refund_failed",
+            ("payment", payment.id),
+            before={"status": "REFUND_REQUESTED"},
+            after={"status": payment.status.value},
+            reason=error.message,
+            course_id=payment.course_id,
+        )
         await session.execute(
             update(Payment)
             .where(Payment.id == payment_id, Payment.status == PaymentStatus.PAID)
