@@ -152,6 +152,10 @@ c.JupyterHub.services = [
         "display": True,
         "url": f"http://127.0.0.1:{service_port}",
         "command": [sys.executable, "-m", "coursehub.services.lms"],
+        # How long the hub waits for the course service to answer before giving up (and
+        # `coursehub up` with it): JupyterHub's 30 s is too short on a busy machine, where its
+        # processes start in over a minute.
+        "timeout": int(env.get("COURSEHUB_SERVICE_START_SECONDS", "180")),
         "api_token": service_token,
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": [SCOPE_READ, SCOPE_WRITE],

@@ -78,7 +78,9 @@ def platform(
         COURSEHUB_ADMIN_PASSWORD=ADMIN_PASSWORD,
     )
     running = Platform(url=env["COURSEHUB_BIND_URL"], data_dir=data_dir, env=env)
-    running.start()
+    # Readiness, not speed: each xdist worker starts its platform at the same moment, on a
+    # machine that may be busy.
+    running.start(timeout=240)
     yield running
     running.stop()
 
