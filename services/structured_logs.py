@@ -125,7 +125,7 @@ async def carry_request_id(call_next: Any, context: Any, worker: Any) -> Any:
             "Job %s (%s) runs",
             context.job.id,
             context.job.task_name,
-            extra={"job_id": context.job.id},
+            extra={"job_id": context.job.id, "task": context.job.task_name},
         )
         return await call_next()
     finally:
