@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, String, cast, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.models import Account
@@ -118,6 +118,18 @@ class AuditQuery:
                     AuditEntry.reason.ilike(like, escape="\\"),
                     cast(AuditEntry.before, String).ilike(like, escape="\\"),
                     cast(AuditEntry.after, String).ilike(like, escape="\\"),
+                    # Entries about a person are found by their name too.
+                    and_(
+                        AuditEntry.target_kind == "account",
+                        AuditEntry.target_id.in_(
+                            select(cast(Account.id, String)).where(
+                                or_(
+                                    Account.username.ilike(like, escape="\\"),
+                                    Account.email.ilike(like, escape="\\"),
+                                )
+                            )
+                        ),
+                    ),
                 )
             )
         return query
@@ -191,15 +203,32 @@ def as_dict(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+async def _in_batches(
+    session: AsyncSession, query: AuditQuery, size: int = 1000
+) -> AsyncIterator[AuditEntry]:
+    """Every matching entry, oldest first, read a batch at a time (by id, so a long log is
+    never held in memory at once, and no server-side cursor is needed)."""
+    after = 0
+    while True:
+        batch = list(
+            await session.scalars(
+                query.statement().where(AuditEntry.id > after).order_by(AuditEntry.id).limit(size)
+            )
+        )
+        for entry in batch:
+            yield entry
+        if len(batch) < size:
+            return
+        after = batch[-1].id
+        session.expunge_all()
+
+
 async def export_csv(session: AsyncSession, query: AuditQuery) -> str:
     """Every matching entry as CSV, oldest first (before/after as JSON text)."""
-    rows = await session.stream_scalars(
-        query.statement().order_by(AuditEntry.at, AuditEntry.id).execution_options(yield_per=500)
-    )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    async for entry in rows:
+    async for entry in _in_batches(session, query):
         writer.writerow(
             [
                 entry.id,
