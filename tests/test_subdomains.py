@@ -133,6 +133,9 @@ def test_a_students_jupyterlab_has_its_own_origin_and_an_admin_gets_nothing_of_t
         assert link.get_attribute("href") == (
             f"{subdomains.url}/services/coursehub/courses/physics/assignments"
         )
+        # An address of the server on the platform's host leads to the server's subdomain.
+        own.goto(f"{subdomains.url}/user/{student.username}/api")
+        assert own.url.split("?")[0] == f"{lab_root}/api"
         # The server's sign-in cookie is the server's own, on its subdomain.
         server_cookies = student_context.cookies(f"{lab_root}/")
         assert {c["name"] for c in server_cookies} >= {f"jupyterhub-user-{student.username}"}
