@@ -33,6 +33,8 @@ from coursehub.services.analytics.filters import module_from, period_from
 from coursehub.services.analytics.student_progress import my_progress
 from coursehub.services.analytics.tables import Table, as_csv
 from coursehub.services.errors import Refusal
+from coursehub.services.learning import progress
+from coursehub.services.learning.progress import ProgressError
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -430,3 +432,50 @@ async def test_days_are_the_viewers_and_the_instructor_sets_when_silence_is_a_ri
     assert [(p["username"], p["why"]) for p in found.at_risk] == [
         (gus.username, "No activity for 3 days")
     ]
+
+
+async def test_video_coverage_counts_the_parts_played_and_played_again(db, make_account, sessions):
+    """Hal plays the first half of the video, then goes back to its second quarter; Ida
+    plays its first tenth. Plays per twentieth: 2 on the first tenth, 1 up to a quarter, 2
+    from a quarter to half (Hal again), none after; Hal re-watched 25-50 %."""
+    teacher, hal, ida = make_account(Role.INSTRUCTOR), make_account(), make_account()
+    course = course_with(db, teacher, students=[hal, ida])
+    [video] = lessons_in(db, course, LessonKind.VIDEO)
+    for who, reports in [(hal, [[[0, 0.5]], [[0.25, 0.5]]]), (ida, [[[0, 0.1]]])]:
+        for played in reports:
+            body = {"position_seconds": 60, "watched_fraction": 0.5, "played": played}
+            async with sessions() as session:
+                await progress.record_video(
+                    session,
+                    who.id,
+                    course.id,
+                    video.id,
+                    *progress.video_report(body),
+                    progress.video_segments(body),
+                )
+                await session.commit()
+    for nonsense in ("the middle", [[0.5, 0.2]], [[0, 2]], [[0, True]], [[0, 0.1]] * 201):
+        with pytest.raises(ProgressError, match="played") as refused:
+            progress.video_segments({"played": nonsense})
+        assert refused.value.status == 400
+    assert progress.video_segments({}) == []  # a player from before segments were sent
+
+    now = utcnow()
+    async with sessions() as session:
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+        found = await course_analytics.course_analytics(
+            session, course, period_from(None, None, now.date()), None
+        )
+    [row] = found.tables["funnel"].rows
+    plays = [int(n) for n in row[9].split()]
+    again = [int(n) for n in row[10].split()]
+    assert plays == [2, 2, 1, 1, 1, 2, 2, 2, 2, 2] + [0] * 10
+    assert again == [0] * 5 + [1] * 5 + [0] * 10
+    with db() as session:
+        views = session.scalar(
+            select(LessonProgress.video_views).where(
+                LessonProgress.account_id == hal.id, LessonProgress.lesson_id == video.id
+            )
+        )
+    assert views == [1] * 5 + [2] * 5 + [0] * 10

@@ -187,6 +187,8 @@ async def _funnel(session: AsyncSession, course_id: int, module_id: int | None) 
             "median minutes",
             "total hours",
             "video watched (students per tenth)",
+            "video plays per twentieth",
+            "students re-watching per twentieth",
         ],
     )
     for module, lesson, kind, rollup in await session.execute(statement):
@@ -204,6 +206,12 @@ async def _funnel(session: AsyncSession, course_id: int, module_id: int | None) 
                 round(rollup.seconds_total / 3600, 2) if rollup else 0,
                 " ".join(str(n) for n in rollup.video_buckets)
                 if rollup and rollup.video_buckets
+                else "",
+                " ".join(str(n) for n in rollup.video_views)
+                if rollup and rollup.video_views
+                else "",
+                " ".join(str(n) for n in rollup.video_rewatched)
+                if rollup and rollup.video_rewatched
                 else "",
             ]
         )

@@ -85,6 +85,29 @@ _LESSONS = text(
     """
 )
 
+# Videos: plays of each twentieth summed over students, and students who played it again.
+_VIDEO_PARTS = text(
+    f"""
+    WITH {_COURSE_LESSONS},
+    parts AS (
+        SELECT p.lesson_id, v.n, sum(v.views::int) AS views,
+               count(*) FILTER (WHERE v.views::int > 1) AS again
+        FROM progress p
+        JOIN course_lessons cl ON cl.id = p.lesson_id AND cl.kind = 'VIDEO'
+        CROSS JOIN LATERAL jsonb_array_elements_text(p.video_views) WITH ORDINALITY AS v(views, n)
+        WHERE p.video_views IS NOT NULL
+        GROUP BY p.lesson_id, v.n
+    ),
+    lessons AS (
+        SELECT lesson_id, jsonb_agg(views ORDER BY n) AS views,
+               jsonb_agg(again ORDER BY n) AS again
+        FROM parts GROUP BY lesson_id
+    )
+    UPDATE analytics_lessons a SET video_views = l.views, video_rewatched = l.again
+    FROM lessons l WHERE a.lesson_id = l.lesson_id AND a.course_id = :course_id
+    """
+)
+
 # Each enrolled student's best percentage on each assignment and quiz of the course.
 _BEST = """
     items AS (
@@ -350,7 +373,7 @@ async def refresh_course(
     }
     # Refreshes of one course wait for each other instead of deleting each other's rows.
     await session.execute(text("SELECT pg_advisory_xact_lock(7215, :course_id)"), params)
-    for statement in (*_DELETE, _LESSONS, _ITEMS, _TEST_CELLS, _STUDENTS):
+    for statement in (*_DELETE, _LESSONS, _VIDEO_PARTS, _ITEMS, _TEST_CELLS, _STUDENTS):
         await session.execute(statement, params)
     zones = ["UTC", *(await session.scalars(_VIEWER_ZONES, params))]
     for zone in zones:

@@ -19,6 +19,7 @@ caller.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,6 +177,55 @@ def video_report(body: dict[str, Any]) -> tuple[float, float]:
     return float(position), min(float(fraction), 1.0)
 
 
+VIDEO_PARTS = 20  # video_views counts plays per twentieth of the video
+MAX_SEGMENTS = 200
+
+
+def video_segments(body: dict[str, Any]) -> list[int]:
+    """Plays per twentieth from a report's ``played``: the segments ``[start, end]`` (shares
+    of the video, 0 to 1) played since the player's last report. A twentieth is counted
+    once per segment that covers any of it. Without ``played``: no plays (older players)."""
+    played = body.get("played")
+    if played is None:
+        return []
+    if not isinstance(played, list) or len(played) > MAX_SEGMENTS:
+        raise ProgressError(
+            f"Send played as a list of at most {MAX_SEGMENTS} [start, end] pairs "
+            "(shares of the video from 0 to 1)."
+        )
+    views = [0] * VIDEO_PARTS
+    for segment in played:
+        ok = isinstance(segment, list) and len(segment) == 2
+        ok = ok and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in segment
+        )
+        if not ok or not 0 <= segment[0] <= segment[1] <= 1:
+            raise ProgressError(
+                "Each played segment is [start, end] with 0 <= start <= end <= 1, "
+                f"not {str(segment)[:40]}."
+            )
+        if segment[1] - segment[0] <= 0:
+            continue
+        first = min(int(segment[0] * VIDEO_PARTS), VIDEO_PARTS - 1)
+        last = min(math.ceil(segment[1] * VIDEO_PARTS) - 1, VIDEO_PARTS - 1)
+        for part in range(first, last + 1):
+            views[part] += 1
+    return views if any(views) else []
+
+
+_VIEWS = text(
+    """
+    UPDATE lesson_progress SET video_views = (
+        SELECT jsonb_agg(
+            coalesce((video_views ->> (n - 1)::int)::int, 0) + added::int ORDER BY n)
+        FROM jsonb_array_elements_text(CAST(:views AS jsonb)) WITH ORDINALITY AS a(added, n)
+    )
+    WHERE account_id = :account_id AND lesson_id = :lesson_id
+    """
+)
+
+
 _VIDEO = text(
     """
     INSERT INTO lesson_progress
@@ -199,8 +249,10 @@ async def record_video(
     lesson_id: int,
     position: float,
     fraction: float,
+    views: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Keep where the video is and the largest share watched; complete it from 90 %."""
+    """Keep where the video is and the largest share watched; complete it from 90 %. With
+    ``views`` (``video_segments``), add the plays of each twentieth."""
     params = {
         "account_id": account_id,
         "lesson_id": lesson_id,
@@ -209,6 +261,8 @@ async def record_video(
         "complete_at": VIDEO_COMPLETE_FRACTION,
     }
     watched, completed_at, completed_now = (await session.execute(_VIDEO, params)).one()
+    if views:  # the row is this transaction's since the upsert: no report is lost
+        await session.execute(_VIEWS, {**params, "views": json.dumps(views)})
     report: dict[str, Any] = {
         "watched_fraction": watched,
         "position_seconds": position,

@@ -85,6 +85,9 @@ class LessonRollup(Base):
     seconds_total: Mapped[int] = mapped_column(BigInteger, default=0)
     median_seconds: Mapped[float | None] = mapped_column(Float)
     video_buckets: Mapped[list[int] | None] = mapped_column(JSONB)
+    # Videos: plays of each twentieth by all students, and students who played it again.
+    video_views: Mapped[list[int] | None] = mapped_column(JSONB)
+    video_rewatched: Mapped[list[int] | None] = mapped_column(JSONB)
 
 
 class ItemRollup(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from coursehub.services.models.base import Base, utcnow
@@ -27,6 +28,8 @@ class LessonProgress(Base):
     # Video lessons: where to resume, and the share of the video actually watched.
     video_position_seconds: Mapped[float] = mapped_column(Float, default=0, server_default="0")
     video_watched_fraction: Mapped[float] = mapped_column(Float, default=0, server_default="0")
+    # How many times each twentieth of the video was played (re-watched parts count again).
+    video_views: Mapped[list[int] | None] = mapped_column(JSONB)
 
 
 class Note(Base):

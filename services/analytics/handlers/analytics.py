@@ -200,6 +200,18 @@ def course_charts(found: CourseAnalytics) -> dict[str, Any]:
             [f"{row[0]}: {row[1]}" for row in cells.rows],
             [("pass %", cells.column(3))],
         ),
+        "videos": [
+            charts.bar_chart(
+                f"Video {row[1]}: plays and students re-watching each twentieth",
+                [f"{n * 5}%" for n in range(20)],
+                [
+                    ("plays", [int(n) for n in row[9].split()]),
+                    ("students re-watching", [int(n) for n in row[10].split()] or [0] * 20),
+                ],
+            )
+            for row in funnel.rows
+            if row[9]
+        ],
         "grades": [
             charts.bar_chart(
                 f"{row[0].title()} {row[1]}: students per score band",

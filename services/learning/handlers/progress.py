@@ -64,14 +64,16 @@ class CompleteAPI(ProgressHandler):
 
 class VideoAPI(ProgressHandler):
     async def post(self, slug: str, lesson_id: str) -> None:
-        position, fraction = progress.video_report(self.json_body())
+        body = self.json_body()
+        position, fraction = progress.video_report(body)
+        views = progress.video_segments(body)
         async with self.db() as session:
             account, opened = await lesson_for(self, session, slug, lesson_id)
             self.enrolled(opened)
             if opened.lesson.kind is not LessonKind.VIDEO:
                 raise web.HTTPError(409, "This lesson has no video.")
             report = await progress.record_video(
-                session, account.id, opened.course.id, opened.lesson.id, position, fraction
+                session, account.id, opened.course.id, opened.lesson.id, position, fraction, views
             )
             await session.commit()
         self.write_json(report)

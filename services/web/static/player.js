@@ -214,11 +214,39 @@
 
   var lastReport = 0;
   var bestFraction = data.videoFraction || 0;
+  // The parts played since the last report, as [start, end] shares of the video: a part
+  // played again is reported again, so staff see what is re-watched.
+  var played = [];
+  var segmentStart = null;
+  var segmentEnd = null;
+  function share(seconds) {
+    return Math.round(Math.min(Math.max(seconds / video.duration, 0), 1) * 10000) / 10000;
+  }
+  function closeSegment() {
+    if (segmentStart !== null && segmentEnd > segmentStart && isFinite(video.duration)) {
+      played.push([share(segmentStart), share(segmentEnd)]);
+    }
+    segmentStart = segmentEnd = null;
+  }
+  function trackSegment() {
+    if (video.paused || video.seeking) return;
+    var now = video.currentTime;
+    // A jump (a seek, or a gap longer than a few updates) ends the segment being played.
+    if (segmentStart === null || now < segmentEnd || now - segmentEnd > 2 * Math.max(1, video.playbackRate)) {
+      closeSegment();
+      segmentStart = now;
+    }
+    segmentEnd = now;
+  }
   function reportVideo() {
     if (!video || !data.recordsProgress || !isFinite(video.duration)) return;
     lastReport = Date.now();
+    var playing = !video.paused;
+    closeSegment();
+    if (playing) segmentStart = segmentEnd = video.currentTime;
     var fraction = Math.max(watchedFraction(), 0);
-    api("/video", "POST", { position_seconds: video.currentTime, watched_fraction: fraction })
+    var segments = played.splice(0, 200);
+    api("/video", "POST", { position_seconds: video.currentTime, watched_fraction: fraction, played: segments })
       .then(function (result) {
         if (!result.ok) return;
         bestFraction = Math.max(bestFraction, result.body.watched_fraction || 0);
@@ -243,8 +271,10 @@
       if (resume > 0 && resume < video.duration - 1) video.currentTime = resume;
     });
     video.addEventListener("timeupdate", function () {
+      trackSegment();
       if (!video.paused && Date.now() - lastReport > 10000) reportVideo();
     });
+    video.addEventListener("seeking", closeSegment);
     video.addEventListener("pause", reportVideo);
     video.addEventListener("ended", reportVideo);
     document.addEventListener("visibilitychange", function () {
