@@ -11,8 +11,9 @@ import httpx
 from sqlalchemy import func, select
 
 from coursehub.hub.constants import Role
-from coursehub.services.models import Account, Profile, Upload
+from coursehub.services.models import Account, ForumPost, ForumThread, Profile, Upload
 from tests.platform import xsrf_from
+from tests.service_data import course_with
 
 
 def tiny_png() -> bytes:
@@ -143,3 +144,35 @@ def test_every_wrong_profile_field_is_named_at_once(platform, make_account, sign
         assert sentence in answer.text
     with db() as session:
         assert session.get(Profile, student.id) is None
+
+
+def test_forum_posts_and_staff_lists_show_the_picture_and_lead_to_the_profile(
+    platform, make_account, signed_in, db
+):
+    teacher, student, classmate = make_account(Role.INSTRUCTOR), make_account(), make_account()
+    course = course_with(db, teacher, students=[student, classmate])
+    with db() as session:
+        thread = ForumThread(course_id=course.id, author_id=student.id, title="Loops")
+        session.add(thread)
+        session.flush()
+        session.add(ForumPost(thread_id=thread.id, author_id=student.id, body="Why for?"))
+        session.commit()
+    saved = save_profile(
+        signed_in(student),
+        platform.service_url,
+        files={"avatar": ("me.png", tiny_png(), "image/png")},
+        name=student.name,
+    )
+    assert saved.status_code == 200
+    reader = signed_in(classmate)
+    page = reader.get(f"{platform.service_url}/courses/{course.slug}/forums/threads/{thread.id}")
+    assert page.status_code == 200
+    assert f'src="/services/coursehub/people/{student.id}/avatar"' in page.text
+    assert f'href="/services/coursehub/people/{student.id}"' in page.text
+    assert reader.get(f"{platform.service_url}/people/{student.id}/avatar").content == tiny_png()
+    # Someone without a picture gets their initial.
+    initial = reader.get(f"{platform.service_url}/people/{teacher.id}/avatar")
+    assert initial.headers["content-type"] == "image/svg+xml"
+    assert f">{teacher.name[0].upper()}</text>" in initial.text
+    staff = signed_in(teacher).get(f"{platform.service_url}/courses/{course.slug}/staff")
+    assert f'href="/services/coursehub/people/{teacher.id}"' in staff.text

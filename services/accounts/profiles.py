@@ -7,6 +7,7 @@ is kept as an ``Upload`` of purpose ``avatar`` and served to signed-in people on
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import available_timezones
@@ -162,3 +163,18 @@ async def cards(
         )
         for row in rows
     }
+
+
+_AVATAR_COLOURS = ("#3b6ea5", "#7a4fa0", "#2f855a", "#b7791f", "#c05621", "#2c7a7b")
+
+
+def initials_svg(name: str, account_id: int) -> str:
+    """A round picture with the name's first letter, for people without an avatar."""
+    letter = html.escape((name.strip()[:1] or "?").upper())
+    colour = _AVATAR_COLOURS[account_id % len(_AVATAR_COLOURS)]
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40" width="40" height="40">'
+        f'<circle cx="20" cy="20" r="20" fill="{colour}"/>'
+        '<text x="20" y="26" font-family="sans-serif" font-size="18" fill="#fff" '
+        f'text-anchor="middle">{letter}</text></svg>'
+    )

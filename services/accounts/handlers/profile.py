@@ -123,6 +123,36 @@ class AvatarHandler(BaseHandler):
         self.finish(data)
 
 
+class CurrentAvatar(BaseHandler):
+    """``/people/<account id>/avatar``: the person's current picture, or their initial drawn
+    as SVG when they have none (so pages can show every author without knowing which)."""
+
+    async def get(self, account_id: str) -> None:
+        async with self.db(read_only=True) as session:
+            await self.account(session)
+            person = await session.get(Account, int(account_id))
+            profile = await session.get(Profile, int(account_id))
+            upload = (
+                await session.get(Upload, profile.avatar_upload_id)
+                if profile and profile.avatar_upload_id
+                else None
+            )
+        if person is None:
+            raise web.HTTPError(404, "There is no such person on CourseHub.")
+        self.set_header("Cache-Control", "private, max-age=300")
+        if upload is not None:
+            try:
+                data = (self.settings_obj.uploads_dir / upload.storage_name).read_bytes()
+            except FileNotFoundError:
+                data = b""
+            if data:
+                self.set_header("Content-Type", upload.content_type)
+                self.finish(data)
+                return
+        self.set_header("Content-Type", "image/svg+xml")
+        self.finish(profiles.initials_svg(person.name or person.username, person.id))
+
+
 class SettingsPage(AccountPage):
     """``/account/settings``: email, password, Google identity, and where the rest lives."""
 
@@ -253,4 +283,5 @@ def default_handlers(prefix: str) -> list[tuple[str, type]]:
         (f"{prefix}/account/email/([A-Za-z0-9_-]{{20,100}})", ConfirmEmailPage),
         (f"{prefix}/people/(\\d+)", PersonPage),
         (f"{prefix}/people/(\\d+)/avatar/(\\d+)", AvatarHandler),
+        (f"{prefix}/people/(\\d+)/avatar", CurrentAvatar),
     ]
