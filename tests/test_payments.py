@@ -423,6 +423,11 @@ async def test_a_course_sells_in_each_currency_it_has_a_price_in(
         await writing.commit()
         labels = [price.label for price in await prices.prices_of(writing, course, "usd")]
     assert labels == ["$50.00", "€45.00", "¥7,000"]
+    _, free = paid_course(0)
+    async with sessions() as writing:
+        with pytest.raises(Refusal, match="is free") as refused:
+            await prices.set_price(writing, await writing.get_one(Course, free.id), "eur", 9, "usd")
+    assert refused.value.status == 409
 
     student = make_account()
     started = await buy(session, provider, settings, payment_settings, built, student, "eur")

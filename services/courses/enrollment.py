@@ -3,7 +3,9 @@
 - DRAFT courses exist only for their instructor and administrators; to everyone else they
   are "not found", even by direct address.
 - PUBLISHED courses are open to all. Free ones are joined with one click; joining twice is
-  fine. Paid ones (``price_cents > 0``) cannot be joined yet: CourseHub takes no payments.
+  fine. Paid ones (``price_cents > 0``) are joined only once paid for (``enroll`` with
+  ``paid_for``: the payments package's webhook, or staff, who take them free); without a
+  payment provider configured they cannot be joined.
 - ARCHIVED courses stay readable (their students keep their work) but take no one new.
 - Leaving a course removes the enrollment; lesson progress is kept, so coming back later
   picks up where the student stopped.

@@ -30,6 +30,13 @@ class Price:
         return format_amount(self.amount_cents, self.currency)
 
 
+def decimal_amount(amount: int, currency: str) -> str:
+    """The amount as a plain number in the currency's units ("49.00"; "7000" for yen)."""
+    if currency.lower() in ZERO_DECIMAL:
+        return str(amount)
+    return f"{amount // 100}.{amount % 100:02d}"
+
+
 def format_amount(amount: int, currency: str) -> str:
     currency = currency.lower()
     symbol = SYMBOLS.get(currency, "")
@@ -82,6 +89,12 @@ async def set_price(
 ) -> None:
     """Set (or with ``amount`` None, remove) the course's price in another currency."""
     currency = check_currency(currency)
+    if course.price_cents <= 0:
+        raise Refusal(
+            f"{course.title} is free: give it a price on its settings page before adding "
+            "prices in other currencies.",
+            409,
+        )
     if currency == default_currency:
         raise Refusal(
             f"The price in {currency.upper()} is the course's own price: change it on the "

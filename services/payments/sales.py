@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coursehub.hub.constants import Role
 from coursehub.services.models import Account, Course
 from coursehub.services.models.payments import Payment
-from coursehub.services.payments.prices import format_amount
+from coursehub.services.payments.prices import decimal_amount, format_amount
 from coursehub.services.payments.receipts import invoice_label
 
 CSV_COLUMNS = (
@@ -131,8 +131,8 @@ def as_csv(sales: list[Sale]) -> str:
                     sale.course_title,
                     sale.email,
                     sale.currency.upper(),
-                    f"{sale.amount_cents / 100:.2f}",
-                    f"{sale.discount_cents / 100:.2f}",
+                    decimal_amount(sale.amount_cents, sale.currency),
+                    decimal_amount(sale.discount_cents, sale.currency),
                     sale.promotion_code,
                     sale.status,
                     sale.refunded_at.isoformat() if sale.refunded_at else "",
