@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
@@ -40,11 +42,13 @@ from coursehub.services.web.teach_base import row_id
 
 
 class AnalyticsBase(BaseHandler):
+    today: date | None = None  # the viewer's today once their time zone is known
+
     def period(self) -> Period:
         return period_from(
             self.get_query_argument("from", None),
             self.get_query_argument("to", None),
-            utcnow().date(),
+            self.today or utcnow().date(),
         )
 
     def send_csv(self, table: Table, filename: str) -> None:
@@ -59,11 +63,15 @@ class CourseAnalyticsBase(AnalyticsBase):
     async def figures(self, session: AsyncSession, course_id: str) -> CourseAnalytics:
         account = await self.account(session)
         course = await course_analytics.course_for_analytics(session, account, row_id(course_id))
+        profile = await session.get(Profile, account.id)
+        zone = profile.time_zone if profile else "UTC"
+        try:
+            self.today = datetime.now(ZoneInfo(zone)).date()
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = "UTC"
         period = self.period()
         module_ids = {m for m in await course_analytics.module_ids(session, course.id)}
         module = module_from(self.get_query_argument("module", None), module_ids)
-        profile = await session.get(Profile, account.id)
-        zone = profile.time_zone if profile else "UTC"
         return await course_analytics.course_analytics(session, course, period, module, zone)
 
     async def ask_if_stale(self, found: CourseAnalytics) -> bool:
