@@ -189,7 +189,10 @@ def test_an_instructor_builds_a_course_and_a_student_learns_it_to_the_end(platfo
 
         # -- the player is usable on a phone -------------------------------------------------
         learner.set_viewport_size({"width": 375, "height": 740})
-        learner.goto(f"{platform.service_url}/learn/{course.slug}/{notebook_lesson.id}")
+        learner.goto(
+            f"{platform.service_url}/learn/{course.slug}/{notebook_lesson.id}",
+            wait_until="domcontentloaded",  # the frame's live notebook has its own wait
+        )
         expect(learner.locator("#lesson_title")).to_be_visible()
         phone_frame = learner.frame_locator("#lesson_frame")
         expect(phone_frame.get_by_text("Umbrellas needed")).to_be_visible(timeout=90_000)

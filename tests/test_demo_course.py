@@ -196,7 +196,10 @@ def test_the_demo_course_shows_every_feature_and_seeding_again_changes_nothing(d
     assert again["announcements"] == held["announcements"] and again["threads"] == held["threads"]
 
 
-def answered(student_notebook: dict[str, Any]) -> bytes:
+def answered(
+    student_notebook: dict[str, Any],
+    written: str = "Compare the mean range of wet and dry days: clouds keep nights warm.",
+) -> bytes:
     """The student version with tasks 1 and 2 solved and task 3 written."""
     notebook = copy.deepcopy(student_notebook)
     answers = {
@@ -206,7 +209,7 @@ def answered(student_notebook: dict[str, Any]) -> bytes:
             "    with open(path, newline='') as f:\n"
             "        return sum(1 for row in csv.DictReader(f) if float(row['rain_mm']) > 0)\n"
         ),
-        "explain_ranges": "Compare the mean range of wet and dry days: clouds keep nights warm.",
+        "explain_ranges": written,
     }
     for cell in notebook["cells"]:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
@@ -323,16 +326,22 @@ def test_the_demo_student_submits_on_the_page_and_watches_the_grade_arrive(
     (assignment,) = [a for a in listed if a["title"] == "Weather checks"]
     student_version = learner.get(f"{API}/assignments/{assignment['id']}/notebook").json()
     mine = tmp_path / "weather-checks.ipynb"
-    mine.write_bytes(answered(student_version))
+    # A reworded written answer: the same bytes as the attempt the API test sent moments ago
+    # would be one submit sent twice (the double-submit window), and rightly add no row.
+    mine.write_bytes(answered(student_version, written="Wet days keep nights warm: clouds."))
 
     sign_in(page, platform, "student@coursehub.example", demo.logins["student@coursehub.example"])
     page.goto(f"{platform.service_url}/courses/{SLUG}")
     page.locator("#assignments_link").click()
+    # The page's script (deferred) is ready once the page has loaded; a click before it
+    # would send the form without it.
+    page.wait_for_url(f"**/courses/{SLUG}/assignments")
     attempts = page.locator("tr.attempt")
     before = attempts.count()
     earlier = {attempts.nth(i).get_attribute("data-submission-id") for i in range(before)}
     page.get_by_label("Your notebook for Weather checks").set_input_files(mine)
     page.get_by_role("button", name="Submit").click()
+    expect(page.locator(".submit-status")).to_contain_text("received")  # a new attempt
     expect(attempts).to_have_count(before + 1)  # the attempt appears at once
     ids = {attempts.nth(i).get_attribute("data-submission-id") for i in range(before + 1)}
     (new_id,) = ids - earlier

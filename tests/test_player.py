@@ -307,7 +307,7 @@ def test_a_notebook_lesson_frame_sizes_itself_once_and_stays_put(
     enroll(db, student, course)
     sign_in(page, platform, student.email)
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(course.url(platform.service_url, "Summarising data"))
+    page.goto(course.url(platform.service_url, "Summarising data"), wait_until="domcontentloaded")
     report = page.frame_locator("#lesson_frame").get_by_text(
         re.compile(r"Days reaching 20\.0°C: \d+ of 30")
     )
@@ -358,7 +358,7 @@ def test_a_lesson_whose_cell_raises_says_so_and_is_never_marked_read(
     enroll(db, student, course)
     lesson_id = course.lessons["Reading data"]
     sign_in(page, platform, student.email)
-    page.goto(course.url(platform.service_url, "Reading data"))
+    page.goto(course.url(platform.service_url, "Reading data"), wait_until="domcontentloaded")
 
     problem = page.locator("#lesson_problem")
     expect(problem).to_be_visible(timeout=90_000)
@@ -395,7 +395,7 @@ def test_a_student_uses_a_live_notebook_lesson_and_reads_it_to_the_end(
     enroll(db, student, course)
     lesson_id = course.lessons["Summarising data"]
     sign_in(page, platform, student.email)
-    page.goto(course.url(platform.service_url, "Summarising data"))
+    page.goto(course.url(platform.service_url, "Summarising data"), wait_until="domcontentloaded")
 
     frame = page.frame_locator("#lesson_frame")
     report = frame.get_by_text(re.compile(r"Days reaching 20\.0°C: \d+ of 30"))
@@ -439,7 +439,9 @@ def test_a_student_uses_a_live_notebook_lesson_and_reads_it_to_the_end(
     )
     try:
         small = phone.new_page()
-        small.goto(course.url(platform.service_url, "Summarising data"))
+        small.goto(
+            course.url(platform.service_url, "Summarising data"), wait_until="domcontentloaded"
+        )
         expect(small.locator("#syllabus")).to_be_hidden()
         expect(small.locator("#syllabus_toggle")).to_be_visible()
         expect(
