@@ -121,6 +121,8 @@ service_env_keys = [
     "COURSEHUB_MAX_THUMBNAIL_MB",
     "COURSEHUB_MAX_VIDEO_MB",
     "COURSEHUB_LESSON_KERNELS_PER_PERSON",
+    # Logs as JSON lines (coursehub.services.structured_logs).
+    "COURSEHUB_LOG_FORMAT",
     # Paid courses (coursehub.services.payments.config).
     "COURSEHUB_STRIPE_SECRET_KEY",
     "COURSEHUB_STRIPE_WEBHOOK_SECRET",
