@@ -257,3 +257,26 @@ async def test_the_last_admin_cannot_delete_themself(sessions, platform, db):
         await session.rollback()
     with db() as session:
         assert session.get(Account, admin.id).email == admin.email
+
+
+def test_an_account_without_a_password_is_deleted_through_an_emailed_link(platform, signed_in, db):
+    me = person(db, "Google Only")
+    client = signed_in(me)
+    with db() as session:  # they sign in with Google only: no password to confirm with
+        session.get(Account, me.id).password_hash = None
+        session.commit()
+    page = client.get(f"{platform.service_url}/account/data")
+    assert "Email me a deletion link" in page.text
+    sent = my_data_form(client, platform.service_url, "/account/delete")
+    assert sent.status_code == 200 and f"We sent a link to {me.email}" in sent.text
+    with db() as session:
+        assert session.get(Account, me.id).email == me.email  # nothing happened yet
+    (mail,) = wait_for(lambda: mails_to(platform, me.email))
+    link = re.search(r"https?://\S+/account/delete/[A-Za-z0-9_-]+", mail.get_content()).group(0)
+    stranger = signed_in(person(db, "Someone Else"))
+    assert stranger.get(link).status_code == 403
+    confirm = client.get(link)
+    assert confirm.status_code == 200 and "Delete your account?" in confirm.text
+    done = client.post(link, data={"_xsrf": xsrf_from(confirm)})
+    assert done.status_code == 200 and "Your account is deleted" in done.text
+    assert rows_carrying(db, me.name, me.email) == []

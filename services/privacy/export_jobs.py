@@ -9,7 +9,6 @@ import logging
 import secrets
 
 import procrastinate
-from procrastinate import RetryStrategy
 
 from coursehub.services import mail
 from coursehub.services.jobs.context import WorkerContext
@@ -21,6 +20,20 @@ log = logging.getLogger(__name__)
 
 
 async def build(context: WorkerContext, settings: Settings, export_id: int) -> None:
+    """Build the export; one that fails is marked failed (the person is told on My data and
+    may ask again) instead of blocking their next request while it is retried."""
+    try:
+        await _build(context, settings, export_id)
+    except Exception as error:
+        log.exception("Data export %d failed", export_id)
+        async with context.sessions() as session:
+            export = await session.get(DataExport, export_id, with_for_update=True)
+            if export is not None and export.state == exports.QUEUED:
+                export.state, export.error = exports.FAILED, f"{type(error).__name__}: {error}"
+                await session.commit()
+
+
+async def _build(context: WorkerContext, settings: Settings, export_id: int) -> None:
     async with context.sessions() as session:
         export = await session.get(DataExport, export_id, with_for_update=True)
         if export is None or export.state != exports.QUEUED:
@@ -55,9 +68,7 @@ async def build(context: WorkerContext, settings: Settings, export_id: int) -> N
 def tasks(context: WorkerContext, settings: Settings) -> procrastinate.Blueprint:
     blueprint = procrastinate.Blueprint()
 
-    @blueprint.task(
-        name=exports.BUILD_TASK, queue=exports.PRIVACY_QUEUE, retry=RetryStrategy(max_attempts=3)
-    )
+    @blueprint.task(name=exports.BUILD_TASK, queue=exports.PRIVACY_QUEUE)
     async def build_data_export(export_id: int) -> None:
         await build(context, settings, export_id)
 
