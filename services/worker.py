@@ -44,6 +44,7 @@ from coursehub.services.operations import backup_jobs
 from coursehub.services.quizzes import quiz_jobs
 from coursehub.services.reports import report_jobs
 from coursehub.services.settings import data_dir_from_env
+from coursehub.services.variants import variant_jobs
 
 log = logging.getLogger("coursehub.worker")
 
@@ -90,6 +91,7 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
     host(app, backup_jobs.tasks(backup_jobs.BackupSchedule.from_env()))
     host(app, export_jobs.tasks(context, mail_settings()))
     host(app, source_check_jobs.tasks(context))
+    host(app, variant_jobs.tasks(context))
     host(app, admin_report_jobs.tasks(context))
 
 

@@ -7,12 +7,17 @@ score; bad rules are refused with the reason."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from coursehub.services.models import AssignmentVariant
+from tests.course_builder import enroll
 from tests.grading_room import (
+    GRADING_TIMEOUT,
     IPYNB,
     GradingRoom,
     People,
@@ -136,6 +141,31 @@ def test_three_students_get_three_different_stable_variants_recorded_for_staff(r
     assert room.students[0].get(f"{room.one}/variants").status_code == 403
 
 
+def test_each_variants_expected_values_are_recorded_in_the_background_after_release(room, db):
+    """Before anyone submits: the solution has run once per variant (the release queued it on
+    the notebook-runs queue), so each variant's expected answer is on record."""
+    wanted = {s.account.id: injected_values(fetch(room, s)) for s in room.students}
+    deadline = time.monotonic() + GRADING_TIMEOUT
+    expected: dict[int, Any] = {}
+    while time.monotonic() < deadline:
+        with db() as session:
+            expected = dict(
+                session.execute(
+                    select(AssignmentVariant.account_id, AssignmentVariant.expected).where(
+                        AssignmentVariant.assignment_id == room.assignment_id
+                    )
+                ).all()
+            )
+        if all(expected.get(account) for account in wanted):
+            break
+        time.sleep(2)
+    for account, values in wanted.items():
+        assert expected.get(account) == {"answer": values["a"] * values["b"] + values["c"]}, (
+            account,
+            expected,
+        )
+
+
 def test_right_answers_score_full_marks_and_a_classmates_answer_scores_zero_flagged(room, db):
     mine = [fetch(room, student) for student in room.students]
     answers = [v["a"] * v["b"] + v["c"] for v in map(injected_values, mine)]
@@ -217,3 +247,38 @@ def test_a_parameters_cell_that_does_not_parse_is_refused(room):
         "PUT", f"{room.api}/assignments/{made.json()['id']}/variants", json=RULE
     )
     assert refused.status_code == 400 and "does not parse" in refused.json()["error"]
+
+
+def test_a_student_added_after_release_gets_a_variant_at_first_fetch_and_staff_see_each(
+    room, platform, db
+):
+    """Enrolled after the release: their first fetch draws and records their variant (stable
+    afterwards); staff see every student's variant in the gradebook and on an attempt's
+    grading view, students never see the class's."""
+    people = People(platform, db, "late")
+    try:
+        late = people.account()
+        enroll(db, late, room.course)
+        newcomer = people.session(late)
+        copy = fetch(room, newcomer)
+        values = injected_values(copy)
+        assert fetch(room, newcomer) == copy
+        listed = room.teacher.get(f"{room.one}/variants").json()["variants"]
+        assert {v["account_id"]: v["parameters"] for v in listed}[late.id] == values
+
+        book = room.teacher.get(f"{room.api}/gradebook").json()
+        column = f"assignment-{room.assignment_id}"
+        seen = {row["account_id"]: row.get("variants", {}).get(column) for row in book["students"]}
+        for student in room.students:
+            assert seen[student.account.id] == injected_values(fetch(room, student))
+        assert seen[late.id] == values
+        own = room.students[0].get(f"{room.api}/gradebook").json()
+        assert all("variants" not in row for row in own["students"])
+
+        # The attempt handed in above: its grading view names the student's variant.
+        student = room.students[0]
+        view = room.teacher.get(f"{room.attempt(student)}/grading")
+        assert view.status_code == 200, view.text
+        assert view.json()["variant"] == injected_values(fetch(room, student))
+    finally:
+        people.close()

@@ -17,6 +17,7 @@ from coursehub.services.notifications.notification_email import EMAIL_TASK, NOTI
 from coursehub.services.quizzes import calculated_questions
 from coursehub.services.quizzes.quiz_attempts import QUIZ_GRADE_TASK
 from coursehub.services.reports import report_notebooks
+from coursehub.services.variants import copy_checks
 
 
 def test_every_task_is_hosted_under_its_own_name_on_its_queue():
@@ -31,6 +32,7 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         report_notebooks.RUN_REPORT_TASK: NOTEBOOK_RUNS_QUEUE,
         report_notebooks.SCHEDULED_TASK: NOTEBOOK_RUNS_QUEUE,
         source_check_records.CHECK_SOURCE_TASK: NOTEBOOK_RUNS_QUEUE,
+        copy_checks.RECORD_EXPECTED_TASK: NOTEBOOK_RUNS_QUEUE,
         EMAIL_TASK: NOTIFICATION_QUEUE,
         notification_jobs.DIGEST_TASK: NOTIFICATION_QUEUE,
         notification_jobs.SCAN_TASK: NOTIFICATION_QUEUE,

@@ -19,11 +19,19 @@ import nbformat
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coursehub.services.models import Account, AssignmentVariant, AssignmentVariantRule
+from coursehub.services.models import (
+    Account,
+    Assignment,
+    AssignmentFile,
+    AssignmentVariant,
+    AssignmentVariantRule,
+)
 from coursehub.services.notebook_runs.papermill_runs import run_notebook
 
 log = logging.getLogger(__name__)
 MAX_SOLUTION_RUNS = 8  # per graded submission
+RECORD_EXPECTED_TASK = "record_variant_answers"
+MAX_BACKGROUND_RUNS = 100_000  # the whole class, one run after another
 MARK = "coursehub-variant-answers:"
 COPY_FLAG = (
     "Possible copying: the answer {names} matches another student's variant ({who}), "
@@ -93,10 +101,11 @@ async def record_expected(
     names: list[str],
     files: Mapping[str, bytes] | None,
     own: int | None = None,
+    max_runs: int = MAX_SOLUTION_RUNS,
 ) -> dict[int, dict[str, Any]]:
     """Expected values of the assignment's variants by account id: the solution runs once for
-    ``own``'s variant and for at most ``MAX_SOLUTION_RUNS`` others still without them (the
-    rest are recorded by later gradings)."""
+    ``own``'s variant and for at most ``max_runs`` others still without them (the rest are
+    recorded by later gradings, or by the background job after release)."""
     async with sessions() as session:
         rows = (
             await session.execute(
@@ -111,7 +120,7 @@ async def record_expected(
     expected: dict[int, dict[str, Any]] = {}
     runs = 0
     for row_id, account_id, values, known in rows:
-        if known is None and account_id != own and runs >= MAX_SOLUTION_RUNS:
+        if known is None and account_id != own and runs >= max_runs:
             continue  # left for the next graded submission, so no grading waits long
         if known is None:
             runs += 1
@@ -127,6 +136,33 @@ async def record_expected(
                 await session.commit()
         expected[account_id] = known
     return expected
+
+
+async def record_all_expected(
+    sessions: async_sessionmaker[AsyncSession], assignment_id: int
+) -> int:
+    """After release (the ``record_variant_answers`` job): the solution run once for every
+    recorded variant still without its expected values; how many variants have them."""
+    async with sessions() as session:
+        assignment = await session.get(Assignment, assignment_id)
+        rule = await session.get(AssignmentVariantRule, assignment_id)
+        names = list((rule.rule if rule else {}).get("answers") or [])
+        if assignment is None or not names:
+            return 0
+        files = {
+            path: content
+            for path, content in await session.execute(
+                select(AssignmentFile.path, AssignmentFile.content).where(
+                    AssignmentFile.assignment_id == assignment_id,
+                    AssignmentFile.path != "autotests.yml",  # grading's directives, no data
+                )
+            )
+        }
+        source = assignment.source_notebook
+    expected = await record_expected(
+        sessions, assignment_id, source, names, files, max_runs=MAX_BACKGROUND_RUNS
+    )
+    return len(expected)
 
 
 async def copying_flags(

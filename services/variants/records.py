@@ -12,7 +12,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.courses.membership import Place, members
+from coursehub.services.jobs.queue import defer
 from coursehub.services.models import Account, Assignment, AssignmentVariant, AssignmentVariantRule
+from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
+from coursehub.services.variants import copy_checks
 from coursehub.services.variants.rules import (
     VariantError,
     check_rule,
@@ -86,6 +89,13 @@ async def record_for_class(
     for start in range(0, len(people), batch):
         await _record(
             session, assignment.id, [tuple(p) for p in people[start : start + batch]], rule
+        )
+    if rule.get("answers"):  # each variant's expected values, in the background
+        await defer(
+            session,
+            copy_checks.RECORD_EXPECTED_TASK,
+            NOTEBOOK_RUNS_QUEUE,
+            assignment_id=assignment.id,
         )
     return len(people)
 
