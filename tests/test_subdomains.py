@@ -19,7 +19,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from coursehub.extensions.course_service import CourseService, page_url
 from coursehub.hub.constants import Role
+from coursehub.hub.subdomains import service_host, subdomain_hook
 from tests.conftest import ADMIN_EMAIL, PASSWORD
 from tests.platform import Platform, platform_env
 from tests.player_data import sign_in
@@ -63,6 +65,53 @@ def set_cookie_headers(response: httpx.Response) -> list[str]:
         for answer in (*response.history, response)
         for header in answer.headers.get_list("set-cookie")
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "host"),
+    [
+        ("ada", "user", "ada.courses.example.org"),
+        ("zoë", "user", "xn--zo-ija.courses.example.org"),
+        ("coursehub", "service", "courses.example.org"),
+        ("coursehub-lessons", "service", "courses.example.org"),
+    ],
+    ids=["a-person", "a-person-named-in-unicode", "the-course-service", "the-lesson-server"],
+)
+def test_people_get_subdomains_and_services_stay_on_the_hubs_host(name, kind, host):
+    assert subdomain_hook(name, "courses.example.org", kind) == host
+
+
+@pytest.mark.parametrize(
+    ("settings", "host", "page"),
+    [
+        ({}, "", "/services/coursehub/notifications"),
+        (
+            {"subdomain_host": "https://courses.example.org", "domain": "courses.example.org"},
+            "courses.example.org",
+            "https://courses.example.org/services/coursehub/notifications",
+        ),
+        (
+            {"subdomain_host": "http://localhost:8000", "domain": "localhost"},
+            "localhost:8000",
+            "http://localhost:8000/services/coursehub/notifications",
+        ),
+    ],
+    ids=["one-origin", "subdomains", "subdomains-on-localhost"],
+)
+def test_a_server_names_the_platforms_host_and_links_to_the_hubs_origin(settings, host, page):
+    """What CourseSpawner tells a server (the Host its calls to the service name) and what the
+    server extension makes of it, with JupyterHub's JUPYTERHUB_HOST (the hub's origin)."""
+    assert service_host(settings) == host
+    server_env = {
+        "COURSEHUB_SERVICE_URL": "http://127.0.0.1:18000/services/coursehub",
+        "JUPYTERHUB_API_TOKEN": "the-servers-token",
+        "COURSEHUB_SERVICE_HOST": host,
+        "JUPYTERHUB_HOST": settings.get("subdomain_host", ""),
+    }
+    service = CourseService.from_env(server_env)
+    expected = {"Authorization": "token the-servers-token", **({"Host": host} if host else {})}
+    assert service.headers() == expected
+    assert page_url("/services/coursehub/notifications", server_env) == page
 
 
 def test_signing_in_sets_no_cookie_that_people_s_servers_would_receive(subdomains, db):
