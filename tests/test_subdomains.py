@@ -36,7 +36,10 @@ def subdomains(
     data_dir = tmp_path_factory.mktemp("coursehub-subdomains")
     env = platform_env(data_dir, database_url, redis_url, COURSEHUB_ADMIN_EMAIL=ADMIN_EMAIL)
     port = env["COURSEHUB_BIND_URL"].rsplit(":", 1)[1]
-    env["COURSEHUB_SUBDOMAIN_HOST"] = env["COURSEHUB_PUBLIC_URL"] = f"http://localhost:{port}"
+    # As README says for one machine: the proxy routes by host name, so everything, the
+    # proxy's address included, is named localhost.
+    for variable in ("COURSEHUB_SUBDOMAIN_HOST", "COURSEHUB_PUBLIC_URL", "COURSEHUB_BIND_URL"):
+        env[variable] = f"http://localhost:{port}"
     running = Platform(url=f"http://localhost:{port}", data_dir=data_dir, env=env)
     running.start(timeout=180)  # a loaded CI machine starts the service slowly
     yield running
