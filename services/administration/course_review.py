@@ -75,7 +75,7 @@ async def view(session: AsyncSession, course: Course) -> ReviewView:
         .where(CourseReviewEvent.course_id == course.id)
         .order_by(CourseReviewEvent.id)
     )
-    history = [(event, name or "") for event, name in rows.tuples()]
+    history = [(event, name or "") for event, name in rows]
     return ReviewView(
         course=course,
         latest=history[-1][0] if history else None,
@@ -251,4 +251,4 @@ async def waiting_courses(session: AsyncSession) -> list[tuple[Course, CourseRev
         .where(CourseReviewEvent.event == ReviewEvent.SUBMITTED)
         .order_by(CourseReviewEvent.at)
     )
-    return [(course, event) for course, event in rows.tuples()]
+    return [(course, event) for course, event in rows]

@@ -110,7 +110,7 @@ async def search(
     rows = await session.execute(
         statement.order_by(Account.username).offset((max(page, 1) - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     )
-    return [(account, bool(suspended)) for account, suspended in rows.tuples()], total
+    return [(account, bool(suspended)) for account, suspended in rows], total
 
 
 # -- one person ------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ async def person(session: AsyncSession, account: Account) -> PersonView:
     )
     view.grades = [
         {"course": title, "graded": count, "average": None if avg is None else round(float(avg), 2)}
-        for title, count, avg in rows.tuples()
+        for title, count, avg in rows
     ]
     view.sign_ins = list(
         await session.scalars(

@@ -74,7 +74,7 @@ def from_rows(rows: dict[str, Any]) -> SiteSettings:
 
 async def load(session: AsyncSession) -> SiteSettings:
     rows = await session.execute(select(SiteSetting.key, SiteSetting.value))
-    return from_rows(dict(rows.tuples().all()))
+    return from_rows({key: value for key, value in rows})
 
 
 class SiteSettingsCache:

@@ -149,8 +149,11 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             raise web.HTTPError(401, "Sign in to continue.")
         account = await accounts.account_for_hub_user(session, user["name"])
         if await session.get(Suspension, account.id) is not None:
-            # Their sessions were ended when they were suspended; a token made in between
-            # still opens nothing.
+            # Their sessions were ended when they were suspended; a sign-in this process
+            # still trusts, or a token made in between, opens nothing: this page is signed out.
+            self.hub_auth.clear_cookie(self)
+            self._hub_auth_user_cache = None
+            self.current_user = None
             raise web.HTTPError(403, SUSPENDED)
         self._nav_role = account.role.value
         if self.min_role is not None and not account.role.at_least(self.min_role):

@@ -67,7 +67,9 @@ class CourseReviewPage(AdminHandler):
         try:
             async with self.db() as session:
                 actor = await self.account(session)
-                course = await session.get(Course, int(course_id), with_for_update=True)
+                course = await session.scalar(
+                    select(Course).where(Course.id == int(course_id)).with_for_update(of=Course)
+                )
                 if course is None:
                     raise Refusal("There is no such course.", 404)
                 if action == "approve":
