@@ -280,3 +280,19 @@ def test_an_account_without_a_password_is_deleted_through_an_emailed_link(platfo
     done = client.post(link, data={"_xsrf": xsrf_from(confirm)})
     assert done.status_code == 200 and "Your account is deleted" in done.text
     assert rows_carrying(db, me.name, me.email) == []
+
+
+async def test_a_deleted_name_is_replaced_as_whole_words_only(sessions, make_account):
+    reader = make_account()
+    async with sessions() as session:
+        told = Notification(
+            account_id=reader.id,
+            kind="forum_reply",
+            payload={"title": "Anne O'Hara replied; Anne O'Haras too"},
+        )
+        session.add(told)
+        await session.flush()
+        await deletion.scrub_everywhere(session, "Anne O'Hara")
+        await session.refresh(told)
+        assert told.payload["title"] == "Deleted user replied; Anne O'Haras too"
+        await session.rollback()

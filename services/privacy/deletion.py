@@ -143,32 +143,43 @@ async def _private_files(session: AsyncSession, account: Account, uploads_dir: P
     return files
 
 
+def word_pattern(secret: str) -> str:
+    """A PostgreSQL regular expression matching ``secret`` as whole words (so deleting "Ann"
+    leaves "Anna" alone), every other character taken literally."""
+    body = "".join(char if char.isalnum() else f"\\{char}" for char in secret)
+    start = r"\m" if secret[:1].isalnum() else ""
+    end = r"\M" if secret[-1:].isalnum() else ""
+    return f"{start}{body}{end}"
+
+
 async def scrub_everywhere(session: AsyncSession, secret: str) -> None:
-    """Replace ``secret`` (an old name or address) in every text and JSON column (table and
-    column names come from our own metadata, the secret is a bound parameter)."""
+    """Replace ``secret`` (an old name or address), as whole words, in every text and JSON
+    column (table and column names come from our own metadata, the secret is a bound
+    parameter). Other people's own account rows are left alone: their names are theirs."""
     replacement = DELETED_NAME if "@" not in secret else "deleted@invalid"
-    json_secret = json.dumps(secret)[1:-1]
-    json_replacement = json.dumps(replacement)[1:-1]
+    plain = word_pattern(secret)
+    in_json = word_pattern(json.dumps(secret)[1:-1])
     for table in Base.metadata.sorted_tables:
-        if table.name in UNTOUCHED_TABLES:
+        if table.name in UNTOUCHED_TABLES or table.name == "accounts":
             continue
         for column in table.columns:
             kind = column.type
             if isinstance(kind, JSON | JSONB):
+                as_text = f'CAST("{column.name}" AS text)'
                 statement = text(
                     f'UPDATE "{table.name}" SET "{column.name}" = '
-                    f'CAST(replace(CAST("{column.name}" AS text), :old, :new) AS jsonb) '
-                    f'WHERE strpos(CAST("{column.name}" AS text), :old) > 0'
+                    f"CAST(regexp_replace({as_text}, :pattern, :new, 'g') AS jsonb) "
+                    f"WHERE {as_text} ~ :pattern"
                 )
-                await session.execute(statement, {"old": json_secret, "new": json_replacement})
+                await session.execute(statement, {"pattern": in_json, "new": replacement})
             elif isinstance(kind, String | Text) and not isinstance(kind, Enum):
                 if kind.length is not None and kind.length < len(secret):
                     continue
-                replaced = f'replace("{column.name}", :old, :new)'
+                replaced = f"""regexp_replace("{column.name}", :pattern, :new, 'g')"""
                 if kind.length is not None:  # the replacement may be longer than the secret
                     replaced = f"left({replaced}, {int(kind.length)})"
                 statement = text(
                     f'UPDATE "{table.name}" SET "{column.name}" = {replaced} '
-                    f'WHERE strpos("{column.name}", :old) > 0'
+                    f'WHERE "{column.name}" ~ :pattern'
                 )
-                await session.execute(statement, {"old": secret, "new": replacement})
+                await session.execute(statement, {"pattern": plain, "new": replacement})
