@@ -13,13 +13,17 @@ which resolves every ``*.localhost`` name to loopback.
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from coursehub.extensions.course_service import CourseService, page_url
+from coursehub.extensions.exchange.service_calls import ServiceCalls
 from coursehub.hub.constants import Role
 from coursehub.hub.subdomains import service_host, subdomain_hook
 from tests.conftest import ADMIN_EMAIL, PASSWORD
@@ -115,6 +119,38 @@ def test_a_server_names_the_platforms_host_and_links_to_the_hubs_origin(settings
     expected = {"Authorization": "token the-servers-token", **({"Host": host} if host else {})}
     assert service.headers() == expected
     assert page_url("/services/coursehub/notifications", server_env) == page
+
+
+class EchoHost(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"host": self.headers["Host"]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+def test_nbgraders_exchange_calls_name_the_platforms_host():
+    """nbgrader's exchange calls the service on its own (blocking) path; its requests name the
+    platform's host like the server extension's."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoHost)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {
+            "COURSEHUB_SERVICE_URL": f"http://127.0.0.1:{server.server_port}/services/coursehub",
+            "JUPYTERHUB_API_TOKEN": "the-servers-token",
+        }
+        plain = ServiceCalls.from_env(env).json("GET", "api/me")
+        assert plain == {"host": f"127.0.0.1:{server.server_port}"}
+        named = ServiceCalls.from_env({**env, "COURSEHUB_SERVICE_HOST": "localhost:8000"})
+        assert named.json("GET", "api/me") == {"host": "localhost:8000"}
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_signing_in_sets_no_cookie_that_people_s_servers_would_receive(subdomains, db):

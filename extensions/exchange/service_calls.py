@@ -15,7 +15,7 @@ from typing import Any
 
 from nbgrader.exchange.abc.exchange import ExchangeError
 
-from coursehub.extensions.course_service import service_url_from
+from coursehub.extensions.course_service import SERVICE_HOST_ENV, service_url_from
 
 TIMEOUT_S = 60
 
@@ -24,11 +24,16 @@ TIMEOUT_S = 60
 class ServiceCalls:
     url: str
     token: str = field(repr=False)
+    host: str = ""  # the platform's host name, when the proxy routes by it (subdomains)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceCalls:
         env = os.environ if env is None else env
-        calls = cls(url=service_url_from(env), token=env.get("JUPYTERHUB_API_TOKEN", ""))
+        calls = cls(
+            url=service_url_from(env),
+            token=env.get("JUPYTERHUB_API_TOKEN", ""),
+            host=env.get(SERVICE_HOST_ENV, ""),
+        )
         if not (calls.url and calls.token):
             raise ExchangeError(
                 "This Jupyter server was not started by CourseHub, so it cannot reach your "
@@ -49,6 +54,8 @@ class ServiceCalls:
             method=method,
             headers={"Authorization": f"token {self.token}", **(headers or {})},
         )
+        if self.host:
+            request.add_header("Host", self.host)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:  # noqa: S310
                 return answer.read()
