@@ -312,7 +312,8 @@ def test_a_visitor_buys_a_course_is_enrolled_gets_a_receipt_and_a_refund_closes_
         opened = page.goto(lesson)
         assert opened is not None and opened.status == 200
         expect(page.locator("#course_page_link")).to_have_count(0)
-        page.goto(f"{paid_platform.service_url}/payments")
+        page.goto(f"{paid_platform.service_url}/courses/{built.slug}")
+        page.locator("#purchases_link").click()
         expect(page.locator("#purchases .purchase")).to_have_count(1)
         expect(page.locator("#purchases .purchase-status")).to_have_text("Paid")
 
@@ -324,7 +325,8 @@ def test_a_visitor_buys_a_course_is_enrolled_gets_a_receipt_and_a_refund_closes_
         staff_page.locator("#password_input").fill(PASSWORD)
         staff_page.locator("#login_submit").click()
         staff_page.wait_for_url(re.compile(r"/services/coursehub/"))
-        staff_page.goto(f"{paid_platform.service_url}/sales")
+        staff_page.goto(f"{paid_platform.service_url}/courses/{built.slug}")
+        staff_page.locator("#staff_sales_link").click()
         row = staff_page.locator("#sales .sale", has_text=buyer_email)
         expect(row).to_contain_text("$39.00")
         expect(row).to_contain_text("WELCOME10")
