@@ -128,6 +128,16 @@ def test_asking_for_my_data_twice_makes_one_job_and_the_zip_holds_everything(
     assert "/zip" in client.get(f"{platform.service_url}/account/data").text
     stranger = signed_in(person(db, "Stranger"))
     assert stranger.get(link.group(0)).status_code == 404
+    # A week later the link has expired.
+    with db() as session:
+        session.execute(
+            update(DataExport)
+            .where(DataExport.account_id == me.id)
+            .values(expires_at=func.now() - text("interval '1 minute'"))
+        )
+        session.commit()
+    expired = client.get(link.group(0))
+    assert expired.status_code == 410 and "expired" in expired.text
 
 
 def arrange_what_others_rely_on(db, me: Account) -> dict[str, int]:
