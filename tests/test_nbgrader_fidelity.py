@@ -4,7 +4,8 @@ the same run, per-cell scores compared.
 Every (source, submission) pair nbgrader's own autograde tests use, taken from inside the
 installed nbgrader package (``nbgrader/tests/apps/files/`` and the user guide's ``ps1``
 course), never copied into this repository: each course is laid out in a temporary nbgrader
-course folder, graded by ``nbgrader generate_assignment`` + ``nbgrader autograde``, and each
+course folder, graded by ``nbgrader generate_assignment`` + ``nbgrader autograde`` (once for
+the module, every course in one nbgrader process per command), and each
 submission is graded by CourseHub's production engine (sandbox, runner, judge, verdict) from
 the same source folder (its data files and ``autotests.yml`` taken along, AUTOTEST expanded
 with nbgrader's ``InstantiateTests``).
@@ -17,8 +18,11 @@ catches them too.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +30,9 @@ import nbgrader
 import pytest
 from nbgrader.api import Gradebook
 
-from benchmarks.nbgrader_course import nbgrader as run_nbgrader
 from coursehub.graders.assignment_notebooks import read_source_folder, read_submission
 from coursehub.graders.autograde import grade
+from tests.platform import REPO
 
 PACKAGE = Path(nbgrader.__file__).parent
 FILES = PACKAGE / "tests" / "apps" / "files"
@@ -144,7 +148,7 @@ COURSES = [
 ]
 
 
-def lay_out(course: Course, folder: Path) -> None:
+def lay_out_source(course: Course, folder: Path) -> None:
     source = folder / "source" / "ps1"
     source.mkdir(parents=True)
     for name, path in course.notebooks.items():
@@ -156,7 +160,11 @@ def lay_out(course: Course, folder: Path) -> None:
     (folder / "nbgrader_config.py").write_text(
         f'c = get_config()\nc.CourseDirectory.course_id = "fidelity"\n{course.config}'
     )
-    run_nbgrader("generate_assignment", "ps1", "--force", folder=folder)
+
+
+def lay_out_submissions(course: Course, folder: Path) -> None:
+    """The students' notebooks in ``submitted/``; after ``generate_assignment``, whose
+    release some of them submit unchanged."""
     students = dict(course.students)
     for student in course.release_as:
         students[student] = {n: folder / "release" / "ps1" / f"{n}.ipynb" for n in course.notebooks}
@@ -169,8 +177,48 @@ def lay_out(course: Course, folder: Path) -> None:
             shutil.copy(path, target / path.name)
 
 
-def nbgrader_scores(course: Course, folder: Path) -> dict[tuple[str, str, str], float | None]:
-    run_nbgrader("autograde", "ps1", "--create", "--force", folder=folder)
+def nbgrader_commands(command: str, folders: list[Path]) -> dict[str, dict]:
+    """``nbgrader <command>`` in each folder, all in one process (tests/nbgrader_baseline.py):
+    folder -> {"success", "log", "error"}."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.nbgrader_baseline", command, *map(str, folders)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Baseline:
+    folder: Path
+    outcome: dict  # the failing step's {"success", "log", "error"}, else autograde's
+
+
+@pytest.fixture(scope="module")
+def baselines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Baseline]:
+    """Every course laid out and graded by nbgrader once, in two nbgrader processes for all
+    of them (generate_assignment, then autograde), instead of two per course."""
+    root = tmp_path_factory.mktemp("fidelity")
+    folders = {course.name: root / course.name / "course" for course in COURSES}
+    for course in COURSES:
+        lay_out_source(course, folders[course.name])
+    generated = nbgrader_commands("generate_assignment", list(folders.values()))
+    ready = []
+    for course in COURSES:
+        if generated[str(folders[course.name])]["success"]:
+            lay_out_submissions(course, folders[course.name])
+            ready.append(folders[course.name])
+    graded = nbgrader_commands("autograde", ready)
+    return {
+        name: Baseline(folder, graded.get(str(folder)) or generated[str(folder)])
+        for name, folder in folders.items()
+    }
+
+
+def nbgrader_scores(folder: Path) -> dict[tuple[str, str, str], float | None]:
     scores = {}
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as book:
         for student in sorted(p.name for p in (folder / "submitted").iterdir()):
@@ -206,13 +254,14 @@ def coursehub_scores(
 
 
 @pytest.mark.parametrize("course", COURSES, ids=[c.name for c in COURSES])
-def test_coursehub_gives_nbgraders_scores_cell_by_cell(course, tmp_path):
-    folder = tmp_path / "course"
-    lay_out(course, folder)
+def test_coursehub_gives_nbgraders_scores_cell_by_cell(course, baselines, tmp_path):
+    baseline = baselines[course.name]
+    assert baseline.outcome["success"], baseline.outcome["error"] + baseline.outcome["log"]
+    folder = baseline.folder
     jobs = tmp_path / "jobs"
     jobs.mkdir(mode=0o700)
 
-    theirs = nbgrader_scores(course, folder)
+    theirs = nbgrader_scores(folder)
     ours = coursehub_scores(course, folder, jobs)
 
     assert theirs, "nbgrader graded nothing"
