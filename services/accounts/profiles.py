@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from zoneinfo import available_timezones
 
 from sqlalchemy import select
@@ -97,9 +98,10 @@ def too_large_avatar() -> AccountError:
 
 async def set_avatar(
     session: AsyncSession, settings: Settings, account: Account, data: bytes, file_name: str
-) -> Upload:
+) -> Path | None:
     """Keep ``data`` as the account's avatar if it is a PNG, JPEG or WebP image of at most
-    ``MAX_AVATAR_BYTES``; the old avatar's file is removed. Nothing is kept otherwise."""
+    ``MAX_AVATAR_BYTES``; nothing is kept otherwise. Returns the old avatar's file, for the
+    caller to remove once the change is committed."""
     if len(data) > MAX_AVATAR_BYTES:
         raise too_large_avatar()
     try:
@@ -120,21 +122,23 @@ async def set_avatar(
     old = await session.get(Upload, profile.avatar_upload_id) if profile.avatar_upload_id else None
     profile.avatar_upload_id = upload.id
     profile.updated_at = utcnow()
-    if old is not None:
-        await session.delete(old)
-        (settings.uploads_dir / old.storage_name).unlink(missing_ok=True)
-    return upload
+    if old is None:
+        return None
+    await session.delete(old)
+    return settings.uploads_dir / old.storage_name
 
 
-async def remove_avatar(session: AsyncSession, settings: Settings, account: Account) -> None:
+async def remove_avatar(session: AsyncSession, settings: Settings, account: Account) -> Path | None:
+    """Drop the account's avatar; returns its file, to remove once this is committed."""
     profile = await profile_of(session, account)
     if profile.avatar_upload_id is None:
-        return
+        return None
     old = await session.get(Upload, profile.avatar_upload_id)
     profile.avatar_upload_id = None
-    if old is not None:
-        await session.delete(old)
-        (settings.uploads_dir / old.storage_name).unlink(missing_ok=True)
+    if old is None:
+        return None
+    await session.delete(old)
+    return settings.uploads_dir / old.storage_name
 
 
 def avatar_url(prefix: str, account_id: int, upload_id: int | None) -> str | None:

@@ -6,6 +6,8 @@ and API tokens) and ``/account/email/<token>`` (the link that confirms a new add
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tornado import web
 
 from coursehub.services import mail
@@ -63,14 +65,18 @@ class ProfilePage(BaseHandler):
         async with self.db() as session:
             account = await self.account(session)
             profile = await profiles.profile_of(session, account)
+            stale: list[Path | None] = []
             try:
-                if self.get_body_argument("remove_avatar", ""):
-                    await profiles.remove_avatar(session, self.settings_obj, account)
-                if files and files[0].body:
-                    await profiles.set_avatar(
-                        session, self.settings_obj, account, files[0].body, files[0].filename
-                    )
+                # The form's fields first: a wrong field keeps no picture on disk.
                 await profiles.update_profile(session, account, **values)
+                if self.get_body_argument("remove_avatar", ""):
+                    stale.append(await profiles.remove_avatar(session, self.settings_obj, account))
+                if files and files[0].body:
+                    stale.append(
+                        await profiles.set_avatar(
+                            session, self.settings_obj, account, files[0].body, files[0].filename
+                        )
+                    )
             except AccountError as error:
                 avatar = profiles.avatar_url(self.prefix, account.id, profile.avatar_upload_id)
                 await session.rollback()
@@ -78,6 +84,9 @@ class ProfilePage(BaseHandler):
                 self._render(values, avatar, accounts_errors(error), saved=False)
                 return
             await session.commit()
+        for path in stale:
+            if path is not None:
+                path.unlink(missing_ok=True)
         self.redirect(f"{self.prefix}/account/profile?saved=1", status=303)
 
 
