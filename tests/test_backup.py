@@ -28,6 +28,7 @@ import pytest
 from jupyterhub import orm
 
 from coursehub.services.bootstrap import with_session
+from coursehub.services.embedded import embedded_postgres
 from coursehub.services.migrate import upgrade
 from coursehub.services.operations import backup_jobs
 from coursehub.services.operations.archive_layout import FILE_FOLDERS
@@ -253,3 +254,24 @@ def test_scheduled_backups_keep_the_newest_of_n_days_and_m_weeks(
         backup_jobs.BackupSchedule.from_env(
             {"COURSEHUB_BACKUP_DIR": str(folder), "COURSEHUB_BACKUP_KEEP_DAILY": "seven"}
         )
+
+
+def test_a_backup_restores_into_a_fresh_data_dir_with_its_embedded_postgresql(
+    source: Place, archive: Path, tmp_path: Path
+) -> None:
+    """No DATABASE_URL: ``coursehub restore`` starts the embedded PostgreSQL of a new data
+    directory (pgserver's own version, newer than the machine's) and fills it."""
+    fresh = Place("", tmp_path / "fresh")
+    env = {k: v for k, v in fresh.env().items() if k != "DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "coursehub.services.cli", "restore", str(archive)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    with embedded_postgres(fresh.data_dir) as url:
+        restored = tables(sqlalchemy_url(url).replace("postgresql+psycopg://", "postgresql://"))
+    assert restored == tables(source.database_url)
+    assert files(fresh.data_dir) == files(source.data_dir)

@@ -29,6 +29,7 @@ def platform_place(data_dir: Path) -> Iterator[PlatformPlace]:
     if url:
         yield PlatformPlace(url, data_dir, hub_db_url)
         return
+    data_dir.mkdir(parents=True, exist_ok=True)  # a fresh data directory for a restore
     try:
         with embedded_postgres(data_dir) as embedded:
             yield PlatformPlace(embedded, data_dir, hub_db_url)

@@ -104,9 +104,32 @@ def database_holds_data(database_url: str) -> bool:
     return bool(row and row[0])
 
 
+def plain_sql(dump: Path, into: Path) -> None:
+    """``dump`` without psql meta-commands: pg_dump's ``\\restrict``/``\\unrestrict`` lines go
+    (psql before the August 2025 releases does not know them), and any other meta-command
+    outside COPY data (``\\!`` would run a shell command) refuses the archive."""
+    in_copy = False
+    with dump.open(encoding="utf-8") as reading, into.open("w", encoding="utf-8") as writing:
+        for number, line in enumerate(reading, 1):
+            if in_copy:
+                in_copy = line.rstrip("\n") != "\\."
+            elif line.startswith("COPY ") and line.rstrip().endswith("FROM stdin;"):
+                in_copy = True
+            elif line.startswith("\\"):
+                if line.startswith(("\\restrict ", "\\unrestrict ")):
+                    continue
+                raise BackupRefused(
+                    f"The database dump has a psql command on line {number} that pg_dump does "
+                    "not write; nothing was restored. Restore only archives CourseHub made."
+                )
+            writing.write(line)
+
+
 def load_postgres(database_url: str, dump: Path, *, wipe: bool) -> None:
     """``dump`` into the database in one transaction (after emptying it when ``wipe``)."""
     tool = postgres_tools.find_tool("psql", postgres_tools.server_major(database_url))
+    statements = dump.with_suffix(".plain.sql")
+    plain_sql(dump, statements)
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as prologue:
         prologue.write(_WIPE if wipe else "SELECT 1;\n")
         prologue.flush()
@@ -121,7 +144,7 @@ def load_postgres(database_url: str, dump: Path, *, wipe: bool) -> None:
                 "--file",
                 prologue.name,
                 "--file",
-                str(dump),
+                str(statements),
             ],
             env=postgres_tools.connection_env(database_url),
             capture_output=True,
