@@ -611,3 +611,30 @@ async def test_invoices_are_numbered_in_order_and_sales_go_to_csv_per_role(
     assert ",USD,12.00,0.00,,PAID," in table[1]
     dangerous = sales.Sale(**{**teachers[0].__dict__, "course_title": "=HYPERLINK(1)"})
     assert ",'=HYPERLINK(1)," in sales.as_csv([dangerous])
+
+
+async def test_a_payment_that_settles_later_enrolls_when_stripe_says_it_succeeded(
+    standin: StripeStandIn,
+    provider: StripeProvider,
+    settings: Settings,
+    payment_settings: PaymentSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    paid_course: Callable[..., tuple[Account, BuiltCourse]],
+    make_account: Callable[..., Account],
+) -> None:
+    _, built = paid_course(2200)
+    started = await buy(session, provider, settings, payment_settings, built, make_account())
+    standin.pay(started.checkout_id)
+    paid = standin.sessions[started.checkout_id]
+    # A bank debit: the session completes unpaid, and the money arrives days later.
+    unpaid = standin.event("checkout.session.completed", {**paid, "payment_status": "unpaid"})
+    assert (await deliver(sessions, provider, settings, unpaid)).result == "ignored"
+    async with sessions() as reading:
+        state = await checkout.state_of(reading, started.checkout_id, SERVICE_PREFIX)
+    assert state.state == "pending"
+    settled = standin.event("checkout.session.async_payment_succeeded", paid)
+    assert (await deliver(sessions, provider, settings, settled)).result == "enrolled"
+    async with sessions() as reading:
+        state = await checkout.state_of(reading, started.checkout_id, SERVICE_PREFIX)
+    assert state.state == "enrolled"

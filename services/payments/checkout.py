@@ -104,5 +104,7 @@ async def state_of(session: AsyncSession, checkout_id: str, prefix: str) -> Chec
         "enrolled" if enrolled else "paid",
         url,
         payment.course_title,
-        set_password=account is not None and account.password_hash is None,
+        set_password=account is not None
+        and account.password_hash is None
+        and account.google_subject is None,
     )

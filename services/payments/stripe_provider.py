@@ -96,7 +96,8 @@ class StripeProvider:
             raise BadWebhook("The webhook body is not a Stripe event.") from None
         raw = json.loads(payload)
         obj = raw.get("data", {}).get("object", {})
-        if event.type == "checkout.session.completed":
+        # A delayed payment method (a bank debit) completes the session unpaid and pays later.
+        if event.type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
             return ProviderEvent(
                 self.name, event.id, "checkout_completed", event.type, checkout=_checkout(obj)
             )
