@@ -370,14 +370,17 @@ class Readiness:
         return not self.checks
 
 
-def health(url: str, grace: float = DEGRADED_GRACE) -> Check:
+def health(url: str, grace: float = DEGRADED_GRACE, host: str | None = None) -> Check:
     """Ready when ``url`` (a /health) answers ok; after ``grace`` seconds of answering with
-    a problem, "running, but" the problem."""
+    a problem, "running, but" the problem. ``host`` is the Host header to send: with per-user
+    subdomains the proxy routes by host name, and the platform's pages live on the public
+    host, not on the address the launcher reaches it by."""
     first_answer: list[float] = []
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})  # noqa: S310
 
     def check() -> str | None:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our URL
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - our URL
                 return "ready" if response.status == 200 else None
         except urllib.error.HTTPError as answer:
             try:
@@ -414,10 +417,12 @@ def readiness(env: dict[str, str]) -> Readiness:
     bind = env.get("COURSEHUB_BIND_URL", "http://127.0.0.1:8000").rstrip("/")
     bind = bind.replace("://0.0.0.0", "://127.0.0.1")
     lesson_port = int(env.get("COURSEHUB_LESSON_PORT", str(LESSON_SERVER_PORT)))
+    # With per-user subdomains the course service answers on the platform's own host name.
+    platform_host = urlparse(env.get("COURSEHUB_SUBDOMAIN_HOST", "")).netloc or None
     return Readiness(
         [
-            ("Hub and proxy", health(f"{bind}/hub/health")),
-            ("Course service", health(f"{bind}{SERVICE_PREFIX}/health")),
+            ("Hub and proxy", health(f"{bind}/hub/health", host=platform_host)),
+            ("Course service", health(f"{bind}{SERVICE_PREFIX}/health", host=platform_host)),
             ("Lesson server", listening(lesson_port)),
         ]
     )

@@ -166,3 +166,32 @@ def test_a_component_is_ready_when_its_health_is_ok_or_reported_with_its_problem
         assert patient() == "ready"
     finally:
         server.shutdown()
+
+
+def test_with_per_user_subdomains_the_launcher_asks_the_platforms_host_whether_it_is_ready():
+    """The proxy routes by host name when people's servers have subdomains: a readiness check
+    sent to 127.0.0.1 under the bind address's name would reach the hub, never the service."""
+    hosts: list[str] = []
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hosts.append(self.headers["Host"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    try:
+        bind = f"http://127.0.0.1:{server.server_port}"
+        env = {
+            "COURSEHUB_BIND_URL": bind,
+            "COURSEHUB_SUBDOMAIN_HOST": "https://courses.example.org",
+        }
+        course_service = dict(launcher.readiness(env).checks)["Course service"]
+        assert course_service() == "ready"
+    finally:
+        server.server_close()
+    assert hosts == ["courses.example.org"]
