@@ -177,15 +177,26 @@ def test_a_restore_into_a_platform_with_data_is_refused_unless_forced(
     assert files(empty.data_dir) == files(source.data_dir)
 
 
-def rewrite(archive: Path, destination: Path, change: str) -> None:
-    """A copy of ``archive`` whose course database dump was edited (manifest untouched)."""
+def rewrite(archive: Path, destination: Path, change: str, inject: bytes = b"") -> None:
+    """A copy of ``archive`` whose course database dump was edited: its manifest untouched,
+    or with ``inject`` (added to the dump) recomputed to match."""
     with tarfile.open(archive, "r:gz") as reading, tarfile.open(destination, "w:gz") as writing:
+        digest = ""
         for member in reading:
             body = reading.extractfile(member)
             data = body.read() if body else b""
             if member.name == "databases/course.sql":
-                data += f"\nUPDATE accounts SET role = 'ADMIN'; -- {change}\n".encode()
-                member.size = len(data)
+                data = (
+                    inject + data
+                    if inject
+                    else data + f"\nUPDATE accounts SET role = 'ADMIN'; -- {change}\n".encode()
+                )
+                digest = hashlib.sha256(data).hexdigest()
+            if member.name == "manifest.json" and inject:
+                manifest = json.loads(data)
+                manifest["files"]["databases/course.sql"] = {"sha256": digest, "size": 0}
+                data = json.dumps(manifest).encode()
+            member.size = len(data)
             writing.addfile(member, io.BytesIO(data))
 
 
@@ -204,6 +215,15 @@ def test_a_truncated_or_tampered_archive_is_refused_and_changes_nothing(
     done = empty.coursehub("restore", str(tampered))
     assert done.returncode == 1
     assert "does not match its checksum" in done.stderr
+
+    # An archive made to look whole (its manifest recomputed) whose dump runs a shell command.
+    forged = tmp_path / "forged.tar.gz"
+    ran = tmp_path / "the-forged-archive-ran"
+    rewrite(archive, forged, "x", inject=f"\\! touch {ran}\n".encode())
+    done = empty.coursehub("restore", str(forged))
+    assert done.returncode == 1
+    assert "a psql command on line" in done.stderr
+    assert not ran.exists()
 
     not_gzip = tmp_path / "plain.tar.gz"
     not_gzip.write_bytes(gzip.compress(b"not a tar file at all"))
