@@ -127,15 +127,18 @@ def scheduled_backup(schedule: BackupSchedule, now: datetime | None = None) -> P
 
 
 def tasks(schedule: BackupSchedule | None) -> procrastinate.Blueprint:
-    """The operations domain's tasks, for ``coursehub worker`` to host (none when backups
-    are not scheduled)."""
+    """The operations domain's tasks, for ``coursehub worker`` to host: the backup task,
+    scheduled only when backups are (a job queued while they were, run by a worker where
+    they are not, does nothing and says so)."""
     blueprint = procrastinate.Blueprint()
-    if schedule is None:
-        return blueprint
 
-    @blueprint.periodic(cron=schedule.cron)
     @blueprint.task(name=BACKUP_TASK, queue=OPERATIONS_QUEUE, retry=RetryStrategy(max_attempts=2))
     async def run_scheduled_backup(timestamp: int) -> None:
+        if schedule is None:
+            log.warning("A scheduled backup was asked of a worker without COURSEHUB_BACKUP_DIR")
+            return
         await asyncio.to_thread(scheduled_backup, schedule, datetime.fromtimestamp(timestamp, UTC))
 
+    if schedule is not None:
+        blueprint.periodic(cron=schedule.cron)(run_scheduled_backup)
     return blueprint
