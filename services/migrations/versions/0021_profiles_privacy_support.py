@@ -37,9 +37,7 @@ def upgrade() -> None:
         sa.Column("pronouns", sa.String(40), nullable=False, server_default=""),
         sa.Column("time_zone", sa.String(64), nullable=False, server_default="UTC"),
         sa.Column("language", sa.String(16), nullable=False, server_default="en"),
-        sa.Column(
-            "avatar_upload_id", sa.Integer, sa.ForeignKey("uploads.id", ondelete="SET NULL")
-        ),
+        sa.Column("avatar_upload_id", sa.Integer, sa.ForeignKey("uploads.id", ondelete="SET NULL")),
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
