@@ -423,6 +423,14 @@ async def test_a_course_sells_in_each_currency_it_has_a_price_in(
         await writing.commit()
         labels = [price.label for price in await prices.prices_of(writing, course, "usd")]
     assert labels == ["$50.00", "€45.00", "¥7,000"]
+    assert [prices.parse_amount(raw, cur) for raw, cur in [("45", "eur"), ("1,234.5", "usd")]] == [
+        4500,
+        123450,
+    ]
+    assert prices.parse_amount("7000", "jpy") == 7000
+    for raw, cur in [("0", "eur"), ("4.555", "eur"), ("12.5", "jpy"), ("nan", "eur"), ("", "eur")]:
+        with pytest.raises(Refusal, match="positive amount"):
+            prices.parse_amount(raw, cur)
     _, free = paid_course(0)
     async with sessions() as writing:
         with pytest.raises(Refusal, match="is free") as refused:

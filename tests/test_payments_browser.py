@@ -246,6 +246,30 @@ def test_sales_are_for_staff_and_their_csv_lists_their_courses_only(
         )
     assert prices.status_code == 200, prices.text
     assert [p["label"] for p in prices.json()["prices"]] == ["$49.00", "€45.00"]
+    with client_as(paid_platform, teacher) as http:
+        course_page = http.get(f"{paid_platform.service_url}/courses/{built.slug}")
+        assert 'id="staff_prices_link"' in course_page.text
+        form_url = f"{paid_platform.service_url}/courses/{built.slug}/prices"
+        form = http.get(form_url)
+        saved = http.post(
+            form_url, data={"_xsrf": xsrf_from(form), "currency": "gbp", "amount": "39.50"}
+        )
+        assert saved.status_code == 200 and 'id="prices_notice"' in saved.text
+        assert "£39.50" in saved.text and "€45.00" in saved.text
+        wrong = http.post(
+            form_url, data={"_xsrf": xsrf_from(form), "currency": "gbp", "amount": "-3"}
+        )
+        assert wrong.status_code == 400 and "positive amount" in wrong.text
+    with client_as(paid_platform, student) as http:
+        assert http.get(form_url).status_code == 403
+        # With several currencies, Buy asks which one.
+        page = http.get(f"{paid_platform.service_url}/courses/{built.slug}")
+        choose = http.post(
+            f"{paid_platform.service_url}/courses/{built.slug}/buy",
+            data={"_xsrf": xsrf_from(page)},
+        )
+        assert choose.status_code == 200
+        assert "Pay £39.50 (GBP)" in choose.text and "Pay €45.00 (EUR)" in choose.text
 
 
 # -- the browser story -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ currencies, set by its instructor or an administrator."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -119,3 +120,21 @@ async def set_price(
             index_elements=["course_id", "currency"], set_={"amount_cents": amount}
         )
     )
+
+
+def parse_amount(raw: str, currency: str) -> int:
+    """A price typed in a form ("45", "45.50"; yen whole) in the currency's smallest unit."""
+    text = raw.strip().replace(",", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(-1)
+    units = 1 if currency in ZERO_DECIMAL else 100
+    amount = value * units
+    if not value.is_finite() or amount != amount.to_integral_value() or amount <= 0:
+        example = "7000" if units == 1 else "45.00"
+        raise Refusal(
+            f"Type the price as a positive amount such as {example}, not {raw[:20]!r}.",
+            field="amount",
+        )
+    return int(amount)

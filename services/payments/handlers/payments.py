@@ -291,10 +291,70 @@ class PricesAPI(PaymentsHandler):
         }
 
 
+class PricesPage(PaymentsHandler):
+    """``/courses/<slug>/prices``: the course's staff see its prices and add, change or remove
+    its prices in other currencies."""
+
+    async def get(self, slug: str) -> None:
+        async with self.db(read_only=True) as session:
+            course = await self._course(session, slug)
+            offered = await prices.prices_of(session, course, self.payment_settings.currency)
+        saved = self.get_query_argument("done", "") == "saved"
+        self._render(course, offered, notice="The prices are saved." if saved else "")
+
+    async def post(self, slug: str) -> None:
+        async with self.db() as session:
+            course = await self._course(session, slug)
+            currency = self.get_body_argument("currency", "")
+            raw = self.get_body_argument("amount", "")
+            try:
+                code = prices.check_currency(currency)
+                amount = (
+                    None
+                    if self.get_body_argument("remove", "")
+                    else (prices.parse_amount(raw, code))
+                )
+                await prices.set_price(
+                    session, course, code, amount, self.payment_settings.currency
+                )
+            except Refusal as error:
+                # Refused before anything was written (set_price checks first).
+                offered = await prices.prices_of(session, course, self.payment_settings.currency)
+                self.set_status(error.status)
+                self._render(course, offered, problem=error.message)
+                return
+            await session.commit()
+        self.redirect(
+            f"{self.settings_obj.service_prefix}/courses/{slug}/prices?done=saved", status=303
+        )
+
+    async def _course(self, session: Any, slug: str) -> Course:
+        account = await self.account(session)
+        course = enrollment.check_visible(account, await enrollment.course_by_slug(session, slug))
+        if not enrollment.is_staff_of(account, course):
+            raise Refusal(
+                "Only the course's instructor or an administrator can set its prices.", 403
+            )
+        return course
+
+    def _render(
+        self, course: Course, offered: list[prices.Price], notice: str = "", problem: str = ""
+    ) -> None:
+        self.render_page(
+            "payments_prices.html",
+            course=course,
+            prices=offered,
+            default_currency=self.payment_settings.currency,
+            notice=notice,
+            problem=problem,
+        )
+
+
 def default_handlers(prefix: str) -> list[tuple[Any, ...]]:
     return [
         (f"{prefix}/payments/static/(.*)", web.StaticFileHandler, {"path": str(STATIC)}),
         (f"{prefix}/courses/{SLUG}/buy", BuyForm),
+        (f"{prefix}/courses/{SLUG}/prices", PricesPage),
         (f"{prefix}/payments/webhook", WebhookHandler),
         (f"{prefix}/payments/success", SuccessPage),
         (f"{prefix}/payments/?", PurchasesPage),
