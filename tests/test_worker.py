@@ -15,6 +15,7 @@ from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import EMAIL_TASK, NOTIFICATION_QUEUE
 from coursehub.services.operations import backup_jobs
+from coursehub.services.privacy import exports as privacy_exports
 from coursehub.services.quizzes import calculated_questions
 from coursehub.services.quizzes.quiz_attempts import QUIZ_GRADE_TASK
 from coursehub.services.reports import report_notebooks
@@ -43,6 +44,7 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         certificate_issuing.RECHECK_TASK: certificate_issuing.CERTIFICATE_QUEUE,
         certificate_issuing.RELEASE_TASK: certificate_issuing.CERTIFICATE_QUEUE,
         backup_jobs.BACKUP_TASK: backup_jobs.OPERATIONS_QUEUE,
+        privacy_exports.BUILD_TASK: privacy_exports.PRIVACY_QUEUE,
     }
     assert all(app.tasks[name].blueprint is app for name in queues)
     assert set(worker.WORKER_QUEUES) == set(queues.values())
