@@ -21,7 +21,7 @@ import redis
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
-from coursehub.services.models import GradeChange, Notification
+from coursehub.services.models import AuditEntry, GradeChange, Notification
 from coursehub.services.notifications import notifications
 from tests.course_builder import run_async
 from tests.grading_data import ESSAY, MAX_SCORE, SHOW_WORK
@@ -248,6 +248,19 @@ def test_an_override_needs_a_reason_and_every_change_is_audited(essays, db):
     assert trail[0]["after"] == {"score": 5, "final_score": 4.5}
     assert trail[1]["reason"] == "Graded cell by cell instead."
     assert {c["by"] for c in trail} == {grader.account.username}
+    # The same changes are in the one audit log administrators search.
+    with db() as session:
+        logged = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.target_kind == "submission", AuditEntry.target_id == str(attempt))
+            .order_by(AuditEntry.id)
+        ).all()
+    assert [(e.action, e.actor_id) for e in logged] == [
+        ("grade.override", grader.account.id),
+        ("grade.override_removed", grader.account.id),
+        ("grade.flags_reviewed", grader.account.id),
+    ]
+    assert logged[0].after == {"score": 5, "final_score": 4.5}
     page = grader.get(
         f"/courses/{room.course.slug}/grading/assignments/{room.assignment_id}"
         f"/submissions/{attempt}"
