@@ -9,8 +9,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import secrets
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -163,3 +166,22 @@ def test_json_logs_are_one_object_per_line_with_the_request_id(
     monkeypatch.setenv("COURSEHUB_LOG_FORMAT", "yaml")
     with pytest.raises(SystemExit, match="must be text or json, not 'yaml'"):
         structured_logs.configure("course-service")
+
+
+def test_the_coursehub_command_logs_json_lines_when_asked(database_url: str) -> None:
+    """The command that runs ``coursehub up`` and the workers sets its logging the same
+    way: here ``coursehub migrate`` (alembic's lines) with COURSEHUB_LOG_FORMAT=json."""
+    env = {**os.environ, "DATABASE_URL": database_url, "COURSEHUB_LOG_FORMAT": "json"}
+    done = subprocess.run(
+        [sys.executable, "-m", "coursehub.services.cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    # Every log line is JSON (a Python warning, printed by the interpreter, would not be).
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert not [line for line in done.stderr.splitlines() if line.startswith("[")]
+    assert lines and {line["process"] for line in lines} == {"coursehub-migrate"}
+    assert any(line["logger"].startswith("alembic") for line in lines)
