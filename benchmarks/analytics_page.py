@@ -38,6 +38,7 @@ from coursehub.services.lms import template_dirs
 from coursehub.services.migrate import upgrade
 from coursehub.services.models import Course, utcnow
 from coursehub.services.settings import sqlalchemy_url
+from coursehub.services.site_settings.site_settings import SiteSettings
 from tests.platform import create_database, drop_database
 
 LARGE, SMALL = 10_000, 100
@@ -152,6 +153,7 @@ def page_context() -> dict[str, Any]:
         "nav_role": "INSTRUCTOR",
         "xsrf_form_html": lambda: '<input type="hidden" name="_xsrf" value="x">',
         "csp_nonce": "bench",
+        "site": SiteSettings(),  # the platform's name and logo in the navigation
     }
 
 
