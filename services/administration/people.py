@@ -223,6 +223,7 @@ async def reactivate(
     if suspension is None:
         raise PeopleError(f"{account.username} is not suspended.", 409)
     await session.delete(suspension)
+    await session.flush()
     audit_log.record(
         session,
         actor,

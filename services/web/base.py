@@ -65,6 +65,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     hub_auth_class = SharedStateHubOAuth  # any of the service's processes finishes a sign-in
     min_role: Role | None = None
     public = False  # True for pages anyone may open (register, reset, health)
+    site = SiteSettings()  # the defaults, until load_site_settings reads this request's
 
     @property
     def settings_obj(self) -> Settings:
