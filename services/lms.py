@@ -31,6 +31,7 @@ from coursehub import hub
 from coursehub.services import processes, structured_logs
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.lessons.lesson_proxy import LessonServerClient
+from coursehub.services.lti.wiring import init_lti
 from coursehub.services.notifications.notification_fanout import NotificationFanout
 from coursehub.services.payments.wiring import init_payments
 from coursehub.services.settings import Settings
@@ -112,6 +113,7 @@ INIT_STEPS = [
     init_openapi,
     init_site_settings,
     init_payments,
+    init_lti,
 ]
 
 

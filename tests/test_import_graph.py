@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("web",),
     ("operations",),
     ("privacy", "support"),
+    ("lti",),
     ("administration",),
     ("community", "quizzes", "learning", "analytics", "reports"),
     ("payments",),

@@ -71,6 +71,7 @@ from coursehub.services.models.grading import (
     ScoreOverride,
 )
 from coursehub.services.models.learning import LessonProgress, Note
+from coursehub.services.models.lti import LtiIdentity, LtiPlatform, LtiToolKey
 from coursehub.services.models.messages import Conversation, DirectMessage
 from coursehub.services.models.notebook_runs import (
     AssignmentSourceCheck,
@@ -165,6 +166,9 @@ __all__ = [
     "LessonRollup",
     "LessonVersion",
     "LoginThrottle",
+    "LtiIdentity",
+    "LtiPlatform",
+    "LtiToolKey",
     "ManualScore",
     "Module",
     "Note",

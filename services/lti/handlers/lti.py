@@ -1,0 +1,285 @@
+"""LTI 1.3 pages and endpoints: the platform's OIDC login initiation and launch (public: the
+platform's signature and the browser's state cookie say who comes), CourseHub's JWKS, and
+the administrators' registration of platforms (page and API) and key rotation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from redis.exceptions import RedisError
+from tornado import web
+
+from coursehub.hub.constants import Role
+from coursehub.services.accounts import sign_in_tickets
+from coursehub.services.lti import launch, launch_people, platforms, tool_keys
+from coursehub.services.lti.platforms import LtiError, PlatformForm
+from coursehub.services.lti.pylti1p3_adapters import (
+    CookieToSet,
+    DatabaseToolConf,
+    LtiRequest,
+    PlatformSnapshot,
+)
+from coursehub.services.models import Course, LtiPlatform
+from coursehub.services.web.base import BaseHandler
+
+log = logging.getLogger(__name__)
+
+FIELDS = [
+    ("name", "Name", "Moodle of Example University"),
+    ("issuer", "Issuer (iss)", "https://lms.example.edu"),
+    ("client_id", "Client id", "as the LMS shows it"),
+    ("deployment_ids", "Deployment ids (one a line)", "1"),
+    ("auth_login_url", "OIDC authorisation URL", "https://lms.example.edu/mod/lti/auth.php"),
+    ("auth_token_url", "Access token URL", "https://lms.example.edu/mod/lti/token.php"),
+    ("key_set_url", "Platform JWKS URL", "https://lms.example.edu/mod/lti/certs.php"),
+    ("course", "Course address (launches open it unless they name one)", "python-data"),
+]
+
+
+class LtiHandler(BaseHandler):
+    @property
+    def https(self) -> bool:
+        return self.settings_obj.public_url.startswith("https://")
+
+    def tool_urls(self) -> dict[str, str]:
+        base = f"{self.settings_obj.public_url}{self.settings_obj.service_prefix}/lti"
+        return {
+            "login_url": f"{base}/login",
+            "launch_url": f"{base}/launch",
+            "jwks_url": f"{base}/jwks",
+        }
+
+    def lti_request(self) -> LtiRequest:
+        params = {name: self.get_argument(name, "") for name in self.request.arguments}
+        cookies = {name: morsel.value for name, morsel in self.request.cookies.items()}
+        return LtiRequest(params, cookies, self.https)
+
+    def set_lti_cookie(self, name: str, value: str, max_age: int | None, path: str) -> None:
+        # Inside the LMS's iframe the cookie is third-party: SameSite=None, which browsers
+        # accept only with Secure, so over plain http it stays Lax (same-site launches only).
+        self.set_cookie(
+            name,
+            value,
+            path=path,
+            httponly=True,
+            max_age=max_age,
+            samesite="None" if self.https else "Lax",
+            secure=self.https,
+        )
+
+    def write_lti_cookies(self, cookies: list[CookieToSet]) -> None:
+        for cookie in cookies:
+            self.set_lti_cookie(
+                cookie.name, cookie.value, cookie.max_age, f"{self.settings_obj.service_prefix}/lti"
+            )
+
+    async def tool_config(self, issuer: str) -> DatabaseToolConf:
+        async with self.db(read_only=True) as session:
+            found = await platforms.for_issuer(session, issuer) if issuer else []
+            return DatabaseToolConf([PlatformSnapshot.of(p) for p in found])
+
+
+class LoginInitiation(LtiHandler):
+    """``GET|POST /lti/login``: the platform's third-party login initiation; answers with a
+    redirect to the platform's authorisation endpoint and a state cookie for this browser."""
+
+    public = True
+
+    def check_xsrf_cookie(self) -> None:
+        """The platform posts here from its own site; the state and nonce protect the flow."""
+
+    async def get(self) -> None:
+        request = self.lti_request()
+        config = await self.tool_config(request.get_param("iss"))
+        answer = await asyncio.to_thread(
+            launch.start_login,
+            request,
+            config,
+            self.application.settings["lti_redis"],
+            self.tool_urls()["launch_url"],
+        )
+        self.write_lti_cookies(answer.cookies)
+        self.redirect(answer.location)
+
+    async def post(self) -> None:
+        await self.get()
+
+
+class LaunchHandler(LtiHandler):
+    """``POST /lti/launch``: the platform's id_token, validated, then the person signed in to
+    the hub (a sign-in ticket through its welcome page) and sent to the launch's target."""
+
+    public = True
+
+    def check_xsrf_cookie(self) -> None:
+        """The platform posts here; the id_token's signature, state and nonce are the proof."""
+
+    async def post(self) -> None:
+        request = self.lti_request()
+        id_token = request.get_param("id_token")
+        if not id_token:
+            raise launch.refusal("the platform sent no id_token")
+        issuer = str(launch.unverified_claims(id_token).get("iss", ""))
+        config = await self.tool_config(issuer)
+        valid = await asyncio.to_thread(
+            launch.validate_launch, request, config, self.application.settings["lti_redis"]
+        )
+        client_id = valid.claims["aud"]
+        client_id = client_id[0] if isinstance(client_id, list) else client_id
+        snapshot = config.platform_for(issuer, str(client_id))
+        if snapshot is None:
+            raise launch.refusal("no platform with this issuer and client id is registered", 401)
+        async with self.db() as session:
+            platform = await session.get(LtiPlatform, snapshot.id)
+            if platform is None:
+                raise launch.refusal("this platform's registration was just deleted", 401)
+            placed = await launch_people.place(session, platform, valid)
+            await session.commit()
+        log.info(
+            "LTI launch from %s: %s in %s (%s)",
+            platform.issuer,
+            placed.account.username,
+            placed.course.slug,
+            "staff" if placed.staff else "student",
+        )
+        try:
+            ticket = await sign_in_tickets.issue(
+                self.application.settings["redis"], placed.account.id
+            )
+        except (RedisError, OSError):
+            raise LtiError(
+                "CourseHub could not sign you in just now; launch again in a minute.", 503
+            ) from None
+        self.set_lti_cookie(
+            sign_in_tickets.COOKIE,
+            ticket,
+            sign_in_tickets.LIFETIME_SECONDS,
+            sign_in_tickets.WELCOME_PATH,
+        )
+        next_url = f"{self.settings_obj.service_prefix}{placed.target}"
+        self.redirect(f"{sign_in_tickets.WELCOME_PATH}?{urlencode({'next': next_url})}", status=303)
+
+
+class JwksHandler(LtiHandler):
+    """``GET /lti/jwks``: CourseHub's public keys (the signing key and recently replaced ones)."""
+
+    public = True
+
+    async def get(self) -> None:
+        async with self.db() as session:
+            jwks = await tool_keys.published_jwks(session)
+            await session.commit()
+        self.set_header("Cache-Control", "public, max-age=300")
+        self.write_json(jwks)
+
+
+class AdminLtiHandler(LtiHandler):
+    min_role = Role.ADMIN
+
+    async def course_titles(self, session: Any) -> dict[int, str]:
+        rows = await session.execute(
+            Course.__table__.select().with_only_columns(Course.id, Course.slug)
+        )
+        return {row.id: row.slug for row in rows}
+
+
+class PlatformsPage(AdminLtiHandler):
+    """``/lti/platforms``: the registered platforms, what to give an LMS, and the form."""
+
+    async def get(self) -> None:
+        await self.show()
+
+    async def show(
+        self, notice: str = "", problem: str = "", values: dict[str, str] | None = None
+    ) -> None:
+        async with self.db(read_only=True) as session:
+            await self.account(session)
+            found = await platforms.all_platforms(session)
+            courses = await self.course_titles(session)
+        self.render_page(
+            "lti_platforms.html",
+            platforms=found,
+            courses=courses,
+            tool=self.tool_urls(),
+            fields=FIELDS,
+            values=values or {},
+            notice=notice,
+            problem=problem,
+        )
+
+    async def post(self) -> None:
+        values = {field: self.get_body_argument(field, "") for field, _, _ in FIELDS}
+        async with self.db() as session:
+            await self.account(session)
+            try:
+                platform = await platforms.register(session, PlatformForm.from_json(values))
+            except LtiError as error:
+                await session.rollback()
+                self.set_status(error.status)
+                await self.show(problem=error.message, values=values)
+                return
+            await session.commit()
+        await self.show(notice=f"{platform.name} is registered.")
+
+
+class PlatformsAPI(AdminLtiHandler):
+    """``GET|POST /api/lti/platforms``: list and register platforms."""
+
+    async def get(self) -> None:
+        async with self.db(read_only=True) as session:
+            await self.account(session)
+            found = await platforms.all_platforms(session)
+        self.write_json({"platforms": [platforms.platform_json(p) for p in found]})
+
+    async def post(self) -> None:
+        form = PlatformForm.from_json(self.json_body())
+        async with self.db() as session:
+            await self.account(session)
+            platform = await platforms.register(session, form)
+            await session.commit()
+            self.write_json(platforms.platform_json(platform), 201)
+
+
+class PlatformAPI(AdminLtiHandler):
+    """``DELETE /api/lti/platforms/<id>``: a registration removed (its people keep their
+    accounts; their links to that platform go)."""
+
+    async def delete(self, platform_id: str) -> None:
+        async with self.db() as session:
+            await self.account(session)
+            platform = await session.get(LtiPlatform, int(platform_id))
+            if platform is None:
+                raise LtiError("There is no such LMS registration.", 404)
+            await session.delete(platform)
+            await session.commit()
+        self.set_status(204)
+
+
+class KeyRotationAPI(AdminLtiHandler):
+    """``POST /api/lti/keys/rotate``: a new signing key; the old one stays published."""
+
+    async def post(self) -> None:
+        async with self.db() as session:
+            await self.account(session)
+            key = await tool_keys.rotate(session)
+            await session.commit()
+            self.write_json({"kid": key.kid, "jwks": await self._jwks()})
+
+    async def _jwks(self) -> dict[str, Any]:
+        async with self.db(read_only=True) as session:
+            return await tool_keys.published_jwks(session)
+
+
+def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
+    return [
+        (rf"{prefix}/lti/login", LoginInitiation),
+        (rf"{prefix}/lti/launch", LaunchHandler),
+        (rf"{prefix}/lti/jwks", JwksHandler),
+        (rf"{prefix}/lti/platforms", PlatformsPage),
+        (rf"{prefix}/api/lti/platforms", PlatformsAPI),
+        (rf"{prefix}/api/lti/platforms/(\d+)", PlatformAPI),
+        (rf"{prefix}/api/lti/keys/rotate", KeyRotationAPI),
+    ]
