@@ -30,7 +30,7 @@ from jupyterhub import orm
 from coursehub.services.bootstrap import with_session
 from coursehub.services.embedded import embedded_postgres
 from coursehub.services.migrate import upgrade
-from coursehub.services.operations import backup_jobs
+from coursehub.services.operations import backup_jobs, commands
 from coursehub.services.operations.archive_layout import FILE_FOLDERS
 from coursehub.services.seed import seed_demo
 from coursehub.services.settings import sqlalchemy_url
@@ -88,6 +88,18 @@ def empty(tmp_path: Path) -> Iterator[Place]:
     url = create_database("coursehub_backup_target")
     yield Place(url, tmp_path / "restored-data")
     drop_database(url)
+
+
+def restore_in_process(
+    place: Place, archive: Path, monkeypatch: pytest.MonkeyPatch, capsys, force: bool = False
+) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """``coursehub restore`` as the command runs it, in this process (no interpreter start:
+    the refusals below need no fresh process); its exit status and what it said."""
+    monkeypatch.setenv("DATABASE_URL", place.database_url)
+    monkeypatch.setenv("COURSEHUB_DATA_DIR", str(place.data_dir))
+    monkeypatch.delenv("COURSEHUB_HUB_DB_URL", raising=False)
+    code = commands.restore_main(archive, force)
+    return code, capsys.readouterr().err
 
 
 def tables(url: str) -> dict[str, list[str]]:
@@ -156,23 +168,23 @@ def test_a_backup_restores_into_a_new_database_and_data_dir_exactly(
 
 
 def test_a_restore_into_a_platform_with_data_is_refused_unless_forced(
-    source: Place, archive: Path, empty: Place
+    source: Place, archive: Path, empty: Place, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    assert empty.coursehub("restore", str(archive)).returncode == 0
+    assert restore_in_process(empty, archive, monkeypatch, capsys)[0] == 0
     with psycopg.connect(empty.database_url, autocommit=True) as conn:
         conn.execute("UPDATE accounts SET name = 'Changed after the backup'")
     (empty.data_dir / "uploads" / "newer.png").write_bytes(b"png")
 
-    again = empty.coursehub("restore", str(archive))
-    assert again.returncode == 1
-    assert "already holds data; nothing was restored" in again.stderr
-    assert "--force" in again.stderr
+    code, said = restore_in_process(empty, archive, monkeypatch, capsys)
+    assert code == 1
+    assert "already holds data; nothing was restored" in said
+    assert "--force" in said
     with psycopg.connect(empty.database_url) as conn:
         names = {row[0] for row in conn.execute("SELECT name FROM accounts")}
     assert names == {"Changed after the backup"}  # nothing changed
 
-    forced = empty.coursehub("restore", "--force", str(archive))
-    assert forced.returncode == 0, forced.stderr
+    code, said = restore_in_process(empty, archive, monkeypatch, capsys, force=True)
+    assert code == 0, said
     assert tables(empty.database_url) == tables(source.database_url)
     assert files(empty.data_dir) == files(source.data_dir)
 
@@ -201,33 +213,36 @@ def rewrite(archive: Path, destination: Path, change: str, inject: bytes = b"") 
 
 
 def test_a_truncated_or_tampered_archive_is_refused_and_changes_nothing(
-    archive: Path, empty: Place, tmp_path: Path
+    archive: Path, empty: Place, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
+    def restore(path: Path) -> tuple[int, str]:
+        return restore_in_process(empty, path, monkeypatch, capsys)
+
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
-    done = empty.coursehub("restore", str(truncated))
-    assert done.returncode == 1
-    assert "is not a whole CourseHub backup" in done.stderr
-    assert "nothing was restored" in done.stderr
+    code, said = restore(truncated)
+    assert code == 1
+    assert "is not a whole CourseHub backup" in said
+    assert "nothing was restored" in said
 
     tampered = tmp_path / "tampered.tar.gz"
     rewrite(archive, tampered, "everyone an administrator")
-    done = empty.coursehub("restore", str(tampered))
-    assert done.returncode == 1
-    assert "does not match its checksum" in done.stderr
+    code, said = restore(tampered)
+    assert code == 1
+    assert "does not match its checksum" in said
 
     # An archive made to look whole (its manifest recomputed) whose dump runs a shell command.
     forged = tmp_path / "forged.tar.gz"
     ran = tmp_path / "the-forged-archive-ran"
     rewrite(archive, forged, "x", inject=f"\\! touch {ran}\n".encode())
-    done = empty.coursehub("restore", str(forged))
-    assert done.returncode == 1
-    assert "a psql command on line" in done.stderr
+    code, said = restore(forged)
+    assert code == 1
+    assert "a psql command on line" in said
     assert not ran.exists()
 
     not_gzip = tmp_path / "plain.tar.gz"
     not_gzip.write_bytes(gzip.compress(b"not a tar file at all"))
-    assert "not a whole CourseHub backup" in empty.coursehub("restore", str(not_gzip)).stderr
+    assert "not a whole CourseHub backup" in restore(not_gzip)[1]
 
     assert tables(empty.database_url) == {}  # the target database is still empty
     assert not (empty.data_dir / "lessons").exists() or not any(
