@@ -32,6 +32,8 @@ from coursehub.services.embedded import embedded_postgres
 from coursehub.services.migrate import upgrade
 from coursehub.services.operations import backup_jobs, commands
 from coursehub.services.operations.archive_layout import FILE_FOLDERS
+from coursehub.services.operations.backup import PlatformPlace, back_up
+from coursehub.services.operations.restore import restore
 from coursehub.services.seed import seed_demo
 from coursehub.services.settings import sqlalchemy_url
 from tests.platform import create_database, drop_database
@@ -310,3 +312,27 @@ def test_a_backup_restores_into_a_fresh_data_dir_with_its_embedded_postgresql(
         restored = tables(sqlalchemy_url(url).replace("postgresql+psycopg://", "postgresql://"))
     assert restored == tables(source.database_url)
     assert files(fresh.data_dir) == files(source.data_dir)
+
+
+def test_a_hub_database_on_postgresql_is_backed_up_and_restored_with_pg_dump(
+    source: Place, tmp_path: Path
+) -> None:
+    """Many machines keep the hub's database on PostgreSQL too (COURSEHUB_HUB_DB_URL)."""
+    hub_source, course_target, hub_target = (
+        create_database(f"coursehub_backup_{role}") for role in ("hub", "target", "hub_target")
+    )
+    try:
+        session = orm.new_session_factory(sqlalchemy_url(hub_source))()
+        session.add(orm.User(name="hub-user-on-postgres"))
+        session.commit()
+        session.close()
+        archive = tmp_path / "with-hub.tar.gz"
+        manifest = back_up(PlatformPlace(source.database_url, source.data_dir, hub_source), archive)
+        assert "databases/jupyterhub.sql" in manifest.files
+        restore(archive, PlatformPlace(course_target, tmp_path / "restored", hub_target))
+        assert tables(hub_target) == tables(hub_source)
+        assert any("hub-user-on-postgres" in row for row in tables(hub_target)["users"])
+        assert tables(course_target) == tables(source.database_url)
+    finally:
+        for url in (hub_source, course_target, hub_target):
+            drop_database(url)
