@@ -43,6 +43,17 @@ c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{hub_port}"
 c.JupyterHub.db_url = env.get("COURSEHUB_HUB_DB_URL", f"sqlite:///{data_dir / 'jupyterhub.sqlite'}")
 c.JupyterHub.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(data_dir / "jupyterhub.pid")
+# COURSEHUB_LOG_FORMAT=json: the hub's lines as JSON objects too (services/structured_logs.py).
+if env.get("COURSEHUB_LOG_FORMAT", "").lower() == "json":
+    c.JupyterHub.logging_config = {
+        "formatters": {
+            "json": {
+                "()": "coursehub.services.structured_logs.JsonFormatter",
+                "process_name": "hub",
+            }
+        },
+        "handlers": {"console": {"formatter": "json"}},
+    }
 c.ConfigurableHTTPProxy.command = [
     env.get(
         "COURSEHUB_PROXY_COMMAND", str(here / "hub/proxy/node_modules/.bin/configurable-http-proxy")
