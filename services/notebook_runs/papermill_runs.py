@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from coursehub.graders.job_cgroup import CGROUP_ROOT, CPU_PERIOD_US, JobCgroup, prlimit_prefix
+from coursehub.graders.job_cgroup import PARENT as GRADING_CGROUP_PARENT
 from coursehub.graders.limits import GradingLimits
 from coursehub.graders.sandbox_job import kill_uid
 from coursehub.hub.sandbox import (
@@ -127,12 +128,14 @@ async def run_notebook(
     timeout_seconds: float = 120,
     cell_timeout_seconds: float = 60,
     keep_going: bool = False,
+    background: bool = False,
 ) -> NotebookRun:
     """Execute ``notebook`` with papermill in a sandbox (see the module's docstring).
 
     ``keep_going``: run every cell even after one raises (nbclient's ``allow_errors``), as
     checking which test cells fail in an assignment's released version needs; ``failed_cell``
-    is then the first that raised."""
+    is then the first that raised. ``background``: nobody waits on a page for this run (a
+    worker's job): it weighs on the CPU as little as a grading job, not as an author's."""
     return await asyncio.to_thread(
         _run_blocking,
         nbformat.from_dict(notebook),
@@ -141,6 +144,7 @@ async def run_notebook(
         timeout_seconds,
         cell_timeout_seconds,
         keep_going,
+        background,
     )
 
 
@@ -151,6 +155,7 @@ def _run_blocking(
     timeout_seconds: float,
     cell_timeout_seconds: float,
     keep_going: bool = False,
+    background: bool = False,
 ) -> NotebookRun:
     if os.geteuid() != 0:
         raise SandboxUnavailable(
@@ -172,7 +177,7 @@ def _run_blocking(
             os.chown(workdir, 0, uid)
             workdir.chmod(0o1770)
             _place(workdir, notebook, parameters, files, limits, keep_going)
-            finished = _execute(workdir, uid, limits)
+            finished = _execute(workdir, uid, limits, background)
         finally:
             with contextlib.suppress(OSError):
                 unmount_size_limited(workdir)
@@ -239,7 +244,7 @@ def _environment() -> dict[str, str]:
     }
 
 
-def _execute(workdir: Path, uid: int, limits: GradingLimits) -> _Finished:
+def _execute(workdir: Path, uid: int, limits: GradingLimits, background: bool = False) -> _Finished:
     sandbox = Sandbox(
         uid=uid,
         workdir=str(workdir),
@@ -252,7 +257,8 @@ def _execute(workdir: Path, uid: int, limits: GradingLimits) -> _Finished:
     )
     prefix = sandbox.command_prefix()
     kill_uid(uid)  # a process that died mid-run may have left this uid's processes
-    group = run_cgroup(f"uid{uid}-{os.getpid()}-{uuid.uuid4().hex[:8]}", limits)
+    parent = GRADING_CGROUP_PARENT if background else RUN_CGROUP_PARENT
+    group = run_cgroup(f"uid{uid}-{os.getpid()}-{uuid.uuid4().hex[:8]}", limits, parent)
     enter = group.enter_prefix() if group else prlimit_prefix(limits)
     command = [*enter, *prefix, sys.executable, "-m", sandbox_runner.__name__]
     started = time.monotonic()
@@ -335,16 +341,19 @@ def _a_cell_started(executed: Path) -> bool:
     )
 
 
-def run_cgroup(name: str, limits: GradingLimits) -> JobCgroup | None:
-    """A grading job's cgroups and limits (memory, processes, one CPU's quota), but under a
-    parent of their own at the ordinary CPU weight: an author waits for this run, whereas
-    grading's parent weighs as little as a nice-15 process so queues drain in the background.
+def run_cgroup(
+    name: str, limits: GradingLimits, parent: str = RUN_CGROUP_PARENT
+) -> JobCgroup | None:
+    """A grading job's cgroups and limits (memory, processes, one CPU's quota), by default
+    under a parent of their own at the ordinary CPU weight: an author waits for this run,
+    whereas grading's parent weighs as little as a nice-15 process so queues drain in the
+    background (a background run takes ``parent=GRADING_CGROUP_PARENT``, beside grading).
     None without cgroup v1 (prlimit then limits memory and processes)."""
     folders: dict[str, Path] = {}
     try:
         for controller in ("memory", "pids", "cpu", "freezer"):
             if (CGROUP_ROOT / controller / "cgroup.procs").exists():
-                folder = CGROUP_ROOT / controller / RUN_CGROUP_PARENT / name
+                folder = CGROUP_ROOT / controller / parent / name
                 folder.mkdir(parents=True, exist_ok=True)
                 folders[controller] = folder
         if not {"memory", "pids"} <= folders.keys():

@@ -165,7 +165,7 @@ async def run_check(
         row.state = SourceCheckState.RUNNING.value
         await session.commit()
     try:
-        check = await check_assignment_source(source, released, files)
+        check = await check_assignment_source(source, released, files, background=True)
     except SandboxUnavailable:
         check, problem = None, UNAVAILABLE
     async with sessions() as session:

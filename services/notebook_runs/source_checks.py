@@ -68,9 +68,11 @@ async def check_assignment_source(
     source: Mapping[str, Any],
     released: Mapping[str, Any],
     files: Mapping[str, bytes] | None = None,
+    *,
+    background: bool = False,
 ) -> SourceCheck:
     """Run the solution (``source``) and the released version, and compare their test
-    cells."""
+    cells (``background``: in a worker's job, see ``run_notebook``)."""
     solution_notebook = nbformat.from_dict(source)
     released_notebook = nbformat.from_dict(released)
     solution_run, released_run = await asyncio.gather(
@@ -81,6 +83,7 @@ async def check_assignment_source(
                 timeout_seconds=SOURCE_TIMEOUT_S,
                 cell_timeout_seconds=SOURCE_CELL_TIMEOUT_S,
                 keep_going=True,
+                background=background,
             )
             for notebook in (solution_notebook, released_notebook)
         )

@@ -294,9 +294,11 @@ def _batch_variants(run: NotebookRun) -> list[Variant]:
     return variants
 
 
-async def generate(generator: dict[str, Any], seeds: Sequence[int]) -> list[Variant]:
+async def generate(
+    generator: dict[str, Any], seeds: Sequence[int], *, background: bool = False
+) -> list[Variant]:
     """Variants for ``seeds``, ``SEEDS_PER_RUN`` per sandbox run; seeds whose run failed are
-    left out (logged)."""
+    left out (logged). ``background``: the pool's job, not an attempt waiting for it."""
     variants: list[Variant] = []
     notebook = batch_notebook(generator)
     for start in range(0, len(seeds), SEEDS_PER_RUN):
@@ -306,6 +308,7 @@ async def generate(generator: dict[str, Any], seeds: Sequence[int]) -> list[Vari
             parameters={"seeds": chunk},
             timeout_seconds=BATCH_SECONDS,
             cell_timeout_seconds=BATCH_SECONDS,
+            background=background,
         )
         if not run.ok:
             log.warning("A generator batch of %d seeds failed: %s", len(chunk), run.problem)
@@ -374,7 +377,7 @@ async def make_variants(
         count = target - free if free <= target // 2 else 0
     if count <= 0:
         return 0
-    made = await generate(question.spec["generator"], new_seeds(count))
+    made = await generate(question.spec["generator"], new_seeds(count), background=True)
     known = set(
         await session.scalars(
             select(QuizQuestionVariant.seed).where(

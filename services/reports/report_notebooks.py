@@ -241,6 +241,7 @@ async def execute(session: AsyncSession, run_id: int) -> ReportRun | None:
             files=files,
             timeout_seconds=report.time_limit_seconds,
             cell_timeout_seconds=report.time_limit_seconds,
+            background=True,
         )
     except Exception as error:
         log.warning("Report run %s could not run: %s", run_id, error)
