@@ -17,7 +17,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from tornado import web
 from tornado.httpclient import HTTPClientError
 
@@ -328,7 +328,23 @@ class GoogleSignInAPI(InternalHandler):
         if not body.get("sub"):
             self.write_json({"error": "The identity provider sent no subject."}, 400)
             return
+        await self.load_site_settings()
         async with self.db() as session:
+            # Someone new would be registered by signing in: the site's registration rules
+            # apply to them as to the registration page.
+            email = str(body.get("email", "")).strip().lower()
+            known = await session.scalar(
+                select(Account.id).where(
+                    or_(
+                        Account.google_subject == str(body.get("sub", "")),
+                        func.lower(Account.email) == email,
+                    )
+                )
+            )
+            closed = None if known is not None else registration_refusal(self.site, email)
+            if closed is not None:
+                self.write_json({"error": closed.message}, closed.status)
+                return
             try:
                 account = await accounts.sign_in_with_google(
                     session,
