@@ -1,0 +1,466 @@
+"""CourseHub inside a university's LMS (LTI 1.3): an administrator registers the LMS, the LMS
+launches people into a course, and every launch LTI certification would refuse is refused.
+
+The LMS is ``lti1p3platform`` (its registration signs the launches, its OIDC login and launch
+message build them), with its JWKS served from a small HTTP server of the test's own; the test
+plays the browser between the two, as the LMS's page and its form post would.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
+from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
+from lti1p3platform.oidc_login import OIDCLoginAbstract
+from lti1p3platform.registration import Registration
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from coursehub.hub.constants import Role
+from coursehub.services.models import (
+    Account,
+    CourseGrader,
+    Enrollment,
+    LtiIdentity,
+    LtiPlatform,
+)
+from tests.conftest import account_named
+from tests.course_builder import make_course
+from tests.platform import xsrf_from
+
+MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
+LEARNER = [f"{MEMBERSHIP}#Learner"]
+INSTRUCTOR = [f"{MEMBERSHIP}#Instructor"]
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+def private_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def public_pem(private: str) -> str:
+    key = serialization.load_pem_private_key(private.encode(), password=None)
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+class PeerConfig(LTI1P3PlatformConfAbstract):
+    def init_platform_config(self, **kwargs: Any) -> None:
+        self.registration_values = kwargs
+
+    def get_registration_by_params(self, **kwargs: Any) -> Registration:
+        values = self.registration_values
+        return (
+            Registration()
+            .set_iss(values["iss"])
+            .set_client_id(values["client_id"])
+            .set_deployment_id(values["deployment_id"])
+            .set_oidc_login_url(values["oidc_login_url"])
+            .set_launch_url(values["launch_url"])
+            .set_platform_public_key(values["public_key"])
+            .set_platform_private_key(values["private_key"])
+        )
+
+
+class PeerLogin(OIDCLoginAbstract):
+    def set_lti_message_hint(self, **kwargs: Any) -> None:
+        self._lti_message_hint = kwargs["hint"]
+
+    def get_redirect(self, url: str) -> str:
+        return url
+
+
+class PeerLaunch(LTIAdvantageMessageLaunchAbstract):
+    def render_launch_form(self, launch_data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return launch_data
+
+
+class PeerRequest:
+    def __init__(self, get_data: dict[str, str]) -> None:
+        self.get_data = get_data
+        self.form_data: dict[str, str] = {}
+
+
+class KeySetServer:
+    """The LMS's JWKS endpoint (and an authorisation URL nobody follows: the test plays the
+    browser and answers the OIDC request itself)."""
+
+    def __init__(self) -> None:
+        self.jwks: dict[str, Any] = {"keys": []}
+        self.fetches = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.fetches += 1
+                body = json.dumps(owner.jwks).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Lms:
+    """One registered LMS: lti1p3platform builds and signs its launches."""
+
+    def __init__(self, keys: KeySetServer, service_url: str, issuer: str) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.client_id = f"coursehub-{secrets.token_hex(4)}"
+        self.deployment_id = "deployment-1"
+        self.private_key = private_pem()
+        self.service_url = service_url
+        self.config = PeerConfig(
+            iss=issuer,
+            client_id=self.client_id,
+            deployment_id=self.deployment_id,
+            oidc_login_url=f"{service_url}/lti/login",
+            launch_url=f"{service_url}/lti/launch",
+            public_key=public_pem(self.private_key),
+            private_key=self.private_key,
+        )
+        self.registration = self.config.get_registration()
+        keys.jwks["keys"].extend(self.registration.get_jwks())
+
+    @property
+    def kid(self) -> str:
+        return str(self.registration.get_kid())
+
+    def registration_form(self, course_slug: str) -> dict[str, Any]:
+        return {
+            "name": "Example University Moodle",
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "deployment_ids": [self.deployment_id],
+            "auth_login_url": f"{self.keys.url}/auth",
+            "auth_token_url": f"{self.keys.url}/token",
+            "key_set_url": f"{self.keys.url}/jwks",
+            "course": course_slug,
+        }
+
+    def login_url(self, user_id: str) -> str:
+        login = PeerLogin(PeerRequest({}), self.config)
+        login.set_lti_message_hint(hint="resource-1")
+        return login.initiate_login(user_id)
+
+    def launch_claims(
+        self, authorisation: dict[str, str], user_id: str, roles: list[str], **custom: str
+    ) -> dict[str, Any]:
+        """What lti1p3platform puts in a launch for this OIDC authorisation request."""
+        launch = PeerLaunch(PeerRequest(authorisation), self.config)
+        launch._registration = self.registration
+        launch.set_user_data(user_id, roles, full_name=f"Person {user_id}")
+        launch.set_resource_link_claim("resource-1", title="Week 1")
+        launch.set_launch_context_claim("context-1", context_title="Data Analysis 101")
+        if custom:
+            launch.set_custom_parameters_claim(custom)
+        claims, _ = launch.get_launch_data()
+        now = int(time.time())
+        return {**claims, "iat": now, "exp": now + 300}
+
+    def sign(self, claims: dict[str, Any], *, kid: str | None = None, key: str | None = None):
+        return jwt.encode(
+            claims, key or self.private_key, algorithm="RS256", headers={"kid": kid or self.kid}
+        )
+
+
+def authorise(browser: httpx.Client, lms: Lms, user_id: str) -> dict[str, str]:
+    """The browser opens the LMS's login initiation on CourseHub, which sends it to the LMS's
+    authorisation URL with state and nonce (and gives it the state cookie)."""
+    answer = browser.get(lms.login_url(user_id), follow_redirects=False)
+    assert answer.status_code == 302, answer.text[:500]
+    location = answer.headers["Location"]
+    assert location.startswith(f"{lms.keys.url}/auth?")
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def post_launch(browser: httpx.Client, lms: Lms, authorisation: dict[str, str], token: str):
+    return browser.post(
+        authorisation["redirect_uri"],
+        data={"id_token": token, "state": authorisation["state"]},
+        follow_redirects=True,
+    )
+
+
+def launch_as(
+    browser: httpx.Client, lms: Lms, user_id: str, roles: list[str], **custom: str
+) -> httpx.Response:
+    authorisation = authorise(browser, lms, user_id)
+    claims = lms.launch_claims(authorisation, user_id, roles, **custom)
+    return post_launch(browser, lms, authorisation, lms.sign(claims))
+
+
+@pytest.fixture(scope="module")
+def key_server() -> Iterator[KeySetServer]:
+    server = KeySetServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def registered(
+    platform, key_server, make_account, signed_in, database_url
+) -> Iterator[tuple[Lms, Any, Account]]:
+    """An LMS registered by an administrator through the API, linked to a published course."""
+    instructor = make_account(Role.INSTRUCTOR)
+    course = make_course(database_url, instructor, title=f"Data {secrets.token_hex(3)}", modules={})
+    lms = Lms(key_server, platform.service_url, f"https://lms-{secrets.token_hex(3)}.example.edu")
+    admin = signed_in(make_account(Role.ADMIN))
+    headers = {"X-XSRFToken": xsrf_from(admin.get(f"{platform.service_url}/lti/platforms"))}
+    created = admin.post(
+        f"{platform.service_url}/api/lti/platforms",
+        json=lms.registration_form(course.slug),
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    yield lms, course, instructor
+
+
+@pytest.fixture
+def browser_client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30) as http:
+        yield http
+
+
+def identities(db: Callable[[], Session], lms: Lms) -> list[LtiIdentity]:
+    with db() as session:
+        return list(
+            session.scalars(
+                select(LtiIdentity)
+                .join(LtiPlatform, LtiPlatform.id == LtiIdentity.platform_id)
+                .where(LtiPlatform.issuer == lms.issuer)
+            )
+        )
+
+
+def test_a_learner_launched_from_the_lms_is_signed_in_enrolled_and_on_the_course(
+    platform, registered, browser_client, db
+):
+    lms, course, _ = registered
+    page = launch_as(browser_client, lms, "student-42", LEARNER)
+    assert page.status_code == 200, page.text[:800]
+    assert page.url.path == f"/services/coursehub/courses/{course.slug}"
+    assert course.title in page.text
+    # Signed in to the hub as the new person, and their course pages know them.
+    [identity] = identities(db, lms)
+    assert identity.subject == "student-42"
+    with db() as session:
+        account = session.get_one(Account, identity.account_id)
+        assert account.name == "Person student-42"
+        assert account.password_hash is None
+        assert session.scalar(
+            select(Enrollment).where(
+                Enrollment.account_id == account.id, Enrollment.course_id == course.id
+            )
+        )
+    dashboard = browser_client.get(f"{platform.service_url}/dashboard")
+    assert dashboard.status_code == 200 and dashboard.url.path.endswith("/dashboard")
+    assert account.username in dashboard.text
+    # Launching again (another day, another browser) finds the same person: one link, one
+    # account, still one enrolment.
+    with httpx.Client(timeout=30) as again:
+        assert launch_as(again, lms, "student-42", LEARNER).status_code == 200
+    assert [i.account_id for i in identities(db, lms)] == [account.id]
+    with db() as session:
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(Enrollment)
+                .where(Enrollment.account_id == account.id)
+            )
+            == 1
+        )
+
+
+def test_an_instructor_launch_makes_a_grader_and_opens_the_named_lesson_target(
+    platform, registered, browser_client, db
+):
+    lms, course, _ = registered
+    page = launch_as(browser_client, lms, "teacher-7", INSTRUCTOR, assignment="12345")
+    # The target page is the assignment's (it does not exist: the page says so, signed in).
+    assert page.url.path == f"/services/coursehub/courses/{course.slug}/assignments/12345"
+    [identity] = identities(db, lms)
+    with db() as session:
+        assert session.scalar(
+            select(CourseGrader).where(
+                CourseGrader.account_id == identity.account_id,
+                CourseGrader.course_id == course.id,
+            )
+        )
+        assert not session.scalar(
+            select(Enrollment).where(Enrollment.account_id == identity.account_id)
+        )
+
+
+def test_an_email_the_lms_sends_never_takes_over_an_existing_account(
+    platform, registered, browser_client, db, make_account
+):
+    lms, _, _ = registered
+    someone = make_account(Role.STUDENT)
+    authorisation = authorise(browser_client, lms, "mallory")
+    claims = lms.launch_claims(authorisation, "mallory", LEARNER)
+    claims["email"] = someone.email
+    page = post_launch(browser_client, lms, authorisation, lms.sign(claims))
+    assert page.status_code == 200
+    [identity] = identities(db, lms)
+    assert identity.account_id != someone.id
+    assert account_named(db, someone.email).id == someone.id
+
+
+REFUSALS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("wrong-iss", lambda c: c.update(iss="https://elsewhere.example"), "no platform"),
+    ("wrong-aud", lambda c: c.update(aud="another-tool", azp="another-tool"), "no platform"),
+    ("expired", lambda c: c.update(iat=c["iat"] - 3600, exp=c["exp"] - 3600), "expired"),
+    ("unknown-deployment", lambda c: c.update({f"{CLAIM}deployment_id": "999"}), "deployment"),
+    (
+        "wrong-message-type",
+        lambda c: c.update({f"{CLAIM}message_type": "LtiFooRequest"}),
+        "message type",
+    ),
+    ("missing-roles", lambda c: c.pop(f"{CLAIM}roles"), "roles"),
+    ("wrong-version", lambda c: c.update({f"{CLAIM}version": "1.1"}), "version"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "reason"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_a_launch_certification_would_refuse_is_refused_with_a_page_and_nothing_made(
+    platform, registered, browser_client, db, case, change, reason
+):
+    lms, _, _ = registered
+    accounts_before = count_accounts(db)
+    authorisation = authorise(browser_client, lms, f"refused-{case}")
+    claims = lms.launch_claims(authorisation, f"refused-{case}", LEARNER)
+    change(claims)
+    page = post_launch(browser_client, lms, authorisation, lms.sign(claims))
+    assert_refused(page, reason)
+    assert identities(db, lms) == []
+    assert count_accounts(db) == accounts_before
+
+
+def test_tampered_unknown_key_replayed_and_foreign_browser_launches_are_refused(
+    platform, registered, browser_client, db
+):
+    lms, _, _ = registered
+    accounts_before = count_accounts(db)
+    # A signature that does not match the body (the sub changed after signing).
+    authorisation = authorise(browser_client, lms, "tamper")
+    token = lms.sign(lms.launch_claims(authorisation, "tamper", LEARNER))
+    header, body, signature = token.split(".")
+    claims = json.loads(jwt.utils.base64url_decode(body))
+    claims["sub"] = "someone-else"
+    forged = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
+    assert_refused(
+        post_launch(browser_client, lms, authorisation, f"{header}.{forged}.{signature}"),
+        "signature",
+    )
+    # Signed by a key the LMS never published: CourseHub reads the JWKS again, then refuses.
+    fetches = lms.keys.fetches
+    authorisation = authorise(browser_client, lms, "stranger")
+    claims = lms.launch_claims(authorisation, "stranger", LEARNER)
+    page = post_launch(
+        browser_client, lms, authorisation, lms.sign(claims, kid="not-published", key=private_pem())
+    )
+    assert_refused(page, "kid")
+    assert lms.keys.fetches > fetches
+    # A launch posted from a browser that did not start it has no state cookie.
+    authorisation = authorise(browser_client, lms, "elsewhere")
+    token = lms.sign(lms.launch_claims(authorisation, "elsewhere", LEARNER))
+    with httpx.Client(timeout=30) as other_browser:
+        assert_refused(post_launch(other_browser, lms, authorisation, token), "state")
+    assert identities(db, lms) == []
+    assert count_accounts(db) == accounts_before
+    # The same id_token posted twice: the nonce is used up by the first.
+    assert post_launch(browser_client, lms, authorisation, token).status_code == 200
+    with httpx.Client(timeout=30) as replaying:
+        replaying.cookies.update(browser_client.cookies)
+        assert_refused(post_launch(replaying, lms, authorisation, token), "nonce")
+    assert len(identities(db, lms)) == 1
+
+
+def count_accounts(db: Callable[[], Session]) -> int:
+    with db() as session:
+        return int(session.scalar(select(func.count()).select_from(Account)) or 0)
+
+
+def assert_refused(page: httpx.Response, reason: str) -> None:
+    assert 400 <= page.status_code < 500, (page.status_code, page.url, page.text[:500])
+    assert "CourseHub could not accept this launch from your LMS" in page.text, page.text[:1500]
+    assert reason in page.text, page.text[:1500]
+
+
+def test_an_administrator_registers_platforms_and_rotates_the_published_keys(
+    platform, key_server, make_account, signed_in, client
+):
+    admin = signed_in(make_account(Role.ADMIN))
+    page = admin.get(f"{platform.service_url}/lti/platforms")
+    assert page.status_code == 200
+    assert f"{platform.url}/services/coursehub/lti/launch" in page.text
+    headers = {"X-XSRFToken": xsrf_from(page)}
+    lms = Lms(key_server, platform.service_url, f"https://lms-{secrets.token_hex(3)}.example.edu")
+    form = lms.registration_form("")
+    bad = admin.post(
+        f"{platform.service_url}/api/lti/platforms",
+        json={**form, "key_set_url": "not a url"},
+        headers=headers,
+    )
+    assert bad.status_code == 400 and bad.json()["field"] == "key_set_url"
+    assert (
+        admin.post(
+            f"{platform.service_url}/api/lti/platforms", json=form, headers=headers
+        ).status_code
+        == 201
+    )
+    again = admin.post(f"{platform.service_url}/api/lti/platforms", json=form, headers=headers)
+    assert again.status_code == 409
+    # The page form registers too, and lists what is registered.
+    other = Lms(key_server, platform.service_url, f"https://lms-{secrets.token_hex(3)}.example.edu")
+    values = {**other.registration_form(""), "deployment_ids": "a\nb"}
+    shown = admin.post(
+        f"{platform.service_url}/lti/platforms", data={**values, "_xsrf": headers["X-XSRFToken"]}
+    )
+    assert (
+        shown.status_code == 200 and other.client_id in shown.text and lms.client_id in shown.text
+    )
+    # Students see none of it.
+    student = signed_in(make_account(Role.STUDENT))
+    assert student.get(f"{platform.service_url}/api/lti/platforms").status_code == 403
+    # CourseHub's JWKS: public keys only; after a rotation the old key is still published.
+    before = client.get(f"{platform.service_url}/lti/jwks").json()["keys"]
+    assert before and all("d" not in key and key["kty"] == "RSA" for key in before)
+    rotated = admin.post(f"{platform.service_url}/api/lti/keys/rotate", headers=headers)
+    assert rotated.status_code == 200
+    after = {key["kid"] for key in client.get(f"{platform.service_url}/lti/jwks").json()["keys"]}
+    assert rotated.json()["kid"] in after and {key["kid"] for key in before} <= after
