@@ -7,7 +7,6 @@ Private keys stay in the database (``lti_tool_keys``) and never reach a log or a
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -30,8 +29,11 @@ def _new_key() -> LtiToolKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    kid = secrets.token_urlsafe(16)
-    public = json.loads(JWK.from_pem(pem.encode()).export_public())
+    # The kid is the key's RFC 7638 thumbprint: what pylti1p3 names in the header of the
+    # service tokens it signs with this key, so platforms find it in the published JWKS.
+    jwk = JWK.from_pem(pem.encode())
+    kid = jwk.thumbprint()
+    public = json.loads(jwk.export_public())
     public.update({"kid": kid, "alg": "RS256", "use": "sig"})
     return LtiToolKey(kid=kid, private_key_pem=pem, public_jwk=public)
 
