@@ -109,14 +109,23 @@ class KeySetServer:
     def __init__(self) -> None:
         self.jwks: dict[str, Any] = {"keys": []}
         self.fetches = 0
+        # For a real browser: the LMS's authorisation endpoint answers with this page.
+        self.authorisation_page: Callable[[dict[str, str]], str] | None = None
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                owner.fetches += 1
-                body = json.dumps(owner.jwks).encode()
+                url = urlsplit(self.path)
+                if url.path == "/auth" and owner.authorisation_page is not None:
+                    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                    body = owner.authorisation_page(query).encode()
+                    kind = "text/html; charset=utf-8"
+                else:
+                    owner.fetches += 1
+                    body = json.dumps(owner.jwks).encode()
+                    kind = "application/json"
                 self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
