@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -14,11 +13,12 @@ from typing import Any, Protocol
 from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services import structured_logs
 from coursehub.services.models import Account
 from coursehub.services.models.audit import AuditEntry
 
-# The id of the request (or job) being served, set by whoever serves it; kept on each entry.
-request_id: ContextVar[str | None] = ContextVar("coursehub_audit_request_id", default=None)
+# The id of the request (or job) being served (structured_logs sets it); kept on each entry.
+request_id = structured_logs.REQUEST_ID
 
 MAX_REASON = 2000
 PAGE_SIZE = 50
