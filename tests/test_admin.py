@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from coursehub.hub.constants import Role
 from coursehub.services.models import Account, AdminReportExport, AuditEntry, Enrollment, SignIn
 from tests.admin_helpers import alert, save_settings, site_settings
-from tests.course_builder import make_course, unique_word
+from tests.course_builder import make_course, notebook_bytes, unique_word
 from tests.platform import sign_in, xsrf_from
 
 
@@ -301,3 +301,21 @@ def test_the_admin_index_links_every_admin_page_and_the_audit_log_is_searchable(
     assert [(r["action"], r["target_id"], r["after"]) for r in rows] == [
         ("role.change", str(student.id), '{"role": "INSTRUCTOR"}')
     ]
+
+
+def test_an_upload_limit_an_admin_sets_applies_at_once(
+    platform, make_account, signed_in, database_url
+):
+    admin, teacher = make_account(Role.ADMIN), make_account(Role.INSTRUCTOR)
+    course = make_course(database_url, teacher, title=f"Limits {unique_word()}")
+    author = signed_in(teacher)
+    page = author.get(f"{platform.service_url}/teach/courses/{course.id}")
+    big = notebook_bytes("A long lesson. " * 100_000)  # about 1.5 MB
+    with site_settings(signed_in(admin), platform.service_url, max_notebook_mb=1):
+        refused = author.post(
+            f"{platform.service_url}/api/lessons/{course.lesson_ids[0]}/versions",
+            content=big,
+            headers={"Content-Type": "application/x-ipynb+json", "X-XSRFToken": xsrf_from(page)},
+        )
+        assert refused.status_code == 413, refused.text[:300]
+        assert "the limit is 1 MB" in refused.json()["error"]
