@@ -22,6 +22,14 @@ from coursehub.services.errors import Refusal
 from coursehub.services.models import Course, CourseStatus, ReviewEvent
 from coursehub.services.web.base import BaseHandler
 
+ADMIN_DONE = {
+    "approve": "The course is approved and published.",
+    "return": "The course went back to its instructor with your comments.",
+    "unpublish": "The course is unpublished (a draft again); its instructor was told why.",
+    "archive": "The course is archived; its instructor was told why.",
+}
+SUBMITTED = "Submitted: an administrator will review it."
+
 
 class CoursesPage(AdminHandler):
     async def get(self) -> None:
@@ -59,7 +67,8 @@ class CourseReviewPage(AdminHandler):
         self.render_page("admin_course_review.html", view=view, outline=outline, **context)
 
     async def get(self, course_id: str) -> None:
-        await self.show(int(course_id))
+        done = ADMIN_DONE.get(self.get_argument("done", ""), "")
+        await self.show(int(course_id), done=done)
 
     async def post(self, course_id: str) -> None:
         action = self.get_body_argument("action", "")
@@ -76,17 +85,13 @@ class CourseReviewPage(AdminHandler):
                     await course_review.approve(
                         session, actor, course, self.get_body_argument("fingerprint", ""), comment
                     )
-                    done = f"{course.title} is approved and published."
                 elif action == "return":
                     await course_review.return_course(session, actor, course, comment)
-                    done = f"{course.title} went back to its instructor with your comments."
                 elif action in ("unpublish", "archive"):
                     event = (
                         ReviewEvent.UNPUBLISHED if action == "unpublish" else ReviewEvent.ARCHIVED
                     )
                     await course_review.take_down(session, actor, course, event, comment)
-                    state = course.status.value.lower()
-                    done = f"{course.title} is {state}; its instructor was told why."
                 else:
                     raise Refusal("Choose approve, return, unpublish or archive.", 400)
                 await session.commit()
@@ -94,7 +99,8 @@ class CourseReviewPage(AdminHandler):
             self.set_status(error.status)
             await self.show(int(course_id), problem=error.message, comment=comment)
             return
-        await self.show(int(course_id), done=done)
+        # After a change, a page of its own: reloading it changes nothing again.
+        self.redirect(f"{self.settings_obj.service_prefix}/admin/courses/{course_id}?done={action}")
 
 
 class InstructorReviewPage(BaseHandler):
@@ -108,7 +114,8 @@ class InstructorReviewPage(BaseHandler):
         self.render_page("teach_review.html", view=view, course=course, **context)
 
     async def get(self, course_id: str) -> None:
-        await self.show(int(course_id))
+        submitted = self.get_argument("done", "") == "submitted"
+        await self.show(int(course_id), done=SUBMITTED if submitted else "")
 
     async def post(self, course_id: str) -> None:
         try:
@@ -125,7 +132,9 @@ class InstructorReviewPage(BaseHandler):
             self.set_status(error.status)
             await self.show(int(course_id), problem=error.message)
             return
-        await self.show(int(course_id), done="Submitted: an administrator will review it.")
+        self.redirect(
+            f"{self.settings_obj.service_prefix}/teach/courses/{course_id}/review?done=submitted"
+        )
 
 
 def default_handlers(prefix: str) -> list[tuple[str, type]]:
