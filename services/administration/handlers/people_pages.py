@@ -33,6 +33,17 @@ def _id(raw: str) -> int:
     return int(raw)
 
 
+PERSON_DONE = {
+    "suspend": lambda a: (
+        f"{a.username} is suspended: signed out everywhere, servers stopped, tokens revoked. "
+        "Nothing of theirs was deleted."
+    ),
+    "reactivate": lambda a: f"{a.username} can sign in again.",
+    "reset-password": lambda a: f"A link to choose a new password was sent to {a.email}.",
+    "role": lambda a: f"{a.username} is now {a.role.value.lower()}.",
+}
+
+
 class PeoplePage(AdminHandler):
     async def get(self) -> None:
         arg = self.get_argument
@@ -91,6 +102,9 @@ class PersonPage(AdminHandler):
             view = await people.person(session, account)
             history = await audit_log.history(session, "account", account.id)
         servers = await _servers(self.settings_obj, account.username)
+        code = context.pop("done_code", "")
+        if code in PERSON_DONE:
+            context["done"] = PERSON_DONE[code](account)
         self.render_page(
             "admin_person.html",
             view=view,
@@ -102,7 +116,7 @@ class PersonPage(AdminHandler):
         )
 
     async def get(self, account_id: str) -> None:
-        await self.show(_id(account_id))
+        await self.show(_id(account_id), done_code=self.get_argument("done", ""))
 
     async def post(self, account_id: str) -> None:
         action = self.get_body_argument("action", "")
@@ -120,7 +134,11 @@ class PersonPage(AdminHandler):
             self.set_status(error.status)
             await self.show(_id(account_id), problem=error.message)
             return
-        await self.show(_id(account_id), done=done)
+        log.info("Administration: %s", done)
+        # After a change, a page of its own: reloading it changes nothing again.
+        self.redirect(
+            f"{self.settings_obj.service_prefix}/admin/people/{_id(account_id)}?done={action}"
+        )
 
     async def _target(self, session: Any, account_id: int) -> tuple[Account, Account]:
         actor = await self.account(session)
