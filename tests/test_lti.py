@@ -26,15 +26,17 @@ from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
 from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
 from coursehub.services.models import (
     Account,
+    Assignment,
     CourseGrader,
     Enrollment,
     LtiIdentity,
+    LtiLineItem,
     LtiPlatform,
 )
 from tests.conftest import account_named
@@ -116,6 +118,12 @@ class KeySetServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
+                if url.path == "/lineitems":
+                    owner.check_bearer(self.headers.get("Authorization", ""))
+                    self.answer(
+                        owner.line_items, "application/vnd.ims.lis.v2.lineitemcontainer+json"
+                    )
+                    return
                 if url.path == "/auth" and owner.authorisation_page is not None:
                     query = {k: v[0] for k, v in parse_qs(url.query).items()}
                     body = owner.authorisation_page(query).encode()
@@ -130,12 +138,54 @@ class KeySetServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:  # the token endpoint and line items (AGS)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                path = urlsplit(self.path).path
+                if path == "/token":
+                    form = {k: v[0] for k, v in parse_qs(body).items()}
+                    self.answer(owner.issue_token(form), "application/json")
+                elif path == "/lineitems":
+                    owner.check_bearer(self.headers.get("Authorization", ""))
+                    item = json.loads(body)
+                    item["id"] = f"{owner.url}/lineitems/{len(owner.line_items) + 1}"
+                    owner.line_items.append(item)
+                    self.answer(item, "application/vnd.ims.lis.v2.lineitem+json")
+                else:
+                    self.send_error(404)
+
+            def answer(self, payload: Any, kind: str) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
+        self.line_items = []
+        self.tokens = set()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    # Assignment and Grade Services, the platform's side: a token for a client assertion
+    # signed with a key CourseHub publishes, and the line items made with it.
+    line_items: list[dict[str, Any]]
+    tool_jwks_url = ""
+    tokens: set[str]
+
+    def issue_token(self, form: dict[str, str]) -> dict[str, Any]:
+        assertion = form["client_assertion"]
+        key = jwt.PyJWKClient(self.tool_jwks_url).get_signing_key_from_jwt(assertion)
+        jwt.decode(assertion, key.key, algorithms=["RS256"], audience=f"{self.url}/token")
+        token = secrets.token_urlsafe(16)
+        self.tokens.add(token)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+
+    def check_bearer(self, header: str) -> None:
+        assert header.removeprefix("Bearer ") in self.tokens, "no valid access token"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -186,11 +236,19 @@ class Lms:
         return login.initiate_login(user_id)
 
     def launch_claims(
-        self, authorisation: dict[str, str], user_id: str, roles: list[str], **custom: str
+        self,
+        authorisation: dict[str, str],
+        user_id: str,
+        roles: list[str],
+        *,
+        ags: bool = False,
+        **custom: str,
     ) -> dict[str, Any]:
         """What lti1p3platform puts in a launch for this OIDC authorisation request."""
         launch = PeerLaunch(PeerRequest(authorisation), self.config)
         launch._registration = self.registration
+        if ags:
+            launch.set_ags(lineitems_url=f"{self.keys.url}/lineitems")
         launch.set_user_data(user_id, roles, full_name=f"Person {user_id}")
         launch.set_resource_link_claim("resource-1", title="Week 1")
         launch.set_launch_context_claim("context-1", context_title="Data Analysis 101")
@@ -225,10 +283,16 @@ def post_launch(browser: httpx.Client, lms: Lms, authorisation: dict[str, str], 
 
 
 def launch_as(
-    browser: httpx.Client, lms: Lms, user_id: str, roles: list[str], **custom: str
+    browser: httpx.Client,
+    lms: Lms,
+    user_id: str,
+    roles: list[str],
+    *,
+    ags: bool = False,
+    **custom: str,
 ) -> httpx.Response:
     authorisation = authorise(browser, lms, user_id)
-    claims = lms.launch_claims(authorisation, user_id, roles, **custom)
+    claims = lms.launch_claims(authorisation, user_id, roles, ags=ags, **custom)
     return post_launch(browser, lms, authorisation, lms.sign(claims))
 
 
@@ -473,3 +537,54 @@ def test_an_administrator_registers_platforms_and_rotates_the_published_keys(
     assert rotated.status_code == 200
     after = {key["kid"] for key in client.get(f"{platform.service_url}/lti/jwks").json()["keys"]}
     assert rotated.json()["kid"] in after and {key["kid"] for key in before} <= after
+
+
+def test_an_assignment_gets_one_line_item_on_the_lms_across_relaunches_and_lost_replies(
+    platform, registered, browser_client, db
+):
+    lms, course, instructor = registered
+    lms.keys.tool_jwks_url = f"{platform.service_url}/lti/jwks"
+    with db() as session:
+        assignment = Assignment(
+            course_id=course.id,
+            title="Weather checks",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=7,
+            created_by_id=instructor.id,
+        )
+        session.add(assignment)
+        session.commit()
+    resource = f"coursehub-assignment-{assignment.id}"
+
+    def on_the_lms() -> list[dict[str, Any]]:
+        return [item for item in lms.keys.line_items if item.get("resourceId") == resource]
+
+    page = launch_as(
+        browser_client, lms, "teacher-ags", INSTRUCTOR, ags=True, assignment=str(assignment.id)
+    )
+    assert page.url.path.endswith(f"/assignments/{assignment.id}")
+    [item] = on_the_lms()
+    assert item["label"] == "Weather checks" and item["scoreMaximum"] == 7
+    assert item["tag"] == "coursehub"
+    # A learner's launch, then another launch: the line item is CourseHub's already.
+    with httpx.Client(timeout=30) as learner:
+        launch_as(learner, lms, "learner-ags", LEARNER, ags=True, assignment=str(assignment.id))
+    launch_as(
+        browser_client, lms, "teacher-ags", INSTRUCTOR, ags=True, assignment=str(assignment.id)
+    )
+    assert len(on_the_lms()) == 1
+    # CourseHub lost its record (a reply that never arrived): the platform's is found again.
+    with db() as session:
+        session.execute(delete(LtiLineItem).where(LtiLineItem.assignment_id == assignment.id))
+        session.commit()
+    launch_as(
+        browser_client, lms, "teacher-ags", INSTRUCTOR, ags=True, assignment=str(assignment.id)
+    )
+    assert len(on_the_lms()) == 1
+    with db() as session:
+        [kept] = session.scalars(
+            select(LtiLineItem).where(LtiLineItem.assignment_id == assignment.id)
+        ).all()
+        assert kept.lineitem_url == item["id"]

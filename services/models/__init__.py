@@ -71,7 +71,13 @@ from coursehub.services.models.grading import (
     ScoreOverride,
 )
 from coursehub.services.models.learning import LessonProgress, Note
-from coursehub.services.models.lti import LtiIdentity, LtiPlatform, LtiToolKey
+from coursehub.services.models.lti import (
+    LtiContext,
+    LtiIdentity,
+    LtiLineItem,
+    LtiPlatform,
+    LtiToolKey,
+)
 from coursehub.services.models.messages import Conversation, DirectMessage
 from coursehub.services.models.notebook_runs import (
     AssignmentSourceCheck,
@@ -166,7 +172,9 @@ __all__ = [
     "LessonRollup",
     "LessonVersion",
     "LoginThrottle",
+    "LtiContext",
     "LtiIdentity",
+    "LtiLineItem",
     "LtiPlatform",
     "LtiToolKey",
     "ManualScore",

@@ -62,3 +62,36 @@ class LtiIdentity(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     last_launch_at: Mapped[datetime | None]
+
+
+class LtiContext(Base):
+    """A course of the platform (its LTI context) that launched into a CourseHub course, with
+    the Assignment and Grade Services endpoint its last launch named."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    lineitems_url: Mapped[str | None] = mapped_column(String(2000))
+    ags_scopes: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LtiLineItem(Base):
+    """The platform's gradebook column of one CourseHub assignment in one LMS context: made
+    once, found again by its ``resourceId`` when CourseHub lost track of it."""
+
+    __tablename__ = "lti_line_items"
+    __table_args__ = (UniqueConstraint("lti_context_id", "assignment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lti_context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    lineitem_url: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -14,7 +14,7 @@ from tornado import web
 
 from coursehub.hub.constants import Role
 from coursehub.services.accounts import sign_in_tickets
-from coursehub.services.lti import launch, launch_people, platforms, tool_keys
+from coursehub.services.lti import launch, launch_people, line_items, platforms, tool_keys
 from coursehub.services.lti.platforms import LtiError, PlatformForm
 from coursehub.services.lti.pylti1p3_adapters import (
     CookieToSet,
@@ -22,7 +22,7 @@ from coursehub.services.lti.pylti1p3_adapters import (
     LtiRequest,
     PlatformSnapshot,
 )
-from coursehub.services.models import Course, LtiPlatform
+from coursehub.services.models import Assignment, Course, LtiContext, LtiPlatform
 from coursehub.services.web.base import BaseHandler
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,11 @@ class LaunchHandler(LtiHandler):
             if platform is None:
                 raise launch.refusal("this platform's registration was just deleted", 401)
             placed = await launch_people.place(session, platform, valid)
+            context = await line_items.remember_context(session, platform, placed.course, valid)
+            context_id = context.id if context is not None else None
             await session.commit()
+        if context_id is not None:
+            await self.ensure_line_item(snapshot.id, context_id, placed.course.id, valid)
         log.info(
             "LTI launch from %s: %s in %s (%s)",
             platform.issuer,
@@ -161,6 +165,27 @@ class LaunchHandler(LtiHandler):
         )
         next_url = f"{self.settings_obj.service_prefix}{placed.target}"
         self.redirect(f"{sign_in_tickets.WELCOME_PATH}?{urlencode({'next': next_url})}", status=303)
+
+    async def ensure_line_item(
+        self, platform_id: int, context_id: int, course_id: int, valid: launch.ValidLaunch
+    ) -> None:
+        """A launch into an assignment makes sure its line item exists on the platform."""
+        assignment_id = valid.custom.get("assignment", "").strip()
+        if not (assignment_id.isdigit() and len(assignment_id) < 10):
+            return
+        async with self.db() as session:
+            assignment = await session.get(Assignment, int(assignment_id))
+            context = await session.get(LtiContext, context_id)
+            platform = await session.get(LtiPlatform, platform_id)
+            if assignment is None or assignment.course_id != course_id:
+                return
+            if context is None or platform is None:
+                return
+            # The service token is signed with this key: platforms must find it published.
+            await tool_keys.signing_key(session)
+            await session.commit()
+            await line_items.ensure_line_item(session, platform, context, assignment)
+            await session.commit()
 
 
 class JwksHandler(LtiHandler):
