@@ -111,7 +111,9 @@ class NotificationStream(BaseHandler):
 
     def on_connection_close(self) -> None:
         self.closed = True
-        self.wake.set()
+        # The page may leave before the stream started (refused, or while its account is read).
+        if hasattr(self, "wake"):
+            self.wake.set()
 
     def _flushed(self, future: asyncio.Future[None]) -> None:
         if future.exception() is not None:
