@@ -34,13 +34,15 @@ from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.jobs import job_runs
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
+from coursehub.services.lti import lti_jobs
+from coursehub.services.lti.scores import PASSBACK_QUEUE
 from coursehub.services.notebook_runs import source_check_jobs
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notification_jobs
 from coursehub.services.notifications.notification_email import NOTIFICATION_QUEUE, mail_settings
+from coursehub.services.operations import backup_jobs
 from coursehub.services.privacy import export_jobs
 from coursehub.services.privacy.exports import PRIVACY_QUEUE
-from coursehub.services.operations import backup_jobs
 from coursehub.services.quizzes import quiz_jobs
 from coursehub.services.reports import report_jobs
 from coursehub.services.settings import data_dir_from_env
@@ -52,6 +54,7 @@ log = logging.getLogger("coursehub.worker")
 MAIN_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE, ANALYTICS_QUEUE, CERTIFICATE_QUEUE)
 MAIN_QUEUES += (PRIVACY_QUEUE,)  # data exports (privacy.export_jobs)
 MAIN_QUEUES += (backup_jobs.OPERATIONS_QUEUE,)  # scheduled backups (operations.backup_jobs)
+MAIN_QUEUES += (PASSBACK_QUEUE,)  # LTI grade passback (lti.lti_jobs)
 # ... and the queue of whole-notebook runs (reports, calculated-question variants), served by
 # a loop of its own (``NOTEBOOK_RUNS_AT_ONCE`` at a time) so a report that runs for minutes
 # never holds the slot a submission waits for.
@@ -93,6 +96,7 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
     host(app, source_check_jobs.tasks(context))
     host(app, variant_jobs.tasks(context))
     host(app, admin_report_jobs.tasks(context))
+    host(app, lti_jobs.tasks(context))
 
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:

@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -30,17 +31,23 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
+from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.lti import scores
 from coursehub.services.models import (
     Account,
     Assignment,
     CourseGrader,
     Enrollment,
+    Grade,
     LtiIdentity,
     LtiLineItem,
     LtiPlatform,
+    Submission,
+    SubmissionStatus,
 )
+from coursehub.services.settings import sqlalchemy_url
 from tests.conftest import account_named
-from tests.course_builder import make_course
+from tests.course_builder import make_course, run_async
 from tests.platform import xsrf_from
 
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
@@ -144,6 +151,12 @@ class KeySetServer:
                 if path == "/token":
                     form = {k: v[0] for k, v in parse_qs(body).items()}
                     self.answer(owner.issue_token(form), "application/json")
+                elif path.startswith("/lineitems/") and path.endswith("/scores"):
+                    owner.check_bearer(self.headers.get("Authorization", ""))
+                    owner.scores.append(
+                        {"lineitem": path.removesuffix("/scores"), **json.loads(body)}
+                    )
+                    self.answer({}, "application/json")
                 elif path == "/lineitems":
                     owner.check_bearer(self.headers.get("Authorization", ""))
                     item = json.loads(body)
@@ -165,6 +178,7 @@ class KeySetServer:
                 pass
 
         self.line_items = []
+        self.scores: list[dict[str, Any]] = []
         self.tokens = set()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -588,3 +602,103 @@ def test_an_assignment_gets_one_line_item_on_the_lms_across_relaunches_and_lost_
             select(LtiLineItem).where(LtiLineItem.assignment_id == assignment.id)
         ).all()
         assert kept.lineitem_url == item["id"]
+
+
+async def _sync_now(database_url: str, course_id: int) -> int:
+    engine = make_engine(sqlalchemy_url(database_url), pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            queued = await scores.sync_course(session, course_id)
+            await session.commit()
+            return queued
+    finally:
+        await engine.dispose()
+
+
+def sync_now(database_url: str, course_id: int) -> int:
+    """What the passback sweep does for a course: how many scores it queued."""
+    return run_async(_sync_now(database_url, course_id))
+
+
+def wait_for_scores(lms: Lms, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 120
+    while len(lms.keys.scores) < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return list(lms.keys.scores)
+
+
+def test_a_released_grade_reaches_the_lms_gradebook_once_per_change(
+    platform, registered, browser_client, db, signed_in, database_url
+):
+    lms, course, instructor = registered
+    lms.keys.tool_jwks_url = f"{platform.service_url}/lti/jwks"
+    lms.keys.scores.clear()
+    with db() as session:
+        assignment = Assignment(
+            course_id=course.id,
+            title="Rainfall",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=7,
+            created_by_id=instructor.id,
+            released_at=datetime.now(UTC) - timedelta(days=1),
+        )
+        session.add(assignment)
+        session.commit()
+    launch_as(browser_client, lms, "learner-pass", LEARNER, ags=True, assignment=str(assignment.id))
+    [identity] = [i for i in identities(db, lms) if i.subject == "learner-pass"]
+    with db() as session:
+        submission = Submission(
+            assignment_id=assignment.id,
+            account_id=identity.account_id,
+            attempt=1,
+            sha256="0" * 64,
+            notebook=b"{}",
+            size=2,
+            status=SubmissionStatus.GRADED,
+        )
+        session.add(submission)
+        session.flush()
+        grade = Grade(
+            submission_id=submission.id,
+            outcome="graded",
+            cells=[{"grade_id": "rain", "kind": "autograded", "score": 5, "max_points": 7}],
+            score=5,
+            max_score=7,
+            final_score=5,
+            needs_manual=False,
+        )
+        session.add(grade)
+        session.commit()
+    # Staff send grades now: the job queue posts the score once.
+    staff = signed_in(instructor)
+    page = staff.get(f"{platform.service_url}/courses/{course.slug}")
+    headers = {"X-XSRFToken": xsrf_from(page)}
+    passback = f"{platform.service_url}/api/lti/courses/{course.slug}/passback"
+    assert staff.post(passback, headers=headers).status_code == 202
+    [score] = wait_for_scores(lms, 1)
+    assert score["scoreGiven"] == 5 and score["scoreMaximum"] == 7
+    assert score["userId"] == "learner-pass" and score["gradingProgress"] == "FullyGraded"
+    assert score["lineitem"] == urlsplit(lms.keys.line_items[-1]["id"]).path
+    # Nothing changed: nothing more to send.
+    assert sync_now(database_url, course.id) == 0
+    # A regrade: the new score, once.
+    with db() as session:
+        regraded = session.get_one(Grade, grade.id)
+        regraded.cells = [{"grade_id": "rain", "kind": "autograded", "score": 6, "max_points": 7}]
+        regraded.score = regraded.final_score = 6
+        session.commit()
+    assert sync_now(database_url, course.id) == 1
+    assert sync_now(database_url, course.id) == 0
+    assert [s["scoreGiven"] for s in wait_for_scores(lms, 2)] == [5, 6]
+    # The log staff see; "resend" sends one again.
+    log = staff.get(passback).json()["posts"]
+    assert [(p["score_given"], p["state"]) for p in log] == [(6, "sent"), (5, "sent")]
+    assert (
+        staff.post(
+            f"{platform.service_url}/api/lti/score-posts/{log[0]['id']}/resend", headers=headers
+        ).status_code
+        == 202
+    )
+    assert [s["scoreGiven"] for s in wait_for_scores(lms, 3)] == [5, 6, 6]

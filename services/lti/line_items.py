@@ -71,13 +71,11 @@ async def remember_context(
     return await session.get(LtiContext, row_id, populate_existing=True)
 
 
-def _find_or_create(
-    platform: PlatformSnapshot,
-    signing_key_pem: str,
-    context: dict[str, Any],
-    item: dict[str, Any],
-) -> str:
-    """The platform's line item for ``item`` (found by resourceId, else made): its URL."""
+def ags_service(
+    platform: PlatformSnapshot, signing_key_pem: str, context: dict[str, Any]
+) -> AssignmentsGradesService:
+    """pylti1p3's AGS client for ``context`` (scopes, lineitems URL), signing its service
+    token requests with CourseHub's key (named by the kid the JWKS publishes)."""
     config = DatabaseToolConf([platform], signing_key_pem)
     registration = config.find_registration_by_params(platform.issuer, platform.client_id)
     private = serialization.load_pem_private_key(signing_key_pem.encode(), password=None)
@@ -86,10 +84,20 @@ def _find_or_create(
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    service = AssignmentsGradesService(
+    return AssignmentsGradesService(
         ServiceConnector(registration),
         {"scope": context["scopes"], "lineitems": context["lineitems_url"]},
     )
+
+
+def _find_or_create(
+    platform: PlatformSnapshot,
+    signing_key_pem: str,
+    context: dict[str, Any],
+    item: dict[str, Any],
+) -> str:
+    """The platform's line item for ``item`` (found by resourceId, else made): its URL."""
+    service = ags_service(platform, signing_key_pem, context)
     found = service.find_or_create_lineitem(LineItem(item), find_by="resource_id")
     line_item_url = found.get_id()
     if not line_item_url:

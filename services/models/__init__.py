@@ -76,6 +76,7 @@ from coursehub.services.models.lti import (
     LtiIdentity,
     LtiLineItem,
     LtiPlatform,
+    LtiScorePost,
     LtiToolKey,
 )
 from coursehub.services.models.messages import Conversation, DirectMessage
@@ -176,6 +177,7 @@ __all__ = [
     "LtiIdentity",
     "LtiLineItem",
     "LtiPlatform",
+    "LtiScorePost",
     "LtiToolKey",
     "ManualScore",
     "Module",

@@ -95,3 +95,23 @@ class LtiLineItem(Base):
     )
     lineitem_url: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LtiScorePost(Base):
+    """One score sent (or being sent) to a line item for one person: the passback log. A new
+    row only when the released final score changed since the last one."""
+
+    __tablename__ = "lti_score_posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_item_id: Mapped[int] = mapped_column(
+        ForeignKey("lti_line_items.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    score_given: Mapped[float]
+    score_maximum: Mapped[float]
+    state: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sent, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    sent_at: Mapped[datetime | None]

@@ -10,11 +10,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from redis.exceptions import RedisError
+from sqlalchemy import select
 from tornado import web
 
 from coursehub.hub.constants import Role
 from coursehub.services.accounts import sign_in_tickets
-from coursehub.services.lti import launch, launch_people, line_items, platforms, tool_keys
+from coursehub.services.courses import enrollment
+from coursehub.services.jobs.queue import defer
+from coursehub.services.lti import launch, launch_people, line_items, platforms, scores, tool_keys
 from coursehub.services.lti.platforms import LtiError, PlatformForm
 from coursehub.services.lti.pylti1p3_adapters import (
     CookieToSet,
@@ -22,7 +25,15 @@ from coursehub.services.lti.pylti1p3_adapters import (
     LtiRequest,
     PlatformSnapshot,
 )
-from coursehub.services.models import Assignment, Course, LtiContext, LtiPlatform
+from coursehub.services.models import (
+    Account,
+    Assignment,
+    Course,
+    LtiContext,
+    LtiLineItem,
+    LtiPlatform,
+    LtiScorePost,
+)
 from coursehub.services.web.base import BaseHandler
 
 log = logging.getLogger(__name__)
@@ -139,6 +150,14 @@ class LaunchHandler(LtiHandler):
             placed = await launch_people.place(session, platform, valid)
             context = await line_items.remember_context(session, platform, placed.course, valid)
             context_id = context.id if context is not None else None
+            if context is not None and context.lineitems_url:
+                # Scores already released reach the LMS without waiting for the next sweep.
+                await defer(
+                    session,
+                    scores.SYNC_TASK,
+                    scores.PASSBACK_QUEUE,
+                    passback_course=placed.course.id,
+                )
             await session.commit()
         if context_id is not None:
             await self.ensure_line_item(snapshot.id, context_id, placed.course.id, valid)
@@ -298,6 +317,81 @@ class KeyRotationAPI(AdminLtiHandler):
             return await tool_keys.published_jwks(session)
 
 
+class PassbackAPI(LtiHandler):
+    """``GET|POST /api/lti/courses/<slug>/passback``: the course's passback log (newest first),
+    and *Send grades now* (queues the sync at once) for its staff."""
+
+    async def course_for_staff(self, session: Any, slug: str) -> Course:
+        account = await self.account(session)
+        course = await enrollment.course_by_slug(session, slug)
+        if course is None or not enrollment.is_staff_of(account, course):
+            raise LtiError("There is no course of yours at this address.", 404)
+        return course
+
+    async def get(self, slug: str) -> None:
+        async with self.db(read_only=True) as session:
+            course = await self.course_for_staff(session, slug)
+            rows = (
+                await session.execute(
+                    select(LtiScorePost, Account.username, Assignment.title)
+                    .join(LtiLineItem, LtiLineItem.id == LtiScorePost.line_item_id)
+                    .join(LtiContext, LtiContext.id == LtiLineItem.lti_context_id)
+                    .join(Account, Account.id == LtiScorePost.account_id)
+                    .join(Assignment, Assignment.id == LtiLineItem.assignment_id)
+                    .where(LtiContext.course_id == course.id)
+                    .order_by(LtiScorePost.id.desc())
+                    .limit(500)
+                )
+            ).all()
+        self.write_json({"posts": [_post_json(*row) for row in rows]})
+
+    async def post(self, slug: str) -> None:
+        async with self.db() as session:
+            course = await self.course_for_staff(session, slug)
+            await defer(session, scores.SYNC_TASK, scores.PASSBACK_QUEUE, passback_course=course.id)
+            await session.commit()
+        self.write_json({"queued": True}, 202)
+
+
+class ResendAPI(LtiHandler):
+    """``POST /api/lti/score-posts/<id>/resend``: send one logged score again (its staff)."""
+
+    async def post(self, post_id: str) -> None:
+        async with self.db() as session:
+            account = await self.account(session)
+            found = (
+                await session.execute(
+                    select(LtiScorePost, Course)
+                    .join(LtiLineItem, LtiLineItem.id == LtiScorePost.line_item_id)
+                    .join(LtiContext, LtiContext.id == LtiLineItem.lti_context_id)
+                    .join(Course, Course.id == LtiContext.course_id)
+                    .where(LtiScorePost.id == int(post_id))
+                )
+            ).first()
+            if found is None or not enrollment.is_staff_of(account, found[1]):
+                raise LtiError("There is no such score in your courses' passback logs.", 404)
+            post = found[0]
+            post.state = "queued"
+            await defer(session, scores.POST_TASK, scores.PASSBACK_QUEUE, score_post=post.id)
+            await session.commit()
+        self.write_json({"queued": True}, 202)
+
+
+def _post_json(post: LtiScorePost, username: str, title: str) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "username": username,
+        "assignment": title,
+        "score_given": post.score_given,
+        "score_maximum": post.score_maximum,
+        "state": post.state,
+        "attempts": post.attempts,
+        "last_error": post.last_error,
+        "created_at": post.created_at,
+        "sent_at": post.sent_at,
+    }
+
+
 def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
     return [
         (rf"{prefix}/lti/login", LoginInitiation),
@@ -307,4 +401,6 @@ def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"{prefix}/api/lti/platforms", PlatformsAPI),
         (rf"{prefix}/api/lti/platforms/(\d+)", PlatformAPI),
         (rf"{prefix}/api/lti/keys/rotate", KeyRotationAPI),
+        (rf"{prefix}/api/lti/courses/([a-z0-9][a-z0-9-]{{0,119}})/passback", PassbackAPI),
+        (rf"{prefix}/api/lti/score-posts/(\d+)/resend", ResendAPI),
     ]
