@@ -31,6 +31,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
+from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.lti import scores
 from coursehub.services.models import (
@@ -46,7 +47,7 @@ from coursehub.services.models import (
     SubmissionStatus,
 )
 from coursehub.services.settings import sqlalchemy_url
-from tests.conftest import account_named
+from tests.conftest import PASSWORD, account_named
 from tests.course_builder import make_course, run_async
 from tests.platform import xsrf_from
 
@@ -702,3 +703,27 @@ def test_a_released_grade_reaches_the_lms_gradebook_once_per_change(
         == 202
     )
     assert [s["scoreGiven"] for s in wait_for_scores(lms, 3)] == [5, 6, 6]
+    # The same from the staff's page: the log, and Resend on a row.
+    page = staff.get(f"{platform.service_url}/lti/courses/{course.slug}/passback")
+    assert page.status_code == 200 and "Rainfall" in page.text
+    assert page.text.count('class="passback"') == 2
+    resent = staff.post(
+        f"{platform.service_url}/lti/courses/{course.slug}/passback",
+        data={"resend": str(log[1]["id"]), "_xsrf": xsrf_from(page)},
+    )
+    assert resent.status_code == 200 and "sent again" in resent.text
+    assert [s["scoreGiven"] for s in wait_for_scores(lms, 4)] == [5, 6, 6, 5]
+    # Students have no passback log.
+    student = signed_in(session_account(db, identity.account_id))
+    assert student.get(passback).status_code == 404
+
+
+def session_account(db: Callable[[], Session], account_id: int) -> Account:
+    """A person who came in through the LMS, given a password to sign in with here."""
+    with db() as session:
+        account = session.get_one(Account, account_id)
+        account.password_hash = hash_password(PASSWORD)
+        if account.email is None:
+            account.email = f"{account.username}@lti.example"
+        session.commit()
+        return account

@@ -328,22 +328,26 @@ class PassbackAPI(LtiHandler):
             raise LtiError("There is no course of yours at this address.", 404)
         return course
 
+    async def passback_log(self, session: Any, course: Course) -> list[dict[str, Any]]:
+        rows = (
+            await session.execute(
+                select(LtiScorePost, Account.username, Assignment.title)
+                .join(LtiLineItem, LtiLineItem.id == LtiScorePost.line_item_id)
+                .join(LtiContext, LtiContext.id == LtiLineItem.lti_context_id)
+                .join(Account, Account.id == LtiScorePost.account_id)
+                .join(Assignment, Assignment.id == LtiLineItem.assignment_id)
+                .where(LtiContext.course_id == course.id)
+                .order_by(LtiScorePost.id.desc())
+                .limit(500)
+            )
+        ).all()
+        return [_post_json(*row) for row in rows]
+
     async def get(self, slug: str) -> None:
         async with self.db(read_only=True) as session:
             course = await self.course_for_staff(session, slug)
-            rows = (
-                await session.execute(
-                    select(LtiScorePost, Account.username, Assignment.title)
-                    .join(LtiLineItem, LtiLineItem.id == LtiScorePost.line_item_id)
-                    .join(LtiContext, LtiContext.id == LtiLineItem.lti_context_id)
-                    .join(Account, Account.id == LtiScorePost.account_id)
-                    .join(Assignment, Assignment.id == LtiLineItem.assignment_id)
-                    .where(LtiContext.course_id == course.id)
-                    .order_by(LtiScorePost.id.desc())
-                    .limit(500)
-                )
-            ).all()
-        self.write_json({"posts": [_post_json(*row) for row in rows]})
+            posts = await self.passback_log(session, course)
+        self.write_json({"posts": posts})
 
     async def post(self, slug: str) -> None:
         async with self.db() as session:
@@ -351,6 +355,46 @@ class PassbackAPI(LtiHandler):
             await defer(session, scores.SYNC_TASK, scores.PASSBACK_QUEUE, passback_course=course.id)
             await session.commit()
         self.write_json({"queued": True}, 202)
+
+
+class PassbackPage(PassbackAPI):
+    """``/lti/courses/<slug>/passback``: the passback log for staff, *Send grades now* and a
+    *Resend* per score."""
+
+    async def get(self, slug: str, notice: str = "") -> None:
+        async with self.db(read_only=True) as session:
+            course = await self.course_for_staff(session, slug)
+            posts = await self.passback_log(session, course)
+        self.render_page("lti_passback.html", course=course, posts=posts, notice=notice)
+
+    async def post(self, slug: str) -> None:
+        resend = self.get_body_argument("resend", "")
+        async with self.db() as session:
+            course = await self.course_for_staff(session, slug)
+            if resend.isdigit() and len(resend) < 10:
+                post = await _post_of_course(session, int(resend), course)
+                post.state = "queued"
+                await defer(session, scores.POST_TASK, scores.PASSBACK_QUEUE, score_post=post.id)
+                notice = "The score is being sent again."
+            else:
+                await defer(
+                    session, scores.SYNC_TASK, scores.PASSBACK_QUEUE, passback_course=course.id
+                )
+                notice = "Changed grades are being sent to the LMS."
+            await session.commit()
+        await self.get(slug, notice)
+
+
+async def _post_of_course(session: Any, post_id: int, course: Course) -> LtiScorePost:
+    post = await session.scalar(
+        select(LtiScorePost)
+        .join(LtiLineItem, LtiLineItem.id == LtiScorePost.line_item_id)
+        .join(LtiContext, LtiContext.id == LtiLineItem.lti_context_id)
+        .where(LtiScorePost.id == post_id, LtiContext.course_id == course.id)
+    )
+    if post is None:
+        raise LtiError("There is no such score in this course's passback log.", 404)
+    return post
 
 
 class ResendAPI(LtiHandler):
@@ -403,4 +447,5 @@ def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"{prefix}/api/lti/keys/rotate", KeyRotationAPI),
         (rf"{prefix}/api/lti/courses/([a-z0-9][a-z0-9-]{{0,119}})/passback", PassbackAPI),
         (rf"{prefix}/api/lti/score-posts/(\d+)/resend", ResendAPI),
+        (rf"{prefix}/lti/courses/([a-z0-9][a-z0-9-]{{0,119}})/passback", PassbackPage),
     ]
