@@ -56,6 +56,7 @@ from coursehub.services.models import (
     Quiz,
     utcnow,
 )
+from coursehub.services.notebook_runs import source_check_records
 from coursehub.services.quizzes import quiz_notebooks, quizzes
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "course_content"
@@ -247,6 +248,7 @@ async def seed_assignment(
             await assignments.replace_source(
                 session, assignment, data, max_bytes=limit, files=files, hidden=hidden
             )
+            await source_check_records.queue_check(session, assignment)
         return assignment
     lesson = await assessment_lesson(
         session, course, listed["module"], title, LessonKind.ASSIGNMENT
@@ -268,6 +270,8 @@ async def seed_assignment(
     if listed.get("max_attempts"):
         fields["max_attempts"] = listed["max_attempts"]
     await assignments.update_settings(session, assignment, fields)
+    # checked as an upload is: the solution passes its tests, the released version fails
+    await source_check_records.queue_check(session, assignment)
     return assignment
 
 

@@ -32,6 +32,7 @@ from coursehub.services.assessment.nbgrader_gradebook import read_gradebook
 from coursehub.services.models import (
     Account,
     Assignment,
+    AssignmentSourceCheck,
     Enrollment,
     Grade,
     Submission,
@@ -450,3 +451,21 @@ def test_the_gradebook_reader_leaves_nbgrader_files_alone(nbgrader_course: Nbgra
     assert book.due_dates["ps1"] == DUE
     assert book.students[nbgrader_course.alice].name == "Alice Liddell"
     assert book.timestamps[("ps1", nbgrader_course.bob)] == SUBMITTED_AT
+
+
+def test_each_imported_assignment_is_checked_as_an_upload_is(
+    imported: Imported, db: Callable[[], Session]
+) -> None:
+    """The solution must pass every test cell and the released version fail the autograded
+    ones: the import queues the same source check as an instructor's upload."""
+    found = rows(db, imported.course, []).assignments
+    with db() as session:
+        checks = session.scalars(
+            select(AssignmentSourceCheck).where(
+                AssignmentSourceCheck.assignment_id.in_([a.id for a in found.values()])
+            )
+        ).all()
+    by_assignment = {c.assignment_id: c for c in checks}
+    assert set(by_assignment) == {a.id for a in found.values()}
+    for assignment in found.values():
+        assert by_assignment[assignment.id].source_sha256 == assignment.source_sha256

@@ -62,6 +62,7 @@ from coursehub.services.models import (
     Submission,
     SubmissionStatus,
 )
+from coursehub.services.notebook_runs import source_check_records
 from coursehub.services.settings import data_dir_from_env, megabytes
 
 # JupyterHub user names as CourseHub keeps them (lower case, no spaces or slashes).
@@ -235,6 +236,8 @@ async def _import_assignment(
         )
         fields = {"due_at": due_at.isoformat()} if due_at else {}
         await assignments.update_settings(session, found, fields)
+        # checked as an upload is: the solution passes its tests, the released version fails
+        await source_check_records.queue_check(session, found)
         summary.assignments_made.append(source.title)
     else:
         summary.assignments_kept.append(source.title)
