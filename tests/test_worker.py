@@ -4,12 +4,14 @@ App, under the names already queued jobs carry, with the scheduled ones schedule
 from __future__ import annotations
 
 from coursehub.services import worker
+from coursehub.services.administration import admin_reports
 from coursehub.services.analytics import analytics_jobs
 from coursehub.services.analytics.rollups import ANALYTICS_QUEUE, REFRESH_TASK
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
 from coursehub.services.certificates import issuing as certificate_issuing
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
+from coursehub.services.lti import scores as lti_scores
 from coursehub.services.notebook_runs import source_check_records
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notification_jobs
@@ -45,6 +47,10 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         certificate_issuing.RELEASE_TASK: certificate_issuing.CERTIFICATE_QUEUE,
         backup_jobs.BACKUP_TASK: backup_jobs.OPERATIONS_QUEUE,
         privacy_exports.BUILD_TASK: privacy_exports.PRIVACY_QUEUE,
+        admin_reports.EXPORT_TASK: ANALYTICS_QUEUE,
+        lti_scores.SYNC_TASK: lti_scores.PASSBACK_QUEUE,
+        lti_scores.POST_TASK: lti_scores.PASSBACK_QUEUE,
+        "lti_sync_every_course": lti_scores.PASSBACK_QUEUE,
     }
     assert all(app.tasks[name].blueprint is app for name in queues)
     assert set(worker.WORKER_QUEUES) == set(queues.values())
@@ -58,4 +64,5 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         notification_jobs.SCAN_TASK,
         analytics_jobs.SCAN_TASK,
         report_notebooks.SCHEDULED_TASK,
+        "lti_sync_every_course",
     }
