@@ -104,6 +104,7 @@ class StudentProgress:
     completed_at: datetime | None
     last_active_at: datetime | None
     lessons_completed: int
+    group_name: str | None = None
 
     def as_json(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -130,6 +131,7 @@ async def course_students(session: AsyncSession, course_id: int) -> list[Student
             Enrollment.completed_at,
             Enrollment.last_active_at,
             func.coalesce(done.c.lessons, 0),
+            Enrollment.group_name,
         )
         .join(Account, Account.id == Enrollment.account_id)
         .outerjoin(done, done.c.account_id == Enrollment.account_id)

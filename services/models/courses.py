@@ -165,7 +165,10 @@ class Upload(Base):
 
 class Enrollment(Base):
     __tablename__ = "enrollments"
-    __table_args__ = (UniqueConstraint("account_id", "course_id"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "course_id"),
+        Index("ix_enrollments_course_id_group_name", "course_id", "group_name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -177,5 +180,7 @@ class Enrollment(Base):
         ForeignKey("lessons.id", ondelete="SET NULL")
     )
     last_active_at: Mapped[datetime | None]
+    # The group (section) the instructor put the student in; None: no group.
+    group_name: Mapped[str | None] = mapped_column(String(60))
 
     course: Mapped[Course] = relationship(lazy="joined")

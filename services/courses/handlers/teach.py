@@ -20,7 +20,7 @@ from coursehub.hub.constants import Role
 from coursehub.services.assessment import assignments
 from coursehub.services.content import uploads
 from coursehub.services.content.markdown import to_safe_html
-from coursehub.services.courses import authoring, categories, course_stats
+from coursehub.services.courses import authoring, categories, course_stats, groups
 from coursehub.services.courses.authoring import AuthoringError
 from coursehub.services.errors import Refusal
 from coursehub.services.models import (
@@ -297,7 +297,26 @@ class CourseStudentsPage(TeachPage):
             _, course = await self.editable(session, course_id)
             students = await course_stats.course_students(session, course.id)
             lessons = await course_stats.lesson_count(session, course.id)
-        self.render_page("teach_students.html", course=course, students=students, lessons=lessons)
+        self.render_page(
+            "teach_students.html",
+            course=course,
+            students=students,
+            lessons=lessons,
+            done=self.get_query_argument("done", ""),
+        )
+
+    async def post(self, course_id: str) -> None:
+        """Put one student in a group (blank: in none)."""
+        async with self.db() as session:
+            _, course = await self.editable(session, course_id)
+            await groups.set_group(
+                session,
+                course,
+                self.get_body_argument("username", ""),
+                self.get_body_argument("group", ""),
+            )
+            await session.commit()
+        self.go(f"/teach/courses/{course.id}/students", done="group")
 
 
 class ModulesPage(TeachPage):
