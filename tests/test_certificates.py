@@ -52,6 +52,7 @@ from coursehub.services.models import (
     Submission,
     utcnow,
 )
+from coursehub.services.models.audit import AuditEntry
 from coursehub.services.models.certificates import Certificate
 from coursehub.services.quizzes import quiz_grading
 from coursehub.services.quizzes.quiz_jobs import QuizGrader
@@ -233,13 +234,27 @@ async def test_an_uploaded_pdf_is_authentic_only_as_issued(db, sessions, make_ac
     assert not other.authentic and other.message == "This PDF is not a CourseHub certificate."
     assert not not_pdf.authentic and "not a PDF" in not_pdf.message
 
-    # Revoked with a reason: the same untouched PDF now says so.
+    # Revoked with a reason by the teacher: the same untouched PDF now says so, and the audit
+    # log keeps who revoked it and why.
     async with sessions() as session:
         row = await session.get(Certificate, certificate.id)
+        revoker = await session.get(Account, teacher.id)
         with pytest.raises(CertificateError, match="Say why"):
-            await issuing.revoke(session, row, "  ")
-        await issuing.revoke(session, row, "Plagiarised final project.")
+            await issuing.revoke(session, row, "  ", revoker)
+        await issuing.revoke(session, row, "Plagiarised final project.", revoker)
         await session.commit()
+    async with sessions() as session:
+        entries = (
+            await session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "certificate.revoke",
+                    AuditEntry.target_id == certificate.public_id,
+                )
+            )
+        ).all()
+    assert [(e.actor_id, e.reason, e.course_id) for e in entries] == [
+        (teacher.id, "Plagiarised final project.", course.id)
+    ]
     async with sessions() as session:
         revoked = await issuing.check_upload(session, pdf, keys)
         public = issuing.public_json(await issuing.by_public_id(session, certificate.public_id))

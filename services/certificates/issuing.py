@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from coursehub.hub.constants import SERVICE_PREFIX
+from coursehub.services.audit import audit_log
 from coursehub.services.certificates import certificate_rules, credentials
 from coursehub.services.certificates.certificate_pdf import (
     CertificateError,
@@ -223,7 +224,11 @@ async def make_documents(
     return certificate
 
 
-async def revoke(session: AsyncSession, certificate: Certificate, reason: str) -> None:
+async def revoke(
+    session: AsyncSession, certificate: Certificate, reason: str, actor: Account | None = None
+) -> None:
+    """Revoke with the reason the public page shows; kept in the audit log (``actor`` None:
+    CourseHub itself)."""
     reason = reason.strip()
     if not reason:
         raise CertificateError(
@@ -234,6 +239,16 @@ async def revoke(session: AsyncSession, certificate: Certificate, reason: str) -
     if certificate.revoked_at is not None:
         raise CertificateError("This certificate is already revoked.", 409)
     certificate.revoked_at, certificate.revoked_reason = utcnow(), reason
+    audit_log.record(
+        session,
+        actor,
+        "certificate.revoke",
+        ("certificate", certificate.public_id),
+        before={"revoked": False},
+        after={"revoked": True},
+        reason=reason,
+        course_id=certificate.course_id,
+    )
 
 
 async def keep_despite_grade(session: AsyncSession, certificate: Certificate) -> None:

@@ -407,7 +407,10 @@ class CertificateDecisionAPI(CertificateHandler):
             if decision == "revoke":
                 reason = body.get("reason")
                 await issuing.revoke(
-                    session, certificate, reason if isinstance(reason, str) else ""
+                    session,
+                    certificate,
+                    reason if isinstance(reason, str) else "",
+                    await self.account(session),
                 )
             else:
                 await issuing.keep_despite_grade(session, certificate)
@@ -507,7 +510,9 @@ class StaffPage(CertificateHandler):
                 if certificate is None or certificate.course_id != course.id:
                     raise web.HTTPError(404, NOT_FOUND)
                 if action == "revoke":
-                    await issuing.revoke(session, certificate, form.get("reason", ""))
+                    await issuing.revoke(
+                        session, certificate, form.get("reason", ""), await self.account(session)
+                    )
                 else:
                     await issuing.keep_despite_grade(session, certificate)
             else:
