@@ -25,7 +25,7 @@ from coursehub.services import structured_logs
 from coursehub.services.accounts import accounts
 from coursehub.services.content import api_json
 from coursehub.services.errors import Refusal, StorageFull, storage_full
-from coursehub.services.models import Account, Suspension
+from coursehub.services.models import Account, Profile, Suspension
 from coursehub.services.notifications import notifications
 from coursehub.services.settings import Settings
 from coursehub.services.site_settings.site_settings import SiteSettings
@@ -157,6 +157,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             self.current_user = None
             raise web.HTTPError(403, SUSPENDED)
         self._nav_role = account.role.value
+        if not self.is_api:
+            # Pages show times in the zone of the person's profile (base.html, api.js).
+            profile = await session.get(Profile, account.id)
+            self._time_zone = profile.time_zone if profile is not None else ""
         if self.min_role is not None and not account.role.at_least(self.min_role):
             audience = {
                 Role.INSTRUCTOR: "instructors and administrators",
@@ -199,6 +203,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             "hub_prefix": "/hub/",
             "user": self.current_user,
             "nav_role": getattr(self, "_nav_role", ""),
+            "time_zone": getattr(self, "_time_zone", ""),
             "xsrf_form_html": self.xsrf_form_html,
             "csp_nonce": self.csp_nonce,
             "site": getattr(self, "site", None) or SiteSettings(),

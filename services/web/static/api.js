@@ -27,12 +27,74 @@
     };
   }
 
-  // The one way a page shows a moment: in the reader's own time zone, as "7 Dec 2026, 14:05".
+  // The reader's time zone: the one in their profile (the base template writes it on <body>
+  // as data-time-zone when they have one), else the browser's.
+  function timeZone() {
+    const zone = document.body ? document.body.dataset.timeZone : "";
+    if (!zone) return undefined;
+    try {
+      new Intl.DateTimeFormat([], { timeZone: zone });
+      return zone;
+    } catch (ignored) {
+      return undefined; // a zone this browser does not know: its own is better than nothing
+    }
+  }
+
+  // The one way a page shows a moment: in the reader's time zone, as "7 Dec 2026, 14:05".
   // Times are stored and sent in UTC (RFC 3339); a value that is not a time is left as it is.
   function formatTime(value) {
+    return format(value, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  // The same for a day alone ("7 Dec 2026"), in the reader's time zone.
+  function formatDate(value) {
+    return format(value, { dateStyle: "medium" });
+  }
+
+  function format(value, style) {
     const moment = value instanceof Date ? value : new Date(value);
     if (Number.isNaN(moment.getTime())) return String(value);
-    return moment.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    return moment.toLocaleString([], Object.assign({ timeZone: timeZone() }, style));
+  }
+
+  // A moment's wall-clock fields in the reader's time zone, as numbers.
+  function wallClock(moment) {
+    const parts = {};
+    const format = new Intl.DateTimeFormat("en-US", {
+      timeZone: timeZone(), hourCycle: "h23", year: "numeric", month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    });
+    for (const part of format.formatToParts(moment)) parts[part.type] = Number(part.value);
+    return parts;
+  }
+
+  // An ISO moment as the value of a datetime-local input ("2026-12-07T14:05"), in the
+  // reader's time zone, so what a form shows agrees with what the page shows; "" if none.
+  function toZonedInput(iso) {
+    if (!iso) return "";
+    const moment = new Date(iso);
+    if (Number.isNaN(moment.getTime())) return "";
+    const p = wallClock(moment);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${p.year}-${pad(p.month)}-${pad(p.day)}T${pad(p.hour)}:${pad(p.minute)}`;
+  }
+
+  // A datetime-local input's value, read in the reader's time zone, as ISO 8601 in UTC
+  // (null when empty or not a time).
+  function fromZonedInput(value) {
+    const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+    if (!match) return null;
+    const [year, month, day, hour, minute] = match.slice(1).map(Number);
+    const asUtc = Date.UTC(year, month - 1, day, hour, minute);
+    // The zone's offset at that moment; asked twice, as the first guess may sit across a
+    // daylight-saving change.
+    const offsetAt = function (instant) {
+      const p = wallClock(new Date(instant));
+      return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - instant;
+    };
+    let instant = asUtc - offsetAt(asUtc);
+    instant = asUtc - offsetAt(instant);
+    return new Date(instant).toISOString();
   }
 
   // Every <time datetime="..."> on a page, written in the reader's time and this one format
@@ -50,6 +112,10 @@
   const CourseHub = (window.CourseHub = window.CourseHub || {});
   CourseHub.api = { jsonCaller: jsonCaller };
   CourseHub.formatTime = formatTime;
+  CourseHub.formatDate = formatDate;
+  CourseHub.timeZone = timeZone;
+  CourseHub.toZonedInput = toZonedInput;
+  CourseHub.fromZonedInput = fromZonedInput;
   CourseHub.localiseTimes = localiseTimes;
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { localiseTimes(); });

@@ -5,26 +5,15 @@
 (function () {
   "use strict";
 
-  function pad(number) {
-    return String(number).padStart(2, "0");
-  }
-
-  // An ISO date-time as the value of a datetime-local input, in the person's time zone.
+  // An ISO date-time as the value of a datetime-local input, in the person's time zone
+  // (their profile's, else the browser's: api.js).
   function toLocalInput(iso) {
-    if (!iso) return "";
-    const moment = new Date(iso);
-    if (Number.isNaN(moment.getTime())) return "";
-    return (
-      `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}` +
-      `T${pad(moment.getHours())}:${pad(moment.getMinutes())}`
-    );
+    return window.CourseHub.toZonedInput(iso);
   }
 
   // A datetime-local input's value (the person's time zone) as ISO 8601 in UTC, or null.
   function fromLocalInput(input) {
-    if (!input || !input.value) return null;
-    const moment = new Date(input.value);
-    return Number.isNaN(moment.getTime()) ? null : moment.toISOString();
+    return input ? window.CourseHub.fromZonedInput(input.value) : null;
   }
 
   // (Shown times are written in local time by api.js for every page.)

@@ -27,7 +27,7 @@
         parts.push(`grade ${grade} of the ${standing.min_grade} % needed`);
       }
       if (standing.not_before && !standing.date_met) {
-        parts.push(`issued from ${new Date(standing.not_before).toLocaleDateString()}`);
+        parts.push(`issued from ${window.CourseHub.formatDate(standing.not_before)}`);
       }
       line.textContent = parts.join("; ") + ".";
       line.hidden = false;

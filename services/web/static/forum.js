@@ -12,10 +12,7 @@
       const moment = new Date(node.getAttribute("datetime"));
       if (Number.isNaN(moment.getTime())) return;
       node.title = node.textContent;
-      node.textContent = moment.toLocaleString(undefined, {
-        dateStyle: "medium",
-        timeStyle: "short",
-      });
+      node.textContent = window.CourseHub.formatTime(moment); // api.js: the reader's zone
     });
   }
 

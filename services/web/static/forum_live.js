@@ -29,10 +29,7 @@
     meta.className = "small text-body-secondary mb-1";
     const when = new Date(announcement.created_at);
     const author = announcement.author ? announcement.author.name : "The course staff";
-    meta.textContent = `${author} · ${when.toLocaleString(undefined, {
-      dateStyle: "medium",
-      timeStyle: "short",
-    })}`;
+    meta.textContent = `${author} · ${window.CourseHub.formatTime(when)}`;
     const body = document.createElement("div");
     body.className = "small announcement-body";
     body.innerHTML = announcement.html; // sanitised by the server (services/content/markdown.py)

@@ -45,14 +45,10 @@
   }
 
   // -- settings ----------------------------------------------------------------------------------
-  function localInput(iso) {
-    if (!iso) { return ""; }
-    const moment = new Date(iso);
-    const shifted = new Date(moment.getTime() - moment.getTimezoneOffset() * 60000);
-    return shifted.toISOString().slice(0, 16);
-  }
+  // Dates in the person's time zone (their profile's, else the browser's: api.js).
+  function localInput(iso) { return window.CourseHub.toZonedInput(iso); }
 
-  function fromLocal(value) { return value ? new Date(value).toISOString() : null; }
+  function fromLocal(value) { return window.CourseHub.fromZonedInput(value); }
 
   function showSettings() {
     $("set_title").value = quiz.title;

@@ -13,7 +13,7 @@
   document.querySelectorAll("time[data-local-time]").forEach(function (node) {
     const moment = new Date(node.getAttribute("datetime"));
     if (!isNaN(moment)) {
-      node.textContent = moment.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      node.textContent = window.CourseHub.formatTime(moment); // api.js: the reader's zone
       node.title = node.getAttribute("datetime");
     }
   });
