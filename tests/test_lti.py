@@ -43,6 +43,7 @@ from coursehub.services.models import (
     LtiIdentity,
     LtiLineItem,
     LtiPlatform,
+    LtiScorePost,
     Submission,
     SubmissionStatus,
 )
@@ -727,3 +728,83 @@ def session_account(db: Callable[[], Session], account_id: int) -> Account:
             account.email = f"{account.username}@lti.example"
         session.commit()
         return account
+
+
+def test_an_override_and_a_release_reach_the_lms_at_once_without_the_sweep(
+    platform, registered, browser_client, db, signed_in
+):
+    lms, course, instructor = registered
+    lms.keys.tool_jwks_url = f"{platform.service_url}/lti/jwks"
+    lms.keys.scores.clear()
+    with db() as session:
+        assignment = Assignment(
+            course_id=course.id,
+            title="Wind speeds",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=10,
+            created_by_id=instructor.id,
+            released_at=datetime.now(UTC) - timedelta(days=1),
+        )
+        session.add(assignment)
+        session.commit()
+    launch_as(browser_client, lms, "learner-now", LEARNER, ags=True, assignment=str(assignment.id))
+    [identity] = [i for i in identities(db, lms) if i.subject == "learner-now"]
+    with db() as session:
+        submission = Submission(
+            assignment_id=assignment.id,
+            account_id=identity.account_id,
+            attempt=1,
+            sha256="0" * 64,
+            notebook=b"{}",
+            size=2,
+            status=SubmissionStatus.GRADED,
+        )
+        session.add(submission)
+        session.flush()
+        # The autograder's part is in; the written answer waits for a person.
+        session.add(
+            Grade(
+                submission_id=submission.id,
+                outcome="graded",
+                cells=[
+                    {"grade_id": "wind", "kind": "autograded", "score": 5, "max_points": 7},
+                    {"grade_id": "essay", "kind": "manual", "score": None, "max_points": 3},
+                ],
+                score=5,
+                max_score=10,
+                final_score=5,
+                needs_manual=True,
+            )
+        )
+        session.commit()
+    staff = signed_in(instructor)
+    headers = {"X-XSRFToken": xsrf_from(staff.get(f"{platform.service_url}/courses/{course.slug}"))}
+    api = f"{platform.service_url}/api/courses/{course.slug}/assignments/{assignment.id}"
+    overridden = staff.put(
+        f"{api}/submissions/{submission.id}/override",
+        json={"score": 8, "reason": "The written answer is good."},
+        headers=headers,
+    )
+    assert overridden.status_code == 200, overridden.text
+    # Released: the student's grade counts now, and the LMS gets it without any sweep.
+    released = staff.post(f"{api}/feedback-release", headers=headers)
+    assert released.status_code == 200, released.text
+    [score] = wait_for_scores(lms, 1)
+    assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (8, 10, "learner-now")
+    # A later override of the released grade follows on its own, once.
+    staff.put(
+        f"{api}/submissions/{submission.id}/override",
+        json={"score": 9, "reason": "Re-marked after a question."},
+        headers=headers,
+    )
+    assert [s["scoreGiven"] for s in wait_for_scores(lms, 2)] == [8, 9]
+    with db() as session:
+        posts = session.scalar(
+            select(func.count())
+            .select_from(LtiScorePost)
+            .join(LtiLineItem, LtiLineItem.id == LtiScorePost.line_item_id)
+            .where(LtiLineItem.assignment_id == assignment.id)
+        )
+    assert posts == 2

@@ -30,6 +30,7 @@ from coursehub.services.models import (
     Assignment,
     Grade,
     GradeChange,
+    LtiLineItem,
     ManualScore,
     ScoreOverride,
     Submission,
@@ -72,6 +73,23 @@ def totals(
 CERTIFICATE_RECHECK_TASK = "recheck_certificate_after_grade"
 CERTIFICATE_RELEASE_TASK = "recheck_certificates_after_release"
 CERTIFICATE_QUEUE = "certificates"
+# The LMS's gradebook follows too (the lti package sits above this one; the names are its own).
+LTI_PASSBACK_TASK = "lti_passback_after_grade"
+LTI_RELEASE_TASK = "lti_passback_after_release"
+LTI_QUEUE = "lti"
+
+
+async def defer_lti_passback(session: AsyncSession, assignment_id: int, **arguments: int) -> None:
+    """Queue the LMS passback of a changed grade (``graded_submission``) or a release
+    (``released_assignment``) in the caller's transaction, when the assignment has a line item
+    in an LMS (an LTI launch made one); otherwise nothing."""
+    linked = await session.scalar(
+        select(LtiLineItem.id).where(LtiLineItem.assignment_id == assignment_id).limit(1)
+    )
+    if linked is None:
+        return
+    task = LTI_PASSBACK_TASK if "graded_submission" in arguments else LTI_RELEASE_TASK
+    await defer(session, task, LTI_QUEUE, **arguments)
 
 
 async def recompute_grade(session: AsyncSession, submission_id: int) -> Grade | None:
@@ -99,6 +117,11 @@ async def recompute_grade(session: AsyncSession, submission_id: int) -> Grade | 
     await defer(
         session, CERTIFICATE_RECHECK_TASK, CERTIFICATE_QUEUE, graded_submission=submission_id
     )
+    assignment_id = await session.scalar(
+        select(Submission.assignment_id).where(Submission.id == submission_id)
+    )
+    if assignment_id is not None:
+        await defer_lti_passback(session, assignment_id, graded_submission=submission_id)
     return grade
 
 

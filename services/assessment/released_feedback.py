@@ -27,6 +27,7 @@ from coursehub.services.assessment.assignments import apply_penalty
 from coursehub.services.assessment.manual_grading import (
     CERTIFICATE_QUEUE,
     CERTIFICATE_RELEASE_TASK,
+    defer_lti_passback,
 )
 from coursehub.services.content.markdown import to_safe_html
 from coursehub.services.jobs.queue import defer
@@ -89,6 +90,8 @@ async def release(
     await defer(
         session, CERTIFICATE_RELEASE_TASK, CERTIFICATE_QUEUE, released_assignment=assignment.id
     )
+    # ... and the LMS's gradebook, when the assignment has a line item there.
+    await defer_lti_passback(session, assignment.id, released_assignment=assignment.id)
     return now, notes
 
 

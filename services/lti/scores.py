@@ -36,10 +36,16 @@ from coursehub.services.models import (
 PASSBACK_QUEUE = "lti"
 SYNC_TASK = "lti_sync_course_scores"
 POST_TASK = "lti_post_score"
+# Deferred by assessment (by these names: it sits below this package) when a grade changes.
+AFTER_GRADE_TASK = "lti_passback_after_grade"
+AFTER_RELEASE_TASK = "lti_passback_after_release"
 
 
-async def sync_course(session: AsyncSession, course_id: int) -> int:
-    """Queue a passback for every changed released score in the course; how many."""
+async def sync_course(
+    session: AsyncSession, course_id: int, only_account: int | None = None
+) -> int:
+    """Queue a passback for every changed released score in the course (of ``only_account``
+    when given: a grade of theirs changed); how many."""
     course = await session.get(Course, course_id)
     if course is None:
         return 0
@@ -67,6 +73,8 @@ async def sync_course(session: AsyncSession, course_id: int) -> int:
         key = f"assignment-{item.assignment_id}"
         for row in book.students:
             cell = row.cells.get(key)
+            if only_account is not None and row.account_id != only_account:
+                continue
             if row.account_id not in people or cell is None:
                 continue
             if cell.final_score is None or cell.awaiting:
