@@ -29,9 +29,10 @@ from sqlalchemy import func, select, update
 
 from coursehub.hub.constants import Role
 from coursehub.services.analytics import course_analytics, platform_analytics, rollups
-from coursehub.services.analytics.filters import module_from, period_from
+from coursehub.services.analytics.filters import group_from, module_from, period_from
 from coursehub.services.analytics.student_progress import my_progress
 from coursehub.services.analytics.tables import Table, as_csv
+from coursehub.services.courses import groups
 from coursehub.services.errors import Refusal
 from coursehub.services.learning import progress
 from coursehub.services.learning.progress import ProgressError
@@ -479,3 +480,73 @@ async def test_video_coverage_counts_the_parts_played_and_played_again(db, make_
             )
         )
     assert views == [1] * 5 + [2] * 5 + [0] * 10
+
+
+async def test_each_group_sees_its_own_funnel_grades_days_and_students_at_risk(
+    course_story, sessions
+):
+    """Ann and Ben are in group Monday, Cy in group Tuesday, Dee in none (set as the
+    instructor sets them on the students page). Monday, by hand: the first lesson started and
+    completed by both (600 s and 300 s: median 7.5 min), the second started by both and
+    completed by Ann (300 s and 60 s: median 3 min), the video by Ann; best grades 100 % and
+    0 %; Ben at risk (failing); today 2 active, 4 lessons completed, Ann's course completion;
+    4 attempts. Tuesday: Cy opened the first lesson (30 s), best grade 50 %, 1 attempt."""
+    course, now = course_story["course"], course_story["now"]
+    ann, ben, cy, dee = course_story["students"]
+    async with sessions() as session:
+        assert await groups.set_group(session, course, ann.username, " Monday ") == "Monday"
+        await groups.set_group(session, course, ben.username, "Monday")
+        await groups.set_group(session, course, cy.username, "Tuesday")
+        assert await groups.set_group(session, course, dee.username, "   ") is None
+        with pytest.raises(Refusal, match="60 characters"):
+            await groups.set_group(session, course, cy.username, "x" * 61)
+        with pytest.raises(Refusal, match="not enrolled"):
+            await groups.set_group(session, course, "nobody-at-all", "Monday")
+        await session.commit()
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+        period = period_from(None, None, now.date())
+        every = await course_analytics.course_analytics(session, course, period, None)
+        monday = await course_analytics.course_analytics(
+            session, course, period, None, group="Monday"
+        )
+        tuesday = await course_analytics.course_analytics(
+            session, course, period, None, group="Tuesday"
+        )
+    assert every.groups == ["Monday", "Tuesday"]
+    assert every.tables["funnel"].rows[0][3:5] == [3, 2]  # the whole course as before
+
+    # started, completed, completion %, median minutes, total hours; no video columns
+    assert [row[3:9] for row in monday.tables["funnel"].rows] == [
+        [2, 2, 100.0, 7.5, 0.25, ""],
+        [2, 1, 50.0, 3.0, 0.1, ""],
+        [1, 1, 100.0, 2.0, round(120 / 3600, 2), ""],
+    ]
+    assert [row[3:8] for row in tuesday.tables["funnel"].rows] == [
+        [1, 0, 0.0, 0.5, 0.01],
+        [0, 0, None, None, 0],
+        [0, 0, None, None, 0],
+    ]
+    (grades,) = monday.tables["grades"].rows
+    assert grades[2:] == [2, 50.0, 50.0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    (grades,) = tuesday.tables["grades"].rows
+    assert grades[2:] == [1, 50.0, 50.0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+
+    assert [p["username"] for p in monday.at_risk] == [ben.username]
+    assert tuesday.at_risk == []
+    s = monday.summary
+    assert (s.students, s.completed, s.active_7_days, s.at_risk) == (2, 1, 2, 1)
+    assert s.median_progress == pytest.approx(2 / 3)
+    s = tuesday.summary
+    assert (s.students, s.completed, s.active_7_days, s.at_risk) == (1, 0, 1, 0)
+
+    for found, today_figures, attempts in ((monday, [2, 2, 4, 1], 4), (tuesday, [1, 1, 0, 0], 1)):
+        today = {row[0]: row for row in found.tables["days"].rows}[now.date()]
+        assert today[1:5] == today_figures
+        assert sum(row[5] for row in found.tables["days"].rows) == attempts
+    assert "(group Monday)" in monday.tables["funnel"].caption
+
+    assert group_from("Tuesday", every.groups) == "Tuesday"
+    assert group_from("", every.groups) is None
+    with pytest.raises(Refusal, match="no such group"):
+        group_from("Wednesday", every.groups)

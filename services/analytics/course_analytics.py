@@ -8,21 +8,25 @@ answers as fast as one of 100.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.analytics.filters import Period
 from coursehub.services.analytics.tables import Table
+from coursehub.services.courses.groups import course_groups
 from coursehub.services.courses.membership import membership
 from coursehub.services.errors import Refusal
-from coursehub.services.models import Account, Assignment, Course, Lesson, Module
+from coursehub.services.models import Account, Assignment, Course, Enrollment, Lesson, Module
 from coursehub.services.models.analytics import (
     AnalyticsSetting,
     AutogradedCellRollup,
     CourseDay,
     CourseRollup,
+    GroupDay,
+    GroupItemRollup,
+    GroupLessonRollup,
     ItemRollup,
     LessonRollup,
     StudentRollup,
@@ -45,6 +49,8 @@ class CourseAnalytics:
     modules: list[Module]
     module_id: int | None
     show_class_median: bool
+    group: str | None = None  # the group (section) the figures are counted in; None: all
+    groups: list[str] = field(default_factory=list)  # the course's groups, for the filter
     inactive_days: int = 14
     time_zone: str = "UTC"  # the zone the days are counted in
     days_pending: bool = False  # the viewer's zone has no days yet: shown in UTC till refreshed
@@ -81,9 +87,11 @@ async def course_analytics(
     period: Period,
     module_id: int | None,
     time_zone: str = "UTC",
+    group: str | None = None,
 ) -> CourseAnalytics:
     """The course's figures; days in ``time_zone`` (the viewer's) when the last refresh
-    counted them there, else in UTC with ``days_pending`` set."""
+    counted them there, else in UTC with ``days_pending`` set. With ``group``, every figure
+    but the test cells' is counted among that group's students only."""
     modules = list(
         await session.scalars(
             select(Module).where(Module.course_id == course.id).order_by(Module.position, Module.id)
@@ -95,6 +103,8 @@ async def course_analytics(
         summary=await session.get(CourseRollup, course.id),
         modules=modules,
         module_id=module_id,
+        group=group,
+        groups=await course_groups(session, course.id),
         show_class_median=bool(setting and setting.show_class_median),
         inactive_days=setting.inactive_days if setting else 14,
     )
@@ -108,32 +118,37 @@ async def course_analytics(
             found.days_pending = True
         else:
             found.time_zone = time_zone
+    if group is not None:
+        found.summary = await _group_summary(session, found.summary, group)
     for table in (
-        await _days(session, course.id, period, found.time_zone),
-        await _funnel(session, course.id, module_id),
-        await _items(session, course.id),
-        await _test_cells(session, course.id),
+        await _days(session, course.id, period, found.time_zone, group),
+        await _funnel(session, course.id, module_id, group),
+        await _items(session, course.id, group),
+        await _test_cells(session, course.id, group),
     ):
         found.tables[table.name] = table
-    found.tables["at_risk"], found.at_risk = await _at_risk(session, course.id, found.inactive_days)
+    found.tables["at_risk"], found.at_risk = await _at_risk(
+        session, course.id, found.inactive_days, group
+    )
     return found
 
 
-async def _days(session: AsyncSession, course_id: int, period: Period, time_zone: str) -> Table:
-    rows = {
-        row.day: row
-        for row in await session.scalars(
-            select(CourseDay).where(
-                CourseDay.course_id == course_id,
-                CourseDay.time_zone == time_zone,
-                CourseDay.day >= period.since,
-                CourseDay.day <= period.until,
-            )
-        )
-    }
+async def _days(
+    session: AsyncSession, course_id: int, period: Period, time_zone: str, group: str | None
+) -> Table:
+    rollup: type[CourseDay] | type[GroupDay] = CourseDay if group is None else GroupDay
+    statement = select(rollup).where(
+        rollup.course_id == course_id,
+        rollup.time_zone == time_zone,
+        rollup.day >= period.since,
+        rollup.day <= period.until,
+    )
+    if group is not None:
+        statement = statement.where(GroupDay.group_name == group)
+    rows = {row.day: row for row in await session.scalars(statement)}
     table = Table(
         "days",
-        f"Enrolments, active students and completions per day ({time_zone} days)",
+        f"Enrolments, active students and completions per day ({time_zone} days)" + _among(group),
         [
             "day",
             "enrolments",
@@ -164,11 +179,22 @@ async def _days(session: AsyncSession, course_id: int, period: Period, time_zone
     return table
 
 
-async def _funnel(session: AsyncSession, course_id: int, module_id: int | None) -> Table:
+async def _funnel(
+    session: AsyncSession, course_id: int, module_id: int | None, group: str | None
+) -> Table:
+    rollup: type[LessonRollup] | type[GroupLessonRollup] = LessonRollup
+    joined = LessonRollup.lesson_id == Lesson.id
+    if group is not None:  # the group's rows have no video figures: those are the course's
+        rollup = GroupLessonRollup
+        joined = (
+            (GroupLessonRollup.lesson_id == Lesson.id)
+            & (GroupLessonRollup.course_id == course_id)
+            & (GroupLessonRollup.group_name == group)
+        )
     statement = (
-        select(Module.title, Lesson.title, Lesson.kind, LessonRollup)
+        select(Module.title, Lesson.title, Lesson.kind, rollup)
         .join(Lesson, Lesson.module_id == Module.id)
-        .outerjoin(LessonRollup, LessonRollup.lesson_id == Lesson.id)
+        .outerjoin(rollup, joined)
         .where(Module.course_id == course_id)
         .order_by(Module.position, Module.id, Lesson.position, Lesson.id)
     )
@@ -176,7 +202,7 @@ async def _funnel(session: AsyncSession, course_id: int, module_id: int | None) 
         statement = statement.where(Module.id == module_id)
     table = Table(
         "funnel",
-        "Completion funnel and time spent per lesson, in syllabus order",
+        "Completion funnel and time spent per lesson, in syllabus order" + _among(group),
         [
             "module",
             "lesson",
@@ -191,9 +217,10 @@ async def _funnel(session: AsyncSession, course_id: int, module_id: int | None) 
             "students re-watching per twentieth",
         ],
     )
-    for module, lesson, kind, rollup in await session.execute(statement):
-        started = rollup.started if rollup else 0
-        completed = rollup.completed if rollup else 0
+    for module, lesson, kind, row in await session.execute(statement):
+        started = row.started if row else 0
+        completed = row.completed if row else 0
+        video = row if isinstance(row, LessonRollup) else None
         table.rows.append(
             [
                 module,
@@ -202,26 +229,25 @@ async def _funnel(session: AsyncSession, course_id: int, module_id: int | None) 
                 started,
                 completed,
                 round(100 * completed / started, 1) if started else None,
-                round(rollup.median_seconds / 60, 1) if rollup and rollup.median_seconds else None,
-                round(rollup.seconds_total / 3600, 2) if rollup else 0,
-                " ".join(str(n) for n in rollup.video_buckets)
-                if rollup and rollup.video_buckets
+                round(row.median_seconds / 60, 1) if row and row.median_seconds else None,
+                round(row.seconds_total / 3600, 2) if row else 0,
+                " ".join(str(n) for n in video.video_buckets)
+                if video and video.video_buckets
                 else "",
-                " ".join(str(n) for n in rollup.video_views)
-                if rollup and rollup.video_views
-                else "",
-                " ".join(str(n) for n in rollup.video_rewatched)
-                if rollup and rollup.video_rewatched
+                " ".join(str(n) for n in video.video_views) if video and video.video_views else "",
+                " ".join(str(n) for n in video.video_rewatched)
+                if video and video.video_rewatched
                 else "",
             ]
         )
     return table
 
 
-async def _items(session: AsyncSession, course_id: int) -> Table:
+async def _items(session: AsyncSession, course_id: int, group: str | None) -> Table:
     table = Table(
         "grades",
-        "Grade distribution per assignment and quiz (each student's best attempt, in %)",
+        "Grade distribution per assignment and quiz (each student's best attempt, in %)"
+        + _among(group),
         [
             "kind",
             "title",
@@ -231,10 +257,13 @@ async def _items(session: AsyncSession, course_id: int) -> Table:
             *[f"{n * 10}-{n * 10 + 10}%" for n in range(10)],
         ],
     )
+    rollup: type[ItemRollup] | type[GroupItemRollup] = ItemRollup
+    statement = select(rollup)
+    if group is not None:
+        rollup = GroupItemRollup
+        statement = select(rollup).where(GroupItemRollup.group_name == group)
     rows = await session.scalars(
-        select(ItemRollup)
-        .where(ItemRollup.course_id == course_id)
-        .order_by(ItemRollup.kind, ItemRollup.item_id)
+        statement.where(rollup.course_id == course_id).order_by(rollup.kind, rollup.item_id)
     )
     for item in rows:
         table.rows.append(
@@ -250,12 +279,13 @@ async def _items(session: AsyncSession, course_id: int) -> Table:
     return table
 
 
-async def _test_cells(session: AsyncSession, course_id: int) -> Table:
+async def _test_cells(session: AsyncSession, course_id: int, group: str | None) -> Table:
     table = Table(
         "test_cells",
         "Autograded test cells: share of graded attempts that pass, commonest failures "
         "(as students were told them; hidden tests are never shown), attempts until a "
-        "student's first pass and hours from release to it",
+        "student's first pass and hours from release to it"
+        + (" (all groups: test cells are not counted per group)" if group else ""),
         [
             "assignment",
             "test cell",
@@ -292,15 +322,22 @@ async def _test_cells(session: AsyncSession, course_id: int) -> Table:
 
 
 async def _at_risk(
-    session: AsyncSession, course_id: int, inactive_days: int
+    session: AsyncSession, course_id: int, inactive_days: int, group: str | None = None
 ) -> tuple[Table, list[dict[str, object]]]:
-    rows = await session.execute(
+    statement = (
         select(Account.username, Account.name, StudentRollup)
         .join(Account, Account.id == StudentRollup.account_id)
         .where(StudentRollup.course_id == course_id, StudentRollup.at_risk)
         .order_by(StudentRollup.last_active_at.asc().nulls_first(), Account.username)
         .limit(AT_RISK_SHOWN)
     )
+    if group is not None:
+        statement = statement.join(
+            Enrollment,
+            (Enrollment.account_id == StudentRollup.account_id)
+            & (Enrollment.course_id == course_id),
+        ).where(Enrollment.group_name == group)
+    rows = await session.execute(statement)
     table = Table(
         "at_risk",
         "Students at risk (longest inactive first)",
@@ -332,6 +369,52 @@ async def _at_risk(
             {"username": username, "name": name or username, "student": student, "why": why}
         )
     return table, people
+
+
+def _among(group: str | None) -> str:
+    return f" (group {group})" if group is not None else ""
+
+
+async def _group_summary(
+    session: AsyncSession, summary: CourseRollup | None, group: str
+) -> CourseRollup | None:
+    """The course's summary counted among one group's students, from their rollup rows
+    (one per student: the group is joined at read time). Not added to the session."""
+    if summary is None:
+        return None
+    grouped = (
+        select(StudentRollup)
+        .join(
+            Enrollment,
+            (Enrollment.account_id == StudentRollup.account_id)
+            & (Enrollment.course_id == StudentRollup.course_id),
+        )
+        .where(StudentRollup.course_id == summary.course_id, Enrollment.group_name == group)
+        .subquery()
+    )
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(grouped.c.progress >= 1),
+                func.count().filter(
+                    grouped.c.last_active_at >= summary.refreshed_at - timedelta(days=7)
+                ),
+                func.coalesce(func.percentile_cont(0.5).within_group(grouped.c.progress.asc()), 0),
+                func.count().filter(grouped.c.at_risk),
+            ).select_from(grouped)
+        )
+    ).one()
+    return CourseRollup(
+        course_id=summary.course_id,
+        refreshed_at=summary.refreshed_at,
+        requested_at=summary.requested_at,
+        students=row[0],
+        completed=row[1],
+        active_7_days=row[2],
+        median_progress=float(row[3]),
+        at_risk=row[4],
+    )
 
 
 def failures_text(failures: list[dict[str, object]]) -> str:

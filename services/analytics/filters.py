@@ -1,4 +1,4 @@
-"""The filters of the analytics pages: a date range and a module, read from the query and
+"""The filters of the analytics pages: a date range, a module and a group, read from the query and
 refused with a sentence when they make no sense."""
 
 from __future__ import annotations
@@ -73,3 +73,19 @@ def module_from(raw: str | None, module_ids: set[int]) -> int | None:
     if not raw.strip().isdigit() or int(raw) not in module_ids:
         raise Refusal("There is no such module in this course; choose one from the list.", 400)
     return int(raw)
+
+
+def group_from(raw: str | None, groups: list[str]) -> str | None:
+    """The group (section) to count in (None: every student); one not in the course is
+    refused."""
+    if raw is None or raw.strip() == "":
+        return None
+    name = " ".join(raw.split())
+    if name not in groups:
+        raise Refusal(
+            "There is no such group in this course; choose one from the list "
+            "(groups are set on the course's students page).",
+            400,
+            field="group",
+        )
+    return name

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.analytics.group_rollups import refresh_groups
 from coursehub.services.jobs.queue import defer
 from coursehub.services.models import utcnow
 
@@ -378,6 +379,7 @@ async def refresh_course(
     zones = ["UTC", *(await session.scalars(_VIEWER_ZONES, params))]
     for zone in zones:
         await session.execute(_DAYS, {**params, "time_zone": zone})
+    await refresh_groups(session, params, zones)
     await session.execute(_SUMMARY, params)
 
 

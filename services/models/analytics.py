@@ -174,3 +174,59 @@ class PlatformDay(Base):
     monthly_active: Mapped[int] = mapped_column(Integer, default=0)
     enrolments: Mapped[int] = mapped_column(Integer, default=0)
     completions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GroupLessonRollup(Base):
+    """A lesson's funnel step counted among one group's students (``enrollments.group_name``):
+    students who opened it, completed it and their time in it."""
+
+    __tablename__ = "analytics_group_lessons"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(
+        ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True
+    )
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    seconds_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    median_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class GroupItemRollup(Base):
+    """An assignment's or quiz's grade distribution among one group's students."""
+
+    __tablename__ = "analytics_group_items"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # assignment, quiz
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    students: Mapped[int] = mapped_column(Integer, default=0)
+    median_percent: Mapped[float | None] = mapped_column(Float)
+    mean_percent: Mapped[float | None] = mapped_column(Float)
+    histogram: Mapped[list[int]] = mapped_column(JSONB, default=list)
+
+
+class GroupDay(Base):
+    """A course's day counted among one group's students, in one time zone (as
+    ``CourseDay``)."""
+
+    __tablename__ = "analytics_group_days"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    time_zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    enrolments: Mapped[int] = mapped_column(Integer, default=0)
+    active_students: Mapped[int] = mapped_column(Integer, default=0)
+    lesson_completions: Mapped[int] = mapped_column(Integer, default=0)
+    course_completions: Mapped[int] = mapped_column(Integer, default=0)
+    submissions: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,11 +2,12 @@
 
 - ``/progress``: my progress in each course I am enrolled in (students).
 - ``/teach/courses/<id>/analytics``: a course's analytics for its instructor, graders and
-  administrators (``?from=&to=`` YYYY-MM-DD, ``?module=<id>``); POST ``action=refresh``
-  asks for fresh figures, ``action=median`` with ``show=1|0`` shows or hides the class
-  median on students' progress pages, ``action=inactive_days`` with ``inactive_days=N``
-  sets the days without activity that put a student at risk. Days are the viewer's (their
-  profile's time zone). ``.../analytics/<table>.csv``: any of its tables.
+  administrators (``?from=&to=`` YYYY-MM-DD, ``?module=<id>``, ``?group=<name>``); POST
+  ``action=refresh`` asks for fresh figures, ``action=median`` with ``show=1|0`` shows or
+  hides the class median on students' progress pages, ``action=inactive_days`` with
+  ``inactive_days=N`` sets the days without activity that put a student at risk. Days are
+  the viewer's (their profile's time zone). ``.../analytics/<table>.csv``: any of its
+  tables, with the same filters.
 - ``/admin/analytics`` (and ``/admin/analytics/<table>.csv``): the platform's figures.
 - ``/api/teach/courses/<id>/analytics``: the course's tables as JSON.
 """
@@ -24,7 +25,7 @@ from tornado import web
 from coursehub.hub.constants import Role
 from coursehub.services.analytics import charts, course_analytics, platform_analytics
 from coursehub.services.analytics.course_analytics import CourseAnalytics
-from coursehub.services.analytics.filters import Period, module_from, period_from
+from coursehub.services.analytics.filters import Period, group_from, module_from, period_from
 from coursehub.services.analytics.rollups import (
     ANALYTICS_QUEUE,
     REFRESH_TASK,
@@ -33,6 +34,7 @@ from coursehub.services.analytics.rollups import (
 )
 from coursehub.services.analytics.student_progress import my_progress
 from coursehub.services.analytics.tables import Table, as_csv
+from coursehub.services.courses.groups import course_groups
 from coursehub.services.errors import Refusal
 from coursehub.services.jobs.queue import defer
 from coursehub.services.lessons.user_servers import HubClient
@@ -72,7 +74,10 @@ class CourseAnalyticsBase(AnalyticsBase):
         period = self.period()
         module_ids = {m for m in await course_analytics.module_ids(session, course.id)}
         module = module_from(self.get_query_argument("module", None), module_ids)
-        return await course_analytics.course_analytics(session, course, period, module, zone)
+        group = group_from(
+            self.get_query_argument("group", None), await course_groups(session, course.id)
+        )
+        return await course_analytics.course_analytics(session, course, period, module, zone, group)
 
     async def ask_if_stale(self, found: CourseAnalytics) -> bool:
         """Ask the job queue for fresh figures when they are missing or old."""
@@ -98,7 +103,9 @@ class CourseAnalyticsPage(CourseAnalyticsBase):
             course=found.course,
             period=period,
             charts=course_charts(found),
-            query=urlencode({**period.as_query(), "module": found.module_id or ""}),
+            query=urlencode(
+                {**period.as_query(), "module": found.module_id or "", "group": found.group or ""}
+            ),
             done=self.get_query_argument("done", ""),
             xsrf_token=_text(self.xsrf_token),
         )
@@ -158,6 +165,8 @@ class CourseAnalyticsAPI(CourseAnalyticsBase):
                 "refreshed_at": found.refreshed_at,
                 "time_zone": found.time_zone,
                 "inactive_days": found.inactive_days,
+                "group": found.group,
+                "groups": found.groups,
                 "summary": _summary_json(found),
                 "tables": {name: table.as_json() for name, table in found.tables.items()},
             }
