@@ -169,6 +169,20 @@ async def cards(
     }
 
 
+async def pronouns_of(session: AsyncSession, account_ids: Iterable[int | None]) -> dict[int, str]:
+    """The pronouns of those of ``account_ids`` who gave any, for pages that show people
+    next to what they did (``_person.html``'s ``pronouns`` macro), in one query."""
+    wanted = {account_id for account_id in account_ids if account_id is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Profile.account_id, Profile.pronouns).where(
+            Profile.account_id.in_(wanted), Profile.pronouns != ""
+        )
+    )
+    return {row.account_id: row.pronouns for row in rows}
+
+
 _AVATAR_COLOURS = ("#3b6ea5", "#7a4fa0", "#2f855a", "#b7791f", "#c05621", "#2c7a7b")
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from tornado import web
 
+from coursehub.services.accounts import profiles
 from coursehub.services.assessment.assignments import AssignmentError
 from coursehub.services.assessment.handlers.grading import GradingHandler
 from coursehub.services.courses import course_staff
@@ -62,10 +63,14 @@ class StaffPage(GradingHandler):
         async with self.db(read_only=True) as session:
             _, course = await self.grading_course(session, slug)
             graders = await course_staff.course_graders(session, course)
+            pronouns = await profiles.pronouns_of(
+                session, [course.instructor_id, *(grader.id for grader in graders)]
+            )
         self.render_page(
             "grading_staff.html",
             course=course,
             graders=graders,
+            pronouns=pronouns,
             manages=self.manages,
             done=done,
             problem=problem,

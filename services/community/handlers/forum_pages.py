@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from coursehub.services.accounts import profiles
 from coursehub.services.community import forum_moderation, forum_search, forums
 from coursehub.services.community.handlers.forums import (
     SLUG,
@@ -91,6 +92,7 @@ class ThreadPage(ForumPageHandler):
             lesson = await self.lesson(
                 session, member, str(thread.lesson_id) if thread.lesson_id else None
             )
+            pronouns = await profiles.pronouns_of(session, (p.author_id for p in page.posts))
         await mark_page_read(self, member, thread, page)
         self.render_forum(
             "forum_thread.html",
@@ -99,6 +101,7 @@ class ThreadPage(ForumPageHandler):
             thread=thread,
             lesson=lesson,
             page=page,
+            pronouns=pronouns,
             max_depth=forums.MAX_DEPTH,
             thread_page_url=forums.thread_url(self.prefix, member.course, thread.id),
             forum_page_url=forums.forum_url(self.prefix, member.course, thread.lesson_id),

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
 from coursehub.services import rate_limits
+from coursehub.services.accounts import profiles
 from coursehub.services.community import messages
 from coursehub.services.courses.enrollment import check_visible, course_by_slug
 from coursehub.services.models import Account, Conversation, DirectMessage, Notification
@@ -106,9 +107,11 @@ class MessagesPage(MessagesBase):
         self, session: AsyncSession, account: Account, conversation: Conversation
     ) -> dict[str, Any]:
         rows = await messages.messages_of(session, conversation)
+        other = await messages.other_person(session, account, conversation)
         return {
             "conversation": conversation,
-            "other": await messages.other_person(session, account, conversation),
+            "other": other,
+            "pronouns": await profiles.pronouns_of(session, [other.id]),
             "thread": [messages.message_json(row, account) for row in rows],
         }
 
