@@ -44,6 +44,8 @@ from coursehub.services.models import (
     LtiLineItem,
     LtiPlatform,
     LtiScorePost,
+    Quiz,
+    QuizAttempt,
     Submission,
     SubmissionStatus,
 )
@@ -714,6 +716,9 @@ def test_a_released_grade_reaches_the_lms_gradebook_once_per_change(
     )
     assert resent.status_code == 200 and "sent again" in resent.text
     assert [s["scoreGiven"] for s in wait_for_scores(lms, 4)] == [5, 6, 6, 5]
+    # Every teaching page of the course leads to the log, the Manage page too.
+    manage = staff.get(f"{platform.service_url}/teach/courses/{course.id}")
+    assert f'href="/services/coursehub/lti/courses/{course.slug}/passback"' in manage.text
     # Students have no passback log.
     student = signed_in(session_account(db, identity.account_id))
     assert student.get(passback).status_code == 404
@@ -808,3 +813,43 @@ def test_an_override_and_a_release_reach_the_lms_at_once_without_the_sweep(
             .where(LtiLineItem.assignment_id == assignment.id)
         )
     assert posts == 2
+
+
+def test_a_quiz_gets_its_line_item_once_and_its_score_in_the_lms(
+    platform, registered, browser_client, db, database_url
+):
+    lms, course, instructor = registered
+    lms.keys.tool_jwks_url = f"{platform.service_url}/lti/jwks"
+    lms.keys.scores.clear()
+    with db() as session:
+        quiz = Quiz(
+            course_id=course.id,
+            title="Check your understanding",
+            published=True,
+            max_score=4,
+            created_by_id=instructor.id,
+        )
+        session.add(quiz)
+        session.commit()
+    resource = f"coursehub-quiz-{quiz.id}"
+    for _ in range(2):  # a relaunch finds CourseHub's record: still one column
+        launch_as(browser_client, lms, "learner-quiz", LEARNER, ags=True, quiz=str(quiz.id))
+    [item] = [i for i in lms.keys.line_items if i.get("resourceId") == resource]
+    assert (item["label"], item["scoreMaximum"], item["tag"]) == (quiz.title, 4, "coursehub")
+    [identity] = [i for i in identities(db, lms) if i.subject == "learner-quiz"]
+    with db() as session:
+        session.add(
+            QuizAttempt(
+                quiz_id=quiz.id,
+                account_id=identity.account_id,
+                attempt=1,
+                submitted_at=datetime.now(UTC),
+                score=3,
+                max_score=4,
+            )
+        )
+        session.commit()
+    sync_now(database_url, course.id)  # (or the sync the launch queued, whichever first)
+    [score] = wait_for_scores(lms, 1)
+    assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (3, 4, "learner-quiz")
+    assert score["lineitem"] == urlsplit(item["id"]).path

@@ -1,6 +1,6 @@
 """Assignment and Grade Services, line items: the LMS context a launch came from is kept
-with the line-items endpoint it named, and each CourseHub assignment gets one line item per
-context, made idempotently: CourseHub's own record first, then the platform's line items
+with the line-items endpoint it named, and each CourseHub assignment and quiz gets one line item
+per context, made idempotently: CourseHub's own record first, then the platform's line items
 searched by ``resourceId`` (a reply lost after the platform made one), and only then a new
 one. The platform is called in a thread (pylti1p3 is synchronous), with CourseHub's signing
 key for the service token."""
@@ -30,6 +30,7 @@ from coursehub.services.models import (
     LtiContext,
     LtiLineItem,
     LtiPlatform,
+    Quiz,
     utcnow,
 )
 
@@ -41,8 +42,32 @@ SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 TAG = "coursehub"
 
 
-def resource_id(assignment_id: int) -> str:
-    return f"coursehub-assignment-{assignment_id}"
+Gradable = Assignment | Quiz
+
+
+def kind_of(assessment: Gradable) -> str:
+    """``assignment`` or ``quiz``: the gradebook's column kind (``<kind>-<id>``)."""
+    return "assignment" if isinstance(assessment, Assignment) else "quiz"
+
+
+def resource_id(assessment: Gradable) -> str:
+    return f"coursehub-{kind_of(assessment)}-{assessment.id}"
+
+
+def _same(assessment: Gradable) -> Any:
+    if isinstance(assessment, Assignment):
+        return LtiLineItem.assignment_id == assessment.id
+    return LtiLineItem.quiz_id == assessment.id
+
+
+def line_item_json(assessment: Gradable) -> dict[str, Any]:
+    """The AGS line item CourseHub asks for (also in a deep-linking answer)."""
+    return {
+        "scoreMaximum": assessment.max_score or 1,
+        "label": assessment.title,
+        "resourceId": resource_id(assessment),
+        "tag": TAG,
+    }
 
 
 async def remember_context(
@@ -106,47 +131,35 @@ def _find_or_create(
 
 
 async def ensure_line_item(
-    session: AsyncSession, platform: LtiPlatform, context: LtiContext, assignment: Assignment
+    session: AsyncSession, platform: LtiPlatform, context: LtiContext, assessment: Gradable
 ) -> LtiLineItem | None:
-    """The assignment's line item in ``context`` (made on the platform when it has none);
-    None when the context allows no line items or the platform could not be reached (logged:
-    a later launch tries again). The caller commits."""
-    known = await session.scalar(
-        select(LtiLineItem).where(
-            LtiLineItem.lti_context_id == context.id, LtiLineItem.assignment_id == assignment.id
-        )
-    )
+    """The assignment's or quiz's line item in ``context`` (made on the platform when it has
+    none); None when the context allows no line items or the platform could not be reached
+    (logged: a later launch tries again). The caller commits."""
+    mine = (LtiLineItem.lti_context_id == context.id, _same(assessment))
+    known = await session.scalar(select(LtiLineItem).where(*mine))
     if known is not None:
         return known
     if not context.lineitems_url or SCOPE_LINEITEM not in context.ags_scopes:
         return None
     key = await tool_keys.signing_key(session)
-    item = {
-        "scoreMaximum": assignment.max_score or 1,
-        "label": assignment.title,
-        "resourceId": resource_id(assignment.id),
-        "tag": TAG,
-    }
     try:
         url = await asyncio.to_thread(
             _find_or_create,
             PlatformSnapshot.of(platform),
             key.private_key_pem,
             {"scopes": list(context.ags_scopes), "lineitems_url": context.lineitems_url},
-            item,
+            line_item_json(assessment),
         )
     except (LtiException, LtiServiceException, RequestException, ValueError) as error:
         log.warning(
-            "No line item for assignment %d on %s yet: %s", assignment.id, platform.issuer, error
+            "No line item for %s on %s yet: %s", resource_id(assessment), platform.issuer, error
         )
         return None
+    kind = kind_of(assessment)
     await session.execute(
         insert(LtiLineItem)
-        .values(lti_context_id=context.id, assignment_id=assignment.id, lineitem_url=url)
-        .on_conflict_do_nothing(index_elements=["lti_context_id", "assignment_id"])
+        .values(lti_context_id=context.id, lineitem_url=url, **{f"{kind}_id": assessment.id})
+        .on_conflict_do_nothing(index_elements=["lti_context_id", f"{kind}_id"])
     )
-    return await session.scalar(
-        select(LtiLineItem).where(
-            LtiLineItem.lti_context_id == context.id, LtiLineItem.assignment_id == assignment.id
-        )
-    )
+    return await session.scalar(select(LtiLineItem).where(*mine))

@@ -1,5 +1,5 @@
 """Grade passback (Assignment and Grade Services, scores): every person linked to an LMS gets
-their released final score of each assignment that has a line item there, sent by a job
+their released final score of each assignment and quiz that has a line item there, sent by a job
 (``post_score``, retried with backoff) once per change. ``sync_course`` finds the changes:
 a score counts once the gradebook shows it to the student (final, released, not waiting for
 a person: autograding, manual grading, overrides, regrades and late penalties included), and
@@ -70,7 +70,11 @@ async def sync_course(
                 select(LtiIdentity.account_id).where(LtiIdentity.platform_id == context.platform_id)
             )
         )
-        key = f"assignment-{item.assignment_id}"
+        key = (
+            f"assignment-{item.assignment_id}"
+            if item.assignment_id is not None
+            else f"quiz-{item.quiz_id}"
+        )
         for row in book.students:
             cell = row.cells.get(key)
             if only_account is not None and row.account_id != only_account:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -82,16 +82,25 @@ class LtiContext(Base):
 
 
 class LtiLineItem(Base):
-    """The platform's gradebook column of one CourseHub assignment in one LMS context: made
-    once, found again by its ``resourceId`` when CourseHub lost track of it."""
+    """The platform's gradebook column of one CourseHub assignment or quiz in one LMS
+    context: made once, found again by its ``resourceId`` when CourseHub lost track of it."""
 
     __tablename__ = "lti_line_items"
-    __table_args__ = (UniqueConstraint("lti_context_id", "assignment_id"),)
+    __table_args__ = (
+        UniqueConstraint("lti_context_id", "assignment_id"),
+        UniqueConstraint("lti_context_id", "quiz_id"),
+        CheckConstraint(
+            "(assignment_id IS NULL) <> (quiz_id IS NULL)", name="lti_line_items_one_assessment"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lti_context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
-    assignment_id: Mapped[int] = mapped_column(
+    assignment_id: Mapped[int | None] = mapped_column(
         ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    quiz_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quizzes.id", ondelete="CASCADE"), index=True
     )
     lineitem_url: Mapped[str] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tornado import web
 
 from coursehub.hub.constants import Role
@@ -33,6 +33,7 @@ from coursehub.services.models import (
     LtiLineItem,
     LtiPlatform,
     LtiScorePost,
+    Quiz,
 )
 from coursehub.services.web.base import BaseHandler
 
@@ -188,22 +189,28 @@ class LaunchHandler(LtiHandler):
     async def ensure_line_item(
         self, platform_id: int, context_id: int, course_id: int, valid: launch.ValidLaunch
     ) -> None:
-        """A launch into an assignment makes sure its line item exists on the platform."""
-        assignment_id = valid.custom.get("assignment", "").strip()
-        if not (assignment_id.isdigit() and len(assignment_id) < 10):
+        """A launch into an assignment or a quiz makes sure its line item exists on the
+        platform."""
+        named = [
+            (model, value)
+            for kind, model in (("assignment", Assignment), ("quiz", Quiz))
+            if (value := valid.custom.get(kind, "").strip()).isdigit() and len(value) < 10
+        ]
+        if not named:
             return
+        model, row_id = named[0]
         async with self.db() as session:
-            assignment = await session.get(Assignment, int(assignment_id))
+            assessment: Assignment | Quiz | None = await session.get(model, int(row_id))
             context = await session.get(LtiContext, context_id)
             platform = await session.get(LtiPlatform, platform_id)
-            if assignment is None or assignment.course_id != course_id:
+            if assessment is None or assessment.course_id != course_id:
                 return
             if context is None or platform is None:
                 return
             # The service token is signed with this key: platforms must find it published.
             await tool_keys.signing_key(session)
             await session.commit()
-            await line_items.ensure_line_item(session, platform, context, assignment)
+            await line_items.ensure_line_item(session, platform, context, assessment)
             await session.commit()
 
 
@@ -331,11 +338,16 @@ class PassbackAPI(LtiHandler):
     async def passback_log(self, session: Any, course: Course) -> list[dict[str, Any]]:
         rows = (
             await session.execute(
-                select(LtiScorePost, Account.username, Assignment.title)
+                select(
+                    LtiScorePost,
+                    Account.username,
+                    func.coalesce(Assignment.title, Quiz.title + " (quiz)"),
+                )
                 .join(LtiLineItem, LtiLineItem.id == LtiScorePost.line_item_id)
                 .join(LtiContext, LtiContext.id == LtiLineItem.lti_context_id)
                 .join(Account, Account.id == LtiScorePost.account_id)
-                .join(Assignment, Assignment.id == LtiLineItem.assignment_id)
+                .outerjoin(Assignment, Assignment.id == LtiLineItem.assignment_id)
+                .outerjoin(Quiz, Quiz.id == LtiLineItem.quiz_id)
                 .where(LtiContext.course_id == course.id)
                 .order_by(LtiScorePost.id.desc())
                 .limit(500)
