@@ -21,7 +21,9 @@ Cy 1       4            pass                               AssertionError: wrong
 
 from __future__ import annotations
 
+import csv as csv_module
 import hashlib
+import io
 from datetime import date, timedelta
 
 import pytest
@@ -51,6 +53,7 @@ from coursehub.services.models import (
 )
 from coursehub.services.models.analytics import AutogradedCellRollup, CourseRollup, StudentRollup
 from tests.service_data import course_with, lessons_in
+from tests.teaching_client import open_session
 
 PASSED = "Passed."
 WRONG_MEAN = "AssertionError: wrong mean"
@@ -550,3 +553,43 @@ async def test_each_group_sees_its_own_funnel_grades_days_and_students_at_risk(
     assert group_from("", every.groups) is None
     with pytest.raises(Refusal, match="no such group"):
         group_from("Wednesday", every.groups)
+
+
+async def test_the_instructor_sets_groups_on_the_students_page_and_filters_the_json_and_csv(
+    course_story, sessions, platform, signed_in, make_account
+):
+    course, now = course_story["course"], course_story["now"]
+    ann, ben, cy, _dee = course_story["students"]
+    teacher = open_session(platform, signed_in, course_story["teacher"])
+    page = f"/teach/courses/{course.id}/students"
+    for who, group in ((ann, "Monday"), (ben, "Monday"), (cy, "Tuesday")):
+        saved = teacher.form(page, {"username": who.username, "group": group})
+        assert saved.status_code == 200 and 'id="group_saved"' in saved.text
+    listed = teacher.get(f"/api/teach/courses/{course.id}/students").json()["students"]
+    assert {s["username"]: s["group_name"] for s in listed}[cy.username] == "Tuesday"
+    for outsider in (make_account(Role.INSTRUCTOR), ann):
+        other = open_session(platform, signed_in, outsider)
+        refused = other.form(page, {"username": cy.username, "group": "Monday"})
+        assert refused.status_code in (403, 404)
+    async with sessions() as session:
+        enrolment = await session.scalar(
+            select(Enrollment).where(
+                Enrollment.account_id == cy.id, Enrollment.course_id == course.id
+            )
+        )
+        assert enrolment.group_name == "Tuesday"  # the outsiders changed nothing
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+
+    figures = teacher.get(f"/api/teach/courses/{course.id}/analytics?group=Monday").json()
+    assert (figures["group"], figures["groups"]) == ("Monday", ["Monday", "Tuesday"])
+    assert figures["summary"]["students"] == 2
+    assert [row["student"] for row in figures["tables"]["at_risk"]["rows"]] == [ben.username]
+    csv = teacher.get(f"/teach/courses/{course.id}/analytics/funnel.csv?group=Tuesday")
+    assert csv.status_code == 200
+    first = list(csv_module.reader(io.StringIO(csv.text)))[1]
+    assert first[3:5] == ["1", "0"]  # Cy opened the first lesson and did not complete it
+    html = teacher.get(f"/teach/courses/{course.id}/analytics?group=Tuesday")
+    assert 'id="group_note"' in html.text and '<option value="Tuesday" selected>' in html.text
+    unknown = teacher.get(f"/api/teach/courses/{course.id}/analytics?group=Wednesday")
+    assert unknown.status_code == 400 and "no such group" in unknown.text
