@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlparse
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 from jupyterhub.utils import random_port
+from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Float, Integer, List, Unicode, default
 
@@ -52,6 +53,7 @@ from coursehub.hub.sandbox import (
     SandboxUnavailable,
     recent_sandbox_check,
 )
+from coursehub.hub.server_limits import ServerCgroup
 from coursehub.hub.server_network import INSIDE_FOLDER, NETWORK_DIR, Route, ServerNetwork
 from coursehub.hub.subdomains import service_host
 
@@ -133,6 +135,8 @@ class CourseSpawner(SimpleLocalProcessSpawner):
     )
 
     _network: ServerNetwork | None = None
+    # mem_limit and cpu_limit as configured: where the site settings leave a quota empty.
+    _configured_limits: tuple[Any, Any] | None = None
     # The server's last lines of output, for the message when it dies while starting.
     _output: collections.deque[str] | None = None
     _output_fd: int | None = None
@@ -251,10 +255,14 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         self.prepare_home()
         if self.port == 0:
             self.port = self.claim_port()
+        await self.apply_site_quotas()
         try:
             if self.network_isolated:
                 await self.start_network()
             self.cmd = self.launch_command()
+            if self.sandboxed:
+                group = ServerCgroup.create(self.cgroup_name, self.mem_limit, self.cpu_limit)
+                self.cmd = [*group.enter_prefix(), *self.cmd] if group else self.cmd
             # Its output comes through the hub (to the hub's log), keeping the last lines.
             self.popen_kwargs = {
                 **self.popen_kwargs,
@@ -268,7 +276,43 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         except BaseException:
             await self.stop_network()
             self.release_port()
+            self.remove_cgroup()
             raise
+
+    # -- memory and CPU: the site settings' quotas (coursehub.hub.server_limits) --------------
+
+    @property
+    def cgroup_name(self) -> str:
+        return f"uid{self.server_uid}" + (f"-{self.name}" if self.name else "")
+
+    async def apply_site_quotas(self) -> None:
+        """mem_limit and cpu_limit from the site settings as they are now (asked of the
+        course service at every start, so a change needs no restart); an empty setting, or a
+        service that does not answer, leaves the configured value."""
+        if self._configured_limits is None:
+            self._configured_limits = (self.mem_limit, self.cpu_limit)
+        memory, cpus = self._configured_limits
+        ask = getattr(self.authenticator, "_ask_service", None)
+        if ask is not None:
+            try:
+                status, quotas = await ask("server-quotas", {})
+            except web.HTTPError as error:
+                status, quotas = error.status_code, {}
+            if status == 200:
+                memory = quotas["memory_mb"] * 1024 * 1024 if quotas.get("memory_mb") else memory
+                cpus = float(quotas["cpus"]) if quotas.get("cpus") else cpus
+            else:
+                self.log.warning(
+                    "%s's server starts with the configured quotas: the course service did not "
+                    "give the site's (%s).",
+                    self.user.name,
+                    status,
+                )
+        self.mem_limit, self.cpu_limit = memory, cpus
+
+    def remove_cgroup(self) -> None:
+        if self.sandboxed:
+            ServerCgroup(self.cgroup_name, ServerCgroup.folders_of(self.cgroup_name)).remove()
 
     # -- a server that dies while starting is reported at once ------------------------------
 
@@ -359,6 +403,7 @@ class CourseSpawner(SimpleLocalProcessSpawner):
             self.stop_forwarding()
             await self.stop_network()
             self.release_port()
+            self.remove_cgroup()
 
     async def poll(self) -> int | None:
         if self.proc is not None and self.proc.poll() is not None:
