@@ -485,7 +485,7 @@ async def test_video_coverage_counts_the_parts_played_and_played_again(db, make_
     assert views == [1] * 5 + [2] * 5 + [0] * 10
 
 
-async def test_each_group_sees_its_own_funnel_grades_days_and_students_at_risk(
+async def test_each_group_sees_its_own_funnel_grades_days_test_cells_and_students_at_risk(
     course_story, sessions
 ):
     """Ann and Ben are in group Monday, Cy in group Tuesday, Dee in none (set as the
@@ -493,7 +493,9 @@ async def test_each_group_sees_its_own_funnel_grades_days_and_students_at_risk(
     completed by both (600 s and 300 s: median 7.5 min), the second started by both and
     completed by Ann (300 s and 60 s: median 3 min), the video by Ann; best grades 100 % and
     0 %; Ben at risk (failing); today 2 active, 4 lessons completed, Ann's course completion;
-    4 attempts. Tuesday: Cy opened the first lesson (30 s), best grade 50 %, 1 attempt."""
+    4 attempts, test_a passed in 2 of them (Ann's, first at 2 h), test_b in 1 (Ann's second,
+    at 5 h). Tuesday: Cy opened the first lesson (30 s), best grade 50 %, 1 attempt (test_a
+    passed at 4 h, test_b failed)."""
     course, now = course_story["course"], course_story["now"]
     ann, ben, cy, dee = course_story["students"]
     async with sessions() as session:
@@ -548,6 +550,15 @@ async def test_each_group_sees_its_own_funnel_grades_days_and_students_at_risk(
         assert today[1:5] == today_figures
         assert sum(row[5] for row in found.tables["days"].rows) == attempts
     assert "(group Monday)" in monday.tables["funnel"].caption
+
+    # test cells: attempts, pass %, students, passed, mean attempts to pass, median hours
+    cells = {row[1]: row for row in monday.tables["test_cells"].rows}
+    assert cells["test_a"][2:8] == [4, 50.0, 2, 1, 1.0, 2.0]
+    assert cells["test_b"][2:8] == [4, 25.0, 2, 1, 2.0, 5.0]
+    assert cells["test_b"][8] == f"{HIDDEN} (2 times); {WRONG_MEAN} (1 times)"
+    cells = {row[1]: row for row in tuesday.tables["test_cells"].rows}
+    assert cells["test_a"][2:8] == [1, 100.0, 1, 1, 1.0, 4.0]
+    assert cells["test_b"][2:8] == [1, 0.0, 1, 0, None, None]
 
     assert group_from("Tuesday", every.groups) == "Tuesday"
     assert group_from("", every.groups) is None

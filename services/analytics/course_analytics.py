@@ -27,6 +27,7 @@ from coursehub.services.models.analytics import (
     GroupDay,
     GroupItemRollup,
     GroupLessonRollup,
+    GroupTestCellRollup,
     ItemRollup,
     LessonRollup,
     StudentRollup,
@@ -284,8 +285,7 @@ async def _test_cells(session: AsyncSession, course_id: int, group: str | None) 
         "test_cells",
         "Autograded test cells: share of graded attempts that pass, commonest failures "
         "(as students were told them; hidden tests are never shown), attempts until a "
-        "student's first pass and hours from release to it"
-        + (" (all groups: test cells are not counted per group)" if group else ""),
+        "student's first pass and hours from release to it" + _among(group),
         [
             "assignment",
             "test cell",
@@ -298,11 +298,15 @@ async def _test_cells(session: AsyncSession, course_id: int, group: str | None) 
             "commonest failures",
         ],
     )
+    rollup: type[AutogradedCellRollup] | type[GroupTestCellRollup] = AutogradedCellRollup
+    statement = select(Assignment.title, rollup)
+    if group is not None:
+        rollup = GroupTestCellRollup
+        statement = select(Assignment.title, rollup).where(GroupTestCellRollup.group_name == group)
     rows = await session.execute(
-        select(Assignment.title, AutogradedCellRollup)
-        .join(Assignment, Assignment.id == AutogradedCellRollup.assignment_id)
-        .where(AutogradedCellRollup.course_id == course_id)
-        .order_by(Assignment.id, AutogradedCellRollup.position, AutogradedCellRollup.grade_id)
+        statement.join(Assignment, Assignment.id == rollup.assignment_id)
+        .where(rollup.course_id == course_id)
+        .order_by(Assignment.id, rollup.position, rollup.grade_id)
     )
     for title, cell in rows:
         table.rows.append(

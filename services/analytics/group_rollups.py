@@ -1,8 +1,9 @@
 """The rollups of a course counted per group (``enrollments.group_name``): the funnel, the
-grade distributions and the days, each row among one group's students only, so the analytics'
-group filter reads a few rows as the whole course's figures do. Rewritten by
-``rollups.refresh_course`` in the same transaction as the course's own rows. Students in no
-group count only in the whole course's figures."""
+grade distributions, the days and the autograded test cells, each row among one group's
+students only, so the analytics' group filter reads a few rows as the whole course's figures
+do. Rewritten by ``rollups.refresh_course`` in the same transaction as the course's own rows.
+Students in no group count only in the whole course's figures (videos are not counted per
+group)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,12 @@ _GROUPED = """
 
 _DELETE = [
     text(f"DELETE FROM {table} WHERE course_id = :course_id")
-    for table in ("analytics_group_lessons", "analytics_group_items", "analytics_group_days")
+    for table in (
+        "analytics_group_lessons",
+        "analytics_group_items",
+        "analytics_group_days",
+        "analytics_group_test_cells",
+    )
 ]
 
 _LESSONS = text(
@@ -132,10 +138,94 @@ _DAYS = text(
 )
 
 
+# As the course's ``analytics_test_cells``, each figure among one group's students.
+_TEST_CELLS = text(
+    """
+    WITH results AS (
+        SELECT e.group_name, s.assignment_id, s.account_id, s.attempt, s.received_at,
+               coalesce(a.released_at, a.created_at) AS released_at,
+               c.value ->> 'grade_id' AS grade_id,
+               coalesce((c.value ->> 'score')::float, 0)
+                   >= coalesce((c.value ->> 'max_points')::float, 0) AS passed,
+               coalesce(c.value ->> 'feedback', '') AS feedback
+        FROM assignments a
+        JOIN submissions s ON s.assignment_id = a.id
+        JOIN enrollments e ON e.account_id = s.account_id AND e.course_id = :course_id
+        JOIN grades g ON g.submission_id = s.id
+        CROSS JOIN LATERAL jsonb_array_elements(g.cells) c
+        WHERE a.course_id = :course_id AND c.value ->> 'kind' = 'autograded_test'
+          AND e.group_name IS NOT NULL
+    ),
+    per_student AS (
+        SELECT group_name, assignment_id, grade_id, account_id,
+               min(attempt) FILTER (WHERE passed) AS first_pass,
+               min(received_at) FILTER (WHERE passed) - min(released_at) AS to_pass
+        FROM results GROUP BY group_name, assignment_id, grade_id, account_id
+    ),
+    students AS (
+        SELECT group_name, assignment_id, grade_id, count(*) AS students,
+               count(first_pass) AS passed, avg(first_pass) AS mean_attempts,
+               percentile_cont(0.5) WITHIN GROUP (
+                   ORDER BY extract(epoch FROM to_pass) / 3600.0
+               ) AS median_hours
+        FROM per_student GROUP BY group_name, assignment_id, grade_id
+    ),
+    failed AS (
+        SELECT group_name, assignment_id, grade_id,
+               coalesce(
+                   substring(feedback FROM :exception_pattern),
+                   CASE WHEN feedback LIKE 'A hidden test failed%' THEN 'Hidden test'
+                        ELSE 'Did not pass' END
+               ) AS type,
+               left(feedback, 300) AS message
+        FROM results WHERE NOT passed
+    ),
+    counted AS (
+        SELECT group_name, assignment_id, grade_id, type, message, count(*) AS n,
+               row_number() OVER (
+                   PARTITION BY group_name, assignment_id, grade_id
+                   ORDER BY count(*) DESC, message COLLATE "C"
+               ) AS rank
+        FROM failed GROUP BY group_name, assignment_id, grade_id, type, message
+    ),
+    failures AS (
+        SELECT group_name, assignment_id, grade_id,
+               jsonb_agg(
+                   jsonb_build_object('type', type, 'message', message, 'count', n)
+                   ORDER BY rank
+               ) AS list
+        FROM counted WHERE rank <= :kept GROUP BY group_name, assignment_id, grade_id
+    ),
+    attempts AS (
+        SELECT group_name, assignment_id, grade_id, count(*) AS attempts,
+               count(*) FILTER (WHERE passed) AS passed
+        FROM results GROUP BY group_name, assignment_id, grade_id
+    ),
+    positions AS (
+        SELECT a.id AS assignment_id, cell.value ->> 'grade_id' AS grade_id,
+               cell.ordinality AS position
+        FROM assignments a
+        CROSS JOIN LATERAL jsonb_array_elements(a.grade_cells) WITH ORDINALITY cell
+        WHERE a.course_id = :course_id
+    )
+    INSERT INTO analytics_group_test_cells
+        (course_id, group_name, assignment_id, grade_id, position, attempts, passed, students,
+         students_passed, mean_attempts_to_pass, median_hours_to_pass, failures)
+    SELECT :course_id, t.group_name, t.assignment_id, t.grade_id, coalesce(p.position, 0),
+           t.attempts, t.passed, s.students, s.passed, s.mean_attempts, s.median_hours,
+           coalesce(f.list, '[]'::jsonb)
+    FROM attempts t
+    JOIN students s USING (group_name, assignment_id, grade_id)
+    LEFT JOIN failures f USING (group_name, assignment_id, grade_id)
+    LEFT JOIN positions p USING (assignment_id, grade_id)
+    """
+)
+
+
 async def refresh_groups(session: AsyncSession, params: dict[str, Any], zones: list[str]) -> None:
     """Rewrite the course's per-group rows (``params`` names the course; the caller holds
     the course's refresh lock and commits)."""
-    for statement in (*_DELETE, _LESSONS, _ITEMS):
+    for statement in (*_DELETE, _LESSONS, _ITEMS, _TEST_CELLS):
         await session.execute(statement, params)
     for zone in zones:
         await session.execute(_DAYS, {**params, "time_zone": zone})

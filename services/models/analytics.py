@@ -230,3 +230,27 @@ class GroupDay(Base):
     lesson_completions: Mapped[int] = mapped_column(Integer, default=0)
     course_completions: Mapped[int] = mapped_column(Integer, default=0)
     submissions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GroupTestCellRollup(Base):
+    """An autograded test cell's figures among one group's students (as
+    ``AutogradedCellRollup``)."""
+
+    __tablename__ = "analytics_group_test_cells"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), primary_key=True
+    )
+    grade_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    students: Mapped[int] = mapped_column(Integer, default=0)
+    students_passed: Mapped[int] = mapped_column(Integer, default=0)
+    mean_attempts_to_pass: Mapped[float | None] = mapped_column(Float)
+    median_hours_to_pass: Mapped[float | None] = mapped_column(Float)
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
