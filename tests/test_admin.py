@@ -37,6 +37,7 @@ def test_a_renamed_platform_shows_on_every_page_and_registration_follows_the_rul
     name = f"Academy {unique_word()}"
     with site_settings(http, platform.service_url, platform_name=name) as saved:
         assert saved.status_code == 200 and "Platform name" in alert(saved, "settings_saved")
+        assert [r.status_code for r in saved.history] == [303]  # reloading saves nothing again
         for _ in range(3):  # whichever service process answers
             assert f">{name}</a>" in student.get(f"{platform.service_url}/courses").text
         [entry] = entries(db, "settings.change", "platform_name")[-1:]
@@ -186,6 +187,9 @@ def test_students_are_imported_from_csv_all_or_nothing(platform, make_account, s
         url, data={"_xsrf": xsrf_from(form), "csv": good, "step": "import", "digest": digest}
     )
     assert imported.status_code == 200, imported.text[:500]
+    # Answered with a page of its own: reloading it imports nothing again.
+    assert [r.status_code for r in imported.history] == [303]
+    assert "2 people enrolled" in alert(http.get(imported.url), "import_done")
     assert "1 new accounts" in alert(imported, "import_done") and "2 people enrolled" in alert(
         imported, "import_done"
     )
@@ -208,6 +212,29 @@ def test_students_are_imported_from_csv_all_or_nothing(platform, make_account, s
         url, data={"_xsrf": xsrf_from(form), "csv": good, "step": "import", "digest": digest}
     )
     assert again.status_code == 409  # the same file now means "already enrolled": preview again
+
+
+def test_bulk_enrolment_answers_with_a_page_of_its_own(platform, make_account, signed_in, db):
+    admin, first, second = make_account(Role.ADMIN), make_account(), make_account()
+    course = make_course(
+        platform.database_url, make_account(Role.INSTRUCTOR), title=f"Enrol {unique_word()}"
+    )
+    http = signed_in(admin)
+    url = f"{platform.service_url}/admin/courses/{course.id}/enrol"
+    form = http.get(url)
+    names = f"{first.username}\n{second.email}"
+    enrolled = http.post(url, data={"_xsrf": xsrf_from(form), "names": names, "action": "enrol"})
+    assert [r.status_code for r in enrolled.history] == [303], enrolled.text[:300]
+    assert f"2 enrolled in {course.title}; 0 already were." in alert(enrolled, "enrol_done")
+    # Reloading the answer shows it again and changes nothing.
+    assert "2 enrolled" in alert(http.get(enrolled.url), "enrol_done")
+    with db() as session:
+        ids = set(
+            session.scalars(select(Enrollment.account_id).where(Enrollment.course_id == course.id))
+        )
+    assert ids == {first.id, second.id}
+    left = http.post(url, data={"_xsrf": xsrf_from(form), "names": names, "action": "unenrol"})
+    assert f"2 unenrolled from {course.title}" in alert(left, "enrol_done")
 
 
 def test_reports_show_enrolments_as_a_table_and_csv_and_large_ones_come_from_the_queue(

@@ -3,14 +3,19 @@
 - ``/admin``: links to every admin page, the support queue, analytics and the hub's panel
 - ``/admin/audit`` (``?q=&action=&actor=&kind=&target=&from=&to=&page=``) and
   ``/admin/audit.csv`` (the same filters): the one audit log
-- ``/admin/settings``: site settings (POST saves; effective at once, audited)
+- ``/admin/settings``: site settings (POST saves, then redirects to the page; effective at
+  once, audited)
+- ``/api/internal/server-quotas``: for the hub only, the notebook-server quotas a server
+  starting now gets (``coursehub.hub.spawner``)
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime, time, timedelta
 
 from redis.exceptions import RedisError
+from tornado import web
 
 from coursehub.services.administration import course_review
 from coursehub.services.administration.handlers.admin_base import AdminHandler
@@ -18,6 +23,7 @@ from coursehub.services.audit import audit_log
 from coursehub.services.errors import Refusal
 from coursehub.services.site_settings import site_settings
 from coursehub.services.site_settings.definitions import DEFINITIONS, REGISTRATION_CHOICES
+from coursehub.services.web.base import BaseHandler
 
 
 class AdminIndexPage(AdminHandler):
@@ -98,7 +104,12 @@ class SettingsPage(AdminHandler):
         async with self.db(read_only=True) as session:
             await self.account(session)
             current = await site_settings.load(session)
-        self.show({d.key: current.value(d.key) for d in DEFINITIONS}, saved=[])
+        # After a save the page is shown by its own GET, naming what was saved.
+        saved = self.get_argument("saved", "").split(",")
+        self.show(
+            {d.key: current.value(d.key) for d in DEFINITIONS},
+            saved=[d.label for d in DEFINITIONS if d.key in saved],
+        )
 
     async def post(self) -> None:
         raw = {}
@@ -117,17 +128,33 @@ class SettingsPage(AdminHandler):
                 self.show(raw, saved=[], problem=error.message, problem_field=error.field)
                 return
             await session.commit()
-            current = await site_settings.load(session)
         try:
             await site_settings.bump_version(redis)
         except RedisError:
             pass  # bumped before the commit too; processes reload when it answers again
-        self.site = current  # this very page shows the new name
-        labels = {d.key: d.label for d in DEFINITIONS}
-        self.show(
-            {d.key: current.value(d.key) for d in DEFINITIONS},
-            saved=[labels[key] for key in changed],
-        )
+        # A page of its own (which reloads the settings, so shows the new name): reloading it
+        # saves nothing again.
+        self.redirect(f"{self.request.path}?saved={','.join(changed)}", status=303)
+
+
+class ServerQuotasAPI(BaseHandler):
+    """The hub's spawner asks at every server start: the site's notebook-server quotas
+    (None: the hub's configured default)."""
+
+    public = True
+
+    def check_xsrf_cookie(self) -> None:
+        """Token-authenticated server-to-server calls carry no browser cookies."""
+
+    async def prepare(self) -> None:
+        expected = f"token {self.settings_obj.hub_api_token}"
+        given = self.request.headers.get("Authorization", "")
+        if not self.settings_obj.hub_api_token or not hmac.compare_digest(given, expected):
+            raise web.HTTPError(403, "Only the hub may call this endpoint.")
+
+    async def post(self) -> None:
+        await self.load_site_settings()
+        self.write_json({"memory_mb": self.site.server_memory_mb, "cpus": self.site.server_cpus})
 
 
 def default_handlers(prefix: str) -> list[tuple[str, type]]:
@@ -136,4 +163,5 @@ def default_handlers(prefix: str) -> list[tuple[str, type]]:
         (f"{prefix}/admin/audit", AuditPage),
         (rf"{prefix}/admin/audit\.csv", AuditCSV),
         (f"{prefix}/admin/settings", SettingsPage),
+        (f"{prefix}/api/internal/server-quotas", ServerQuotasAPI),
     ]

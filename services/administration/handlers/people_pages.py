@@ -137,7 +137,8 @@ class PersonPage(AdminHandler):
         log.info("Administration: %s", done)
         # After a change, a page of its own: reloading it changes nothing again.
         self.redirect(
-            f"{self.settings_obj.service_prefix}/admin/people/{_id(account_id)}?done={action}"
+            f"{self.settings_obj.service_prefix}/admin/people/{_id(account_id)}?done={action}",
+            status=303,
         )
 
     async def _target(self, session: Any, account_id: int) -> tuple[Account, Account]:
@@ -224,7 +225,19 @@ class ImportPage(CourseOf):
         async with self.db(read_only=True) as session:
             await self.account(session)
             course = await self.course(session, course_id)
-        self.render_page("admin_import.html", course=course, plan=None, csv_text="")
+        self.render_page(
+            "admin_import.html", course=course, plan=None, csv_text="", done=self.done(course)
+        )
+
+    def done(self, course: Course) -> str:
+        """What the import that redirected here did (its counts are in the address)."""
+        created, enrolled = self.get_argument("created", ""), self.get_argument("enrolled", "")
+        if not (created.isdigit() and enrolled.isdigit()):
+            return ""
+        return (
+            f"Imported: {int(created)} new accounts (invited by email), {int(enrolled)} people "
+            f"enrolled in {course.title}."
+        )
 
     async def post(self, course_id: str) -> None:
         text = self.get_body_argument("csv", "")
@@ -273,13 +286,10 @@ class ImportPage(CourseOf):
         if step == "import":
             for message in applied.invitations:
                 self.application.settings["background"](mail.send_later(self.settings_obj, message))
-            self.render_page(
-                "admin_import.html",
-                course=course,
-                plan=None,
-                csv_text="",
-                done=f"Imported: {len(applied.created)} new accounts (invited by email), "
-                f"{applied.enrolled} people enrolled in {course.title}.",
+            # A page of its own: reloading it imports nothing again.
+            self.redirect(
+                f"{self.request.path}?created={len(applied.created)}&enrolled={applied.enrolled}",
+                status=303,
             )
             return
         self.render_page("admin_import.html", course=course, plan=plan, csv_text=text)
@@ -290,7 +300,15 @@ class BulkEnrolPage(CourseOf):
         async with self.db(read_only=True) as session:
             await self.account(session)
             course = await self.course(session, course_id)
-        self.render_page("admin_enrol.html", course=course, names="")
+        self.render_page("admin_enrol.html", course=course, names="", done=self.done(course))
+
+    def done(self, course: Course) -> str:
+        """What the change that redirected here did (its counts are in the address)."""
+        changed, unchanged = self.get_argument("changed", ""), self.get_argument("unchanged", "")
+        if not (changed.isdigit() and unchanged.isdigit()):
+            return ""
+        verb = "unenrolled from" if self.get_argument("done", "") == "unenrol" else "enrolled in"
+        return f"{int(changed)} {verb} {course.title}; {int(unchanged)} already were."
 
     async def post(self, course_id: str) -> None:
         names = self.get_body_argument("names", "")
@@ -315,13 +333,11 @@ class BulkEnrolPage(CourseOf):
                 self.render_refusal("admin_enrol.html", error, course=course, names=names)
                 return
             await session.commit()
-        verb = "enrolled in" if enrol else "unenrolled from"
-        self.render_page(
-            "admin_enrol.html",
-            course=course,
-            names="",
-            done=f"{len(result['changed'])} {verb} {course.title}; "
-            f"{len(result['unchanged'])} already were.",
+        # A page of its own: reloading it changes nothing again.
+        self.redirect(
+            f"{self.request.path}?done={'enrol' if enrol else 'unenrol'}"
+            f"&changed={len(result['changed'])}&unchanged={len(result['unchanged'])}",
+            status=303,
         )
 
 

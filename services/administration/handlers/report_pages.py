@@ -72,7 +72,9 @@ class ReportPage(ReportHandler):
             actor = await self.account(session)
             export = await admin_reports.queue_export(session, actor, report, span, course_id)
             await session.commit()
-        self.redirect(f"{self.settings_obj.service_prefix}/admin/reports?queued={export.id}")
+        self.redirect(
+            f"{self.settings_obj.service_prefix}/admin/reports?queued={export.id}", status=303
+        )
 
 
 class ReportCSV(ReportHandler):

@@ -100,7 +100,10 @@ class CourseReviewPage(AdminHandler):
             await self.show(int(course_id), problem=error.message, comment=comment)
             return
         # After a change, a page of its own: reloading it changes nothing again.
-        self.redirect(f"{self.settings_obj.service_prefix}/admin/courses/{course_id}?done={action}")
+        self.redirect(
+            f"{self.settings_obj.service_prefix}/admin/courses/{course_id}?done={action}",
+            status=303,
+        )
 
 
 class InstructorReviewPage(BaseHandler):
@@ -133,7 +136,8 @@ class InstructorReviewPage(BaseHandler):
             await self.show(int(course_id), problem=error.message)
             return
         self.redirect(
-            f"{self.settings_obj.service_prefix}/teach/courses/{course_id}/review?done=submitted"
+            f"{self.settings_obj.service_prefix}/teach/courses/{course_id}/review?done=submitted",
+            status=303,
         )
 
 
