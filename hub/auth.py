@@ -23,6 +23,7 @@ token or cookie for that server exists. Admins still start, stop and list server
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import json
 import urllib.request
@@ -42,6 +43,23 @@ from coursehub.hub.constants import SERVICE_PORT, SERVICE_PREFIX
 from coursehub.hub.health import HubHealthHandler, ServiceStartingHandler
 
 _GROUPS_KEY = "coursehub_groups"
+# The address of the sign-in being handled, for the service's sign-in history (the Google
+# path reaches update_auth_model without the request).
+_SIGN_IN_ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "coursehub_sign_in_address", default=""
+)
+
+
+def sign_in_address(request: Any) -> str:
+    """Where a sign-in came from as the platform's proxy saw it: the last hop of
+    X-Forwarded-For (the proxy appends the address it was reached from), else the socket's.
+    Never an earlier hop, which the visitor writes themselves (the rule of
+    coursehub.services.lessons.lesson_kernels.visitor_address)."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    return (hops[-1] if hops else request.remote_ip or "")[:45]
+
+
 # The cookie the course service puts a sign-in ticket in, readable only by the welcome page.
 WELCOME_COOKIE = "coursehub-welcome"
 WELCOME_PATH = "/hub/coursehub/welcome"
@@ -119,6 +137,7 @@ class CourseAuthenticator(GenericOAuthenticator):
     ) -> dict[str, Any] | None:
         # The hub's login form posts here with a password; the OAuth callback comes with none.
         # Dispatching is all this override does: each path is handled by its own hook.
+        _SIGN_IN_ADDRESS.set(sign_in_address(handler.request))
         if data is not None and "password" in data:
             return await self.authenticate_password(handler, data)
         if data is not None and "ticket" in data:
@@ -132,7 +151,11 @@ class CourseAuthenticator(GenericOAuthenticator):
     ) -> dict[str, Any] | None:
         status, body = await self._ask_service(
             "password-sign-in",
-            {"login": data.get("username", ""), "password": data.get("password", "")},
+            {
+                "login": data.get("username", ""),
+                "password": data.get("password", ""),
+                "address": _SIGN_IN_ADDRESS.get(),
+            },
         )
         if status == 401:
             return None  # the hub shows "Invalid username or password"
@@ -141,7 +164,9 @@ class CourseAuthenticator(GenericOAuthenticator):
         return body
 
     async def authenticate_ticket(self, ticket: str) -> dict[str, Any] | None:
-        status, body = await self._ask_service("ticket-sign-in", {"ticket": ticket})
+        status, body = await self._ask_service(
+            "ticket-sign-in", {"ticket": ticket, "address": _SIGN_IN_ADDRESS.get()}
+        )
         if status == 401:
             return None
         if status != 200:
@@ -167,6 +192,7 @@ class CourseAuthenticator(GenericOAuthenticator):
                 "email": user_info.get("email", ""),
                 "email_verified": user_info.get("email_verified") is True,
                 "name": user_info.get("name", ""),
+                "address": _SIGN_IN_ADDRESS.get(),
             },
         )
         if status != 200:

@@ -4,6 +4,7 @@ enrolment takes everyone or nobody."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -11,7 +12,9 @@ from coursehub.hub.constants import Role
 from coursehub.services.administration import people
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, Course, Enrollment, SignIn, Suspension
+from tests.conftest import PASSWORD
 from tests.course_builder import make_course, unique_word
+from tests.platform import sign_in
 
 
 async def test_the_last_active_administrator_cannot_be_suspended(sessions, make_account):
@@ -102,3 +105,23 @@ async def test_bulk_enrolment_takes_everyone_or_nobody(sessions, database_url, m
             )
         )
     assert enrolled == {ada.id, alan.id}
+
+
+async def test_a_sign_in_through_the_hub_keeps_the_address_the_proxy_saw(
+    platform, sessions, make_account
+):
+    student = make_account()
+    # The visitor writes an address of their own into X-Forwarded-For; the proxy appends the
+    # one it was reached from (this machine's loopback), and that is the one kept.
+    with httpx.Client(
+        follow_redirects=True, timeout=30, headers={"X-Forwarded-For": "203.0.113.9"}
+    ) as http:
+        answer = sign_in(http, platform.url, student.email, PASSWORD)
+    assert answer.status_code == 200, answer.text[:300]
+    async with sessions() as session:
+        kept = (
+            await session.execute(
+                select(SignIn.method, SignIn.address).where(SignIn.account_id == student.id)
+            )
+        ).all()
+    assert [tuple(row) for row in kept] == [("password", "127.0.0.1")]

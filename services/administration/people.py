@@ -46,11 +46,15 @@ class PeopleError(Refusal):
 # -- signing in ------------------------------------------------------------------------------
 
 
-async def admit(session: AsyncSession, account: Account, method: str) -> None:
-    """Let ``account`` sign in (refused while suspended) and keep the sign-in in its history."""
+async def admit(
+    session: AsyncSession, account: Account, method: str, address: object = None
+) -> None:
+    """Let ``account`` sign in (refused while suspended) and keep the sign-in in its history,
+    with the address the hub saw it come from (``coursehub.hub.auth.sign_in_address``)."""
     if await session.get(Suspension, account.id) is not None:
         raise PeopleError(SUSPENDED_SIGN_IN, 403)
-    session.add(SignIn(account_id=account.id, method=method, at=utcnow()))
+    where = address.strip()[:45] if isinstance(address, str) else ""
+    session.add(SignIn(account_id=account.id, method=method, at=utcnow(), address=where))
 
 
 # -- searching -------------------------------------------------------------------------------

@@ -63,6 +63,9 @@ class SignIn(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     method: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    # Where the sign-in came from, as the platform's proxy saw it (the last X-Forwarded-For
+    # hop); empty when the hub did not say.
+    address: Mapped[str] = mapped_column(String(45), default="", server_default="")
 
 
 class Suspension(Base):

@@ -276,7 +276,7 @@ class PasswordSignInAPI(InternalHandler):
                     utcnow(),
                 )
                 if account is not None:
-                    await people.admit(session, account, "password")
+                    await people.admit(session, account, "password", body.get("address"))
             except (AccountError, PeopleError) as error:
                 self.write_json({"error": error.message}, error.status)
                 return
@@ -299,7 +299,7 @@ class TicketSignInAPI(InternalHandler):
             account = await session.get(Account, account_id) if account_id else None
             if account is not None:
                 try:
-                    await people.admit(session, account, "ticket")
+                    await people.admit(session, account, "ticket", body.get("address"))
                 except PeopleError as error:
                     self.write_json({"error": error.message}, error.status)
                     return
@@ -353,7 +353,7 @@ class GoogleSignInAPI(InternalHandler):
                     email_verified=body.get("email_verified") is True,
                     name=str(body.get("name", "")),
                 )
-                await people.admit(session, account, "google")
+                await people.admit(session, account, "google", body.get("address"))
             except (AccountError, PeopleError) as error:
                 self.write_json({"error": error.message}, error.status)
                 return
