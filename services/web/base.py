@@ -203,7 +203,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             "hub_prefix": "/hub/",
             "user": self.current_user,
             "nav_role": getattr(self, "_nav_role", ""),
-            "time_zone": getattr(self, "_time_zone", ""),
+            "reader_time_zone": getattr(self, "_time_zone", ""),
             "xsrf_form_html": self.xsrf_form_html,
             "csp_nonce": self.csp_nonce,
             "site": getattr(self, "site", None) or SiteSettings(),
