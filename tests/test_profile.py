@@ -68,17 +68,19 @@ def test_a_person_fills_in_their_profile_and_others_see_it(platform, make_accoun
         bio="I like engines.\nAnd notebooks.",
         pronouns="she/her",
         time_zone="Europe/London",
-        language="fr",
     )
     assert saved.status_code == 200, saved.text[-2000:]
     assert "Your profile is saved." in saved.text
+    # No choice of language that would change nothing: English, and what is coming.
+    assert "English (more languages coming)" in saved.text
+    assert 'name="language"' not in saved.text
     with db() as session:
         profile = session.get(Profile, student.id)
         assert session.get(Account, student.id).name == "Ada Lovelace"
         assert (profile.pronouns, profile.time_zone, profile.language) == (
             "she/her",
             "Europe/London",
-            "fr",
+            "en",
         )
         avatar = session.get(Upload, profile.avatar_upload_id)
         assert avatar.purpose == "avatar" and avatar.content_type == "image/png"
@@ -139,7 +141,7 @@ def test_every_wrong_profile_field_is_named_at_once(platform, make_account, sign
         "Keep your bio to 1000 characters",
         "Pronouns can be at most 40 characters.",
         "Choose a time zone from the list",
-        "Choose a language from the list.",
+        "CourseHub is in English only for now",
     ):
         assert sentence in answer.text
     with db() as session:

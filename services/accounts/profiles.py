@@ -25,8 +25,14 @@ AVATAR = "avatar"
 MAX_AVATAR_BYTES = 2 * MB
 MAX_BIO_CHARS = 1_000
 MAX_PRONOUNS_CHARS = 40
-# The languages CourseHub's emails and pages may be asked for; the pages are in English today.
-LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español", "fr": "Français"}
+# The languages CourseHub's pages and emails are written in. Only English until translations
+# exist: offering others would be a setting that changes nothing. The profile page shows
+# "English (more languages coming)" instead of a choice; the stored value stays, ready.
+LANGUAGES = {"en": "English"}
+ONLY_ENGLISH = (
+    "CourseHub is in English only for now (more languages are coming): leave the language as "
+    "English."
+)
 TIME_ZONES = sorted(available_timezones() - {"localtime", "Factory"})
 _TIME_ZONE_SET = frozenset(TIME_ZONES)
 
@@ -76,7 +82,7 @@ async def update_profile(
     if time_zone not in _TIME_ZONE_SET:
         problems["time_zone"] = "Choose a time zone from the list, such as Europe/Berlin."
     if language not in LANGUAGES:
-        problems["language"] = "Choose a language from the list."
+        problems["language"] = ONLY_ENGLISH
     if problems:
         raise FormProblems(problems)
     profile = await profile_of(session, account)

@@ -50,7 +50,6 @@ class ProfilePage(BaseHandler):
             errors=errors,
             saved=saved,
             time_zones=profiles.TIME_ZONES,
-            languages=profiles.LANGUAGES,
             max_avatar_mb=profiles.MAX_AVATAR_BYTES / 1_000_000,
         )
 
@@ -59,8 +58,10 @@ class ProfilePage(BaseHandler):
         return self.settings_obj.service_prefix
 
     async def post(self) -> None:
-        fields = ("name", "bio", "pronouns", "time_zone", "language")
+        fields = ("name", "bio", "pronouns", "time_zone")
         values = {key: self.get_body_argument(key, "") for key in fields}
+        # The page offers no choice of language yet (profiles.LANGUAGES): English unless said.
+        values["language"] = self.get_body_argument("language", "en")
         files = self.request.files.get("avatar") or []
         async with self.db() as session:
             account = await self.account(session)
