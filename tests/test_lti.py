@@ -9,6 +9,7 @@ plays the browser between the two, as the LMS's page and its form post would.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -23,6 +24,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from lti1p3platform.deep_linking import LtiDeepLinking
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
 from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
@@ -40,10 +42,13 @@ from coursehub.services.models import (
     CourseGrader,
     Enrollment,
     Grade,
+    Lesson,
+    LessonKind,
     LtiIdentity,
     LtiLineItem,
     LtiPlatform,
     LtiScorePost,
+    Module,
     Quiz,
     QuizAttempt,
     Submission,
@@ -853,3 +858,81 @@ def test_a_quiz_gets_its_line_item_once_and_its_score_in_the_lms(
     [score] = wait_for_scores(lms, 1)
     assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (3, 4, "learner-quiz")
     assert score["lineitem"] == urlsplit(item["id"]).path
+
+
+def deep_link_request(
+    browser: httpx.Client, lms: Lms, user_id: str, roles: list[str]
+) -> httpx.Response:
+    """The LMS's LtiDeepLinkingRequest (lti1p3platform's deep-linking settings claim)."""
+    authorisation = authorise(browser, lms, user_id)
+    claims = lms.launch_claims(authorisation, user_id, roles, ags=True)
+    claims[f"{CLAIM}message_type"] = "LtiDeepLinkingRequest"
+    claims.update(
+        LtiDeepLinking(f"{lms.keys.url}/deep-link-return").get_lti_deep_linking_launch_claim(
+            title="Add CourseHub content", extra_data={"placement": "week-1"}
+        )
+    )
+    return post_launch(browser, lms, authorisation, lms.sign(claims))
+
+
+def test_an_instructor_picks_coursehub_content_and_the_lms_gets_signed_links_with_line_items(
+    platform, registered, browser_client, db
+):
+    lms, course, instructor = registered
+    with db() as session:
+        module = Module(course_id=course.id, title="Week 1", position=0)
+        session.add(module)
+        session.flush()
+        lesson = Lesson(module_id=module.id, title="Reading CSV files", kind=LessonKind.TEXT)
+        assignment = Assignment(
+            course_id=course.id,
+            title="Rain gauges",
+            source_notebook={},
+            student_notebook={},
+            source_sha256="0" * 64,
+            max_score=6,
+            created_by_id=instructor.id,
+        )
+        quiz = Quiz(course_id=course.id, title="Units quiz", max_score=3, published=True)
+        session.add_all([lesson, assignment, quiz])
+        session.commit()
+    # A learner cannot choose content: refused, nobody made.
+    with httpx.Client(timeout=30) as learner:
+        assert_refused(deep_link_request(learner, lms, "dl-learner", LEARNER), "instructor")
+    assert identities(db, lms) == []
+    picker = deep_link_request(browser_client, lms, "dl-teacher", INSTRUCTOR)
+    assert picker.status_code == 200 and "/lti/deep-link/" in picker.url.path, (
+        picker.url,
+        re.sub(r"<[^>]+>", " ", picker.text)[-1500:],
+    )
+    for title in ("Reading CSV files", "Rain gauges", "Units quiz"):
+        assert title in picker.text
+    chosen = [f"lesson-{lesson.id}", f"assignment-{assignment.id}", f"quiz-{quiz.id}"]
+    answer = browser_client.post(str(picker.url), data={"item": chosen, "_xsrf": xsrf_from(picker)})
+    assert answer.status_code == 200, answer.text[:500]
+    assert f'action="{lms.keys.url}/deep-link-return"' in answer.text
+    [signed] = re.findall(r'name="JWT" value="([^"]+)"', answer.text)
+    # The LMS checks the answer against CourseHub's published keys and reads the links.
+    lms.registration.set_tool_key_set_url(f"{platform.service_url}/lti/jwks")
+    items = lms.config.validate_deeplinking_resp({"JWT": signed})
+    body = jwt.decode(signed, options={"verify_signature": False})
+    assert body["iss"] == lms.client_id and body["aud"] == [lms.issuer]
+    assert body["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == {"placement": "week-1"}
+    assert [(i["type"], i["title"], i["url"]) for i in items] == [
+        ("ltiResourceLink", title, f"{platform.url}/services/coursehub/lti/launch")
+        for title in ("Reading CSV files", "Rain gauges", "Units quiz")
+    ]
+    assert [i["custom"] for i in items] == [
+        {"course": course.slug, "lesson": str(lesson.id)},
+        {"course": course.slug, "assignment": str(assignment.id)},
+        {"course": course.slug, "quiz": str(quiz.id)},
+    ]
+    assert "lineItem" not in items[0]
+    assert items[1]["lineItem"]["resourceId"] == f"coursehub-assignment-{assignment.id}"
+    assert (items[2]["lineItem"]["scoreMaximum"], items[2]["lineItem"]["label"]) == (
+        3,
+        "Units quiz",
+    )
+    # One answer per request: the picker is gone once used.
+    again = browser_client.post(str(picker.url), data={"item": chosen, "_xsrf": xsrf_from(picker)})
+    assert again.status_code == 404

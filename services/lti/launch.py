@@ -41,6 +41,7 @@ JWKS_TIMEOUT_SECONDS = 10
 LAUNCH_DATA_SECONDS = 600
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 RESOURCE_LINK = "LtiResourceLinkRequest"
+DEEP_LINKING = "LtiDeepLinkingRequest"
 ASK_ADMIN = (
     " Launch again from your course in the LMS; if it keeps happening, ask your LMS "
     "administrator to check CourseHub's registration."
@@ -186,6 +187,10 @@ class ValidLaunch:
         return str(self.claims.get(f"{CLAIM}deployment_id", ""))
 
     @property
+    def deep_linking(self) -> bool:
+        return self.claims.get(f"{CLAIM}message_type") == DEEP_LINKING
+
+    @property
     def roles(self) -> list[str]:
         return [str(role) for role in self.claims.get(f"{CLAIM}roles", [])]
 
@@ -205,7 +210,7 @@ def validate_launch(
         claims = dict(launch.get_launch_data())
     except (LtiException, OIDCException) as error:
         raise refusal(_plain(str(error)), 401) from None
-    if claims.get(f"{CLAIM}message_type") != RESOURCE_LINK:
+    if claims.get(f"{CLAIM}message_type") not in (RESOURCE_LINK, DEEP_LINKING):
         raise refusal(
             f"CourseHub does not handle {claims.get(f'{CLAIM}message_type')} messages yet"
         )

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.exception import LtiException, LtiServiceException
 from pylti1p3.lineitem import LineItem
+from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 from requests import RequestException
 from sqlalchemy import select
@@ -96,19 +97,28 @@ async def remember_context(
     return await session.get(LtiContext, row_id, populate_existing=True)
 
 
-def ags_service(
-    platform: PlatformSnapshot, signing_key_pem: str, context: dict[str, Any]
-) -> AssignmentsGradesService:
-    """pylti1p3's AGS client for ``context`` (scopes, lineitems URL), signing its service
-    token requests with CourseHub's key (named by the kid the JWKS publishes)."""
+def signing_registration(platform: PlatformSnapshot, signing_key_pem: str) -> Registration:
+    """pylti1p3's registration of ``platform`` that signs with CourseHub's key, naming it by
+    the kid the JWKS publishes (its thumbprint)."""
     config = DatabaseToolConf([platform], signing_key_pem)
-    registration = config.find_registration_by_params(platform.issuer, platform.client_id)
+    registration: Registration = config.find_registration_by_params(
+        platform.issuer, platform.client_id
+    )
     private = serialization.load_pem_private_key(signing_key_pem.encode(), password=None)
     registration.set_tool_public_key(
         private.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+    return registration
+
+
+def ags_service(
+    platform: PlatformSnapshot, signing_key_pem: str, context: dict[str, Any]
+) -> AssignmentsGradesService:
+    """pylti1p3's AGS client for ``context`` (scopes, lineitems URL), signing its service
+    token requests with CourseHub's key (named by the kid the JWKS publishes)."""
+    registration = signing_registration(platform, signing_key_pem)
     return AssignmentsGradesService(
         ServiceConnector(registration),
         {"scope": context["scopes"], "lineitems": context["lineitems_url"]},

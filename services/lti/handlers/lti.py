@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,8 +17,17 @@ from tornado import web
 from coursehub.hub.constants import Role
 from coursehub.services.accounts import sign_in_tickets
 from coursehub.services.courses import enrollment
+from coursehub.services.courses.membership import membership
 from coursehub.services.jobs.queue import defer
-from coursehub.services.lti import launch, launch_people, line_items, platforms, scores, tool_keys
+from coursehub.services.lti import (
+    deep_linking,
+    launch,
+    launch_people,
+    line_items,
+    platforms,
+    scores,
+    tool_keys,
+)
 from coursehub.services.lti.platforms import LtiError, PlatformForm
 from coursehub.services.lti.pylti1p3_adapters import (
     CookieToSet,
@@ -148,7 +158,21 @@ class LaunchHandler(LtiHandler):
             platform = await session.get(LtiPlatform, snapshot.id)
             if platform is None:
                 raise launch.refusal("this platform's registration was just deleted", 401)
+            picker_settings = self.deep_linking_settings(valid)
             placed = await launch_people.place(session, platform, valid)
+            if picker_settings is not None:
+                # Content is chosen on CourseHub's picker, by the person this request signed in.
+                token = deep_linking.keep(
+                    self.application.settings["lti_redis"],
+                    deep_linking.PickerRequest(
+                        platform.id,
+                        valid.deployment_id,
+                        placed.account.id,
+                        placed.course.id,
+                        picker_settings,
+                    ),
+                )
+                placed = replace(placed, target=f"/lti/deep-link/{token}")
             context = await line_items.remember_context(session, platform, placed.course, valid)
             context_id = context.id if context is not None else None
             if context is not None and context.lineitems_url:
@@ -185,6 +209,19 @@ class LaunchHandler(LtiHandler):
         )
         next_url = f"{self.settings_obj.service_prefix}{placed.target}"
         self.redirect(f"{sign_in_tickets.WELCOME_PATH}?{urlencode({'next': next_url})}", status=303)
+
+    def deep_linking_settings(self, valid: launch.ValidLaunch) -> dict[str, Any] | None:
+        """A deep-linking request's settings (None for a resource link); only staff choose
+        content, and only with a return address."""
+        if not valid.deep_linking:
+            return None
+        if launch_people.place_for_roles(valid.roles) != "staff":
+            raise launch.refusal(
+                "only an instructor or teaching assistant chooses CourseHub content for the "
+                "LMS course",
+                403,
+            )
+        return deep_linking.settings_of(valid.claims)
 
     async def ensure_line_item(
         self, platform_id: int, context_id: int, course_id: int, valid: launch.ValidLaunch
@@ -433,6 +470,73 @@ class ResendAPI(LtiHandler):
         self.write_json({"queued": True}, 202)
 
 
+class DeepLinkPage(LtiHandler):
+    """``/lti/deep-link/<token>``: the picker of a deep-linking request (for the person it
+    signed in, while they are staff of the course); its answer is the signed
+    LtiDeepLinkingResponse, posted by the browser to the platform's return URL."""
+
+    async def picker(
+        self, session: Any, token: str, *, use: bool = False
+    ) -> tuple[deep_linking.PickerRequest, Course]:
+        account = await self.account(session)
+        request = deep_linking.find(self.application.settings["lti_redis"], token, use=use)
+        course = await session.get(Course, request.course_id)
+        if (
+            request.account_id != account.id
+            or course is None
+            or not (await membership(session, account, course)).grades
+        ):
+            raise LtiError("This content selection was started by someone else.", 404)
+        return request, course
+
+    def multiple(self, request: deep_linking.PickerRequest) -> bool:
+        return str(request.settings.get("accept_multiple", True)).lower() != "false"
+
+    async def get(self, token: str, problem: str = "") -> None:
+        async with self.db(read_only=True) as session:
+            request, course = await self.picker(session, token)
+            found = await deep_linking.choices(session, course)
+        self.render_page(
+            "lti_deep_link.html",
+            course=course,
+            choices=found,
+            multiple=self.multiple(request),
+            problem=problem,
+        )
+
+    async def post(self, token: str) -> None:
+        wanted = self.get_body_arguments("item")
+        async with self.db() as session:
+            request, course = await self.picker(session, token)
+            by_value = {c.value: c for c in await deep_linking.choices(session, course)}
+            chosen = [by_value[v] for v in dict.fromkeys(wanted) if v in by_value]
+            if not chosen or (len(chosen) > 1 and not self.multiple(request)):
+                self.set_status(400)
+                await self.get(
+                    token,
+                    "Choose one item."
+                    if not self.multiple(request)
+                    else "Choose at least one item.",
+                )
+                return
+            platform = await session.get(LtiPlatform, request.platform_id)
+            if platform is None:
+                raise LtiError("This LMS is no longer registered with CourseHub.", 404)
+            key = await tool_keys.signing_key(session)
+            await session.commit()
+            deep_linking.find(self.application.settings["lti_redis"], token, use=True)
+        links = deep_linking.resources(chosen, course, self.tool_urls()["launch_url"])
+        signed = deep_linking.response_jwt(
+            PlatformSnapshot.of(platform), key.private_key_pem, request, links
+        )
+        self.render_page(
+            "lti_deep_link_return.html",
+            return_url=request.settings["deep_link_return_url"],
+            jwt=signed,
+            count=len(chosen),
+        )
+
+
 def _post_json(post: LtiScorePost, username: str, title: str) -> dict[str, Any]:
     return {
         "id": post.id,
@@ -460,4 +564,5 @@ def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"{prefix}/api/lti/courses/([a-z0-9][a-z0-9-]{{0,119}})/passback", PassbackAPI),
         (rf"{prefix}/api/lti/score-posts/(\d+)/resend", ResendAPI),
         (rf"{prefix}/lti/courses/([a-z0-9][a-z0-9-]{{0,119}})/passback", PassbackPage),
+        (rf"{prefix}/lti/deep-link/([A-Za-z0-9_-]{{10,64}})", DeepLinkPage),
     ]
