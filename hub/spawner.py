@@ -255,8 +255,8 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         self.prepare_home()
         if self.port == 0:
             self.port = self.claim_port()
-        await self.apply_site_quotas()
         try:
+            await self.apply_site_quotas()
             if self.network_isolated:
                 await self.start_network()
             self.cmd = self.launch_command()
@@ -311,7 +311,7 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         self.mem_limit, self.cpu_limit = memory, cpus
 
     def remove_cgroup(self) -> None:
-        if self.sandboxed:
+        if self.sandbox and os.geteuid() == 0:  # as ``sandboxed``, without its warning
             ServerCgroup(self.cgroup_name, ServerCgroup.folders_of(self.cgroup_name)).remove()
 
     # -- a server that dies while starting is reported at once ------------------------------
@@ -411,6 +411,7 @@ class CourseSpawner(SimpleLocalProcessSpawner):
         status = await super().poll()
         if status is not None:
             await self.stop_network()  # a server that ended by itself: its relays go too
+            self.remove_cgroup()  # and its cgroups
         elif self._network and not self._network.running:
             # Restored after a hub restart with its server alive (bwrap's --die-with-parent
             # ends servers with the hub, but a server must never be left without its relays).
