@@ -89,10 +89,12 @@ async def course_analytics(
     module_id: int | None,
     time_zone: str = "UTC",
     group: str | None = None,
+    groups: list[str] | None = None,
 ) -> CourseAnalytics:
     """The course's figures; days in ``time_zone`` (the viewer's) when the last refresh
     counted them there, else in UTC with ``days_pending`` set. With ``group``, every figure
-    but the test cells' is counted among that group's students only."""
+    but the videos' is counted among that group's students only; ``groups``: the course's
+    groups when the caller has them already."""
     modules = list(
         await session.scalars(
             select(Module).where(Module.course_id == course.id).order_by(Module.position, Module.id)
@@ -105,7 +107,7 @@ async def course_analytics(
         modules=modules,
         module_id=module_id,
         group=group,
-        groups=await course_groups(session, course.id),
+        groups=groups if groups is not None else await course_groups(session, course.id),
         show_class_median=bool(setting and setting.show_class_median),
         inactive_days=setting.inactive_days if setting else 14,
     )

@@ -74,10 +74,11 @@ class CourseAnalyticsBase(AnalyticsBase):
         period = self.period()
         module_ids = {m for m in await course_analytics.module_ids(session, course.id)}
         module = module_from(self.get_query_argument("module", None), module_ids)
-        group = group_from(
-            self.get_query_argument("group", None), await course_groups(session, course.id)
+        groups = await course_groups(session, course.id)
+        group = group_from(self.get_query_argument("group", None), groups)
+        return await course_analytics.course_analytics(
+            session, course, period, module, zone, group, groups
         )
-        return await course_analytics.course_analytics(session, course, period, module, zone, group)
 
     async def ask_if_stale(self, found: CourseAnalytics) -> bool:
         """Ask the job queue for fresh figures when they are missing or old."""
