@@ -933,6 +933,9 @@ def test_an_instructor_picks_coursehub_content_and_the_lms_gets_signed_links_wit
         3,
         "Units quiz",
     )
+    # The LMS's instructor (a grader here) reads the course's passback log.
+    log = browser_client.get(f"{platform.service_url}/lti/courses/{course.slug}/passback")
+    assert log.status_code == 200 and "Grades sent to the LMS" in log.text
     # One answer per request: the picker is gone once used.
     again = browser_client.post(str(picker.url), data={"item": chosen, "_xsrf": xsrf_from(picker)})
     assert again.status_code == 404

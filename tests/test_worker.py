@@ -50,6 +50,8 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         admin_reports.EXPORT_TASK: ANALYTICS_QUEUE,
         lti_scores.SYNC_TASK: lti_scores.PASSBACK_QUEUE,
         lti_scores.POST_TASK: lti_scores.PASSBACK_QUEUE,
+        lti_scores.AFTER_GRADE_TASK: lti_scores.PASSBACK_QUEUE,
+        lti_scores.AFTER_RELEASE_TASK: lti_scores.PASSBACK_QUEUE,
         "lti_sync_every_course": lti_scores.PASSBACK_QUEUE,
     }
     assert all(app.tasks[name].blueprint is app for name in queues)

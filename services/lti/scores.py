@@ -18,6 +18,7 @@ from requests import RequestException
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coursehub.services.assessment import manual_grading
 from coursehub.services.assessment.gradebook import course_gradebook
 from coursehub.services.jobs.queue import defer
 from coursehub.services.lti import tool_keys
@@ -37,8 +38,9 @@ PASSBACK_QUEUE = "lti"
 SYNC_TASK = "lti_sync_course_scores"
 POST_TASK = "lti_post_score"
 # Deferred by assessment (by these names: it sits below this package) when a grade changes.
-AFTER_GRADE_TASK = "lti_passback_after_grade"
-AFTER_RELEASE_TASK = "lti_passback_after_release"
+AFTER_GRADE_TASK = manual_grading.LTI_PASSBACK_TASK
+AFTER_RELEASE_TASK = manual_grading.LTI_RELEASE_TASK
+assert manual_grading.LTI_QUEUE == PASSBACK_QUEUE
 
 
 async def sync_course(

@@ -368,7 +368,8 @@ class PassbackAPI(LtiHandler):
     async def course_for_staff(self, session: Any, slug: str) -> Course:
         account = await self.account(session)
         course = await enrollment.course_by_slug(session, slug)
-        if course is None or not enrollment.is_staff_of(account, course):
+        # Its graders too: an LMS's instructors and TAs come in as the course's graders.
+        if course is None or not (await membership(session, account, course)).grades:
             raise LtiError("There is no course of yours at this address.", 404)
         return course
 
@@ -461,7 +462,7 @@ class ResendAPI(LtiHandler):
                     .where(LtiScorePost.id == int(post_id))
                 )
             ).first()
-            if found is None or not enrollment.is_staff_of(account, found[1]):
+            if found is None or not (await membership(session, account, found[1])).grades:
                 raise LtiError("There is no such score in your courses' passback logs.", 404)
             post = found[0]
             post.state = "queued"
