@@ -29,15 +29,19 @@
 
   // The reader's time zone: the one in their profile (the base template writes it on <body>
   // as data-time-zone when they have one), else the browser's.
+  let checkedZone = null; // [the attribute's value, the zone to use], checked once per value
   function timeZone() {
-    const zone = document.body ? document.body.dataset.timeZone : "";
-    if (!zone) return undefined;
+    const zone = document.body ? document.body.dataset.timeZone || "" : "";
+    if (checkedZone && checkedZone[0] === zone) return checkedZone[1];
+    let usable;
     try {
-      new Intl.DateTimeFormat([], { timeZone: zone });
-      return zone;
+      if (zone) new Intl.DateTimeFormat([], { timeZone: zone });
+      usable = zone || undefined;
     } catch (ignored) {
-      return undefined; // a zone this browser does not know: its own is better than nothing
+      usable = undefined; // a zone this browser does not know: its own is better than nothing
     }
+    checkedZone = [zone, usable];
+    return usable;
   }
 
   // The one way a page shows a moment: in the reader's time zone, as "7 Dec 2026, 14:05".
