@@ -4,6 +4,7 @@ read:metrics token or an administrator, and Markdown images only from CourseHub'
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 from pathlib import Path
@@ -67,7 +68,8 @@ def rules_handler(public_url: str) -> BaseHandler:
         connection=Connection(),
     )
     app = web.Application(coursehub=SimpleNamespace(public_url=public_url))
-    return BaseHandler(app, request)
+    # in a context of its own: a handler keeps its request id in a context variable
+    return contextvars.copy_context().run(BaseHandler, app, request)
 
 
 def test_hsts_only_when_the_public_url_is_https():

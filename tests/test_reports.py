@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -314,7 +315,9 @@ def test_a_daily_report_is_run_by_the_job_queue_when_due_and_its_history_kept(
         session.get(ReportNotebook, report["id"]).next_run_at = due_at
         session.commit()
 
-    queued = asyncio.run(queue_due(database_url))
+    # in a thread of its own: this module's Chromium (Playwright's sync API) keeps a loop running
+    with ThreadPoolExecutor(1) as thread:
+        queued = thread.submit(asyncio.run, queue_due(database_url)).result()
     with db() as session:
         runs = session.scalars(select(ReportRun).where(ReportRun.report_id == report["id"])).all()
         next_at = session.get(ReportNotebook, report["id"]).next_run_at

@@ -4,6 +4,8 @@ then refused with a 413."""
 
 from __future__ import annotations
 
+import contextvars
+
 import pytest
 from tornado import httputil, web
 
@@ -53,7 +55,8 @@ def upload(limit: int) -> Upload:
         headers=httputil.HTTPHeaders({"Host": "coursehub.example"}),
         connection=Connection(),
     )
-    handler = Upload(web.Application(), request)
+    # in a context of its own: a handler keeps its request id in a context variable
+    handler = contextvars.copy_context().run(Upload, web.Application(), request)
     handler.kept, handler.body_limit = [], limit
     return handler
 

@@ -3,6 +3,8 @@ what counts as the API, the JSON bodies accepted, and the headers every answer c
 
 from __future__ import annotations
 
+import contextvars
+
 import pytest
 from tornado import httputil, web
 
@@ -24,7 +26,8 @@ def handler(method: str = "POST", uri: str = "/services/coursehub/api/x", body: 
         body=body,
         connection=Connection(),
     )
-    return BaseHandler(web.Application(), request)
+    # in a context of its own: a handler keeps its request id in a context variable
+    return contextvars.copy_context().run(BaseHandler, web.Application(), request)
 
 
 @pytest.mark.parametrize(

@@ -169,6 +169,11 @@ def job_status(database: PrivatePostgres, job_id: int) -> str:
     return database.query("SELECT status::text FROM procrastinate_jobs WHERE id = %s", job_id)[0][0]
 
 
+# Each `coursehub worker` process registers two procrastinate workers: grading's loop (with the
+# other main queues) and the notebook runs' loop beside it (services.worker.run_worker).
+REGISTRATIONS_PER_PROCESS = 2
+
+
 def registered_workers(database: PrivatePostgres) -> int:
     fresh = (
         "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > NOW() - '3 s'::interval"
@@ -178,7 +183,11 @@ def registered_workers(database: PrivatePostgres) -> int:
 
 def test_a_worker_rides_out_a_postgresql_restart(private_postgres, start_worker):
     worker = start_worker()
-    wait_for(lambda: registered_workers(private_postgres) == 1, 60, "the worker registered")
+    wait_for(
+        lambda: registered_workers(private_postgres) == REGISTRATIONS_PER_PROCESS,
+        60,
+        "the worker registered",
+    )
     first = queue_a_grading(private_postgres)
     wait_for(lambda: job_status(private_postgres, first) == "succeeded", 30, "a job ran")
 
@@ -192,7 +201,11 @@ def test_a_worker_rides_out_a_postgresql_restart(private_postgres, start_worker)
         "a job queued after the restart was run by the same worker",
     )
     assert worker.poll() is None
-    wait_for(lambda: registered_workers(private_postgres) == 1, 10, "it heart-beats again")
+    wait_for(
+        lambda: registered_workers(private_postgres) == REGISTRATIONS_PER_PROCESS,
+        10,
+        "it heart-beats again",
+    )
 
 
 def test_a_frozen_worker_replaced_meanwhile_comes_back_and_carries_on(
@@ -203,7 +216,11 @@ def test_a_frozen_worker_replaced_meanwhile_comes_back_and_carries_on(
     frozen.send_signal(signal.SIGSTOP)
     time.sleep(5)  # silent past 3 heartbeats: stalled
     newcomer = start_worker()  # removes the frozen worker's registration as it starts
-    wait_for(lambda: registered_workers(private_postgres) == 1, 60, "the newcomer registered")
+    wait_for(
+        lambda: registered_workers(private_postgres) == REGISTRATIONS_PER_PROCESS,
+        60,
+        "the newcomer registered",
+    )
     frozen.send_signal(signal.SIGCONT)
 
     # Only the worker that was frozen is left to take the next job.

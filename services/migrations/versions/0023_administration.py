@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_table(
         "site_settings",
         sa.Column("key", sa.String(60), primary_key=True),
-        sa.Column("value", JSONB),
+        sa.Column("value", JSONB, nullable=False),
         _now("updated_at"),
         _account("updated_by_id"),
     )
