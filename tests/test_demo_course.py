@@ -307,7 +307,13 @@ def test_the_demo_students_lesson_4_reads_its_data_file(demo, platform, signed_i
     directory: the page the student gets shows the rows, not a FileNotFoundError."""
     learner = demo_session(platform, signed_in, db, "student@coursehub.example", demo)
     with db() as session:
-        lesson_id = session.scalar(select(Lesson.id).where(Lesson.title == "Summarising data"))
+        # the demo course's own lesson (other tests may seed courses with lessons of that title)
+        lesson_id = session.scalar(
+            select(Lesson.id)
+            .join(Module, Module.id == Lesson.module_id)
+            .join(Course, Course.id == Module.course_id)
+            .where(Course.slug == SLUG, Lesson.title == "Summarising data")
+        )
     frame = learner.get(f"/learn/{SLUG}/{lesson_id}/frame", timeout=120)
     assert frame.status_code == 200, frame.text[:500]
     assert "FileNotFoundError" not in frame.text
