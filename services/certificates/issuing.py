@@ -195,10 +195,22 @@ async def make_documents(
     session: AsyncSession, certificate_id: int, keys: CertificateKeys, public_url: str
 ) -> Certificate | None:
     """Render the certificate's PDF and sign its credential (the job's work); the caller
-    commits. A PDF that cannot be made leaves one sentence in ``pdf_error``."""
-    certificate = await session.get(Certificate, certificate_id, options=[undefer(Certificate.pdf)])
+    commits. A PDF that cannot be made leaves one sentence in ``pdf_error``.
+
+    Made once: the row is locked and a certificate that already has its PDF and credential
+    keeps them, so a retried or repeated job never replaces the bytes a holder downloaded
+    (an upload check compares the very bytes)."""
+    certificate = await session.get(
+        Certificate,
+        certificate_id,
+        options=[undefer(Certificate.pdf)],
+        with_for_update=True,
+        populate_existing=True,
+    )
     if certificate is None:
         return None
+    if certificate.pdf is not None and certificate.credential is not None:
+        return certificate
     rule = await certificate_rules.rule_of(session, certificate.course_id)
     course = await session.get(Course, certificate.course_id)
     verify_url = f"{public_url}{verify_path(certificate.public_id)}"
