@@ -178,7 +178,8 @@ class PlatformDay(Base):
 
 class GroupLessonRollup(Base):
     """A lesson's funnel step counted among one group's students (``enrollments.group_name``):
-    students who opened it, completed it and their time in it."""
+    students who opened it, completed it, their time in it, and for videos the group's watch
+    coverage (as ``LessonRollup``)."""
 
     __tablename__ = "analytics_group_lessons"
 
@@ -193,6 +194,9 @@ class GroupLessonRollup(Base):
     completed: Mapped[int] = mapped_column(Integer, default=0)
     seconds_total: Mapped[int] = mapped_column(BigInteger, default=0)
     median_seconds: Mapped[float | None] = mapped_column(Float)
+    video_buckets: Mapped[list[int] | None] = mapped_column(JSONB)
+    video_views: Mapped[list[int] | None] = mapped_column(JSONB)
+    video_rewatched: Mapped[list[int] | None] = mapped_column(JSONB)
 
 
 class GroupItemRollup(Base):
