@@ -223,3 +223,17 @@ class QuizQuestionVariant(Base):
         ForeignKey("quiz_answers.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class QuizImage(Base):
+    """An uploaded image (``Upload``, purpose ``quiz_image``) that a course's quiz questions
+    show, brought in with imported questions: its course's students and staff may see it."""
+
+    __tablename__ = "quiz_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    upload_id: Mapped[int] = mapped_column(
+        ForeignKey("uploads.id", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

@@ -33,7 +33,9 @@ def upgrade() -> None:
             nullable=False,
             unique=True,
         ),
-        sa.Column("created_at", sa.DateTime, nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
 
 
