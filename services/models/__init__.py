@@ -83,6 +83,7 @@ from coursehub.services.models.lti import (
     LtiScorePost,
     LtiToolKey,
 )
+from coursehub.services.models.lti_roster import LtiRoster, LtiRosterMember
 from coursehub.services.models.messages import Conversation, DirectMessage
 from coursehub.services.models.notebook_runs import (
     AssignmentSourceCheck,
@@ -186,6 +187,8 @@ __all__ = [
     "LtiIdentity",
     "LtiLineItem",
     "LtiPlatform",
+    "LtiRoster",
+    "LtiRosterMember",
     "LtiScorePost",
     "LtiToolKey",
     "ManualScore",

@@ -29,8 +29,8 @@ def upgrade() -> None:
         ),
         sa.Column("memberships_url", sa.String(2000), nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
-        sa.Column("last_attempt_at", sa.DateTime),
-        sa.Column("last_synced_at", sa.DateTime),
+        sa.Column("last_attempt_at", sa.DateTime(timezone=True)),
+        sa.Column("last_synced_at", sa.DateTime(timezone=True)),
         sa.Column("added", sa.Integer, nullable=False),
         sa.Column("updated", sa.Integer, nullable=False),
         sa.Column("left", sa.Integer, nullable=False),
@@ -55,8 +55,10 @@ def upgrade() -> None:
         sa.Column("roles", postgresql.JSONB, nullable=False),
         sa.Column("place", sa.String(10), nullable=False),
         sa.Column("status", sa.String(10), nullable=False),
-        sa.Column("joined_at", sa.DateTime, server_default=sa.func.now(), nullable=False),
-        sa.Column("left_at", sa.DateTime),
+        sa.Column(
+            "joined_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("left_at", sa.DateTime(timezone=True)),
         sa.UniqueConstraint("lti_context_id", "account_id"),
     )
     op.create_index("ix_lti_roster_members_account_id", "lti_roster_members", ["account_id"])
