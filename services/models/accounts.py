@@ -26,6 +26,8 @@ class Account(Base):
         Enum(Role, name="account_role"), default=Role.STUDENT, server_default=Role.STUDENT.value
     )
     google_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The linked Google identity's address as Google last gave it (shown in Settings).
+    google_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     last_login_at: Mapped[datetime | None]
 
