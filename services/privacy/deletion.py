@@ -104,6 +104,7 @@ async def delete_account(session: AsyncSession, account: Account, uploads_dir: P
     account.name = DELETED_NAME
     account.password_hash = None
     account.google_subject = None
+    account.google_email = None
     account.role = Role.STUDENT
     account.last_login_at = None
     await session.flush()
