@@ -132,6 +132,8 @@ service_env_keys = [
     "COURSEHUB_MAX_THUMBNAIL_MB",
     "COURSEHUB_MAX_VIDEO_MB",
     "COURSEHUB_LESSON_KERNELS_PER_PERSON",
+    # Not a secret: the service only learns that Google sign-in is offered (Settings links it).
+    "GOOGLE_CLIENT_ID",
     # Logs as JSON lines (coursehub.services.structured_logs).
     "COURSEHUB_LOG_FORMAT",
     # Paid courses (coursehub.services.payments.config).

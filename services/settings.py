@@ -54,6 +54,8 @@ class Settings:
     lesson_server_token: str = field(default="", repr=False)
     # Lesson kernels one person (or one signed-out visitor's address) may hold at once.
     lesson_kernels_per_person: int = 2
+    # Whether the hub offers Google sign-in (a client id is configured): Settings offers linking.
+    google_sign_in: bool = False
 
     @property
     def outbox_dir(self) -> Path:
@@ -101,6 +103,7 @@ class Settings:
             + env.get("COURSEHUB_LESSON_PORT", str(LESSON_SERVER_PORT)),
             lesson_server_token=env.get("COURSEHUB_LESSON_TOKEN", ""),
             lesson_kernels_per_person=int(env.get("COURSEHUB_LESSON_KERNELS_PER_PERSON", "2")),
+            google_sign_in=bool(env.get("GOOGLE_CLIENT_ID", "").strip()),
             max_notebook_bytes=megabytes(env, "COURSEHUB_MAX_NOTEBOOK_MB", 20),
             max_thumbnail_bytes=megabytes(env, "COURSEHUB_MAX_THUMBNAIL_MB", 5),
             max_video_bytes=megabytes(env, "COURSEHUB_MAX_VIDEO_MB", 500),
