@@ -34,7 +34,7 @@ from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.jobs import job_runs
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
-from coursehub.services.lti import lti_jobs
+from coursehub.services.lti import lti_jobs, roster_jobs
 from coursehub.services.lti.scores import PASSBACK_QUEUE
 from coursehub.services.notebook_runs import source_check_jobs
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
@@ -97,6 +97,7 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
     host(app, variant_jobs.tasks(context))
     host(app, admin_report_jobs.tasks(context))
     host(app, lti_jobs.tasks(context))
+    host(app, roster_jobs.tasks(context))
 
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:

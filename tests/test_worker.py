@@ -11,6 +11,7 @@ from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
 from coursehub.services.certificates import issuing as certificate_issuing
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.jobs.queue import make_app
+from coursehub.services.lti import roster as lti_roster
 from coursehub.services.lti import scores as lti_scores
 from coursehub.services.notebook_runs import source_check_records
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
@@ -53,6 +54,7 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         lti_scores.AFTER_GRADE_TASK: lti_scores.PASSBACK_QUEUE,
         lti_scores.AFTER_RELEASE_TASK: lti_scores.PASSBACK_QUEUE,
         "lti_sync_every_course": lti_scores.PASSBACK_QUEUE,
+        lti_roster.SYNC_TASK: lti_roster.ROSTER_QUEUE,
     }
     assert all(app.tasks[name].blueprint is app for name in queues)
     assert set(worker.WORKER_QUEUES) == set(queues.values())
