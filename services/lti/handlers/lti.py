@@ -25,6 +25,7 @@ from coursehub.services.lti import (
     launch_people,
     line_items,
     platforms,
+    roster,
     scores,
     tool_keys,
 )
@@ -175,6 +176,9 @@ class LaunchHandler(LtiHandler):
                 placed = replace(placed, target=f"/lti/deep-link/{token}")
             context = await line_items.remember_context(session, platform, placed.course, valid)
             context_id = context.id if context is not None else None
+            if context is not None:
+                # The LMS offers its roster (NRPS): synced by the job queue, not here.
+                await roster.remember(session, context, valid)
             if context is not None and context.lineitems_url:
                 # Scores already released reach the LMS without waiting for the next sweep.
                 await defer(
