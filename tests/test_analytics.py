@@ -51,7 +51,12 @@ from coursehub.services.models import (
     SubmissionStatus,
     utcnow,
 )
-from coursehub.services.models.analytics import AutogradedCellRollup, CourseRollup, StudentRollup
+from coursehub.services.models.analytics import (
+    AutogradedCellRollup,
+    CourseRollup,
+    GroupLessonRollup,
+    StudentRollup,
+)
 from tests.service_data import course_with, lessons_in
 from tests.teaching_client import open_session
 
@@ -521,11 +526,12 @@ async def test_each_group_sees_its_own_funnel_grades_days_test_cells_and_student
     assert every.groups == ["Monday", "Tuesday"]
     assert every.tables["funnel"].rows[0][3:5] == [3, 2]  # the whole course as before
 
-    # started, completed, completion %, median minutes, total hours; no video columns
+    # started, completed, completion %, median minutes, total hours, students per tenth of
+    # the video watched (Ann watched all of it)
     assert [row[3:9] for row in monday.tables["funnel"].rows] == [
         [2, 2, 100.0, 7.5, 0.25, ""],
         [2, 1, 50.0, 3.0, 0.1, ""],
-        [1, 1, 100.0, 2.0, round(120 / 3600, 2), ""],
+        [1, 1, 100.0, 2.0, round(120 / 3600, 2), "0 0 0 0 0 0 0 0 0 1"],
     ]
     assert [row[3:8] for row in tuesday.tables["funnel"].rows] == [
         [1, 0, 0.0, 0.5, 0.01],
@@ -603,4 +609,200 @@ async def test_the_instructor_sets_groups_on_the_students_page_and_filters_the_j
     html = teacher.get(f"/teach/courses/{course.id}/analytics?group=Tuesday")
     assert 'id="group_note"' in html.text and '<option value="Tuesday" selected>' in html.text
     unknown = teacher.get(f"/api/teach/courses/{course.id}/analytics?group=Wednesday")
+    assert unknown.status_code == 400 and "no such group" in unknown.text
+
+
+async def _play(sessions, who, course, video, watched: float, *reports) -> None:
+    """``who``'s player reports the segments it played, one report at a time."""
+    for played in reports:
+        body = {"position_seconds": 60, "watched_fraction": watched, "played": played}
+        async with sessions() as session:
+            await progress.record_video(
+                session,
+                who.id,
+                course.id,
+                video.id,
+                *progress.video_report(body),
+                progress.video_segments(body),
+            )
+            await session.commit()
+
+
+@pytest.fixture
+async def video_groups(db, make_account, sessions):
+    """One video, five students. Group Monday: Hal plays the first half, then its second
+    quarter again (watched half of it); Ida plays the first tenth (watched 15 %). Group
+    Tuesday: Jo plays the second half twice (watched half). Group Wednesday: Kim never opens
+    the video. Lou, in no group, plays the last tenth (watched 12 %)."""
+    teacher = make_account(Role.INSTRUCTOR)
+    hal, ida, jo, kim, lou = (make_account() for _ in range(5))
+    course = course_with(db, teacher, students=[hal, ida, jo, kim, lou], title="Film Studies")
+    _reading, video = lessons_in(db, course, LessonKind.TEXT, LessonKind.VIDEO)
+    async with sessions() as session:
+        for who, group in ((hal, "Monday"), (ida, "Monday"), (jo, "Tuesday"), (kim, "Wednesday")):
+            await groups.set_group(session, course, who.username, group)
+        await session.commit()
+    await _play(sessions, hal, course, video, 0.5, [[0, 0.5]], [[0.25, 0.5]])
+    await _play(sessions, ida, course, video, 0.15, [[0, 0.1]])
+    await _play(sessions, jo, course, video, 0.5, [[0.5, 1.0]], [[0.5, 1.0]])
+    await _play(sessions, lou, course, video, 0.12, [[0.9, 1.0]])
+    now = utcnow()
+    async with sessions() as session:
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+    return {"teacher": teacher, "course": course, "video": video, "now": now}
+
+
+def _video_columns(found) -> dict[str, list[int]]:
+    """The video's row of the funnel: students per tenth watched, plays and students
+    re-watching per twentieth."""
+    [row] = [row for row in found.tables["funnel"].rows if row[2] == "video"]
+    return {
+        name: [int(n) for n in row[index].split()]
+        for name, index in (("watched", 8), ("plays", 9), ("again", 10))
+    }
+
+
+async def test_each_group_sees_the_parts_of_the_video_its_own_students_watched(
+    video_groups, sessions
+):
+    """By hand, plays per twentieth: Monday 2 on the first tenth (Hal and Ida), 1 up to a
+    quarter (Hal), 2 from a quarter to half (Hal's second play, so Hal re-watched those five
+    twentieths), none after. Tuesday: 2 on each twentieth of the second half, Jo re-watching
+    all ten. The course: both groups' plays plus Lou's last tenth (3 there); its figures are
+    the ones it had before groups counted videos. Wednesday watched nothing: an empty
+    coverage, not an error. The period chooses the days, never the videos' figures."""
+    course, now = video_groups["course"], video_groups["now"]
+    period = period_from(None, None, now.date())
+    async with sessions() as session:
+        every, monday, tuesday, wednesday = [
+            await course_analytics.course_analytics(session, course, period, None, group=group)
+            for group in (None, "Monday", "Tuesday", "Wednesday")
+        ]
+        long_ago = await course_analytics.course_analytics(
+            session,
+            course,
+            period_from("2020-01-01", "2020-01-31", now.date()),
+            None,
+            group="Tuesday",
+        )
+
+    assert _video_columns(monday) == {
+        "watched": [0, 1, 0, 0, 0, 1, 0, 0, 0, 0],
+        "plays": [2, 2, 1, 1, 1, 2, 2, 2, 2, 2] + [0] * 10,
+        "again": [0] * 5 + [1] * 5 + [0] * 10,
+    }
+    assert _video_columns(tuesday) == {
+        "watched": [0, 0, 0, 0, 0, 1, 0, 0, 0, 0],
+        "plays": [0] * 10 + [2] * 10,
+        "again": [0] * 10 + [1] * 10,
+    }
+    assert _video_columns(every) == {
+        "watched": [0, 2, 0, 0, 0, 2, 0, 0, 0, 0],
+        "plays": [2, 2, 1, 1, 1, 2, 2, 2, 2, 2] + [2] * 8 + [3, 3],
+        "again": [0] * 5 + [1] * 5 + [1] * 10,
+    }
+
+    # The videos table: a row per twentieth of each played video, for the chart's readers.
+    videos = monday.tables["videos"]
+    assert videos.headers == [
+        "module",
+        "lesson",
+        "part of the video",
+        "plays",
+        "students re-watching",
+    ]
+    assert videos.rows[0] == ["Week 1", "Video lesson 2", "0-5%", 2, 0]
+    assert videos.rows[9] == ["Week 1", "Video lesson 2", "45-50%", 2, 1]
+    assert [row[3] for row in videos.rows] == _video_columns(monday)["plays"]
+    assert "(group Monday)" in videos.caption and "since the course began" in videos.caption
+    assert [row[4] for row in every.tables["videos"].rows] == _video_columns(every)["again"]
+
+    # Wednesday: nobody opened the video; the funnel says 0 started, the videos table is empty.
+    [row] = [row for row in wednesday.tables["funnel"].rows if row[2] == "video"]
+    assert row[3:6] == [0, 0, None] and row[9:] == ["", ""]
+    assert wednesday.tables["videos"].rows == [] and wednesday.video_lessons == 1
+
+    # A period long before anyone watched: no days with activity, the same video coverage.
+    assert all(row[1:] == [0, 0, 0, 0, 0] for row in long_ago.tables["days"].rows)
+    assert long_ago.tables["videos"].rows == tuesday.tables["videos"].rows
+
+
+async def test_refreshing_rewrites_a_groups_video_coverage_when_its_students_move(
+    video_groups, sessions
+):
+    """Jo moves from Tuesday to Wednesday: after the next refresh Wednesday has Jo's plays
+    and Tuesday, now without students, has no rows at all (a group nobody is in is no longer
+    a group of the course)."""
+    course, video, now = video_groups["course"], video_groups["video"], video_groups["now"]
+    async with sessions() as session:
+        jo = await session.scalar(
+            select(Account)
+            .join(Enrollment, Enrollment.account_id == Account.id)
+            .where(Enrollment.course_id == course.id, Enrollment.group_name == "Tuesday")
+        )
+        await groups.set_group(session, course, jo.username, "Wednesday")
+        await session.commit()
+        await rollups.refresh_course(session, course.id, now)
+        await session.commit()
+        wednesday = await course_analytics.course_analytics(
+            session, course, period_from(None, None, now.date()), None, group="Wednesday"
+        )
+        left = await session.scalar(
+            select(func.count())
+            .select_from(GroupLessonRollup)
+            .where(
+                GroupLessonRollup.course_id == course.id, GroupLessonRollup.group_name == "Tuesday"
+            )
+        )
+        row = await session.get_one(GroupLessonRollup, (course.id, "Wednesday", video.id))
+    assert _video_columns(wednesday)["plays"] == [0] * 10 + [2] * 10
+    assert (row.started, row.video_rewatched) == (1, [0] * 10 + [1] * 10)
+    assert left == 0
+
+
+async def test_the_instructor_reads_a_groups_video_coverage_on_the_page_in_csv_and_json(
+    video_groups, platform, signed_in, make_account
+):
+    course = video_groups["course"]
+    teacher = open_session(platform, signed_in, video_groups["teacher"])
+    page = f"/teach/courses/{course.id}/analytics"
+
+    tuesday = teacher.get(f"{page}?group=Tuesday")
+    assert tuesday.status_code == 200
+    assert 'id="figure_videos"' in tuesday.text and 'id="no_video_plays"' not in tuesday.text
+    assert "plays and students re-watching each twentieth (group Tuesday)" in tuesday.text
+    assert 'id="csv_videos"' in tuesday.text
+
+    csv = teacher.get(f"{page}/videos.csv?group=Tuesday")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv_module.reader(io.StringIO(csv.text)))
+    assert rows[0] == ["module", "lesson", "part of the video", "plays", "students re-watching"]
+    assert [(row[2], row[3], row[4]) for row in rows[1:]][9:12] == [
+        ("45-50%", "0", "0"),
+        ("50-55%", "2", "1"),
+        ("55-60%", "2", "1"),
+    ]
+    assert len(rows) == 21
+
+    # A group that watched nothing: the page says so, the CSV is just its header.
+    wednesday = teacher.get(f"{page}?group=Wednesday")
+    assert wednesday.status_code == 200
+    assert 'id="no_video_plays"' in wednesday.text and 'id="figure_videos"' not in wednesday.text
+    assert "No student of group Wednesday has played this video yet." in wednesday.text
+    empty = teacher.get(f"{page}/videos.csv?group=Wednesday")
+    assert empty.status_code == 200 and empty.text.splitlines() == [
+        "module,lesson,part of the video,plays,students re-watching"
+    ]
+
+    figures = teacher.get(f"/api/teach/courses/{course.id}/analytics?group=Monday").json()
+    plays = [row["plays"] for row in figures["tables"]["videos"]["rows"]]
+    assert plays == [2, 2, 1, 1, 1, 2, 2, 2, 2, 2] + [0] * 10
+    every = teacher.get(page)
+    assert 'id="figure_videos"' in every.text and 'id="group_note"' not in every.text
+
+    # Only the course's staff, and only the course's groups.
+    student = open_session(platform, signed_in, make_account())
+    assert student.get(f"{page}/videos.csv?group=Monday").status_code in (403, 404)
+    unknown = teacher.get(f"{page}/videos.csv?group=Thursday")
     assert unknown.status_code == 400 and "no such group" in unknown.text

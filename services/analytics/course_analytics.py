@@ -18,7 +18,15 @@ from coursehub.services.analytics.tables import Table
 from coursehub.services.courses.groups import course_groups
 from coursehub.services.courses.membership import membership
 from coursehub.services.errors import Refusal
-from coursehub.services.models import Account, Assignment, Course, Enrollment, Lesson, Module
+from coursehub.services.models import (
+    Account,
+    Assignment,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonKind,
+    Module,
+)
 from coursehub.services.models.analytics import (
     AnalyticsSetting,
     AutogradedCellRollup,
@@ -55,6 +63,7 @@ class CourseAnalytics:
     inactive_days: int = 14
     time_zone: str = "UTC"  # the zone the days are counted in
     days_pending: bool = False  # the viewer's zone has no days yet: shown in UTC till refreshed
+    video_lessons: int = 0  # video lessons among the lessons shown (the module filter's)
     tables: dict[str, Table] = field(default_factory=dict)
     at_risk: list[dict[str, object]] = field(default_factory=list)
 
@@ -93,8 +102,9 @@ async def course_analytics(
 ) -> CourseAnalytics:
     """The course's figures; days in ``time_zone`` (the viewer's) when the last refresh
     counted them there, else in UTC with ``days_pending`` set. With ``group``, every figure
-    but the videos' is counted among that group's students only; ``groups``: the course's
-    groups when the caller has them already."""
+    is counted among that group's students only; ``groups``: the course's groups when the
+    caller has them already. The period chooses the days shown; the funnel, the videos, the
+    grades and the test cells count everything since the course began."""
     modules = list(
         await session.scalars(
             select(Module).where(Module.course_id == course.id).order_by(Module.position, Module.id)
@@ -123,9 +133,12 @@ async def course_analytics(
             found.time_zone = time_zone
     if group is not None:
         found.summary = await _group_summary(session, found.summary, group)
+    lessons = await _lesson_rows(session, course.id, module_id, group)
+    found.video_lessons = sum(1 for lesson in lessons if lesson.kind == LessonKind.VIDEO)
     for table in (
         await _days(session, course.id, period, found.time_zone, group),
-        await _funnel(session, course.id, module_id, group),
+        _funnel(lessons, group),
+        _videos(lessons, group),
         await _items(session, course.id, group),
         await _test_cells(session, course.id, group),
     ):
@@ -182,12 +195,25 @@ async def _days(
     return table
 
 
-async def _funnel(
+@dataclass
+class _LessonFigures:
+    """A lesson of the funnel with its rollup row (the course's or the group's; None before
+    the first refresh counted it)."""
+
+    module: str
+    lesson: str
+    kind: LessonKind
+    row: LessonRollup | GroupLessonRollup | None
+
+
+async def _lesson_rows(
     session: AsyncSession, course_id: int, module_id: int | None, group: str | None
-) -> Table:
+) -> list[_LessonFigures]:
+    """The course's lessons in syllabus order (``module_id``'s only, when given), each with
+    its figures counted among every student or among ``group``'s."""
     rollup: type[LessonRollup] | type[GroupLessonRollup] = LessonRollup
     joined = LessonRollup.lesson_id == Lesson.id
-    if group is not None:  # the group's rows have no video figures: those are the course's
+    if group is not None:
         rollup = GroupLessonRollup
         joined = (
             (GroupLessonRollup.lesson_id == Lesson.id)
@@ -203,6 +229,17 @@ async def _funnel(
     )
     if module_id is not None:
         statement = statement.where(Module.id == module_id)
+    return [
+        _LessonFigures(module, lesson, kind, row)
+        for module, lesson, kind, row in await session.execute(statement)
+    ]
+
+
+def _numbers(values: list[int] | None) -> str:
+    return " ".join(str(n) for n in values) if values else ""
+
+
+def _funnel(lessons: list[_LessonFigures], group: str | None) -> Table:
     table = Table(
         "funnel",
         "Completion funnel and time spent per lesson, in syllabus order" + _among(group),
@@ -220,29 +257,53 @@ async def _funnel(
             "students re-watching per twentieth",
         ],
     )
-    for module, lesson, kind, row in await session.execute(statement):
+    for lesson in lessons:
+        row = lesson.row
         started = row.started if row else 0
         completed = row.completed if row else 0
-        video = row if isinstance(row, LessonRollup) else None
         table.rows.append(
             [
-                module,
-                lesson,
-                kind.value.lower(),
+                lesson.module,
+                lesson.lesson,
+                lesson.kind.value.lower(),
                 started,
                 completed,
                 round(100 * completed / started, 1) if started else None,
                 round(row.median_seconds / 60, 1) if row and row.median_seconds else None,
                 round(row.seconds_total / 3600, 2) if row else 0,
-                " ".join(str(n) for n in video.video_buckets)
-                if video and video.video_buckets
-                else "",
-                " ".join(str(n) for n in video.video_views) if video and video.video_views else "",
-                " ".join(str(n) for n in video.video_rewatched)
-                if video and video.video_rewatched
-                else "",
+                _numbers(row.video_buckets if row else None),
+                _numbers(row.video_views if row else None),
+                _numbers(row.video_rewatched if row else None),
             ]
         )
+    return table
+
+
+def _videos(lessons: list[_LessonFigures], group: str | None) -> Table:
+    """Each played video's watch coverage, one row per twentieth of it: the plays of that
+    part summed over the students and the students who played it more than once."""
+    table = Table(
+        "videos",
+        "Video watch coverage: plays of each twentieth of each video and students who played "
+        "it more than once, since the course began" + _among(group),
+        ["module", "lesson", "part of the video", "plays", "students re-watching"],
+    )
+    for lesson in lessons:
+        row = lesson.row
+        if lesson.kind != LessonKind.VIDEO or row is None or not row.video_views:
+            continue
+        again = row.video_rewatched or [0] * len(row.video_views)
+        for part, (plays, rewatching) in enumerate(zip(row.video_views, again, strict=True)):
+            share = 100 // len(row.video_views)
+            table.rows.append(
+                [
+                    lesson.module,
+                    lesson.lesson,
+                    f"{part * share}-{(part + 1) * share}%",
+                    plays,
+                    rewatching,
+                ]
+            )
     return table
 
 

@@ -8,6 +8,9 @@ page calls when it finds a course's figures stale: it defers that job unless one
 for in the last minutes. Days are counted in UTC and in each time zone of the people who see
 the course's analytics (their profiles' zones), so each sees their own days. A student is
 inactive after the course's ``inactive_days`` (its instructor's choice, 14 by default).
+The figures counted both for the whole course and for each of its groups (funnel and video
+coverage, grades, test cells, days) are ``scoped_rollups``' queries; the students at risk and
+the summary are the course's own (a group's are read from them at view time).
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coursehub.services.analytics.group_rollups import refresh_groups
+from coursehub.services.analytics.scoped_rollups import (
+    BEST,
+    COURSE,
+    SCOPES,
+    refresh_scope,
+    with_members,
+)
 from coursehub.services.jobs.queue import defer
 from coursehub.services.models import utcnow
 
@@ -38,200 +47,12 @@ FAILURES_KEPT = 5
 # The exception type at the start of a failed test's feedback ("AssertionError: ...").
 EXCEPTION_PATTERN = r"^([A-Za-z_][A-Za-z0-9_.]*(Error|Exception|Exit|Interrupt))"
 
-_COURSE_LESSONS = """
-    course_lessons AS (
-        SELECT l.id, l.kind FROM lessons l JOIN modules m ON m.id = l.module_id
-        WHERE m.course_id = :course_id
-    ),
-    enrolled AS (SELECT account_id FROM enrollments WHERE course_id = :course_id),
-    progress AS (
-        SELECT lp.* FROM lesson_progress lp
-        JOIN course_lessons cl ON cl.id = lp.lesson_id
-        JOIN enrolled e ON e.account_id = lp.account_id
-    )
-"""
-
-
-def _tenths(value: str, count: str = "count(*)") -> str:
-    """A JSON array of ten counts: rows whose ``value`` (0..1) falls in each tenth."""
-    bins = ", ".join(
-        f"{count} FILTER (WHERE least(floor(({value}) * 10), 9) = {tenth})" for tenth in range(10)
-    )
-    return f"jsonb_build_array({bins})"
-
-
-_DELETE = [
-    text(f"DELETE FROM {table} WHERE course_id = :course_id")
-    for table in (
-        "analytics_lessons",
-        "analytics_items",
-        "analytics_test_cells",
-        "analytics_students",
-        "analytics_course_days",
-    )
-]
-
-_LESSONS = text(
-    f"""
-    WITH {_COURSE_LESSONS}
-    INSERT INTO analytics_lessons
-        (lesson_id, course_id, started, completed, seconds_total, median_seconds, video_buckets)
-    SELECT cl.id, :course_id, count(p.id), count(p.completed_at),
-           coalesce(sum(p.time_spent_seconds), 0),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY p.time_spent_seconds),
-           CASE WHEN cl.kind = 'VIDEO'
-                THEN {_tenths("p.video_watched_fraction", "count(p.id)")} END
-    FROM course_lessons cl LEFT JOIN progress p ON p.lesson_id = cl.id
-    GROUP BY cl.id, cl.kind
-    """
-)
-
-# Videos: plays of each twentieth summed over students, and students who played it again.
-_VIDEO_PARTS = text(
-    f"""
-    WITH {_COURSE_LESSONS},
-    parts AS (
-        SELECT p.lesson_id, v.n, sum(v.views::int) AS views,
-               count(*) FILTER (WHERE v.views::int > 1) AS again
-        FROM progress p
-        JOIN course_lessons cl ON cl.id = p.lesson_id AND cl.kind = 'VIDEO'
-        CROSS JOIN LATERAL jsonb_array_elements_text(p.video_views) WITH ORDINALITY AS v(views, n)
-        WHERE p.video_views IS NOT NULL
-        GROUP BY p.lesson_id, v.n
-    ),
-    lessons AS (
-        SELECT lesson_id, jsonb_agg(views ORDER BY n) AS views,
-               jsonb_agg(again ORDER BY n) AS again
-        FROM parts GROUP BY lesson_id
-    )
-    UPDATE analytics_lessons a SET video_views = l.views, video_rewatched = l.again
-    FROM lessons l WHERE a.lesson_id = l.lesson_id AND a.course_id = :course_id
-    """
-)
-
-# Each enrolled student's best percentage on each assignment and quiz of the course.
-_BEST = """
-    items AS (
-        SELECT 'assignment'::text AS kind, id AS item_id, title FROM assignments
-        WHERE course_id = :course_id
-        UNION ALL
-        SELECT 'quiz', id, title FROM quizzes WHERE course_id = :course_id
-    ),
-    best AS (
-        SELECT 'assignment'::text AS kind, s.assignment_id AS item_id, s.account_id,
-               max(100.0 * g.final_score / nullif(g.max_score, 0)) AS percent
-        FROM submissions s
-        JOIN assignments a ON a.id = s.assignment_id AND a.course_id = :course_id
-        JOIN grades g ON g.submission_id = s.id
-        JOIN enrollments e ON e.account_id = s.account_id AND e.course_id = :course_id
-        GROUP BY s.assignment_id, s.account_id
-        UNION ALL
-        SELECT 'quiz', t.quiz_id, t.account_id, max(100.0 * t.score / nullif(t.max_score, 0))
-        FROM quiz_attempts t
-        JOIN quizzes q ON q.id = t.quiz_id AND q.course_id = :course_id
-        JOIN enrollments e ON e.account_id = t.account_id AND e.course_id = :course_id
-        WHERE t.score IS NOT NULL
-        GROUP BY t.quiz_id, t.account_id
-    )
-"""
-
-_ITEMS = text(
-    f"""
-    WITH {_BEST}
-    INSERT INTO analytics_items
-        (kind, item_id, course_id, title, students, median_percent, mean_percent, histogram)
-    SELECT i.kind, i.item_id, :course_id, i.title, count(b.percent),
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY b.percent), avg(b.percent),
-           {_tenths("b.percent / 100.0", "count(b.percent)")}
-    FROM items i LEFT JOIN best b ON b.kind = i.kind AND b.item_id = i.item_id
-    GROUP BY i.kind, i.item_id, i.title
-    """
-)
-
-_TEST_CELLS = text(
-    """
-    WITH results AS (
-        SELECT s.assignment_id, s.account_id, s.attempt, s.received_at,
-               coalesce(a.released_at, a.created_at) AS released_at,
-               c.value ->> 'grade_id' AS grade_id,
-               coalesce((c.value ->> 'score')::float, 0)
-                   >= coalesce((c.value ->> 'max_points')::float, 0) AS passed,
-               coalesce(c.value ->> 'feedback', '') AS feedback
-        FROM assignments a
-        JOIN submissions s ON s.assignment_id = a.id
-        JOIN enrollments e ON e.account_id = s.account_id AND e.course_id = :course_id
-        JOIN grades g ON g.submission_id = s.id
-        CROSS JOIN LATERAL jsonb_array_elements(g.cells) c
-        WHERE a.course_id = :course_id AND c.value ->> 'kind' = 'autograded_test'
-    ),
-    per_student AS (
-        SELECT assignment_id, grade_id, account_id,
-               min(attempt) FILTER (WHERE passed) AS first_pass,
-               min(received_at) FILTER (WHERE passed) - min(released_at) AS to_pass
-        FROM results GROUP BY assignment_id, grade_id, account_id
-    ),
-    students AS (
-        SELECT assignment_id, grade_id, count(*) AS students, count(first_pass) AS passed,
-               avg(first_pass) AS mean_attempts,
-               percentile_cont(0.5) WITHIN GROUP (
-                   ORDER BY extract(epoch FROM to_pass) / 3600.0
-               ) AS median_hours
-        FROM per_student GROUP BY assignment_id, grade_id
-    ),
-    failed AS (
-        SELECT assignment_id, grade_id,
-               coalesce(
-                   substring(feedback FROM :exception_pattern),
-                   CASE WHEN feedback LIKE 'A hidden test failed%' THEN 'Hidden test'
-                        ELSE 'Did not pass' END
-               ) AS type,
-               left(feedback, 300) AS message
-        FROM results WHERE NOT passed
-    ),
-    counted AS (
-        SELECT assignment_id, grade_id, type, message, count(*) AS n,
-               row_number() OVER (
-                   PARTITION BY assignment_id, grade_id ORDER BY count(*) DESC, message COLLATE "C"
-               ) AS rank
-        FROM failed GROUP BY assignment_id, grade_id, type, message
-    ),
-    failures AS (
-        SELECT assignment_id, grade_id,
-               jsonb_agg(
-                   jsonb_build_object('type', type, 'message', message, 'count', n)
-                   ORDER BY rank
-               ) AS list
-        FROM counted WHERE rank <= :kept GROUP BY assignment_id, grade_id
-    ),
-    attempts AS (
-        SELECT assignment_id, grade_id, count(*) AS attempts, count(*) FILTER (WHERE passed)
-            AS passed
-        FROM results GROUP BY assignment_id, grade_id
-    ),
-    positions AS (
-        SELECT a.id AS assignment_id, cell.value ->> 'grade_id' AS grade_id,
-               cell.ordinality AS position
-        FROM assignments a
-        CROSS JOIN LATERAL jsonb_array_elements(a.grade_cells) WITH ORDINALITY cell
-        WHERE a.course_id = :course_id
-    )
-    INSERT INTO analytics_test_cells
-        (assignment_id, grade_id, course_id, position, attempts, passed, students,
-         students_passed, mean_attempts_to_pass, median_hours_to_pass, failures)
-    SELECT t.assignment_id, t.grade_id, :course_id, coalesce(p.position, 0), t.attempts,
-           t.passed, s.students, s.passed, s.mean_attempts, s.median_hours,
-           coalesce(f.list, '[]'::jsonb)
-    FROM attempts t
-    JOIN students s USING (assignment_id, grade_id)
-    LEFT JOIN failures f USING (assignment_id, grade_id)
-    LEFT JOIN positions p USING (assignment_id, grade_id)
-    """
-)
+_DELETE_STUDENTS = text("DELETE FROM analytics_students WHERE course_id = :course_id")
 
 _STUDENTS = text(
     f"""
-    WITH {_COURSE_LESSONS},
-    {_BEST},
+    WITH {with_members(COURSE)},
+    {BEST},
     done AS (
         SELECT account_id, count(completed_at) AS lessons,
                max(greatest(last_opened_at, completed_at)) AS touched,
@@ -283,39 +104,6 @@ _STUDENTS = text(
     SELECT :course_id, account_id, progress, lessons, last_active_at, percent,
            reasons <> '[]'::jsonb, reasons
     FROM judged
-    """
-)
-
-_DAYS = text(
-    f"""
-    WITH {_COURSE_LESSONS},
-    events AS (
-        SELECT account_id, enrolled_at AS at, 'enrolled' AS what FROM enrollments
-        WHERE course_id = :course_id
-        UNION ALL
-        SELECT account_id, completed_at, 'course_completed' FROM enrollments
-        WHERE course_id = :course_id AND completed_at IS NOT NULL
-        UNION ALL
-        SELECT account_id, last_opened_at, 'opened' FROM progress
-        UNION ALL
-        SELECT account_id, completed_at, 'lesson_completed' FROM progress
-        WHERE completed_at IS NOT NULL
-        UNION ALL
-        SELECT s.account_id, s.received_at, 'submitted' FROM submissions s
-        JOIN assignments a ON a.id = s.assignment_id AND a.course_id = :course_id
-        JOIN enrolled e ON e.account_id = s.account_id
-    )
-    INSERT INTO analytics_course_days
-        (course_id, time_zone, day, enrolments, active_students, lesson_completions,
-         course_completions, submissions)
-    SELECT :course_id, CAST(:time_zone AS text),
-           (at AT TIME ZONE CAST(:time_zone AS text))::date AS day,
-           count(*) FILTER (WHERE what = 'enrolled'),
-           count(DISTINCT account_id) FILTER (WHERE what <> 'enrolled'),
-           count(*) FILTER (WHERE what = 'lesson_completed'),
-           count(*) FILTER (WHERE what = 'course_completed'),
-           count(*) FILTER (WHERE what = 'submitted')
-    FROM events GROUP BY day
     """
 )
 
@@ -374,13 +162,12 @@ async def refresh_course(
     }
     # Refreshes of one course wait for each other instead of deleting each other's rows.
     await session.execute(text("SELECT pg_advisory_xact_lock(7215, :course_id)"), params)
-    for statement in (*_DELETE, _LESSONS, _VIDEO_PARTS, _ITEMS, _TEST_CELLS, _STUDENTS):
-        await session.execute(statement, params)
     zones = ["UTC", *(await session.scalars(_VIEWER_ZONES, params))]
-    for zone in zones:
-        await session.execute(_DAYS, {**params, "time_zone": zone})
-    await refresh_groups(session, params, zones)
-    await session.execute(_SUMMARY, params)
+    # The funnel and videos, grades, test cells and days: the course's, then each group's.
+    for scope in SCOPES:
+        await refresh_scope(session, scope, params, zones)
+    for statement in (_DELETE_STUDENTS, _STUDENTS, _SUMMARY):
+        await session.execute(statement, params)
 
 
 _REQUEST = text(

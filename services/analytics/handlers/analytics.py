@@ -218,18 +218,7 @@ def course_charts(found: CourseAnalytics) -> dict[str, Any]:
             [f"{row[0]}: {row[1]}" for row in cells.rows],
             [("pass %", cells.column(3))],
         ),
-        "videos": [
-            charts.bar_chart(
-                f"Video {row[1]}: plays and students re-watching each twentieth",
-                [f"{n * 5}%" for n in range(20)],
-                [
-                    ("plays", [int(n) for n in row[9].split()]),
-                    ("students re-watching", [int(n) for n in row[10].split()] or [0] * 20),
-                ],
-            )
-            for row in funnel.rows
-            if row[9]
-        ],
+        "videos": video_charts(found),
         "grades": [
             charts.bar_chart(
                 f"{row[0].title()} {row[1]}: students per score band",
@@ -240,6 +229,25 @@ def course_charts(found: CourseAnalytics) -> dict[str, Any]:
         ],
     }
     return made
+
+
+def video_charts(found: CourseAnalytics) -> list[Any]:
+    """A chart per played video, from the videos table (its rows for that video)."""
+    parts: dict[tuple[str, str], list[list[Any]]] = {}
+    for row in found.tables["videos"].rows:
+        parts.setdefault((row[0], row[1]), []).append(row)
+    among = f" (group {found.group})" if found.group is not None else ""
+    return [
+        charts.bar_chart(
+            f"Video {lesson}: plays and students re-watching each twentieth{among}",
+            [str(row[2]).split("-")[0] + "%" for row in rows],
+            [
+                ("plays", [row[3] for row in rows]),
+                ("students re-watching", [row[4] for row in rows]),
+            ],
+        )
+        for (_module, lesson), rows in parts.items()
+    ]
 
 
 class ProgressPage(AnalyticsBase):
