@@ -25,10 +25,12 @@ from coursehub.services.errors import Refusal, StorageFull, storage_full
 from coursehub.services.models import (
     Account,
     Course,
+    CourseGrader,
     CourseStatus,
     Enrollment,
     Lesson,
     Module,
+    QuizImage,
     Upload,
 )
 from coursehub.services.settings import MB, Settings
@@ -36,6 +38,9 @@ from coursehub.services.settings import MB, Settings
 THUMBNAIL = "thumbnail"
 VIDEO = "video"
 PURPOSES = (THUMBNAIL, VIDEO)
+# Images of a course's quiz questions, stored by question import (never uploaded on their
+# own): for the course's staff, graders and students (``QuizImage`` names the course).
+QUIZ_IMAGE = "quiz_image"
 # Enough of the file's beginning to recognise every accepted type.
 SNIFF_BYTES = 64
 
@@ -295,6 +300,8 @@ async def may_download(session: AsyncSession, account: Account | None, upload: U
     and for anyone when a published course shows it in a preview lesson."""
     if upload.purpose == THUMBNAIL:
         return True
+    if upload.purpose == QUIZ_IMAGE:
+        return await _may_see_quiz_image(session, account, upload)
     rows = (
         await session.execute(
             select(Course.id, Course.instructor_id, Course.status, Lesson.is_preview)
@@ -320,6 +327,36 @@ async def may_download(session: AsyncSession, account: Account | None, upload: U
         )
     )
     return enrolled is not None
+
+
+async def _may_see_quiz_image(
+    session: AsyncSession, account: Account | None, upload: Upload
+) -> bool:
+    """A quiz question's image: its course's instructor, graders and students see it."""
+    if account is None:
+        return False
+    if account.role is Role.ADMIN:
+        return True
+    course = await session.scalar(
+        select(Course)
+        .join(QuizImage, QuizImage.course_id == Course.id)
+        .where(QuizImage.upload_id == upload.id)
+    )
+    if course is None:
+        return False
+    if course.instructor_id == account.id:
+        return True
+    member = await session.scalar(
+        select(Enrollment.id)
+        .where(Enrollment.account_id == account.id, Enrollment.course_id == course.id)
+        .union_all(
+            select(CourseGrader.id).where(
+                CourseGrader.account_id == account.id, CourseGrader.course_id == course.id
+            )
+        )
+        .limit(1)
+    )
+    return member is not None
 
 
 class RangeNotSatisfiable(ValueError):
