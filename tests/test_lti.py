@@ -29,7 +29,7 @@ from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
 from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
@@ -50,7 +50,6 @@ from coursehub.services.models import (
     LtiScorePost,
     Module,
     Quiz,
-    QuizAttempt,
     Submission,
     SubmissionStatus,
 )
@@ -58,6 +57,8 @@ from coursehub.services.settings import sqlalchemy_url
 from tests.conftest import PASSWORD, account_named
 from tests.course_builder import make_course, run_async
 from tests.platform import xsrf_from
+from tests.quiz_data import essay, true_false
+from tests.teaching_client import open_session
 
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
 LEARNER = [f"{MEMBERSHIP}#Learner"]
@@ -820,44 +821,96 @@ def test_an_override_and_a_release_reach_the_lms_at_once_without_the_sweep(
     assert posts == 2
 
 
-def test_a_quiz_gets_its_line_item_once_and_its_score_in_the_lms(
-    platform, registered, browser_client, db, database_url
+def quiz_passbacks(db: Callable[[], Session], attempt_id: int) -> int:
+    """How many after-quiz passback jobs were deferred for one attempt."""
+    with db() as session:
+        return int(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :task "
+                    "AND args->>'scored_attempt' = :attempt"
+                ),
+                {"task": scores.AFTER_QUIZ_TASK, "attempt": str(attempt_id)},
+            )
+            or 0
+        )
+
+
+def test_quiz_scores_reach_the_lms_at_once_on_submit_and_on_each_essay_grading(
+    platform, registered, browser_client, db, signed_in
 ):
     lms, course, instructor = registered
     lms.keys.tool_jwks_url = f"{platform.service_url}/lti/jwks"
     lms.keys.scores.clear()
-    with db() as session:
-        quiz = Quiz(
-            course_id=course.id,
-            title="Check your understanding",
-            published=True,
-            max_score=4,
-            created_by_id=instructor.id,
-        )
-        session.add(quiz)
-        session.commit()
-    resource = f"coursehub-quiz-{quiz.id}"
-    for _ in range(2):  # a relaunch finds CourseHub's record: still one column
-        launch_as(browser_client, lms, "learner-quiz", LEARNER, ags=True, quiz=str(quiz.id))
-    [item] = [i for i in lms.keys.line_items if i.get("resourceId") == resource]
-    assert (item["label"], item["scoreMaximum"], item["tag"]) == (quiz.title, 4, "coursehub")
-    [identity] = [i for i in identities(db, lms) if i.subject == "learner-quiz"]
-    with db() as session:
-        session.add(
-            QuizAttempt(
-                quiz_id=quiz.id,
-                account_id=identity.account_id,
-                attempt=1,
-                submitted_at=datetime.now(UTC),
-                score=3,
-                max_score=4,
+    teacher = open_session(platform, signed_in, instructor)
+    api = f"/api/courses/{course.slug}"
+
+    def published_quiz(title: str, *questions: dict[str, Any]) -> dict[str, Any]:
+        made = teacher.call("POST", f"{api}/quizzes", json={"title": title})
+        assert made.status_code == 201, made.text
+        for question in questions:
+            added = teacher.call(
+                "POST", f"{api}/quizzes/{made.json()['id']}/slots", json={"question": question}
             )
-        )
-        session.commit()
-    sync_now(database_url, course.id)  # (or the sync the launch queued, whichever first)
+            assert added.status_code == 201, added.text
+        done = teacher.call("PATCH", f"{api}/quizzes/{made.json()['id']}", json={"published": True})
+        assert done.status_code == 200, done.text
+        return done.json()
+
+    warm_up = published_quiz("Warm-up", true_false("Rivers flow downhill.", True, points=2))
+    written = published_quiz(
+        "Explain the water cycle",
+        true_false("Clouds are water.", True, points=1),
+        essay("Explain evaporation in two sentences.", points=3),
+    )
+    for quiz in (warm_up, written, written):  # a relaunch finds CourseHub's record
+        launch_as(browser_client, lms, "learner-quiz", LEARNER, ags=True, quiz=str(quiz["id"]))
+    items = {i["resourceId"]: i for i in lms.keys.line_items if i.get("tag") == "coursehub"}
+    assert items[f"coursehub-quiz-{written['id']}"]["scoreMaximum"] == 4
+    assert [i["resourceId"] for i in lms.keys.line_items].count(
+        f"coursehub-quiz-{written['id']}"
+    ) == 1
+    [identity] = [i for i in identities(db, lms) if i.subject == "learner-quiz"]
+    learner = open_session(platform, signed_in, session_account(db, identity.account_id))
+
+    def submitted(quiz: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+        started = learner.call("POST", f"{api}/quizzes/{quiz['id']}/attempts")
+        assert started.status_code == 201, started.text
+        path = f"{api}/quizzes/{quiz['id']}/attempts/{started.json()['id']}"
+        done = learner.call("POST", f"{path}/submit", json={"answers": answers})
+        assert done.status_code == 200, done.text
+        return {"path": path, **done.json()}
+
+    # Submitting an objective quiz: its score is in the LMS at once, without any sweep.
+    first = submitted(warm_up, {"0": True})
+    assert first["score"] == 2
     [score] = wait_for_scores(lms, 1)
-    assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (3, 4, "learner-quiz")
-    assert score["lineitem"] == urlsplit(item["id"]).path
+    assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (2, 2, "learner-quiz")
+    assert score["lineitem"] == urlsplit(items[f"coursehub-quiz-{warm_up['id']}"]["id"]).path
+    assert quiz_passbacks(db, first["id"]) == 1
+    # An essay waits for staff: nothing goes until it is graded.
+    second = submitted(written, {"0": True, "1": "Water warms and rises as vapour."})
+    assert second["score"] is None
+    assert quiz_passbacks(db, second["id"]) == 0
+    grade = f"{second['path']}/answers/1/grade"
+    graded = teacher.call("PUT", grade, json={"score": 2, "comment": "Say where it goes."})
+    assert graded.status_code == 200 and graded.json()["attempt_score"] == 3, graded.text
+    assert [s["scoreGiven"] for s in wait_for_scores(lms, 2)] == [2, 3]
+    # Graded again (a second look): the new score follows, once.
+    regraded = teacher.call("PUT", grade, json={"score": 3, "comment": "Good."})
+    assert regraded.status_code == 200, regraded.text
+    assert [s["scoreGiven"] for s in wait_for_scores(lms, 3)] == [2, 3, 4]
+    assert quiz_passbacks(db, second["id"]) == 2
+    time.sleep(2)  # nothing else follows: one score per change
+    assert [s["scoreGiven"] for s in lms.keys.scores] == [2, 3, 4]
+    with db() as session:
+        sent = session.scalars(
+            select(LtiScorePost.score_given)
+            .join(LtiLineItem, LtiLineItem.id == LtiScorePost.line_item_id)
+            .where(LtiLineItem.quiz_id == written["id"])
+            .order_by(LtiScorePost.id)
+        ).all()
+    assert sent == [3, 4]
 
 
 def deep_link_request(

@@ -53,6 +53,7 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         lti_scores.POST_TASK: lti_scores.PASSBACK_QUEUE,
         lti_scores.AFTER_GRADE_TASK: lti_scores.PASSBACK_QUEUE,
         lti_scores.AFTER_RELEASE_TASK: lti_scores.PASSBACK_QUEUE,
+        lti_scores.AFTER_QUIZ_TASK: lti_scores.PASSBACK_QUEUE,
         "lti_sync_every_course": lti_scores.PASSBACK_QUEUE,
         lti_roster.SYNC_TASK: lti_roster.ROSTER_QUEUE,
     }

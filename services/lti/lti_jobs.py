@@ -8,6 +8,10 @@
   transaction that changes a grade (autograde, manual grading, override, regrade) or releases
   an assignment's feedback, when the assignment has a line item: the student's (or the
   assignment's students') changed scores go at once, without waiting for the sweep.
+- ``lti_passback_after_quiz(scored_attempt)``: deferred by quizzes in the transaction that
+  gives a quiz attempt its score or changes it (submit, staff grading an essay or code
+  answer, the worker scoring a code answer), when the quiz has a line item: the student's
+  changed quiz score goes at once.
 - ``lti_post_score(score_post)``: send one score to the LMS, retried with backoff (the row
   keeps each failure for staff's passback log).
 
@@ -22,7 +26,14 @@ from sqlalchemy import select
 
 from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.lti import scores
-from coursehub.services.models import Assignment, LtiContext, LtiLineItem, Submission
+from coursehub.services.models import (
+    Assignment,
+    LtiContext,
+    LtiLineItem,
+    Quiz,
+    QuizAttempt,
+    Submission,
+)
 
 RETRY = RetryStrategy(max_attempts=6, exponential_wait=5)
 
@@ -56,6 +67,21 @@ async def sync_after_release(context: WorkerContext, assignment_id: int) -> None
         if course_id is not None:
             await scores.sync_course(session, course_id)
             await session.commit()
+
+
+async def sync_after_quiz(context: WorkerContext, attempt_id: int) -> None:
+    async with context.sessions() as session:
+        found = (
+            await session.execute(
+                select(Quiz.course_id, QuizAttempt.account_id)
+                .join(QuizAttempt, QuizAttempt.quiz_id == Quiz.id)
+                .where(QuizAttempt.id == attempt_id)
+            )
+        ).first()
+        if found is None:
+            return
+        await scores.sync_course(session, found.course_id, only_account=found.account_id)
+        await session.commit()
 
 
 async def sync_all(context: WorkerContext) -> None:
@@ -94,6 +120,10 @@ def tasks(context: WorkerContext) -> procrastinate.Blueprint:
     @blueprint.task(name=scores.AFTER_RELEASE_TASK, queue=scores.PASSBACK_QUEUE, retry=RETRY)
     async def lti_passback_after_release(released_assignment: int) -> None:
         await sync_after_release(context, released_assignment)
+
+    @blueprint.task(name=scores.AFTER_QUIZ_TASK, queue=scores.PASSBACK_QUEUE, retry=RETRY)
+    async def lti_passback_after_quiz(scored_attempt: int) -> None:
+        await sync_after_quiz(context, scored_attempt)
 
     @blueprint.task(name=scores.POST_TASK, queue=scores.PASSBACK_QUEUE, retry=RETRY)
     async def lti_post_score(score_post: int) -> None:

@@ -33,6 +33,7 @@ from coursehub.services.models import (
     LtiScorePost,
     utcnow,
 )
+from coursehub.services.quizzes import quiz_passback
 
 PASSBACK_QUEUE = "lti"
 SYNC_TASK = "lti_sync_course_scores"
@@ -40,7 +41,9 @@ POST_TASK = "lti_post_score"
 # Deferred by assessment (by these names: it sits below this package) when a grade changes.
 AFTER_GRADE_TASK = manual_grading.LTI_PASSBACK_TASK
 AFTER_RELEASE_TASK = manual_grading.LTI_RELEASE_TASK
-assert manual_grading.LTI_QUEUE == PASSBACK_QUEUE
+# Deferred by quizzes when an attempt's score changes (submit, grading by staff or worker).
+AFTER_QUIZ_TASK = quiz_passback.LTI_PASSBACK_TASK
+assert manual_grading.LTI_QUEUE == quiz_passback.LTI_QUEUE == PASSBACK_QUEUE
 
 
 async def sync_course(

@@ -39,7 +39,7 @@ from coursehub.services.models import (
     utcnow,
 )
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
-from coursehub.services.quizzes import calculated_questions
+from coursehub.services.quizzes import calculated_questions, quiz_passback
 from coursehub.services.quizzes.quiz_questions import QuizError, snapshot, student_question
 from coursehub.services.quizzes.quiz_scoring import correct_answer, points_for, score_response
 from coursehub.services.quizzes.quizzes import slots_of
@@ -390,6 +390,7 @@ async def _finish(
     recompute_score(attempt, answers)
     await session.flush()
     await issuing.check_after_quiz(session, attempt)
+    await quiz_passback.defer_lti_passback(session, attempt)
 
 
 def recompute_score(attempt: QuizAttempt, answers: list[QuizAnswer]) -> None:

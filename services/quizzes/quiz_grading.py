@@ -24,6 +24,7 @@ from coursehub.services.models import (
     utcnow,
 )
 from coursehub.services.notifications import notifications
+from coursehub.services.quizzes import quiz_passback
 from coursehub.services.quizzes.quiz_attempts import answers_of, recompute_score
 from coursehub.services.quizzes.quiz_questions import QuizError, number_field
 from coursehub.services.quizzes.quiz_scoring import points_for
@@ -103,6 +104,7 @@ async def grade_answer(
     await notify_graded(session, quiz, attempt, answer)
     await session.flush()
     await issuing.check_after_quiz(session, attempt)
+    await quiz_passback.defer_lti_passback(session, attempt)
     return answer
 
 

@@ -28,7 +28,7 @@ from coursehub.services.jobs.context import WorkerContext
 from coursehub.services.models import AnswerState, Quiz, QuizAnswer, QuizQuestion, utcnow
 from coursehub.services.notebook_runs.run_queue import NOTEBOOK_RUNS_QUEUE
 from coursehub.services.notifications import notifications
-from coursehub.services.quizzes import calculated_questions
+from coursehub.services.quizzes import calculated_questions, quiz_passback
 from coursehub.services.quizzes.quiz_attempts import (
     QUIZ_GRADE_TASK,
     answers_of,
@@ -149,6 +149,7 @@ class QuizGrader:
             await notify_graded(session, quiz, attempt, graded)
             # The attempt's score is now known: the course's certificate rule, checked again.
             await issuing.check_after_quiz(session, attempt)
+            await quiz_passback.defer_lti_passback(session, attempt)
             await session.commit()
         made = notifications.committed(session)
         if made:
