@@ -2,12 +2,14 @@
 
 The real ``stripe`` library talks to it over HTTP (``COURSEHUB_STRIPE_API_BASE``):
 
-- ``POST /v1/checkout/sessions`` and ``GET /v1/checkout/sessions/<id>``;
+- ``POST /v1/checkout/sessions`` and ``GET /v1/checkout/sessions/<id>``
+  (``expand[]=payment_intent`` gives the intent's status);
 - ``POST /v1/refunds`` (``payment_intent``; honours ``Idempotency-Key``; a second refund of
   one payment is refused with Stripe's ``charge_already_refunded``);
-- ``GET/POST /checkout/<id>``: the hosted checkout page. Submitting it (email, an optional
-  promotion code) completes the session, sends a signed ``checkout.session.completed``
-  webhook and redirects to the session's ``success_url``; a refund sends ``charge.refunded``.
+- ``GET/POST /checkout/<id>``: the hosted checkout page (with a Back link to ``cancel_url``).
+  Submitting it (email, an optional promotion code) completes the session, sends a signed
+  ``checkout.session.completed`` webhook and redirects to the session's ``success_url``; a
+  refund sends ``charge.refunded``.
 
 Webhooks are signed exactly as Stripe signs them: ``Stripe-Signature: t=<unix time>,
 v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint secret>``. With ``hold_webhooks`` the
@@ -82,6 +84,8 @@ class StripeStandIn:
     held: list[bytes] = field(default_factory=list)
     sent: list[tuple[bytes, int]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # PaymentIntent id -> its status, for sessions settled by ``settle`` (else "succeeded")
+    intent_statuses: dict[str, str] = field(default_factory=dict)
     _refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     _idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_url: str = ""
@@ -218,6 +222,12 @@ class StripeStandIn:
         session = self.sessions.get(request.match_info["id"])
         if session is None:
             return _error(404, "No such checkout.session.", "resource_missing")
+        expand = [value for key, value in request.query.items() if key.startswith("expand")]
+        intent = session["payment_intent"]
+        if "payment_intent" in expand and intent:
+            status = self.intent_statuses.get(intent, "succeeded")
+            intent = {"id": intent, "object": "payment_intent", "status": status}
+            return web.json_response({**session, "payment_intent": intent})
         return web.json_response(session)
 
     async def _create_refund(self, request: web.Request) -> web.Response:
@@ -283,13 +293,19 @@ class StripeStandIn:
             if session["allow_promotion_codes"]
             else ""
         )
+        cancel_link = (
+            f"<a id='cancel_link' href='{html.escape(session['cancel_url'])}'>Back</a>"
+            if session.get("cancel_url")
+            else ""
+        )
         problem_html = f"<p id='problem' role='alert'>{html.escape(problem)}</p>" if problem else ""
         body = (
             "<!doctype html><html><head><title>Checkout (Stripe stand-in)</title></head><body>"
             f"<h1 id='product'>{title}</h1><p id='amount'>{amount}</p>{problem_html}"
             f"<form method='post'>{email_field}<label>Card number "
             "<input name='card' id='card' value='4242 4242 4242 4242'></label>"
-            f"{code_field}<button type='submit' id='pay_button'>Pay</button></form></body></html>"
+            f"{code_field}<button type='submit' id='pay_button'>Pay</button></form>"
+            f"{cancel_link}</body></html>"
         )
         return web.Response(text=body, content_type="text/html")
 
@@ -334,6 +350,19 @@ class StripeStandIn:
         raise web.HTTPSeeOther(target)
 
     # -- for tests ---------------------------------------------------------------------------
+
+    def settle(
+        self, session_id: str, status: str, payment_status: str = "unpaid", intent: str = ""
+    ) -> None:
+        """Put a session where Stripe would after something the stand-in's page does not do:
+        ``expired`` (abandoned), or ``complete`` and ``unpaid`` with a PaymentIntent whose
+        status is ``intent`` (``processing``: a bank debit under way; ``requires_payment_method``:
+        it failed)."""
+        session = self.sessions[session_id]
+        session.update(status=status, payment_status=payment_status)
+        if intent:
+            session["payment_intent"] = session["payment_intent"] or f"pi_{secrets.token_hex(12)}"
+            self.intent_statuses[session["payment_intent"]] = intent
 
     def pay(self, session_id: str, email: str = "", code: str = "") -> None:
         """Complete a checkout as its page's form would (without a browser)."""

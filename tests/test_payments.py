@@ -646,3 +646,59 @@ async def test_a_payment_that_settles_later_enrolls_when_stripe_says_it_succeede
     async with sessions() as reading:
         state = await checkout.state_of(reading, started.checkout_id, SERVICE_PREFIX)
     assert state.state == "enrolled"
+
+
+async def test_a_waiting_buyer_hears_what_stripe_says_while_no_webhook_has_come(
+    standin: StripeStandIn,
+    provider: StripeProvider,
+    settings: Settings,
+    payment_settings: PaymentSettings,
+    sessions: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    paid_course: Callable[..., tuple[Account, BuiltCourse]],
+    make_account: Callable[..., Account],
+) -> None:
+    _, built = paid_course(3100)
+
+    async def waiting_page_sees(checkout_id: str) -> checkout.CheckoutState:
+        checkout._progress.pop(checkout_id, None)  # another moment: Stripe is asked again
+        async with sessions() as reading:
+            state = await checkout.state_of(reading, checkout_id, SERVICE_PREFIX)
+        return await checkout.with_provider_progress(state, provider, checkout_id)
+
+    # Paid at Stripe, webhook not here yet: pending, and Stripe has the money.
+    paid = await buy(session, provider, settings, payment_settings, built, make_account())
+    standin.pay(paid.checkout_id)
+    seen = await waiting_page_sees(paid.checkout_id)
+    assert (seen.state, seen.provider_state) == ("pending", "paid")
+    assert seen.as_json()["provider_state"] == "paid"
+    # Once the webhook is in, the page hears it from CourseHub alone.
+    await deliver(sessions, provider, settings, paid_event(standin, paid.checkout_id))
+    assert (await waiting_page_sees(paid.checkout_id)).state == "enrolled"
+
+    # Never paid: the checkout is still open, or it expired (abandoned or cancelled).
+    abandoned = await buy(session, provider, settings, payment_settings, built, make_account())
+    seen = await waiting_page_sees(abandoned.checkout_id)
+    assert (seen.state, seen.provider_state) == ("not_paid", "open")
+    standin.settle(abandoned.checkout_id, "expired")
+    seen = await waiting_page_sees(abandoned.checkout_id)
+    assert (seen.state, seen.provider_state) == ("not_paid", "expired")
+
+    # A bank debit under way, then one that failed.
+    debit = await buy(session, provider, settings, payment_settings, built, make_account())
+    standin.settle(debit.checkout_id, "complete", "unpaid", intent="processing")
+    seen = await waiting_page_sees(debit.checkout_id)
+    assert (seen.state, seen.provider_state) == ("pending", "processing")
+    standin.settle(debit.checkout_id, "complete", "unpaid", intent="requires_payment_method")
+    assert (await waiting_page_sees(debit.checkout_id)).state == "failed"
+
+    # A checkout Stripe does not know (a made-up address): still pending, provider unknown.
+    seen = await waiting_page_sees("cs_test_" + secrets.token_hex(16))
+    assert (seen.state, seen.provider_state) == ("pending", "unknown")
+    # Stripe is not asked again within a few seconds, however often the page asks.
+    before = len(standin.requests)
+    async with sessions() as reading:
+        state = await checkout.state_of(reading, debit.checkout_id, SERVICE_PREFIX)
+    for _ in range(5):
+        await checkout.with_provider_progress(state, provider, debit.checkout_id)
+    assert len(standin.requests) == before

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import json
 import re
 import secrets
@@ -395,4 +396,204 @@ def test_a_visitor_buys_a_course_is_enrolled_gets_a_receipt_and_a_refund_closes_
     finally:
         standin.hold_webhooks = False
         standin.held.clear()
+        context.close()
+
+
+# -- the success page while the webhook is late, or never comes ---------------------------------
+
+RECEIVED = (
+    "Your payment is received by Stripe; your enrolment will appear within a few minutes and "
+    "we will email you. You can leave this page."
+)
+
+
+def pay_as_visitor(page: Page, platform: Platform, standin: StripeStandIn, slug: str) -> str:
+    """A visitor buys the course on the stand-in's page and is sent back; the checkout's id."""
+    page.goto(f"{platform.service_url}/courses/{slug}")
+    page.locator("#buy_button").click()
+    expect(page).to_have_url(re.compile(rf"^{re.escape(standin.base_url)}/checkout/"))
+    checkout_id = page.url.rsplit("/", 1)[1]
+    page.locator("#email").fill(f"patient-{secrets.token_hex(4)}@coursehub.example")
+    page.locator("#pay_button").click()
+    expect(page).to_have_url(re.compile(r"/services/coursehub/payments/success\?session_id="))
+    page.wait_for_load_state("domcontentloaded")
+    expect(page.locator("#purchase_progress_bar")).to_be_attached()
+    return checkout_id
+
+
+SHOWN = """() => {
+  const seen = (id) => { const el = document.getElementById(id); return !!el && !el.hidden
+    && !el.closest("[hidden]"); };
+  return {
+    pending: seen("purchase_pending"), slow: seen("purchase_slow"),
+    enrolled: seen("purchase_enrolled"), failed: seen("purchase_failed"),
+    not_paid: seen("purchase_not_paid"),
+    bar: parseFloat((document.getElementById("purchase_progress_bar") || {style: {}})
+      .style.width) || 0,
+    slow_text: seen("purchase_slow")
+      ? document.getElementById("purchase_slow").innerText.trim() : "",
+  };
+}"""
+
+
+class Watch:
+    """The success page looked at every quarter second from the moment it opened, and the
+    times at which it asked CourseHub how the purchase stands."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.start = time.monotonic()
+        self.samples: list[tuple[float, dict]] = []  # type: ignore[type-arg]
+        self.asks: list[float] = []
+        page.on("request", self._request)
+
+    def _request(self, request) -> None:  # type: ignore[no-untyped-def]
+        if "/api/payments/checkout/" in request.url:
+            self.asks.append(time.monotonic() - self.start)
+
+    def for_seconds(self, seconds: float, until: str = "") -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            shown = self.page.evaluate(SHOWN)
+            self.samples.append((time.monotonic() - self.start, shown))
+            if until and shown[until]:
+                return
+            self.page.wait_for_timeout(250)
+
+    def first(self, part: str) -> float:
+        return next(at for at, shown in self.samples if shown[part])
+
+    def asks_between(self, start: float, end: float) -> int:
+        return sum(1 for at in self.asks if start <= at < end)
+
+
+@pytest.mark.browser
+def test_the_success_page_waits_20_seconds_then_says_what_happens_and_sees_a_late_webhook(
+    paid_platform: Platform,
+    standin: StripeStandIn,
+    paid_db: Callable[[], Session],
+    paid_course: tuple[Account, BuiltCourse],
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    _, built = paid_course
+    standin.hold_webhooks = True
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page: Page = context.new_page()
+    try:
+        checkout_id = pay_as_visitor(page, paid_platform, standin, built.slug)
+        watch = Watch(page)
+        watch.for_seconds(30)
+        early = [shown for at, shown in watch.samples if at < 19]
+        # At first: the progress shows and grows; no sentence about leaving yet.
+        assert early and all(s["pending"] and not s["slow"] for s in early)
+        bars = [s["bar"] for s in early]
+        assert bars == sorted(bars) and bars[0] < 30 and bars[-1] > 80, bars
+        # By 20 seconds (a sample's and a tick's slack): one sentence, and the buyer may leave.
+        assert 18 <= watch.first("slow") <= 21.5, watch.first("slow")
+        assert watch.samples[-1][1]["slow_text"] == RECEIVED
+        assert not any(s["enrolled"] or s["failed"] or s["not_paid"] for _, s in watch.samples)
+        # It asked often while the bar filled, then less often (every 10 s).
+        assert watch.asks_between(0, 19) >= 5, watch.asks
+        assert watch.asks_between(21, 30) <= 1, watch.asks
+
+        # Stripe's webhook comes at last (30 s late): the open page notices at its next ask.
+        (payload,) = [p for p in standin.held if checkout_id.encode() in p]
+        standin.held.remove(payload)
+        assert standin.deliver(payload) == 200
+        delivered = time.monotonic() - watch.start
+        watch.for_seconds(15, until="enrolled")
+        assert watch.first("enrolled") - delivered <= 11, (watch.first("enrolled"), delivered)
+        expect(page.locator("#purchase_pending")).to_be_hidden()
+        expect(page.locator("#purchase_course")).to_have_text(built.title)
+        # Enrolled is the end: it stops asking.
+        asked = len(watch.asks)
+        page.wait_for_timeout(12_000)
+        assert len(watch.asks) == asked
+        with paid_db() as session:
+            payment = session.scalar(select(Payment).where(Payment.checkout_id == checkout_id))
+            assert payment is not None and payment.status is PaymentStatus.PAID
+    finally:
+        standin.hold_webhooks = False
+        standin.held.clear()
+        context.close()
+
+
+@pytest.mark.browser
+def test_the_success_page_keeps_its_word_when_the_webhook_never_comes(
+    paid_platform: Platform,
+    standin: StripeStandIn,
+    paid_db: Callable[[], Session],
+    paid_course: tuple[Account, BuiltCourse],
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    _, built = paid_course
+    standin.hold_webhooks = True
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page: Page = context.new_page()
+    try:
+        checkout_id = pay_as_visitor(page, paid_platform, standin, built.slug)
+        watch = Watch(page)
+        watch.for_seconds(55)
+        assert 18 <= watch.first("slow") <= 21.5, watch.first("slow")
+        after = [shown for at, shown in watch.samples if at >= 21.5]
+        # For the whole time after: the same sentence, never a pretend enrolment or error.
+        assert after and all(s["pending"] and s["slow_text"] == RECEIVED for s in after)
+        assert not any(s["enrolled"] or s["failed"] or s["not_paid"] for _, s in watch.samples)
+        # Still asking, less often: about every 10 seconds, never stopped.
+        late = [at for at in watch.asks if at >= 21]
+        assert 2 <= len(late) <= 4, watch.asks
+        assert all(9 <= b - a <= 12 for a, b in itertools.pairwise(late)), late
+        with paid_db() as session:
+            assert session.scalar(select(Payment).where(Payment.checkout_id == checkout_id)) is None
+    finally:
+        standin.hold_webhooks = False
+        standin.held.clear()
+        context.close()
+
+
+@pytest.mark.browser
+def test_a_cancelled_or_failed_payment_says_so_and_nothing_is_charged(
+    paid_platform: Platform,
+    standin: StripeStandIn,
+    paid_db: Callable[[], Session],
+    paid_course: tuple[Account, BuiltCourse],
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    _, built = paid_course
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page: Page = context.new_page()
+    try:
+        # Back on Stripe's page: CourseHub says that nothing was charged.
+        page.goto(f"{paid_platform.service_url}/courses/{built.slug}")
+        page.locator("#buy_button").click()
+        expect(page).to_have_url(re.compile(rf"^{re.escape(standin.base_url)}/checkout/"))
+        abandoned = page.url.rsplit("/", 1)[1]
+        page.locator("#cancel_link").click()
+        expect(page.locator("#purchase_cancelled")).to_contain_text("nothing was charged")
+        page.locator("#cancelled_course_link").click()
+        expect(page.locator("#buy_button")).to_be_visible()
+        # The success address of a checkout that expired unpaid says so instead of waiting.
+        standin.settle(abandoned, "expired")
+        page.goto(f"{paid_platform.service_url}/payments/success?session_id={abandoned}")
+        expect(page.locator("#purchase_not_paid")).to_be_visible(timeout=10_000)
+        expect(page.locator("#purchase_pending")).to_be_hidden()
+
+        # A bank debit that failed after the checkout completed.
+        page.goto(f"{paid_platform.service_url}/courses/{built.slug}")
+        page.locator("#buy_button").click()
+        expect(page).to_have_url(re.compile(rf"^{re.escape(standin.base_url)}/checkout/"))
+        debit = page.url.rsplit("/", 1)[1]
+        standin.settle(debit, "complete", "unpaid", intent="requires_payment_method")
+        page.goto(f"{paid_platform.service_url}/payments/success?session_id={debit}")
+        expect(page.locator("#purchase_failed")).to_be_visible(timeout=10_000)
+        expect(page.locator("#purchase_failed")).to_contain_text("did not go through")
+        expect(page.locator("#purchase_catalog_link")).to_be_visible()
+        with paid_db() as session:
+            found = session.scalar(
+                select(func.count())
+                .select_from(Payment)
+                .where(Payment.checkout_id.in_([abandoned, debit]))
+            )
+        assert found == 0
+    finally:
         context.close()

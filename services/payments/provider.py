@@ -1,12 +1,14 @@
 """The payment-provider seam: the one interface CourseHub's payment code talks to.
 
-A provider starts a hosted checkout, turns a webhook request into a verified ``ProviderEvent``
+A provider starts a hosted checkout, says how one stands (for the page that waits for its
+webhook), turns a webhook request into a verified ``ProviderEvent``
 (or refuses it), and refunds a payment. Everything else (recording payments, enrolling,
 receipts) knows only these types, so another provider is one more implementation.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -61,6 +63,17 @@ class CompletedCheckout:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+class CheckoutProgress(enum.StrEnum):
+    """How a checkout stands at the provider, for a buyer waiting for its webhook."""
+
+    OPEN = "open"  # not paid yet: the buyer has not finished (or left) the hosted page
+    PAID = "paid"  # the provider has the money; its webhook enrolls
+    PROCESSING = "processing"  # completed with a payment that settles later (a bank debit)
+    FAILED = "failed"  # the payment did not go through: nothing was charged
+    EXPIRED = "expired"  # abandoned or cancelled: nothing was charged
+    UNKNOWN = "unknown"  # the provider could not be asked, or does not know the checkout
+
+
 @dataclass(frozen=True)
 class ProviderEvent:
     """A verified event. ``kind`` is ``checkout_completed``, ``refunded`` or ``other``."""
@@ -75,9 +88,12 @@ class ProviderEvent:
 
 class PaymentProvider(Protocol):
     name: str
+    label: str  # as buyers know it: "Stripe"
 
     async def create_checkout(self, request: CheckoutRequest) -> CheckoutStarted: ...
 
     def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent: ...
 
     async def refund(self, payment_ref: str, idempotency_key: str) -> str: ...
+
+    async def checkout_progress(self, checkout_id: str) -> CheckoutProgress: ...

@@ -20,6 +20,7 @@ from coursehub.services.errors import Refusal
 from coursehub.services.payments.config import PaymentSettings
 from coursehub.services.payments.provider import (
     BadWebhook,
+    CheckoutProgress,
     CheckoutRequest,
     CheckoutStarted,
     CompletedCheckout,
@@ -36,6 +37,7 @@ UNREACHABLE = (
 
 class StripeProvider:
     name = "stripe"
+    label = "Stripe"
 
     def __init__(self, settings: PaymentSettings) -> None:
         self.webhook_secret = settings.stripe_webhook_secret
@@ -131,6 +133,29 @@ class StripeProvider:
                 "again in a minute."
             ) from None
         return refund.id
+
+    async def checkout_progress(self, checkout_id: str) -> CheckoutProgress:
+        """The Checkout Session's ``status`` and ``payment_status`` and, for a completed session
+        that is not paid yet, its PaymentIntent's status (a bank debit that failed leaves the
+        session complete and unpaid; only the intent says it failed)."""
+        try:
+            session = await self.client.v1.checkout.sessions.retrieve_async(
+                checkout_id, {"expand": ["payment_intent"]}
+            )
+        except stripe.StripeError as error:
+            log.info("Could not ask Stripe about checkout %s: %s", checkout_id, error)
+            return CheckoutProgress.UNKNOWN
+        if session.status == "expired":
+            return CheckoutProgress.EXPIRED
+        if session.status == "open":
+            return CheckoutProgress.OPEN
+        if session.payment_status in ("paid", "no_payment_required"):
+            return CheckoutProgress.PAID
+        intent = session.payment_intent
+        intent_status = getattr(intent, "status", None) if intent is not None else None
+        if intent_status in ("requires_payment_method", "canceled"):
+            return CheckoutProgress.FAILED
+        return CheckoutProgress.PROCESSING
 
 
 def _checkout(obj: Mapping[str, Any]) -> CompletedCheckout:

@@ -10,8 +10,10 @@ provider stops resending it).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from tornado import web
 
 from coursehub.hub.constants import Role
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 SLUG = r"([a-z0-9][a-z0-9-]{0,119})"
 CHECKOUT_ID = r"([A-Za-z0-9_]{1,255})"
 MAX_WEBHOOK_BYTES = 1_000_000
+# How long the success page waits, asking often, before it says that the enrolment will come
+# by itself and the buyer may leave (it then asks less often).
+PATIENCE = timedelta(seconds=20)
 DONE = {
     "refund": "The refund is asked of the payment provider; the sale shows as refunded "
     "once it confirms, and the student's access closes then."
@@ -132,7 +137,8 @@ class WebhookHandler(PaymentsHandler):
 
 class SuccessPage(PaymentsHandler):
     """Where the provider sends the buyer back: waits live until the webhook has enrolled
-    them (the page asks ``/api/payments/checkout/<id>``)."""
+    them (the page asks ``/api/payments/checkout/<id>``), for ``PATIENCE`` with a progress
+    bar, then with a sentence saying the enrolment comes by itself (and by email)."""
 
     public = True
 
@@ -148,17 +154,45 @@ class SuccessPage(PaymentsHandler):
             if self.current_user:
                 await self.account(session)
             state = await checkout.state_of(session, checkout_id, self.settings_obj.service_prefix)
-        self.render_page("payments_success.html", checkout_id=checkout_id, state=state)
+        provider = self.application.settings.get("payment_provider")
+        self.render_page(
+            "payments_success.html",
+            checkout_id=checkout_id,
+            state=state,
+            patience_ms=int(PATIENCE.total_seconds() * 1000),
+            provider_label=provider.label if provider is not None else "the payment provider",
+        )
+
+
+class CancelledPage(PaymentsHandler):
+    """Where the provider sends a buyer who cancels on its hosted page: nothing was charged."""
+
+    public = True
+
+    async def get(self) -> None:
+        slug = self.get_query_argument("course", "")
+        course = None
+        if slug and len(slug) <= 120:
+            async with self.db(read_only=True) as session:
+                if self.current_user:
+                    await self.account(session)
+                course = await session.scalar(select(Course).where(Course.slug == slug))
+        self.render_page("payments_cancelled.html", course=course)
 
 
 class CheckoutStateAPI(PaymentsHandler):
-    """``GET /api/payments/checkout/<id>``: pending, enrolled, paid (not enrolled) or refunded."""
+    """``GET /api/payments/checkout/<id>``: pending, enrolled, paid (not enrolled) or refunded;
+    while nothing is recorded, failed or not_paid when the provider says so (a pending one
+    says what the provider says: paid, processing or unknown)."""
 
     public = True
 
     async def get(self, checkout_id: str) -> None:
         async with self.db(read_only=True) as session:
             state = await checkout.state_of(session, checkout_id, self.settings_obj.service_prefix)
+        provider = self.application.settings.get("payment_provider")
+        state = await checkout.with_provider_progress(state, provider, checkout_id)
+        self.set_header("Cache-Control", "no-store")
         self.write_json(state.as_json())
 
 
@@ -357,6 +391,7 @@ def default_handlers(prefix: str) -> list[tuple[Any, ...]]:
         (f"{prefix}/courses/{SLUG}/prices", PricesPage),
         (f"{prefix}/payments/webhook", WebhookHandler),
         (f"{prefix}/payments/success", SuccessPage),
+        (f"{prefix}/payments/cancelled", CancelledPage),
         (f"{prefix}/payments/?", PurchasesPage),
         (f"{prefix}/sales/?", SalesPage),
         (f"{prefix}/sales\\.csv", SalesCSV),
