@@ -432,6 +432,9 @@ async def sync(session: AsyncSession, context_id: int) -> SyncResult | None:
     """Read the context's roster from its platform and apply it; the roster row keeps how it
     went. None when there is nothing to do (no roster, or another worker is syncing it).
     Commits."""
+    # The service token is signed with this key: platforms must find it published first.
+    key = await tool_keys.signing_key(session)
+    await session.commit()
     roster = await session.scalar(
         select(LtiRoster)
         .where(LtiRoster.lti_context_id == context_id)
@@ -445,7 +448,6 @@ async def sync(session: AsyncSession, context_id: int) -> SyncResult | None:
         return None
     roster.state = "running"
     roster.last_attempt_at = utcnow()
-    key = await tool_keys.signing_key(session)
     try:
         members, unreadable = await asyncio.to_thread(
             fetch_members,
