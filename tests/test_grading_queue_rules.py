@@ -14,8 +14,8 @@ from coursehub.services.assessment.grading_queue import course_queue
 from coursehub.services.models import (
     Account,
     Assignment,
+    AuditEntry,
     Grade,
-    GradeChange,
     Submission,
     SubmissionStatus,
     utcnow,
@@ -79,8 +79,15 @@ def marked(db, make_account) -> Marked:
     attempt(db, a, people["waits"], 1, needs_manual=True, flags=["x"], graded_at=graded_at)
     attempt(db, a, people["flagged"], 1, flags=["output_tampered"], graded_at=graded_at)
     reviewed = attempt(db, a, people["reviewed"], 1, flags=["x"], graded_at=graded_at)
-    with db() as session:  # reviewed after it was graded
-        session.add(GradeChange(submission_id=reviewed.id, action="flags_reviewed"))
+    with db() as session:  # reviewed after it was graded: the audit log's entry says so
+        session.add(
+            AuditEntry(
+                actor_name="grader",
+                action="grade.flags_reviewed",
+                target_kind="submission",
+                target_id=str(reviewed.id),
+            )
+        )
         session.commit()
     attempt(db, a, people["failed"], 1, status=SubmissionStatus.FAILED)
     attempt(db, a, people["moved_on"], 1, needs_manual=True)

@@ -21,7 +21,7 @@ import redis
 from sqlalchemy import select
 
 from coursehub.hub.constants import Role
-from coursehub.services.models import AuditEntry, GradeChange, Notification
+from coursehub.services.models import AuditEntry, Notification
 from coursehub.services.notifications import notifications
 from tests.course_builder import run_async
 from tests.grading_data import ESSAY, MAX_SCORE, SHOW_WORK
@@ -153,25 +153,38 @@ def test_a_rubric_typed_scores_and_comments_keep_the_attempt_s_grade(essays, db)
     grader.call("PATCH", f"{room.one}/rubric/{items['Unclear']}", json={"points": -2})
     assert grade_of(db, attempt).score == 2 + 2.5 + 1
 
+    # The history is the audit log's: one entry per change, the cell named in before and
+    # after, and the attempt's page reads it from there.
     with db() as session:
         trail = list(
             session.scalars(
-                select(GradeChange)
-                .where(GradeChange.submission_id == attempt)
-                .order_by(GradeChange.id)
+                select(AuditEntry)
+                .where(AuditEntry.target_kind == "submission", AuditEntry.target_id == str(attempt))
+                .order_by(AuditEntry.id)
             )
         )
     assert [c.action for c in trail] == [
-        "rubric",
-        "manual_score",
-        "rubric",
-        "manual_score",
-        "comment",
+        "grade.rubric",
+        "grade.manual_score",
+        "grade.rubric",
+        "grade.manual_score",
+        "grade.comment",
     ]
     assert trail[2].reason == "Rubric item 'Explains commutativity' now gives 3 points."
     assert (trail[2].before["final_score"], trail[2].after["final_score"]) == (4, 5)
-    assert trail[4].after == {"comment": "Clear, with one slip."}
-    assert {c.changed_by_id for c in trail} == {essays.grader.account.id}
+    assert trail[4].after == {"comment": "Clear, with one slip.", "grade_id": ESSAY}
+    assert {c.actor_id for c in trail} == {essays.grader.account.id}
+    assert {c.course_id for c in trail} == {room.course.id}
+    shown = grader.get(f"{room.attempt(student)}").json()["audit"]
+    assert [(c["action"], c["grade_id"]) for c in shown] == [
+        ("rubric", ESSAY),
+        ("manual_score", SHOW_WORK),
+        ("rubric", ESSAY),
+        ("manual_score", ESSAY),
+        ("comment", ESSAY),
+    ]
+    assert shown[4]["after"] == {"comment": "Clear, with one slip."}
+    assert shown[2]["reason"] == "Rubric item 'Explains commutativity' now gives 3 points."
 
 
 def test_the_comment_bank_keeps_a_comment_once_and_offers_it_on_the_question_page(essays):

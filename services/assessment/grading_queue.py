@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import String, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.models import (
     Account,
     Assignment,
+    AuditEntry,
     Course,
     Grade,
-    GradeChange,
     Submission,
     SubmissionStatus,
 )
@@ -65,10 +65,12 @@ def _ranked_attempts(course: Course) -> Any:
 
 
 def _flags_unreviewed() -> Any:
+    # Staff's review is in the audit log, the one record of grade changes.
     reviewed = exists().where(
-        GradeChange.submission_id == Grade.submission_id,
-        GradeChange.action == "flags_reviewed",
-        GradeChange.changed_at >= Grade.graded_at,
+        AuditEntry.target_kind == "submission",
+        AuditEntry.target_id == cast(Grade.submission_id, String),
+        AuditEntry.action == "grade.flags_reviewed",
+        AuditEntry.at >= Grade.graded_at,
     )
     return and_(func.jsonb_array_length(Grade.flags) > 0, ~reviewed)
 

@@ -1,5 +1,6 @@
 """Manual grading of attempts: scores and comments per grade cell, rubric items applied,
-score overrides of whole attempts, flags reviewed, and the audit trail of all of them.
+score overrides of whole attempts, flags reviewed, and the history of all of them (read
+from the audit log, the one record of grade changes).
 
 The attempt's ``Grade`` stays the one truth the gradebook reads: whenever a person changes
 something, ``recompute_grade`` sets its ``score`` (the autograde cell scores, a person's
@@ -28,8 +29,8 @@ from coursehub.services.models import (
     Account,
     ArchivedGrade,
     Assignment,
+    AuditEntry,
     Grade,
-    GradeChange,
     LtiLineItem,
     ManualScore,
     ScoreOverride,
@@ -146,7 +147,25 @@ async def lock_attempt(
     return submission
 
 
-def audit(
+GRADE_ACTIONS = (
+    "manual_score",
+    "rubric",
+    "comment",
+    "override",
+    "override_removed",
+    "regrade",
+    "flags_reviewed",
+)
+# Cell-level changes written before the audit log was the one record named their cell in the
+# reason ("<grade id>: <reason>"); the log is append-only, so they are read as they are.
+_CELL_ACTIONS = ("manual_score", "rubric", "comment")
+
+
+def _with_cell(state: Any, grade_id: str | None) -> Any:
+    return {**state, "grade_id": grade_id} if grade_id and isinstance(state, dict) else state
+
+
+async def audit(
     session: AsyncSession,
     submission_id: int,
     action: str,
@@ -156,30 +175,25 @@ def audit(
     before: Any = None,
     after: Any = None,
     reason: str = "",
-) -> GradeChange:
-    change = GradeChange(
-        submission_id=submission_id,
-        grade_id=grade_id,
-        action=action,
-        before=before,
-        after=after,
-        reason=reason,
-        changed_by_id=by.id,
-        changed_at=utcnow(),
+) -> None:
+    """Record a change to the attempt's grading in the audit log, the one record of grade
+    changes (who, what, when, before/after, reason); the grade cell changed, if any, is
+    ``grade_id`` in before and after; the entry names the attempt's course."""
+    course_id = await session.scalar(
+        select(Assignment.course_id)
+        .join(Submission, Submission.assignment_id == Assignment.id)
+        .where(Submission.id == submission_id)
     )
-    session.add(change)
-    # The attempt's own trail above serves the grading pages and queue; the one audit log
-    # is where administrators see every grading change beside every other change.
     audit_log.record(
         session,
         by,
         f"grade.{action}",
         ("submission", submission_id),
-        before,
-        after,
-        reason=reason if grade_id is None else f"{grade_id}: {reason}".rstrip(": "),
+        _with_cell(before, grade_id),
+        _with_cell(after, grade_id),
+        reason=reason,
+        course_id=course_id,
     )
-    return change
 
 
 async def _final_score(session: AsyncSession, submission_id: int) -> float | None:
@@ -289,7 +303,7 @@ async def _audit_answer(
     else:
         keys = ()
     if keys:
-        audit(
+        await audit(
             session,
             answer.submission_id,
             action,
@@ -300,7 +314,7 @@ async def _audit_answer(
             reason=reason,
         )
     if before["comment"] != after["comment"]:
-        audit(
+        await audit(
             session,
             answer.submission_id,
             "comment",
@@ -386,7 +400,7 @@ async def set_override(
     after = {"score": override.score, "final_score": await _final_score(session, submission_id)}
     if before is None:
         before = {"score": None, "final_score": final_before}
-    audit(session, submission_id, "override", by, before=before, after=after, reason=reason)
+    await audit(session, submission_id, "override", by, before=before, after=after, reason=reason)
     await session.flush()
     return override
 
@@ -410,7 +424,9 @@ async def remove_override(
     await session.flush()
     await recompute_grade(session, submission_id)
     after = {"score": None, "final_score": await _final_score(session, submission_id)}
-    audit(session, submission_id, "override_removed", by, before=before, after=after, reason=reason)
+    await audit(
+        session, submission_id, "override_removed", by, before=before, after=after, reason=reason
+    )
     await session.flush()
 
 
@@ -423,7 +439,9 @@ async def review_flags(
     if grade is None or not grade.flags:
         raise AssignmentError("This attempt has no flags to review.", 409)
     text = str(note or "").strip()[:MAX_REASON]
-    audit(session, submission_id, "flags_reviewed", by, after={"flags": grade.flags}, reason=text)
+    await audit(
+        session, submission_id, "flags_reviewed", by, after={"flags": grade.flags}, reason=text
+    )
     await session.flush()
 
 
@@ -431,25 +449,38 @@ async def review_flags(
 
 
 async def audit_trail(session: AsyncSession, submission_id: int) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        select(GradeChange, Account.username)
-        .outerjoin(Account, Account.id == GradeChange.changed_by_id)
-        .where(GradeChange.submission_id == submission_id)
-        .order_by(GradeChange.changed_at, GradeChange.id)
+    """The attempt's grading changes, oldest first, from the audit log."""
+    entries = await audit_log.history(
+        session,
+        "submission",
+        submission_id,
+        actions=[f"grade.{action}" for action in GRADE_ACTIONS],
     )
-    return [
-        {
-            "id": change.id,
-            "action": change.action,
-            "grade_id": change.grade_id,
-            "before": change.before,
-            "after": change.after,
-            "reason": change.reason,
-            "by": username,
-            "at": change.changed_at,
-        }
-        for change, username in rows
-    ]
+    return [_trail_row(entry) for entry in entries]
+
+
+def _trail_row(entry: AuditEntry) -> dict[str, Any]:
+    action = entry.action.removeprefix("grade.")
+    before, after, reason = entry.before, entry.after, entry.reason
+    grade_id = None
+    for state in (after, before):
+        if isinstance(state, dict) and "grade_id" in state:
+            grade_id = grade_id or state["grade_id"]
+    if grade_id is not None:
+        before = {k: v for k, v in before.items() if k != "grade_id"} if before else before
+        after = {k: v for k, v in after.items() if k != "grade_id"} if after else after
+    elif action in _CELL_ACTIONS:
+        grade_id, _, reason = reason.partition(": ")
+    return {
+        "id": entry.id,
+        "action": action,
+        "grade_id": grade_id,
+        "before": before,
+        "after": after,
+        "reason": reason,
+        "by": entry.actor_name or None,
+        "at": entry.at,
+    }
 
 
 async def archived_grades(session: AsyncSession, submission_id: int) -> list[dict[str, Any]]:

@@ -220,7 +220,7 @@ async def regrade(
         )
         summary = {key: old[key] for key in ("outcome", "score", "final_score", "needs_manual")}
         summary["cells"] = {cell["grade_id"]: cell["score"] for cell in old["cells"]}
-        audit(session, submission.id, "regrade", by, before=summary, reason=reason)
+        await audit(session, submission.id, "regrade", by, before=summary, reason=reason)
     elif submission.status is not SubmissionStatus.FAILED:
         raise AssignmentError("This attempt is still waiting for its grade; nothing to redo.", 409)
     return await requeue(session, submission)

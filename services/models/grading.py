@@ -132,27 +132,6 @@ class ScoreOverride(Base):
     set_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
-class GradeChange(Base):
-    """The audit trail: every change people made to an attempt's grading, before and after."""
-
-    __tablename__ = "grade_changes"
-    __table_args__ = (Index("grade_changes_submission_idx", "submission_id", "changed_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
-    # The grade cell changed, or None for the whole attempt (override, regrade, flags).
-    grade_id: Mapped[str | None] = mapped_column(String(200))
-    # manual_score, rubric, comment, override, override_removed, regrade, flags_reviewed
-    action: Mapped[str] = mapped_column(String(30))
-    before: Mapped[Any] = mapped_column(JSONB, nullable=True)
-    after: Mapped[Any] = mapped_column(JSONB, nullable=True)
-    reason: Mapped[str] = mapped_column(Text, default="")
-    changed_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("accounts.id", ondelete="SET NULL")
-    )
-    changed_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
-
-
 class FeedbackRelease(Base):
     """Staff released an assignment's manual scores and comments to its students."""
 
