@@ -1,5 +1,5 @@
 """The ``coursehub`` command: up, migrate, seed, create-admin, set-role, worker,
-import-nbgrader, grade."""
+import-nbgrader, export-nbgrader, grade."""
 
 from __future__ import annotations
 
@@ -43,6 +43,18 @@ def import_nbgrader_course(database_url: str, args: argparse.Namespace) -> None:
         )
     except ImportRefused as error:
         sys.exit(str(error))
+    print("\n".join(lines))
+
+
+def export_nbgrader_course(database_url: str, args: argparse.Namespace) -> None:
+    try:
+        from coursehub.services.assessment.nbgrader_export import ExportRefused, run_export
+    except ModuleNotFoundError as error:
+        sys.exit(f"export-nbgrader needs {error.name}: install coursehub[grader] and run it again.")
+    try:
+        lines = run_export(database_url, args.path, course_slug=args.course, force=args.force)
+    except ExportRefused as error:
+        sys.exit(error.message)
     print("\n".join(lines))
 
 
@@ -105,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     nbgrader.add_argument(
         "--dry-run", action="store_true", help="print what would happen and write nothing"
     )
+    exporting = commands.add_parser(
+        "export-nbgrader", help="write a CourseHub course out as an nbgrader course directory"
+    )
+    exporting.add_argument("path", type=Path, help="a new or empty folder to write it in")
+    exporting.add_argument("--course", required=True, help="the CourseHub course's slug")
+    exporting.add_argument(
+        "--force", action="store_true", help="replace what an earlier export wrote in the folder"
+    )
     commands.add_parser(
         "grade",
         add_help=False,
@@ -166,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         worker.main(database_url, args.concurrency, args.heartbeat, args.warm_sandboxes)
     elif args.command == "import-nbgrader":
         import_nbgrader_course(database_url, args)
+    elif args.command == "export-nbgrader":
+        export_nbgrader_course(database_url, args)
     return 0
 
 
