@@ -14,6 +14,7 @@ from pathlib import Path
 from coursehub.hub.constants import Role
 from coursehub.services import bootstrap, launcher, migrate, structured_logs, worker
 from coursehub.services.accounts import accounts
+from coursehub.services.assessment import nbgrader_export
 from coursehub.services.operations import commands as operation_commands
 from coursehub.services.settings import data_dir_from_env, sqlalchemy_url
 
@@ -48,13 +49,13 @@ def import_nbgrader_course(database_url: str, args: argparse.Namespace) -> None:
 
 def export_nbgrader_course(database_url: str, args: argparse.Namespace) -> None:
     try:
-        from coursehub.services.assessment.nbgrader_export import ExportRefused, run_export
-    except ModuleNotFoundError as error:
-        sys.exit(f"export-nbgrader needs {error.name}: install coursehub[grader] and run it again.")
-    try:
-        lines = run_export(database_url, args.path, course_slug=args.course, force=args.force)
-    except ExportRefused as error:
+        lines = nbgrader_export.run_export(
+            database_url, args.path, course_slug=args.course, force=args.force
+        )
+    except nbgrader_export.ExportRefused as error:
         sys.exit(error.message)
+    except ModuleNotFoundError as error:  # nbgrader is imported when the directory is written
+        sys.exit(f"export-nbgrader needs {error.name}: install coursehub[grader] and run it again.")
     print("\n".join(lines))
 
 

@@ -26,7 +26,8 @@ import redis.asyncio as redis
 from coursehub.services.administration import admin_report_jobs
 from coursehub.services.analytics import analytics_jobs
 from coursehub.services.analytics.rollups import ANALYTICS_QUEUE
-from coursehub.services.assessment import grading_jobs
+from coursehub.services.assessment import grading_jobs, nbgrader_export_jobs
+from coursehub.services.assessment.nbgrader_export_jobs import EXPORT_QUEUE
 from coursehub.services.assessment.submissions import GRADING_QUEUE
 from coursehub.services.certificates import certificate_jobs
 from coursehub.services.certificates.issuing import CERTIFICATE_QUEUE
@@ -55,6 +56,7 @@ MAIN_QUEUES = (GRADING_QUEUE, NOTIFICATION_QUEUE, ANALYTICS_QUEUE, CERTIFICATE_Q
 MAIN_QUEUES += (PRIVACY_QUEUE,)  # data exports (privacy.export_jobs)
 MAIN_QUEUES += (backup_jobs.OPERATIONS_QUEUE,)  # scheduled backups (operations.backup_jobs)
 MAIN_QUEUES += (PASSBACK_QUEUE,)  # LTI grade passback (lti.lti_jobs)
+MAIN_QUEUES += (EXPORT_QUEUE,)  # courses exported for nbgrader (assessment.nbgrader_export_jobs)
 # ... and the queue of whole-notebook runs (reports, calculated-question variants), served by
 # a loop of its own (``NOTEBOOK_RUNS_AT_ONCE`` at a time) so a report that runs for minutes
 # never holds the slot a submission waits for.
@@ -97,6 +99,7 @@ def host_every_task(app: procrastinate.App, context: WorkerContext) -> None:
     host(app, variant_jobs.tasks(context))
     host(app, admin_report_jobs.tasks(context))
     host(app, lti_jobs.tasks(context))
+    host(app, nbgrader_export_jobs.tasks(context))
     host(app, roster_jobs.tasks(context))
 
 

@@ -7,6 +7,7 @@ from coursehub.services import worker
 from coursehub.services.administration import admin_reports
 from coursehub.services.analytics import analytics_jobs
 from coursehub.services.analytics.rollups import ANALYTICS_QUEUE, REFRESH_TASK
+from coursehub.services.assessment import nbgrader_export_jobs
 from coursehub.services.assessment.submissions import GRADE_TASK, GRADING_QUEUE
 from coursehub.services.certificates import issuing as certificate_issuing
 from coursehub.services.jobs.context import WorkerContext
@@ -56,6 +57,7 @@ def test_every_task_is_hosted_under_its_own_name_on_its_queue():
         lti_scores.AFTER_QUIZ_TASK: lti_scores.PASSBACK_QUEUE,
         "lti_sync_every_course": lti_scores.PASSBACK_QUEUE,
         lti_roster.SYNC_TASK: lti_roster.ROSTER_QUEUE,
+        nbgrader_export_jobs.EXPORT_TASK: nbgrader_export_jobs.EXPORT_QUEUE,
     }
     assert all(app.tasks[name].blueprint is app for name in queues)
     assert set(worker.WORKER_QUEUES) == set(queues.values())
