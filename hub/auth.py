@@ -7,6 +7,10 @@ which account a Google identity belongs to, and turns the answer into the hub's 
 endpoints come from the issuer's discovery document, so a test provider and Google take the
 same path.
 
+A signed-in person links a Google identity to their account from Settings: the round trip
+goes through the same callback, carrying a signed link request checked here
+(``coursehub.hub.google_link``), and the service links the identity to *their* account.
+
 Two more ways in, both decided by the service too: a *sign-in ticket* (a single-use secret the
 service hands a browser in a short-lived cookie right after registering or changing a
 password, redeemed at ``/hub/coursehub/welcome``), and the service's call that ends every
@@ -40,6 +44,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Unicode, default
 
 from coursehub.hub.constants import SERVICE_PORT, SERVICE_PREFIX
+from coursehub.hub.google_link import GoogleLoginHandler, LinkGoogleHandler, link_request
 from coursehub.hub.health import HubHealthHandler, ServiceStartingHandler
 
 _GROUPS_KEY = "coursehub_groups"
@@ -48,6 +53,9 @@ _GROUPS_KEY = "coursehub_groups"
 _SIGN_IN_ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar(
     "coursehub_sign_in_address", default=""
 )
+# The hub name whose account a Google round trip links to (a checked link request from
+# Settings, ``google_link``); "" for a plain Google sign-in.
+_LINKING: contextvars.ContextVar[str] = contextvars.ContextVar("coursehub_linking", default="")
 
 
 def sign_in_address(request: Any) -> str:
@@ -66,6 +74,9 @@ WELCOME_PATH = "/hub/coursehub/welcome"
 
 
 class CourseAuthenticator(GenericOAuthenticator):
+    # The Google button drops a link request left over from an abandoned link (google_link).
+    login_handler = GoogleLoginHandler
+
     service_url = Unicode(
         f"http://127.0.0.1:{SERVICE_PORT}{SERVICE_PREFIX}",
         config=True,
@@ -144,7 +155,12 @@ class CourseAuthenticator(GenericOAuthenticator):
             return await self.authenticate_ticket(data["ticket"])
         if not self.google_enabled:
             raise web.HTTPError(404, "Google sign-in is not configured on this CourseHub.")
-        return await super().authenticate(handler, data, **kwargs)
+        # A link request from Settings is checked before Google is asked anything.
+        linking = _LINKING.set(link_request(handler) or "")
+        try:
+            return await super().authenticate(handler, data, **kwargs)
+        finally:
+            _LINKING.reset(linking)
 
     async def authenticate_password(
         self, handler: web.RequestHandler, data: dict[str, str]
@@ -185,16 +201,19 @@ class CourseAuthenticator(GenericOAuthenticator):
 
     async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
         user_info = auth_model["auth_state"][self.user_auth_state_key]
-        status, body = await self._ask_service(
-            "google-sign-in",
-            {
-                "sub": user_info.get("sub", ""),
-                "email": user_info.get("email", ""),
-                "email_verified": user_info.get("email_verified") is True,
-                "name": user_info.get("name", ""),
-                "address": _SIGN_IN_ADDRESS.get(),
-            },
-        )
+        identity = {
+            "sub": user_info.get("sub", ""),
+            "email": user_info.get("email", ""),
+            "email_verified": user_info.get("email_verified") is True,
+            "name": user_info.get("name", ""),
+            "address": _SIGN_IN_ADDRESS.get(),
+        }
+        if linking := _LINKING.get():
+            # Linked to the signed-in person's account (the service refuses an identity that
+            # is another account's); then they are signed in again as themselves.
+            status, body = await self._ask_service("google-link", {**identity, "username": linking})
+        else:
+            status, body = await self._ask_service("google-sign-in", identity)
         if status != 200:
             raise web.HTTPError(status, body.get("error", "Google sign-in failed."))
         auth_model["name"] = body["name"]
@@ -238,6 +257,7 @@ class CourseAuthenticator(GenericOAuthenticator):
             (rf"{SERVICE_PREFIX}/health$", ServiceStartingHandler),
             (r"/coursehub/welcome$", WelcomeHandler),
             (r"/coursehub/unread$", UnreadCountHandler),
+            (r"/coursehub/link-google$", LinkGoogleHandler),
             (r"/api/coursehub/users/([^/]+)/end-sessions$", EndSessionsHandler),
             # Before the hub's own: only a server's owner signs in to it.
             (r"/api/oauth2/authorize", OwnServerAuthorizeHandler),

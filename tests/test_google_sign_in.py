@@ -1,66 +1,31 @@
-"""Sign in with Google, end to end, against a real OpenID Connect provider run on this machine.
-
-The provider is oidc-provider from npm (tests/oidc), a standards-complete implementation, so
-CourseHub goes through the same discovery, authorization code + PKCE, token and userinfo steps
-as with Google. This module runs a CourseHub of its own, configured with the provider's issuer
-and CourseHub's client id and secret, on a database and a Redis DB of its own.
+"""Sign in with Google, end to end, against a real OpenID Connect provider run on this machine
+(tests/google_provider.py: oidc-provider from npm standing in for Google), with a CourseHub of
+this module's own configured with the provider's issuer and CourseHub's client id and secret.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import re
-import secrets
-import shutil
-import subprocess
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from coursehub.hub.constants import Role
 from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.models import Account
-from tests.platform import (
-    Platform,
-    free_port,
-    platform_env,
+from tests.google_provider import (
+    GoogleAccount,
+    GoogleHub,
+    accounts_with_email,
+    count_accounts,
+    google_hub,
+    kept_on_this_machine,
+    sign_in_with_google,
+    who_am_i,
 )
-
-OIDC_DIR = Path(__file__).resolve().parent / "oidc"
-CLIENT_ID = "coursehub-test-client"
-CLIENT_SECRET = secrets.token_urlsafe(24)
-
-
-@dataclass(frozen=True)
-class GoogleAccount:
-    """A person's account at the identity provider: what they type and what it vouches for."""
-
-    sub: str
-    email: str
-    name: str
-    password: str
-    email_verified: bool = True
-
-    def provider_record(self) -> dict[str, object]:
-        """How the provider is told about this person (PROVIDER_ACCOUNTS)."""
-        return {
-            "sub": self.sub,
-            "email": self.email,
-            "email_verified": self.email_verified,
-            "name": self.name,
-            "password": self.password,
-        }
-
 
 # An instructor who registered with a password and now tries the Google button.
 INES = GoogleAccount(
@@ -87,163 +52,18 @@ UMA = GoogleAccount(
 PEOPLE = [INES, NOAH, UMA]
 
 
-# -- the identity provider ------------------------------------------------------------------
-
-
-def install_provider() -> None:
-    """npm ci from the lock file, once per machine; a lock keeps parallel runs from racing."""
-    installed = OIDC_DIR / "node_modules" / "oidc-provider" / "package.json"
-    if installed.exists():
-        return
-    if shutil.which("npm") is None:
-        pytest.fail("Node.js and npm are needed to run the test identity provider.")
-    with (OIDC_DIR / "package-lock.json").open() as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not installed.exists():
-            subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund"], cwd=OIDC_DIR, check=True, timeout=300
-            )
-
-
-@dataclass
-class IdentityProvider:
-    issuer: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def start_provider(
-    issuer: str, redirect_uri: str, people: list[GoogleAccount], log_path: Path
-) -> IdentityProvider:
-    env = {
-        **os.environ,
-        "PROVIDER_PORT": str(urlsplit(issuer).port),
-        "PROVIDER_ISSUER": issuer,
-        "PROVIDER_CLIENT_ID": CLIENT_ID,
-        "PROVIDER_CLIENT_SECRET": CLIENT_SECRET,
-        "PROVIDER_REDIRECT_URI": redirect_uri,
-        "PROVIDER_ACCOUNTS": json.dumps([person.provider_record() for person in people]),
-    }
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            ["node", "provider.mjs"],
-            cwd=OIDC_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    provider = IdentityProvider(issuer, process, log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if f"oidc provider ready at {issuer}" in provider.log():
-            return provider
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    stop_provider(provider)
-    raise RuntimeError(f"The identity provider did not start:\n{provider.log()[-4000:]}")
-
-
-def stop_provider(provider: IdentityProvider) -> None:
-    provider.process.terminate()
-    try:
-        provider.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        provider.process.kill()
-        provider.process.wait()
-
-
-# -- a CourseHub with Google sign-in ----------------------------------------------------------
-
-
-@dataclass
-class GoogleHub:
-    platform: Platform
-    provider: IdentityProvider
-
-    @property
-    def url(self) -> str:
-        return self.platform.url
-
-    @property
-    def service_url(self) -> str:
-        return self.platform.service_url
-
-
 @pytest.fixture(scope="module")
 def hub(
     tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
 ) -> Iterator[GoogleHub]:
-    install_provider()
-    data_dir = tmp_path_factory.mktemp("coursehub-google")
-    issuer = f"http://127.0.0.1:{free_port()}"
-    env = platform_env(
-        data_dir,
-        database_url,
-        redis_url,
-        GOOGLE_CLIENT_ID=CLIENT_ID,
-        GOOGLE_CLIENT_SECRET=CLIENT_SECRET,
-        COURSEHUB_OIDC_ISSUER=issuer,
-    )
-    redirect_uri = f"{env['COURSEHUB_PUBLIC_URL']}/hub/oauth_callback"
-    provider = start_provider(issuer, redirect_uri, PEOPLE, data_dir / "provider.log")
-    platform = Platform(url=env["COURSEHUB_BIND_URL"], data_dir=data_dir, env=env)
-    try:
-        platform.start()
-        yield GoogleHub(platform, provider)
-    finally:
-        platform.stop()
-        stop_provider(provider)
+    with google_hub(tmp_path_factory, database_url, redis_url, PEOPLE) as running:
+        yield running
 
 
 @pytest.fixture
 def browser_page(page: Page, hub: GoogleHub) -> Iterator[Page]:
-    """The browser, kept on this machine: any request elsewhere is refused and fails the test."""
-    outside: list[str] = []
-
-    def only_loopback(route, request) -> None:  # type: ignore[no-untyped-def]
-        if urlsplit(request.url).hostname in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            outside.append(request.url)
-            route.abort()
-
-    page.context.route("**/*", only_loopback)
-    yield page
-    assert not outside, f"the pages asked for resources off this machine: {outside}"
-
-
-def accounts_with_email(db: Callable[[], Session], email: str) -> list[Account]:
-    with db() as session:
-        return list(session.scalars(select(Account).where(Account.email == email)))
-
-
-def count_accounts(db: Callable[[], Session]) -> int:
-    with db() as session:
-        return session.scalar(select(func.count()).select_from(Account))
-
-
-def sign_in_with_google(page: Page, hub: GoogleHub, person: GoogleAccount) -> None:
-    """What a person does: the Google button, their Google email and password, then Allow."""
-    page.goto(f"{hub.url}/hub/login")
-    page.click("#google_login")
-    expect(page).to_have_url(re.compile(rf"^{re.escape(hub.provider.issuer)}/interaction/"))
-    expect(page.locator("h1")).to_have_text("Sign in")
-    page.fill("#email", person.email)
-    page.fill("#password", person.password)
-    page.click("#next")
-    expect(page.locator("#account_email")).to_have_text(person.email)
-    page.click("#allow")
-
-
-def who_am_i(page: Page, hub: GoogleHub) -> dict[str, object]:
-    response = page.request.get(f"{hub.service_url}/api/me")
-    assert response.status == 200, response.text()[:500]
-    return response.json()
+    with kept_on_this_machine(page) as kept:
+        yield kept
 
 
 # -- the stories -------------------------------------------------------------------------------
@@ -277,6 +97,7 @@ def test_an_instructor_with_a_password_account_signs_in_with_google_as_the_same_
     [linked] = accounts_with_email(db, INES.email)
     assert linked.id == ines.id
     assert linked.google_subject == INES.sub
+    assert linked.google_email == INES.email
     assert linked.last_login_at is not None
     assert count_accounts(db) == people_before
 
@@ -293,6 +114,7 @@ def test_a_newcomer_with_a_verified_google_email_gets_a_new_student_account(hub,
     [noah] = accounts_with_email(db, NOAH.email)
     assert noah.role is Role.STUDENT
     assert noah.google_subject == NOAH.sub
+    assert noah.google_email == NOAH.email
     assert noah.name == NOAH.name
     assert noah.password_hash is None
     assert count_accounts(db) == people_before + 1

@@ -295,6 +295,7 @@ async def sign_in_with_google(
     """The account for a Google (OpenID Connect) identity, linked by verified email."""
     account = await session.scalar(select(Account).where(Account.google_subject == subject))
     if account is not None:
+        account.google_email = _google_address(email) or account.google_email
         return account
     if not email_verified:
         raise AccountError(
@@ -310,8 +311,50 @@ async def sign_in_with_google(
         )
         session.add(account)
     account.google_subject = subject
+    account.google_email = _google_address(email)
     await session.flush()
     return account
+
+
+def _google_address(email: str) -> str | None:
+    """The address Google gave, as it gave it (only shown to the person): None when empty."""
+    return email.strip()[:320] or None
+
+
+GOOGLE_TAKEN = (
+    "This Google account is already linked to another CourseHub account, so it cannot sign "
+    "in to this one too. Sign in with Google to reach that account (and unlink it in its "
+    "Settings), or link a different Google account here."
+)
+
+
+async def link_google(session: AsyncSession, account: Account, *, subject: str, email: str) -> bool:
+    """Link the Google identity ``subject`` to ``account``, whose owner is signed in and has
+    just signed in to Google too; from then on signing in with Google opens this account.
+    False when it was linked already (nothing to tell anyone). Refused when the identity
+    belongs to another account, or this one has another identity linked."""
+    subject = subject.strip()
+    if not subject or len(subject) > 255:
+        raise AccountError("Google did not say which account you signed in with.", status=400)
+    owner = await session.scalar(
+        select(Account).where(Account.google_subject == subject).with_for_update()
+    )
+    if owner is not None and owner.id != account.id:
+        raise AccountError(GOOGLE_TAKEN, status=409, field="google")
+    if account.google_subject == subject:
+        account.google_email = _google_address(email) or account.google_email
+        return False
+    if account.google_subject is not None:
+        raise AccountError(
+            "Your account already has another Google account linked. Unlink it in Settings "
+            "first, then link this one.",
+            status=409,
+            field="google",
+        )
+    account.google_subject = subject
+    account.google_email = _google_address(email)
+    await session.flush()
+    return True
 
 
 # Built once: every request looks its person up this way.
@@ -366,6 +409,7 @@ def unlink_google(account: Account) -> None:
             status=409,
         )
     account.google_subject = None
+    account.google_email = None
 
 
 # A deleted account keeps its row (what others rely on points at it) under this name prefix,

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from tornado import web
 from tornado.httpclient import HTTPClientError
 
@@ -32,6 +33,7 @@ from coursehub.services.accounts.accounts import (
 )
 from coursehub.services.administration import people
 from coursehub.services.administration.people import PeopleError
+from coursehub.services.audit import audit_log
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, utcnow
 from coursehub.services.notifications import notifications
@@ -362,6 +364,76 @@ class GoogleSignInAPI(InternalHandler):
         self.write_json(hub_auth_model(account))
 
 
+class GoogleLinkAPI(InternalHandler):
+    """The end of a Google round trip that a signed-in person started from Settings: the
+    hub's authenticator has checked their signed link request (theirs, in this browser, not
+    expired) and Google's answer; the Google identity is linked to *their* account, and the
+    hub signs them in again as themselves."""
+
+    async def post(self) -> None:
+        body = self.json_body()
+        name, email = str(body.get("username", "")), str(body.get("email", ""))
+        async with self.db() as session:
+            account = await session.scalar(
+                select(Account).where(Account.username == name).with_for_update()
+            )
+            if account is None or accounts.is_deleted(account):
+                self.write_json({"error": "Your CourseHub account no longer exists."}, 404)
+                return
+            try:
+                await people.admit(session, account, "google", body.get("address"))
+                linked = await accounts.link_google(
+                    session, account, subject=str(body.get("sub", "")), email=email
+                )
+            except (AccountError, PeopleError) as error:
+                self.write_json({"error": error.message}, error.status)
+                return
+            if linked:
+                audit_log.record(session, account, "account.google_link", account)
+            account.last_login_at = utcnow()
+            try:
+                await session.commit()
+            except IntegrityError:  # the same identity linked elsewhere a moment ago
+                self.write_json({"error": accounts.GOOGLE_TAKEN}, 409)
+                return
+        if linked:
+            google_notice(self, account, linked=True, google_email=email or None)
+        self.write_json(hub_auth_model(account))
+
+
+def google_notice(
+    handler: BaseHandler, account: Account, *, linked: bool, google_email: str | None
+) -> None:
+    """Tell the person, by email, that a Google identity now signs in to their account (or
+    no longer does): whoever did it had their session, so they hear it either way."""
+    settings = handler.settings_obj
+    to = account.email or google_email
+    if not to:
+        return
+    which = f" ({google_email})" if google_email else ""
+    settings_page = f"{settings.public_url}{settings.service_prefix}/account/settings"
+    if linked:
+        subject = "A Google account was linked to your CourseHub account"
+        text = (
+            f"A Google account{which} was linked to your CourseHub account {account.username}: "
+            "signing in with Google now opens it."
+        )
+    else:
+        subject = "A Google account was unlinked from your CourseHub account"
+        text = (
+            f"The Google account{which} no longer signs in to your CourseHub account "
+            f"{account.username}; sign in with your email and password."
+        )
+    message = mail.compose(
+        settings,
+        to,
+        subject,
+        f"Hello {account.name},\n\n{text}\n\nSee it in your settings: {settings_page}\n\n"
+        "If this was not you, change your password now and tell your administrator.\n",
+    )
+    handler.application.settings["background"](mail.send_later(settings, message))
+
+
 def accounts_errors(error: AccountError) -> dict[str, str]:
     if isinstance(error, FormProblems):
         return dict(error.problems)
@@ -395,6 +467,7 @@ def default_handlers(prefix: str) -> list[tuple[str, type]]:
         (f"{prefix}/api/accounts", RegisterAPI),
         (f"{prefix}/api/internal/password-sign-in", PasswordSignInAPI),
         (f"{prefix}/api/internal/google-sign-in", GoogleSignInAPI),
+        (f"{prefix}/api/internal/google-link", GoogleLinkAPI),
         (f"{prefix}/api/internal/ticket-sign-in", TicketSignInAPI),
         (f"{prefix}/api/internal/unread-count", UnreadCountAPI),
     ]

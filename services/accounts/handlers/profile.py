@@ -13,7 +13,11 @@ from tornado import web
 from coursehub.services import mail
 from coursehub.services.accounts import accounts, email_changes, profiles
 from coursehub.services.accounts.accounts import AccountError
-from coursehub.services.accounts.handlers.accounts import AccountPage, accounts_errors
+from coursehub.services.accounts.handlers.accounts import (
+    AccountPage,
+    accounts_errors,
+    google_notice,
+)
 from coursehub.services.audit import audit_log
 from coursehub.services.models import Account, Profile, Upload, utcnow
 from coursehub.services.web.base import BaseHandler
@@ -181,6 +185,7 @@ class SettingsPage(AccountPage):
             errors=errors,
             values=values,
             notice=self.get_argument("notice", ""),
+            google_sign_in=self.settings_obj.google_sign_in,
         )
 
     async def post(self) -> None:
@@ -235,6 +240,7 @@ class SettingsPage(AccountPage):
     async def _unlink_google(self) -> None:
         async with self.db() as session:
             account = await self.account(session)
+            google_email = account.google_email
             try:
                 accounts.unlink_google(account)
             except AccountError as error:
@@ -243,6 +249,7 @@ class SettingsPage(AccountPage):
                 return
             audit_log.record(session, account, "account.google_unlink", account)
             await session.commit()
+        google_notice(self, account, linked=False, google_email=google_email)
         self.redirect(
             f"{self.settings_obj.service_prefix}/account/settings?notice=google_unlinked",
             status=303,
