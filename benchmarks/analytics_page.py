@@ -8,7 +8,9 @@ afterwards:
   rows, 10 assignments with two autograded test cells each and 100,000 graded attempts;
 - the small course: 100 of those students, the same shape (10,000 progress rows, 1,000
   attempts);
-- every student in one of four groups (``Section 1`` … ``Section 4``).
+- every student in one of four groups (``Section 1`` … ``Section 4``);
+- the first lesson of each module a video, each student's progress in it with plays per
+  twentieth (the video coverage, counted for the course and for each group).
 
 Both courses' rollups are computed once by ``rollups.refresh_course`` (the job's work; its
 time is reported too). Then the page's work is timed, alternating between the courses:
@@ -91,6 +93,12 @@ DATA = [
        JOIN modules m ON m.course_id = e.course_id
        JOIN lessons l ON l.module_id = m.id
        JOIN courses c ON c.id = e.course_id AND c.slug LIKE 'bench-%%'""",
+    """UPDATE lesson_progress lp SET video_views = (
+           SELECT jsonb_agg(CASE WHEN n <= (lp.account_id + lp.lesson_id) %% 21
+                                 THEN 1 + ((lp.account_id + n) %% 3 = 0)::int ELSE 0 END
+                            ORDER BY n)
+           FROM generate_series(1, 20) n)
+       FROM lessons l WHERE l.id = lp.lesson_id AND l.kind = 'VIDEO'""",
     """INSERT INTO assignments (course_id, title, source_notebook, student_notebook,
                                source_sha256, grade_cells, max_score, released_at,
                                late_penalty_percent, late_penalty_unit, created_at, updated_at)

@@ -703,20 +703,20 @@ async def test_each_group_sees_the_parts_of_the_video_its_own_students_watched(
         "again": [0] * 5 + [1] * 5 + [1] * 10,
     }
 
-    # The videos table: a row per twentieth of each played video, for the chart's readers.
+    # The videos table, for the chart's readers: two rows per played video, a column per
+    # twentieth of it.
     videos = monday.tables["videos"]
-    assert videos.headers == [
-        "module",
-        "lesson",
-        "part of the video",
-        "plays",
-        "students re-watching",
+    assert videos.headers[:5] == ["module", "lesson", "figure", "0-5%", "5-10%"]
+    assert len(videos.headers) == 23 and videos.headers[-1] == "95-100%"
+    assert videos.rows == [
+        ["Week 1", "Video lesson 2", "plays", *_video_columns(monday)["plays"]],
+        ["Week 1", "Video lesson 2", "students re-watching", *_video_columns(monday)["again"]],
     ]
-    assert videos.rows[0] == ["Week 1", "Video lesson 2", "0-5%", 2, 0]
-    assert videos.rows[9] == ["Week 1", "Video lesson 2", "45-50%", 2, 1]
-    assert [row[3] for row in videos.rows] == _video_columns(monday)["plays"]
     assert "(group Monday)" in videos.caption and "since the course began" in videos.caption
-    assert [row[4] for row in every.tables["videos"].rows] == _video_columns(every)["again"]
+    assert [row[3:] for row in every.tables["videos"].rows] == [
+        _video_columns(every)["plays"],
+        _video_columns(every)["again"],
+    ]
 
     # Wednesday: nobody opened the video; the funnel says 0 started, the videos table is empty.
     [row] = [row for row in wednesday.tables["funnel"].rows if row[2] == "video"]
@@ -772,18 +772,16 @@ async def test_the_instructor_reads_a_groups_video_coverage_on_the_page_in_csv_a
     assert tuesday.status_code == 200
     assert 'id="figure_videos"' in tuesday.text and 'id="no_video_plays"' not in tuesday.text
     assert "plays and students re-watching each twentieth (group Tuesday)" in tuesday.text
-    assert 'id="csv_videos"' in tuesday.text
+    assert 'id="csv_videos"' in tuesday.text and 'id="period_note"' in tuesday.text
 
     csv = teacher.get(f"{page}/videos.csv?group=Tuesday")
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     rows = list(csv_module.reader(io.StringIO(csv.text)))
-    assert rows[0] == ["module", "lesson", "part of the video", "plays", "students re-watching"]
-    assert [(row[2], row[3], row[4]) for row in rows[1:]][9:12] == [
-        ("45-50%", "0", "0"),
-        ("50-55%", "2", "1"),
-        ("55-60%", "2", "1"),
+    assert rows[0][:4] == ["module", "lesson", "figure", "0-5%"] and len(rows[0]) == 23
+    assert rows[1:] == [
+        ["Week 1", "Video lesson 2", "plays", *["0"] * 10, *["2"] * 10],
+        ["Week 1", "Video lesson 2", "students re-watching", *["0"] * 10, *["1"] * 10],
     ]
-    assert len(rows) == 21
 
     # A group that watched nothing: the page says so, the CSV is just its header.
     wednesday = teacher.get(f"{page}?group=Wednesday")
@@ -791,13 +789,14 @@ async def test_the_instructor_reads_a_groups_video_coverage_on_the_page_in_csv_a
     assert 'id="no_video_plays"' in wednesday.text and 'id="figure_videos"' not in wednesday.text
     assert "No student of group Wednesday has played this video yet." in wednesday.text
     empty = teacher.get(f"{page}/videos.csv?group=Wednesday")
-    assert empty.status_code == 200 and empty.text.splitlines() == [
-        "module,lesson,part of the video,plays,students re-watching"
-    ]
+    assert empty.status_code == 200 and empty.text.splitlines() == [",".join(rows[0])]
 
     figures = teacher.get(f"/api/teach/courses/{course.id}/analytics?group=Monday").json()
-    plays = [row["plays"] for row in figures["tables"]["videos"]["rows"]]
-    assert plays == [2, 2, 1, 1, 1, 2, 2, 2, 2, 2] + [0] * 10
+    plays = figures["tables"]["videos"]["rows"][0]
+    assert plays["figure"] == "plays" and plays["0-5%"] == 2 and plays["45-50%"] == 2
+    assert [plays[f"{n * 5}-{n * 5 + 5}%"] for n in range(20)] == [2, 2, 1, 1, 1] + [2] * 5 + [
+        0
+    ] * 10
     every = teacher.get(page)
     assert 'id="figure_videos"' in every.text and 'id="group_note"' not in every.text
 

@@ -42,6 +42,8 @@ from coursehub.services.models.analytics import (
 )
 
 AT_RISK_SHOWN = 50
+# The columns of the videos table: the twentieths of a video (as lesson_progress.video_views).
+VIDEO_PARTS = [f"{n * 5}-{n * 5 + 5}%" for n in range(20)]
 INACTIVE_DAYS_RANGE = (1, 365)
 REASONS = {
     "inactive": "No activity for {days} days",
@@ -280,30 +282,22 @@ def _funnel(lessons: list[_LessonFigures], group: str | None) -> Table:
 
 
 def _videos(lessons: list[_LessonFigures], group: str | None) -> Table:
-    """Each played video's watch coverage, one row per twentieth of it: the plays of that
-    part summed over the students and the students who played it more than once."""
+    """Each played video's watch coverage in two rows, a column per twentieth of it: the
+    plays of that part summed over the students, and the students who played it more than
+    once."""
     table = Table(
         "videos",
-        "Video watch coverage: plays of each twentieth of each video and students who played "
+        "Video watch coverage: plays of each twentieth of each video, and students who played "
         "it more than once, since the course began" + _among(group),
-        ["module", "lesson", "part of the video", "plays", "students re-watching"],
+        ["module", "lesson", "figure", *VIDEO_PARTS],
     )
     for lesson in lessons:
         row = lesson.row
         if lesson.kind != LessonKind.VIDEO or row is None or not row.video_views:
             continue
+        table.rows.append([lesson.module, lesson.lesson, "plays", *row.video_views])
         again = row.video_rewatched or [0] * len(row.video_views)
-        for part, (plays, rewatching) in enumerate(zip(row.video_views, again, strict=True)):
-            share = 100 // len(row.video_views)
-            table.rows.append(
-                [
-                    lesson.module,
-                    lesson.lesson,
-                    f"{part * share}-{(part + 1) * share}%",
-                    plays,
-                    rewatching,
-                ]
-            )
+        table.rows.append([lesson.module, lesson.lesson, "students re-watching", *again])
     return table
 
 

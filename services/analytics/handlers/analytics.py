@@ -232,21 +232,17 @@ def course_charts(found: CourseAnalytics) -> dict[str, Any]:
 
 
 def video_charts(found: CourseAnalytics) -> list[Any]:
-    """A chart per played video, from the videos table (its rows for that video)."""
-    parts: dict[tuple[str, str], list[list[Any]]] = {}
-    for row in found.tables["videos"].rows:
-        parts.setdefault((row[0], row[1]), []).append(row)
+    """A chart per played video, from its two rows of the videos table."""
+    videos = found.tables["videos"]
+    parts = [header.split("-")[0] + "%" for header in videos.headers[3:]]
     among = f" (group {found.group})" if found.group is not None else ""
     return [
         charts.bar_chart(
-            f"Video {lesson}: plays and students re-watching each twentieth{among}",
-            [str(row[2]).split("-")[0] + "%" for row in rows],
-            [
-                ("plays", [row[3] for row in rows]),
-                ("students re-watching", [row[4] for row in rows]),
-            ],
+            f"Video {plays[1]}: plays and students re-watching each twentieth{among}",
+            parts,
+            [("plays", plays[3:]), ("students re-watching", again[3:])],
         )
-        for (_module, lesson), rows in parts.items()
+        for plays, again in zip(videos.rows[::2], videos.rows[1::2], strict=True)
     ]
 
 
