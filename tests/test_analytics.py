@@ -27,7 +27,8 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from alembic import command
+from sqlalchemy import create_engine, func, select, text, update
 
 from coursehub.hub.constants import Role
 from coursehub.services.analytics import course_analytics, platform_analytics, rollups
@@ -38,6 +39,7 @@ from coursehub.services.courses import groups
 from coursehub.services.errors import Refusal
 from coursehub.services.learning import progress
 from coursehub.services.learning.progress import ProgressError
+from coursehub.services.migrate import alembic_config
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -57,6 +59,8 @@ from coursehub.services.models.analytics import (
     GroupLessonRollup,
     StudentRollup,
 )
+from coursehub.services.settings import sqlalchemy_url
+from tests.platform import create_database, drop_database
 from tests.service_data import course_with, lessons_in
 from tests.teaching_client import open_session
 
@@ -805,3 +809,35 @@ async def test_the_instructor_reads_a_groups_video_coverage_on_the_page_in_csv_a
     assert student.get(f"{page}/videos.csv?group=Monday").status_code in (403, 404)
     unknown = teacher.get(f"{page}/videos.csv?group=Thursday")
     assert unknown.status_code == 400 and "no such group" in unknown.text
+
+
+def test_migration_0035_is_reversible_and_matches_the_models() -> None:
+    """Going back before 0035 drops the groups' video columns and coming back restores
+    them, as the models have them."""
+    url = create_database("coursehub_analytics_videos_migration")
+
+    def group_columns() -> set[str]:
+        engine = create_engine(sqlalchemy_url(url))
+        with engine.connect() as connection:
+            names = connection.scalars(
+                text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'analytics_group_lessons'"
+                )
+            )
+            found = set(names)
+        engine.dispose()
+        return found
+
+    videos = {"video_buckets", "video_views", "video_rewatched"}
+    try:
+        config = alembic_config(sqlalchemy_url(url))
+        command.upgrade(config, "0035")
+        assert videos <= group_columns()
+        command.downgrade(config, "0034")
+        assert not videos & group_columns() and "started" in group_columns()
+        command.upgrade(config, "head")
+        assert videos <= group_columns()
+        command.check(config)
+    finally:
+        drop_database(url)
