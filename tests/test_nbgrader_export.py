@@ -21,9 +21,12 @@ import os
 import secrets
 import subprocess
 import sys
+import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +37,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
-from coursehub.services.assessment import assignments, manual_grading, released_feedback
+from coursehub.services.accounts.accounts import hash_password
+from coursehub.services.assessment import (
+    assignments,
+    manual_grading,
+    nbgrader_export_jobs,
+    released_feedback,
+)
 from coursehub.services.assessment.gradebook import course_gradebook
 from coursehub.services.models import (
     Account,
     Assignment,
     AssignmentFile,
     Course,
+    CourseGrader,
     Grade,
     ManualScore,
     ScoreOverride,
@@ -48,9 +58,10 @@ from coursehub.services.models import (
     SubmissionStatus,
 )
 from coursehub.services.settings import sqlalchemy_url
+from tests.conftest import PASSWORD
 from tests.course_builder import BuiltCourse, enroll, make_course, run_async, unique_word
 from tests.grading_data import ESSAY, SHOW_WORK, essay_bytes
-from tests.platform import REPO
+from tests.platform import REPO, Platform, xsrf_from
 
 NBGRADER_FILES = Path(nbgrader_files.__file__).parent
 VENV_BIN = Path(sys.executable).parent
@@ -289,7 +300,13 @@ async def _fill(database_url: str, course_id: int, people: People) -> dict[tuple
 
 def _person(db: Callable[[], Session], stem: str, role: Role, name: str) -> Account:
     username = unique_word(stem)
-    account = Account(username=username, email=f"{username}@school.example", name=name, role=role)
+    account = Account(
+        username=username,
+        email=f"{username}@school.example",
+        name=name,
+        role=role,
+        password_hash=hash_password(PASSWORD),
+    )
     with db() as session:
         session.add(account)
         session.commit()
@@ -579,3 +596,104 @@ def test_a_folder_with_something_in_it_is_refused_unless_forced(
     assert forced.returncode == 0, forced.stderr
     assert (target / "notes.txt").read_text() == "mine"  # not the export's: left alone
     assert "There are 4 students" in nbgrader(target, "db", "student", "list")
+
+
+# -- the download on the assignments page ----------------------------------------------------
+
+
+def _page(http, platform: Platform, built: Built):  # type: ignore[no-untyped-def]
+    return http.get(f"{platform.service_url}/courses/{built.course.slug}/assignments")
+
+
+def _names_in(data: bytes) -> set[str]:
+    with zipfile.ZipFile(BytesIO(data)) as archive:
+        return set(archive.namelist())
+
+
+def test_the_instructor_downloads_the_course_for_nbgrader_from_the_assignments_page(
+    built: Built, platform: Platform, signed_in, tmp_path: Path
+) -> None:
+    http = signed_in(built.people.teacher)
+    page = _page(http, platform, built)
+    assert "Download as an nbgrader course (zip)" in page.text
+
+    answer = http.post(
+        f"{platform.service_url}/courses/{built.course.slug}/assignments/nbgrader-export",
+        data={"_xsrf": xsrf_from(page)},
+    )
+
+    assert answer.status_code == 200, answer.text[:500]
+    assert answer.headers["content-type"] == "application/zip"
+    assert f'filename="{built.course.slug}-nbgrader.zip"' in answer.headers["content-disposition"]
+    top = built.course.slug
+    names = _names_in(answer.content)
+    assert {f"{top}/gradebook.db", f"{top}/nbgrader_config.py"} <= names
+    assert f"{top}/source/{SQUARES}/{SQUARES}.ipynb" in names
+    alice = built.people.alice.username
+    assert f"{top}/submitted/{alice}/{SQUARES}/timestamp.txt" in names
+    with zipfile.ZipFile(BytesIO(answer.content)) as archive:
+        archive.extractall(tmp_path)
+    assert "There are 4 students in the database" in nbgrader(
+        tmp_path / top, "db", "student", "list"
+    )
+
+
+def test_the_export_is_refused_to_students_graders_and_without_xsrf(
+    built: Built, platform: Platform, signed_in, db: Callable[[], Session]
+) -> None:
+    grader = _person(db, "grader", Role.INSTRUCTOR, "Gus Grader")
+    with db() as session:
+        session.add(CourseGrader(course_id=built.course.id, account_id=grader.id))
+        session.commit()
+    url = f"{platform.service_url}/courses/{built.course.slug}/assignments/nbgrader-export"
+    for person in (built.people.alice, grader):
+        http = signed_in(person)
+        page = _page(http, platform, built)
+        assert page.status_code == 200 and "Download as an nbgrader course" not in page.text
+        refused = http.post(url, data={"_xsrf": xsrf_from(page)})
+        assert refused.status_code == 403
+        assert "instructor and administrators can export it for nbgrader" in refused.text
+        assert refused.headers["content-type"] != "application/zip"
+    teacher = signed_in(built.people.teacher)
+    forged = teacher.post(url, data={})
+    assert forged.status_code == 403 and forged.headers["content-type"] != "application/zip"
+
+
+async def _queue(database_url: str, data_dir: Path, built: Built) -> str:
+    engine = create_async_engine(sqlalchemy_url(database_url))
+    try:
+        async with AsyncSession(engine) as session:
+            course = await session.get_one(Course, built.course.id)
+            teacher = await session.get_one(Account, built.people.teacher.id)
+            state = await nbgrader_export_jobs.queue_export(session, data_dir, course, teacher)
+            await session.commit()
+            return state.token
+    finally:
+        await engine.dispose()
+
+
+def test_a_large_course_is_built_by_the_worker_and_linked_when_ready(
+    built: Built, platform: Platform, signed_in, database_url: str
+) -> None:
+    """What the page does for a course over the size built while staff wait."""
+    assert nbgrader_export_jobs.builds_in_background(nbgrader_export_jobs.INLINE_BYTES + 1)
+    assert not nbgrader_export_jobs.builds_in_background(nbgrader_export_jobs.INLINE_BYTES)
+    http = signed_in(built.people.teacher)
+    token = run_async(_queue(database_url, platform.data_dir, built))
+    path = f"/courses/{built.course.slug}/assignments/nbgrader-export/{token}.zip"
+    deadline = time.monotonic() + 180
+    page = _page(http, platform, built)
+    while "nbgrader_export_link" not in page.text and time.monotonic() < deadline:
+        assert "The last export failed" not in page.text
+        time.sleep(1)
+        page = _page(http, platform, built)
+    assert path in page.text
+    download = http.get(f"{platform.service_url}{path}")
+    assert download.status_code == 200
+    assert f"{built.course.slug}/gradebook.db" in _names_in(download.content)
+    # a student cannot fetch it, even with its link
+    student = signed_in(built.people.bob)
+    refused = student.get(f"{platform.service_url}{path}")
+    assert refused.status_code == 403 and refused.headers["content-type"] != "application/zip"
+    unknown = http.get(f"{platform.service_url}{path.replace(token, '0' * 32)}")
+    assert unknown.status_code == 404 and "export it again" in unknown.text

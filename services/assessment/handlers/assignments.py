@@ -47,6 +47,7 @@ from tornado import web
 from coursehub.services.assessment import (
     assignment_files,
     assignments,
+    nbgrader_export_jobs,
     released_feedback,
     submissions,
 )
@@ -525,6 +526,11 @@ class AssignmentsPage(AssignmentsHandler):
             grader=self.grader,
             now=utcnow(),
             xsrf_token=self.xsrf_token.decode(),
+            # staff: the course's newest nbgrader export (handlers.nbgrader_export)
+            nbgrader_export=nbgrader_export_jobs.latest(self.settings_obj.data_dir, course.id)
+            if self.staff
+            else None,
+            nbgrader_export_queued=self.get_argument("nbgrader_export", "") == "queued",
         )
 
 
