@@ -31,6 +31,15 @@ data_dir = Path(env.get("COURSEHUB_DATA_DIR", ".coursehub")).resolve()
 subdomain_host = env.get("COURSEHUB_SUBDOMAIN_HOST", "").rstrip("/")
 public_url = env.get("COURSEHUB_PUBLIC_URL", subdomain_host or "http://127.0.0.1:8000").rstrip("/")
 service_port = int(env.get("COURSEHUB_SERVICE_PORT", SERVICE_PORT))
+# Where the course service listens (COURSEHUB_SERVICE_BIND_IP, loopback by default) and where
+# the hub and its proxy reach it: on one machine both are loopback; with the service in pods
+# of its own (Kubernetes), the in-cluster address of its Service, and the hub starts neither
+# it nor the lesson server beside it (COURSEHUB_SERVICE_EXTERNAL=1: they run in that pod).
+service_bind_ip = env.get("COURSEHUB_SERVICE_BIND_IP", "127.0.0.1")
+service_connect_url = env.get(
+    "COURSEHUB_SERVICE_CONNECT_URL", f"http://127.0.0.1:{service_port}"
+).rstrip("/")
+service_external = env.get("COURSEHUB_SERVICE_EXTERNAL", "0") == "1"
 hub_port = int(env.get("COURSEHUB_HUB_PORT", "8081"))
 service_token = env["COURSEHUB_SERVICE_TOKEN"]
 lesson_port = int(env.get("COURSEHUB_LESSON_PORT", LESSON_SERVER_PORT))
@@ -84,7 +93,7 @@ if subdomain_host:
 
 # -- sign-in -------------------------------------------------------------------------------
 c.JupyterHub.authenticator_class = "coursehub"
-c.CourseAuthenticator.service_url = f"http://127.0.0.1:{service_port}{SERVICE_PREFIX}"
+c.CourseAuthenticator.service_url = f"{service_connect_url}{SERVICE_PREFIX}"
 c.CourseAuthenticator.service_token = service_token
 c.CourseAuthenticator.client_id = env.get("GOOGLE_CLIENT_ID", "")
 c.CourseAuthenticator.client_secret = env.get("GOOGLE_CLIENT_SECRET", "")
@@ -115,7 +124,7 @@ c.Spawner.server_token_scopes = [
 c.Spawner.http_timeout = int(env.get("COURSEHUB_SERVER_START_SECONDS", "120"))
 c.Spawner.environment = {
     "COURSEHUB_SERVICE_URL": env.get(
-        "COURSEHUB_SERVICE_URL", f"http://127.0.0.1:{service_port}{SERVICE_PREFIX}"
+        "COURSEHUB_SERVICE_URL", f"{service_connect_url}{SERVICE_PREFIX}"
     )
 }
 
@@ -148,36 +157,40 @@ lesson_env_keys = [
     "COURSEHUB_LESSON_POOLED_LESSONS",
     "COURSEHUB_LESSON_KERNEL_UID",
 ]
-c.JupyterHub.services = [
-    # Notebook lessons with live widgets: a standalone Voila on loopback with pre-heated,
-    # sandboxed kernels. No URL, so no route in the proxy: only the course service reaches it.
-    {
-        "name": LESSON_SERVICE_NAME,
-        "display": False,
-        "command": [sys.executable, "-m", "coursehub.services.lessons.lesson_server"],
-        "environment": {
-            "COURSEHUB_DATA_DIR": str(data_dir),
-            "COURSEHUB_LESSON_PORT": str(lesson_port),
-            "COURSEHUB_LESSON_TOKEN": lesson_token,
-            **{key: env[key] for key in lesson_env_keys if key in env},
-        },
+# Notebook lessons with live widgets: a standalone Voila on loopback with pre-heated,
+# sandboxed kernels. No URL, so no route in the proxy: only the course service reaches it.
+lesson_service = {
+    "name": LESSON_SERVICE_NAME,
+    "display": False,
+    "command": [sys.executable, "-m", "coursehub.services.lessons.lesson_server"],
+    "environment": {
+        "COURSEHUB_DATA_DIR": str(data_dir),
+        "COURSEHUB_LESSON_PORT": str(lesson_port),
+        "COURSEHUB_LESSON_TOKEN": lesson_token,
+        **{key: env[key] for key in lesson_env_keys if key in env},
     },
-    {
-        "name": SERVICE_NAME,
-        "display": True,
-        "url": f"http://127.0.0.1:{service_port}",
+}
+# The proxy routes /services/coursehub/ to `url`; the hub's OAuth client and token are its.
+course_service = {
+    "name": SERVICE_NAME,
+    "display": True,
+    "url": service_connect_url,
+    "api_token": service_token,
+    "oauth_no_confirm": True,
+    "oauth_client_allowed_scopes": [SCOPE_READ, SCOPE_WRITE],
+}
+if not service_external:
+    course_service |= {
         "command": [sys.executable, "-m", "coursehub.services.lms"],
         # How long the hub waits for the course service to answer before giving up (and
         # `coursehub up` with it): JupyterHub's 30 s is too short on a busy machine, where its
         # processes start in over a minute.
         "timeout": int(env.get("COURSEHUB_SERVICE_START_SECONDS", "180")),
-        "api_token": service_token,
-        "oauth_no_confirm": True,
-        "oauth_client_allowed_scopes": [SCOPE_READ, SCOPE_WRITE],
         "environment": {
             "DATABASE_URL": env["DATABASE_URL"],
             "REDIS_URL": env["REDIS_URL"],
             "COURSEHUB_DATA_DIR": str(data_dir),
+            "COURSEHUB_SERVICE_BIND_IP": service_bind_ip,
             "COURSEHUB_SERVICE_PORT": str(service_port),
             "COURSEHUB_COOKIE_SECRET": env["COURSEHUB_COOKIE_SECRET"],
             # The service's worker processes add up their metrics through this folder.
@@ -187,8 +200,8 @@ c.JupyterHub.services = [
             "COURSEHUB_LESSON_PORT": str(lesson_port),
             "COURSEHUB_LESSON_TOKEN": lesson_token,
         },
-    },
-]
+    }
+c.JupyterHub.services = [course_service] if service_external else [lesson_service, course_service]
 c.JupyterHub.custom_scopes = {
     SCOPE_READ: {"description": "Read your CourseHub courses, progress and account."},
     SCOPE_WRITE: {"description": "Act in CourseHub for you: enroll, submit, post, manage."},

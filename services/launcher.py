@@ -234,6 +234,7 @@ def listeners(env: dict[str, str]) -> list[Listener]:
             int(env.get("COURSEHUB_SERVICE_PORT", str(SERVICE_PORT))),
             "the course service",
             "COURSEHUB_SERVICE_PORT",
+            env.get("COURSEHUB_SERVICE_BIND_IP") or "127.0.0.1",
         ),
         Listener(
             int(env.get("COURSEHUB_LESSON_PORT", str(LESSON_SERVER_PORT))),

@@ -164,8 +164,9 @@ async def serve(settings: Settings, sockets: list[socket.socket]) -> None:
     server = HTTPServer(app, xheaders=True)
     server.add_sockets(sockets)
     log.info(
-        "CourseHub course service (pid %d) listening on 127.0.0.1:%d%s",
+        "CourseHub course service (pid %d) listening on %s:%d%s",
         os.getpid(),
+        settings.bind_ip,
         settings.port,
         settings.service_prefix,
     )
@@ -191,7 +192,7 @@ def main() -> None:
     # Imported once in the parent: a process that replaces a dead one starts serving at once.
     handler_modules()
     # Bound before forking, so every worker accepts on the same socket.
-    sockets = bind_sockets(settings.port, address="127.0.0.1")
+    sockets = bind_sockets(settings.port, address=settings.bind_ip)
     sys.exit(
         processes.run_workers(
             settings.processes, sockets, lambda: asyncio.run(serve(settings, sockets))

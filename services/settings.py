@@ -6,6 +6,7 @@ service reads ``os.environ``: handlers get their settings from the application.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ class Settings:
     data_dir: Path
     public_url: str = "http://127.0.0.1:8000"
     service_prefix: str = SERVICE_PREFIX
+    # The address the service listens on: loopback on one machine (the hub and its proxy are
+    # beside it); all addresses ("0.0.0.0") when the proxy and hub reach it from other pods.
+    bind_ip: str = "127.0.0.1"
     port: int = SERVICE_PORT
     # Worker processes of the course service (one event loop each).
     processes: int = 1
@@ -92,6 +96,7 @@ class Settings:
             redis_url=env["REDIS_URL"],
             data_dir=Path(env.get("COURSEHUB_DATA_DIR", ".coursehub")).resolve(),
             public_url=env.get("COURSEHUB_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            bind_ip=bind_ip_from_env(env),
             port=int(env.get("COURSEHUB_SERVICE_PORT", str(SERVICE_PORT))),
             processes=max(1, int(env.get("COURSEHUB_SERVICE_PROCESSES", "0") or 0) or _cpus()),
             hub_api_url=env.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api"),
@@ -121,6 +126,19 @@ def smtp_from_env(env: dict[str, str]) -> SmtpSettings | None:
         password=env.get("COURSEHUB_SMTP_PASSWORD", ""),
         starttls=env.get("COURSEHUB_SMTP_STARTTLS", "1") not in ("0", "false", "no"),
     )
+
+
+def bind_ip_from_env(env: dict[str, str]) -> str:
+    """``COURSEHUB_SERVICE_BIND_IP``: an IPv4 or IPv6 address (default loopback); anything
+    else stops the service with a sentence naming the variable."""
+    raw = env.get("COURSEHUB_SERVICE_BIND_IP", "").strip() or "127.0.0.1"
+    try:
+        return str(ipaddress.ip_address(raw.strip("[]")))
+    except ValueError:
+        raise RuntimeError(
+            f"COURSEHUB_SERVICE_BIND_IP must be an IP address to listen on (127.0.0.1 for this "
+            f"machine only, 0.0.0.0 for every address), not {raw!r}."
+        ) from None
 
 
 def megabytes(env: dict[str, str], name: str, default: float) -> int:
