@@ -1,25 +1,35 @@
-"""Deleting an account.
+"""Deleting an account, completely.
 
+``personal_data`` lists every place that holds something of a person and what happens to it.
 What only the person had (profile, avatar, notes, notifications, settings, links, exports,
-their support tickets) is deleted. What others rely on — forum posts, messages, submissions
-and grades of the course record, enrolments counted in a course's statistics — stays, but
-with the account row anonymised: no email, no password, no Google identity, the name
-"Deleted user" and a user name of ``deleted-<id>``. Then every text and JSON column of every
-other table (a notification "Ada replied", a copied address) has the old name and address
-replaced, so no row still carries them. The audit log is append-only and is left as is; its
-entries name people by user name only, never by name or address.
+sign-ins, their support tickets with screenshots) is deleted. What others rely on — forum
+posts, messages, submissions and grades of the course record, enrolments counted in a
+course's statistics, who graded or wrote something — stays, but with the account row
+anonymised: no email, no password, no Google identity, the name "Deleted user" and a user
+name of ``deleted-<id>``. A certificate is kept revoked, without its name, PDF and credential
+(so none is issued again to "Deleted user"). A payment is kept as the accounting record the
+law requires, without the payer's address. Then every text and JSON column of every other
+table (a notification "Ada replied", a copied address) has the old name and address
+replaced, and so do procrastinate's jobs (``job_records``). The audit log is append-only and
+is left as is; its entries name people by user name only, never by name or address.
 
-The caller (``handlers.my_data``) removes the JupyterHub user (which stops their servers)
-before committing, and the home folder and files after.
+The caller (``handlers.my_data``) removes the JupyterHub user (which stops their servers and
+ends their sessions and tokens) before committing; after, ``remove_files`` deletes their
+home folder, avatar, screenshots, export zips and the mail waiting for them in the outbox,
+and ``redis_keys.forget_in_redis`` their Redis keys.
 """
 
 from __future__ import annotations
 
+import email
 import json
+import logging
+import shutil
 from dataclasses import dataclass, field
+from email import policy
 from pathlib import Path
 
-from sqlalchemy import JSON, Enum, String, Text, delete, func, select, text
+from sqlalchemy import JSON, Enum, String, Text, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,28 +42,21 @@ from coursehub.services.accounts.accounts import (
 from coursehub.services.models import (
     Account,
     Base,
+    Certificate,
     DataExport,
     LoginThrottle,
     Profile,
     SupportTicket,
     Upload,
+    utcnow,
 )
+from coursehub.services.models.payments import Payment
+from coursehub.services.privacy import job_records
+from coursehub.services.privacy.personal_data import Handling, handled
 
-# Tables whose rows about the person are theirs alone: deleted with the account.
-PRIVATE_TABLES = (
-    "profiles",
-    "account_links",
-    "data_exports",
-    "password_resets",
-    "notes",
-    "notifications",
-    "notification_preferences",
-    "notification_digests",
-    "notification_once",
-    "email_deliveries",
-    "forum_reads",
-    "support_tickets",
-)
+log = logging.getLogger(__name__)
+
+CERTIFICATE_REVOKED = "The holder deleted their CourseHub account."
 # Tables never rewritten: the audit log refuses changes by design.
 UNTOUCHED_TABLES = frozenset({"audit_log"})
 # A name this short would match inside unrelated words; it is not searched for elsewhere.
@@ -65,6 +68,9 @@ class Deleted:
     """What the caller removes once the deletion is committed."""
 
     old_username: str
+    account_id: int = 0
+    # The old address, user name and name, to look for in Redis (never stored anywhere).
+    secrets: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
 
@@ -85,20 +91,27 @@ async def refuse_last_admin(session: AsyncSession, account: Account) -> None:
 async def delete_account(session: AsyncSession, account: Account, uploads_dir: Path) -> Deleted:
     """Anonymise ``account`` and delete its private rows, in the caller's transaction."""
     await refuse_last_admin(session, account)
-    deleted = Deleted(old_username=account.username)
-    name, email = account.name, account.email or ""
+    name, email_address = account.name, account.email or ""
+    secrets = [value for value in (email_address, _long_enough(name)) if value]
+    deleted = Deleted(
+        old_username=account.username,
+        account_id=account.id,
+        secrets=[*secrets, account.username],
+    )
     deleted.files += await _private_files(session, account, uploads_dir)
-    for table in Base.metadata.sorted_tables:
-        if table.name not in PRIVATE_TABLES:
-            continue
-        for column in table.columns:
-            if any(key.column.table.name == "accounts" for key in column.foreign_keys):
-                await session.execute(delete(table).where(column == account.id))
+    await job_records.forget_jobs(session, account.id, [_json_pattern(s) for s in secrets])
+    private = handled(Handling.DELETED)
+    for table in reversed(Base.metadata.sorted_tables):  # rows that point at others first
+        for table_name, column_name in private:
+            if table_name == table.name:
+                await session.execute(delete(table).where(table.c[column_name] == account.id))
     await session.execute(
         delete(LoginThrottle).where(
-            LoginThrottle.login.in_([f"account:{account.id}", email, account.username])
+            LoginThrottle.login.in_([f"account:{account.id}", email_address, account.username])
         )
     )
+    await _keep_certificates_anonymised(session, account)
+    await _keep_payments_as_the_law_requires(session, account)
     account.username = f"{DELETED_USERNAME_PREFIX}{account.id}"
     account.email = None
     account.name = DELETED_NAME
@@ -108,9 +121,44 @@ async def delete_account(session: AsyncSession, account: Account, uploads_dir: P
     account.role = Role.STUDENT
     account.last_login_at = None
     await session.flush()
-    for secret in {email, name if len(name.strip()) >= MIN_SCRUBBED_NAME else ""} - {""}:
+    for secret in secrets:
         await scrub_everywhere(session, secret)
     return deleted
+
+
+def _long_enough(name: str) -> str:
+    return name if len(name.strip()) >= MIN_SCRUBBED_NAME else ""
+
+
+def _json_pattern(secret: str) -> tuple[str, str]:
+    replacement = DELETED_NAME if "@" not in secret else "deleted@invalid"
+    return word_pattern(json.dumps(secret)[1:-1]), replacement
+
+
+async def _keep_certificates_anonymised(session: AsyncSession, account: Account) -> None:
+    """A certificate stays (revoked), so that a later grade change of the course record does
+    not issue "Deleted user" a new one; its name, PDF and credential go."""
+    await session.execute(
+        update(Certificate)
+        .where(Certificate.account_id == account.id, Certificate.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=CERTIFICATE_REVOKED)
+    )
+    await session.execute(
+        update(Certificate)
+        .where(Certificate.account_id == account.id)
+        .values(holder_name=DELETED_NAME, pdf=None, credential=None)
+    )
+
+
+async def _keep_payments_as_the_law_requires(session: AsyncSession, account: Account) -> None:
+    """Payments are accounting records that the law requires to be kept (commonly six to ten
+    years): the invoice number, amount, currency, course and dates stay; the payer's address
+    goes, and the account they point at is the anonymised one. A refund still works."""
+    await session.execute(update(Payment).where(Payment.account_id == account.id).values(email=""))
+    if account.email:
+        await session.execute(
+            update(Payment).where(Payment.email == account.email).values(email="")
+        )
 
 
 async def _private_files(session: AsyncSession, account: Account, uploads_dir: Path) -> list[Path]:
@@ -184,3 +232,31 @@ async def scrub_everywhere(session: AsyncSession, secret: str) -> None:
                     f'WHERE "{column.name}" ~ :pattern'
                 )
                 await session.execute(statement, {"pattern": plain, "new": replacement})
+
+
+def remove_files(deleted: Deleted, homes_dir: Path, outbox_dir: Path) -> int:
+    """After the commit: the person's files (avatar, screenshots, export zips), their
+    JupyterLab home, and mail to their old address still in the outbox (the folder mail goes
+    to when no mail server is set). The number of files and folders removed."""
+    removed = 0
+    for path in deleted.files:
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    home = homes_dir / deleted.old_username
+    if home.is_dir():
+        shutil.rmtree(home, ignore_errors=True)
+        removed += 1
+    addresses = {secret.lower() for secret in deleted.secrets if "@" in secret}
+    if addresses and outbox_dir.is_dir():
+        for path in outbox_dir.glob("*.eml"):
+            try:
+                message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            except OSError:
+                continue
+            to = {address.strip().lower() for address in str(message["To"] or "").split(",")}
+            if to & addresses:
+                path.unlink(missing_ok=True)
+                removed += 1
+    log.info("Removed %d files and folders of a deleted account", removed)
+    return removed

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import shutil
 
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado.httpclient import HTTPClientError
 
@@ -23,7 +23,7 @@ from coursehub.services.accounts.accounts import AccountError
 from coursehub.services.audit import audit_log
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, AccountLink, DataExport, utcnow
-from coursehub.services.privacy import deletion, exports
+from coursehub.services.privacy import deletion, exports, redis_keys
 from coursehub.services.web.base import BaseHandler
 
 log = logging.getLogger(__name__)
@@ -195,17 +195,18 @@ async def delete_now(handler: BaseHandler, session: AsyncSession, account: Accou
         ) from None
     await session.commit()
     handler.hub_auth.forget_user(deleted.old_username)
-    home = exports.homes_dir(settings.data_dir) / deleted.old_username
-    await asyncio.to_thread(_remove, deleted, home)
+    await asyncio.to_thread(
+        deletion.remove_files, deleted, exports.homes_dir(settings.data_dir), settings.outbox_dir
+    )
+    try:
+        await redis_keys.forget_in_redis(
+            handler.application.settings["redis"], deleted.account_id, deleted.secrets
+        )
+    except RedisError as error:  # the keys expire by themselves (minutes at most)
+        log.warning("Could not remove the Redis keys of a deleted account: %s", error)
     handler.clear_cookie(handler.hub_auth.cookie_name)
     handler._hub_auth_user_cache = None
     handler.render_page("account_deleted.html")
-
-
-def _remove(deleted: deletion.Deleted, home: object) -> None:
-    for path in deleted.files:
-        path.unlink(missing_ok=True)
-    shutil.rmtree(str(home), ignore_errors=True)
 
 
 def default_handlers(prefix: str) -> list[tuple[str, type]]:
