@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from alembic import command
@@ -15,13 +16,17 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import sessionmaker
 
+from coursehub.hub.constants import Role
 from coursehub.services.assessment import manual_grading
+from coursehub.services.assessment.grading_queue import course_queue
 from coursehub.services.db import make_sessionmaker
 from coursehub.services.migrate import alembic_config
-from coursehub.services.models import AuditEntry, utcnow
+from coursehub.services.models import Account, Assignment, AuditEntry, Course, utcnow
 from coursehub.services.settings import sqlalchemy_url
 from tests.course_builder import run_async
 from tests.platform import create_database, drop_database
+from tests.service_data import course_with
+from tests.test_grading_queue_rules import assignment_in, attempt
 
 
 @pytest.fixture
@@ -211,3 +216,81 @@ def test_the_audit_log_still_refuses_changes_after_the_move(old_platform: str) -
                 connection.execute(text(statement))
     finally:
         engine.dispose()
+
+
+def test_staff_changes_to_an_attempt_are_written_once_to_the_audit_log(
+    db, make_account, sessions
+) -> None:  # type: ignore[no-untyped-def]
+    """A grader types a score and a comment, overrides the attempt and takes it back, and
+    reviews its flags: each change is one audit entry (cell, before/after, reason, course),
+    the attempt's history reads them back, and the reviewed flags leave the queue."""
+    instructor, student = make_account(Role.INSTRUCTOR), make_account()
+    course = course_with(db, instructor, students=[student])
+    assignment = assignment_in(db, course)
+    with db() as session:
+        row = session.get(Assignment, assignment.id)
+        row.grade_cells = [{"grade_id": "essay", "kind": "manual", "max_points": 4}]
+        session.commit()
+    submission = attempt(
+        db,
+        assignment,
+        student,
+        1,
+        cells=[{"grade_id": "essay", "score": None, "max_score": 4}],
+        flags=["output_tampered"],
+        needs_manual=True,
+        graded_at=utcnow() - timedelta(minutes=5),
+    )
+
+    async def grade() -> tuple[list[dict[str, Any]], list[AuditEntry], list[int]]:
+        async with sessions() as session:
+            by = await session.get_one(Account, instructor.id)
+            work = await session.get_one(Assignment, assignment.id)
+            await manual_grading.save_answer(
+                session, work, submission.id, "essay", {"score": 3, "comment": "Clear."}, by
+            )
+            await manual_grading.set_override(
+                session, work, submission.id, {"score": 8, "reason": "Bonus for rigour"}, by
+            )
+            await manual_grading.remove_override(
+                session, work, submission.id, {"reason": "Cells are enough"}, by
+            )
+            await manual_grading.review_flags(session, work, submission.id, "Looked fine.", by)
+            await session.commit()
+            trail = await manual_grading.audit_trail(session, submission.id)
+            entries = list(
+                await session.scalars(
+                    select(AuditEntry)
+                    .where(
+                        AuditEntry.target_kind == "submission",
+                        AuditEntry.target_id == str(submission.id),
+                    )
+                    .order_by(AuditEntry.id)
+                )
+            )
+            course_row = await session.get_one(Course, course.id)
+            queue, _counts = await course_queue(session, course_row)
+            return trail, entries, [entry.submission_id for entry in queue if entry.reasons]
+
+    trail, entries, queued = run_async(grade())
+    assert [(e.action, e.actor_id, e.course_id) for e in entries] == [
+        ("grade.manual_score", instructor.id, course.id),
+        ("grade.comment", instructor.id, course.id),
+        ("grade.override", instructor.id, course.id),
+        ("grade.override_removed", instructor.id, course.id),
+        ("grade.flags_reviewed", instructor.id, course.id),
+    ]
+    assert entries[0].after == {"score": 3, "typed": True, "final_score": 3, "grade_id": "essay"}
+    assert entries[0].before["score"] is None and entries[0].reason == ""
+    assert entries[2].reason == "Bonus for rigour"
+    assert entries[2].after == {"score": 8, "final_score": 8}
+    assert [(c["action"], c["grade_id"], c["reason"]) for c in trail] == [
+        ("manual_score", "essay", ""),
+        ("comment", "essay", ""),
+        ("override", None, "Bonus for rigour"),
+        ("override_removed", None, "Cells are enough"),
+        ("flags_reviewed", None, "Looked fine."),
+    ]
+    assert trail[1]["after"] == {"comment": "Clear."}
+    assert {c["by"] for c in trail} == {instructor.username}
+    assert submission.id not in queued  # scored and its flags reviewed: nothing waits
