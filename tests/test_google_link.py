@@ -22,15 +22,18 @@ from email import policy
 
 import httpx
 import pytest
+from alembic import command
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 from tornado.web import create_signed_value, decode_signed_value
 
 from coursehub.hub.google_link import LINK_COOKIE, LINK_MINUTES
 from coursehub.services.accounts.accounts import hash_password
+from coursehub.services.migrate import alembic_config
 from coursehub.services.models import Account
 from coursehub.services.models.audit import AuditEntry
+from coursehub.services.settings import sqlalchemy_url
 from tests.conftest import PASSWORD
 from tests.google_provider import (
     GoogleAccount,
@@ -43,7 +46,7 @@ from tests.google_provider import (
     sign_in_with_google,
     who_am_i,
 )
-from tests.platform import sign_in
+from tests.platform import create_database, drop_database, sign_in
 
 # Lena's Google account has her personal address; her CourseHub account has her school's.
 LENA = GoogleAccount(
@@ -345,3 +348,35 @@ def test_linking_starts_only_signed_in_and_with_the_hubs_xsrf_token(hub, passwor
         assert started.status_code == 302
         assert started.headers["location"].startswith(hub.provider.issuer)
         assert LINK_COOKIE in started.headers.get("set-cookie", "")
+
+
+def test_migration_0038_is_reversible_and_matches_the_models() -> None:
+    """Going back before 0038 drops the linked Google address and coming back restores it,
+    as the model has it."""
+    url = create_database("coursehub_google_email_migration")
+
+    def account_columns() -> set[str]:
+        engine = create_engine(sqlalchemy_url(url))
+        with engine.connect() as connection:
+            found = set(
+                connection.scalars(
+                    text(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_name = 'accounts'"
+                    )
+                )
+            )
+        engine.dispose()
+        return found
+
+    try:
+        config = alembic_config(sqlalchemy_url(url))
+        command.upgrade(config, "0038")
+        assert {"google_subject", "google_email"} <= account_columns()
+        command.downgrade(config, "0037")
+        assert "google_email" not in account_columns() and "google_subject" in account_columns()
+        command.upgrade(config, "head")
+        assert "google_email" in account_columns()
+        command.check(config)
+    finally:
+        drop_database(url)
