@@ -13,6 +13,7 @@ may not see):
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -40,9 +41,11 @@ class QuestionFileHandler(QuizHandler):
             return chosen["body"], chosen.get("filename") or ""
         return self.request.body, self.get_argument("filename", "")
 
-    def understood(self) -> bank_import.Understood:
+    async def understood(self) -> bank_import.Understood:
+        """The file read and checked, in a thread: a large file takes a while to parse."""
         data, filename = self.question_file()
-        return bank_import.understand(data, filename, self.get_argument("format", "").strip())
+        asked = self.get_argument("format", "").strip()
+        return await asyncio.to_thread(bank_import.understand, data, filename, asked)
 
     async def target_quiz(self, session: AsyncSession, course: Course) -> Quiz | None:
         raw = self.get_argument("quiz_id", "").strip()
@@ -58,7 +61,7 @@ class ImportPreviewAPI(QuestionFileHandler):
         async with self.db(read_only=True) as session:
             _, course = await self.course(session, slug, staff_only=True)
             await self.target_quiz(session, course)
-        self.write_json(bank_import.preview_json(self.understood()))
+        self.write_json(bank_import.preview_json(await self.understood()))
 
 
 class ImportAPI(QuestionFileHandler):
@@ -66,7 +69,7 @@ class ImportAPI(QuestionFileHandler):
         async with self.db() as session:
             account, course = await self.course(session, slug, staff_only=True)
             quiz = await self.target_quiz(session, course)
-            understood = self.understood()
+            understood = await self.understood()
             files = bank_import.StoredImages(self.settings_obj.uploads_dir)
             try:
                 made = await bank_import.import_questions(

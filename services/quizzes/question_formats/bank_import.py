@@ -114,6 +114,9 @@ def understand(data: bytes, filename: str = "", asked: str = "") -> Understood:
     _settle_images(read)
     understood = Understood(read)
     for incoming in read.questions:
+        # Other LMSs allow longer and more tags than the bank keeps: the first ones, shortened.
+        tags = [str(tag).strip()[:60] for tag in incoming.fields.get("tags") or []]
+        incoming.fields["tags"] = list(dict.fromkeys(tag for tag in tags if tag))[:20]
         try:
             understood.checked.append((incoming, quiz_questions.check_question(incoming.fields)))
         except QuizError as error:
