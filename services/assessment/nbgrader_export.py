@@ -108,6 +108,7 @@ class ExportedAttempt:
     cells: tuple[CellGrade, ...] | None  # None: not graded yet
     late_penalty_points: float
     graded_notebook: dict[str, Any] | None
+    score: float | None  # CourseHub's, before the late penalty
 
 
 @dataclass
@@ -137,15 +138,6 @@ class CourseExport:
     assignments: list[ExportedAssignment]
     students: list[ExportedStudent]
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def size(self) -> int:
-        """Roughly the bytes the directory will hold (to decide whether a job builds it)."""
-        total = 0
-        for assignment in self.assignments:
-            total += sum(len(data) for data in assignment.files.values()) * 2
-            total += sum(len(attempt.notebook) * 2 for attempt in assignment.attempts)
-        return total
 
 
 def nbgrader_name(title: str, taken: set[str]) -> str:
@@ -255,7 +247,9 @@ async def _attempt(
     submission = await session.get_one(Submission, submission_id)
     grade = await session.scalar(select(Grade).where(Grade.submission_id == submission_id))
     if grade is None:
-        return ExportedAttempt(username, submission.received_at, submission.notebook, None, 0, None)
+        return ExportedAttempt(
+            username, submission.received_at, submission.notebook, None, 0.0, None, None
+        )
     manual = {
         row.grade_id: row
         for row in await session.scalars(
@@ -272,18 +266,18 @@ async def _attempt(
         _cells(assignment, grade, manual, override),
         round(max(0.0, grade.score - grade.final_score), 4),
         grade.feedback_notebook,
+        grade.score,
     )
 
 
-def _check_totals(exported: ExportedAssignment, grades: dict[str, Grade], notes: list[str]) -> None:
+def _check_totals(exported: ExportedAssignment, notes: list[str]) -> None:
     for attempt in exported.attempts:
-        grade = grades.get(attempt.username)
-        if attempt.cells is None or grade is None:
+        if attempt.cells is None or attempt.score is None:
             continue
         theirs = round(sum(cell.score for cell in attempt.cells), 4)
-        if abs(theirs - grade.score) > 1e-6:
+        if abs(theirs - attempt.score) > 1e-6:
             notes.append(
-                f"{attempt.username}'s grade of {exported.title!r} ({grade.score:g}) was given "
+                f"{attempt.username}'s grade of {exported.title!r} ({attempt.score:g}) was given "
                 "on other cells than the assignment's source has now; nbgrader's gradebook "
                 f"counts {theirs:g}. Regrade it on CourseHub to bring them together."
             )
@@ -314,14 +308,10 @@ async def collect(session: AsyncSession, course: Course) -> CourseExport:
             await assignment_files.stored_files(session, assignment.id),
             assignment.id in released,
         )
-        grades: dict[str, Grade] = {}
         for account_id, submission_id in sorted(counted.get(assignment.id, {}).items()):
             username = usernames[account_id]
             exported.attempts.append(await _attempt(session, assignment, submission_id, username))
-            grade = await session.scalar(select(Grade).where(Grade.submission_id == submission_id))
-            if grade is not None:
-                grades[username] = grade
-        _check_totals(exported, grades, export.notes)
+        _check_totals(exported, export.notes)
         if exported.name != assignment.title:
             export.notes.append(
                 f"The assignment {assignment.title!r} is the nbgrader assignment "
@@ -359,9 +349,18 @@ def _node(notebook: dict[str, Any]) -> Any:
     return nbformat.reads(json.dumps(notebook), as_version=4)
 
 
+def _inside(folder: Path, *parts: str) -> Path:
+    """``folder/parts...``, refused if a part would lead out of ``folder`` (user names and
+    data file paths are checked when they are made; this keeps the export safe regardless)."""
+    path = folder.joinpath(*parts)
+    if any(part in ("", ".", "..") or "/" in part or "\\" in part for part in parts):
+        raise ExportRefused(f"{'/'.join(parts)!r} cannot be a path in the export.", 500)
+    return path
+
+
 def _write_files(folder: Path, files: dict[str, bytes]) -> None:
     for relative, data in files.items():
-        path = folder.joinpath(*relative.split("/"))
+        path = _inside(folder, *relative.split("/"))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
@@ -395,19 +394,19 @@ def _write_files_tree(root: Path, export: CourseExport) -> dict[str, int]:
         _write_json(root / "release" / name / f"{name}.ipynb", assignment.student_version)
         _write_files(root / "release" / name, assignment_files.for_notebook(assignment.files))
         for attempt in assignment.attempts:
-            folder = root / "submitted" / attempt.username / name
+            folder = _inside(root / "submitted", attempt.username, name)
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{name}.ipynb").write_bytes(attempt.notebook)
             (folder / "timestamp.txt").write_text(_timestamp(attempt.received_at))
             counts["submitted"] += 1
             if attempt.graded_notebook is None:
                 continue
-            graded = root / "autograded" / attempt.username / name
+            graded = _inside(root / "autograded", attempt.username, name)
             _write_json(graded / f"{name}.ipynb", attempt.graded_notebook)
             (graded / "timestamp.txt").write_text(_timestamp(attempt.received_at))
             counts["autograded"] += 1
             if assignment.feedback_released:
-                feedback = root / "feedback" / attempt.username / name
+                feedback = _inside(root / "feedback", attempt.username, name)
                 feedback.mkdir(parents=True, exist_ok=True)
                 html = _feedback_html(attempt.graded_notebook)
                 (feedback / f"{name}.html").write_text(html, encoding="utf-8")
