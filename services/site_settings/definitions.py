@@ -37,17 +37,6 @@ def _name(raw: Any) -> str:
     return value
 
 
-def _logo(raw: Any) -> str:
-    value = _text("logo_url", 500)(raw)
-    if value and not (value.startswith("https://") or re.match(r"^/[^/\\]", value)):
-        raise Refusal(
-            "The logo must be an https:// address or a path on this site starting with /.",
-            400,
-            field="logo_url",
-        )
-    return value
-
-
 def _registration(raw: Any) -> str:
     value = str(raw or "").strip()
     if value not in REGISTRATION_CHOICES:
@@ -130,14 +119,6 @@ DEFINITIONS: tuple[Definition, ...] = (
         "text",
         "CourseHub",
         _name,
-    ),
-    Definition(
-        "logo_url",
-        "Logo",
-        "An https:// image address or a path on this site; empty for none.",
-        "text",
-        "",
-        _logo,
     ),
     Definition(
         "registration",

@@ -1,6 +1,7 @@
 """Reading and changing site settings.
 
-Values live in ``site_settings`` (only the keys an administrator changed). Each process keeps
+Values live in ``site_settings`` (only the keys an administrator changed); the uploaded logo
+in ``site_images`` (``site_logo``), of which the settings carry the version. Each process keeps
 the whole set in memory beside the version it read from Redis (``VERSION_KEY``); a change
 bumps that version before and after its commit, so the next request of every process reloads
 exactly when something changed. Without Redis every read goes to the database.
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.services.audit import audit_log
 from coursehub.services.errors import Refusal
-from coursehub.services.models import Account, SiteSetting, utcnow
+from coursehub.services.models import Account, SiteImage, SiteSetting, utcnow
 from coursehub.services.settings import MB, Settings
 from coursehub.services.site_settings.definitions import BY_KEY, DEFINITIONS
 
@@ -32,7 +33,9 @@ VERSION_KEY = "coursehub:site-settings:version"
 @dataclass(frozen=True)
 class SiteSettings:
     platform_name: str = "CourseHub"
-    logo_url: str = ""
+    # The uploaded logo's checksum, shortened ("": none, CourseHub's own mark); pages put it
+    # in the logo's address, so a new logo is a new address (site_logo).
+    logo_version: str = ""
     registration: str = "open"
     allowed_domains: tuple[str, ...] = ()
     max_notebook_mb: int | None = None
@@ -63,8 +66,8 @@ class SiteSettings:
         return dataclasses.replace(settings, **changes) if changes else settings
 
 
-def from_rows(rows: dict[str, Any]) -> SiteSettings:
-    values: dict[str, Any] = {}
+def from_rows(rows: dict[str, Any], logo_version: str = "") -> SiteSettings:
+    values: dict[str, Any] = {"logo_version": logo_version}
     for key, raw in rows.items():
         if key not in BY_KEY:
             continue  # a setting a newer CourseHub wrote, or an older one dropped
@@ -72,9 +75,13 @@ def from_rows(rows: dict[str, Any]) -> SiteSettings:
     return SiteSettings(**values)
 
 
+LOGO = "logo"
+
+
 async def load(session: AsyncSession) -> SiteSettings:
     rows = await session.execute(select(SiteSetting.key, SiteSetting.value))
-    return from_rows({key: value for key, value in rows})
+    logo = await session.scalar(select(SiteImage.sha256).where(SiteImage.name == LOGO))
+    return from_rows({key: value for key, value in rows}, logo[:16] if logo else "")
 
 
 class SiteSettingsCache:

@@ -108,7 +108,8 @@ class SettingsPage(AdminHandler):
         saved = self.get_argument("saved", "").split(",")
         self.show(
             {d.key: current.value(d.key) for d in DEFINITIONS},
-            saved=[d.label for d in DEFINITIONS if d.key in saved],
+            saved=[d.label for d in DEFINITIONS if d.key in saved]
+            + (["Logo"] if "logo" in saved else []),
         )
 
     async def post(self) -> None:
