@@ -66,6 +66,9 @@ class CourseAnalytics:
     time_zone: str = "UTC"  # the zone the days are counted in
     days_pending: bool = False  # the viewer's zone has no days yet: shown in UTC till refreshed
     video_lessons: int = 0  # video lessons among the lessons shown (the module filter's)
+    # A video's rollup row has no coverage yet (written before migration 0035 counted videos
+    # per group): shown as pending, not as "nobody watched", until the next refresh.
+    videos_pending: bool = False
     tables: dict[str, Table] = field(default_factory=dict)
     at_risk: list[dict[str, object]] = field(default_factory=list)
 
@@ -136,7 +139,9 @@ async def course_analytics(
     if group is not None:
         found.summary = await _group_summary(session, found.summary, group)
     lessons = await _lesson_rows(session, course.id, module_id, group)
-    found.video_lessons = sum(1 for lesson in lessons if lesson.kind == LessonKind.VIDEO)
+    videos = [lesson for lesson in lessons if lesson.kind == LessonKind.VIDEO]
+    found.video_lessons = len(videos)
+    found.videos_pending = any(v.row is not None and v.row.video_buckets is None for v in videos)
     for table in (
         await _days(session, course.id, period, found.time_zone, group),
         _funnel(lessons, group),

@@ -84,7 +84,8 @@ class CourseAnalyticsBase(AnalyticsBase):
         """Ask the job queue for fresh figures when they are missing or old."""
         refreshed = found.refreshed_at
         fresh = refreshed is not None and utcnow() - refreshed < STALE_AFTER
-        if fresh and not found.days_pending:  # pending: the viewer's zone is not counted yet
+        # Pending: the viewer's zone, or the videos' coverage, is not counted yet.
+        if fresh and not found.days_pending and not found.videos_pending:
             return False
         async with self.db() as session:
             asked = await request_refresh(session, found.course.id)
