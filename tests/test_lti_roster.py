@@ -32,6 +32,7 @@ from coursehub.services.models import (
     LtiPlatform,
     LtiRoster,
     LtiRosterMember,
+    Suspension,
 )
 from coursehub.services.settings import sqlalchemy_url
 from tests.course_builder import make_course, run_async
@@ -231,14 +232,20 @@ def test_a_changed_roster_moves_roles_marks_leavers_and_a_repeat_changes_nothing
     entries.append(member(s5, LEARNER))
     entries.append({"name": "Nobody", "roles": LEARNER})
 
+    # And s4's CourseHub account is suspended: not placed now, but not a leaver either.
+    s4 = account_of(db, launcher, people["s4"])
+    with db() as session:
+        session.add(Suspension(account_id=s4.id, reason="test"))
+        session.commit()
     before = roster_row(db, launcher, context).last_attempt_at
     staff = signed_in(instructor)
     answer = staff_sync(staff, platform.service_url, course.slug)
     assert answer.status_code == 200 and "being synced" in answer.text
     second = wait_for_sync(db, launcher, context, after=before)
     assert second.state == "done", second.last_error
-    assert (second.added, second.updated, second.left, second.failed) == (1, 1, 2, 1)
-    assert "user_id" in second.last_error
+    assert (second.added, second.updated, second.left, second.failed) == (1, 1, 2, 2)
+    assert "user_id" in second.last_error and "suspended" in second.last_error
+    assert member_row(db, s4.id).status == "active"
 
     s1 = account_of(db, launcher, people["s1"])
     assert places(db, course.id, s1.id) == (False, True)

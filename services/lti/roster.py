@@ -339,8 +339,8 @@ async def _apply_member(
     member: Member,
     result: SyncResult,
 ) -> int | None:
-    """One listed member placed (in a savepoint: a refusal undoes only this member); the
-    account id, or None when the member is not placed."""
+    """One listed member placed (in a savepoint: a refusal undoes only this member); their
+    account id (also when they could not be placed now), or None for someone unknown."""
     place = place_for_roles(member.roles)
     if member.active and not place:
         result.failure(
@@ -390,7 +390,12 @@ async def _apply_member(
             return account.id
     except Refusal as error:
         result.failure(f"{member.name or member.subject}: {error.message.rstrip('.')}")
-        return None
+        # Still listed by the LMS: a member CourseHub could not place now is not a leaver.
+        return await session.scalar(
+            select(LtiIdentity.account_id).where(
+                LtiIdentity.platform_id == platform.id, LtiIdentity.subject == member.subject
+            )
+        )
 
 
 async def apply(
