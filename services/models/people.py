@@ -87,6 +87,8 @@ class SupportTicket(Base):
     subject: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
     page_link: Mapped[str] = mapped_column(String(2000), default="", server_default="")
+    # A visitor's reply address (the public contact form); empty for signed-in people.
+    contact_email: Mapped[str | None] = mapped_column(String(320))
     screenshot_upload_id: Mapped[int | None] = mapped_column(
         ForeignKey("uploads.id", ondelete="SET NULL")
     )

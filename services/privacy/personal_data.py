@@ -124,6 +124,10 @@ PERSONAL_COLUMNS: dict[str, str] = {
     "profiles.avatar_upload_id": "the picture's upload row and file deleted",
     "support_tickets.subject": "deleted with the ticket",
     "support_tickets.screenshot_upload_id": "the screenshot's upload row and file deleted",
+    "support_tickets.contact_email": (
+        "a visitor's reply address from the contact form, not an account's: no account "
+        "deletion reaches it; kept with the visitor's ticket"
+    ),
     "uploads.original_name": "the person's avatar and screenshots deleted; names scrubbed",
     "uploads.storage_name": "the files of the person's avatar and screenshots deleted",
     "data_exports.storage_name": "the export's zip deleted with the row",
