@@ -152,3 +152,14 @@ def test_without_google_configured_the_sign_in_page_offers_no_google_button(plat
     assert page.status_code == 200
     assert 'id="login_submit"' in page.text
     assert 'id="google_login"' not in page.text
+
+
+def test_without_google_configured_settings_offers_no_google_link(
+    platform, make_account, signed_in
+):
+    client = signed_in(make_account())
+    settings = client.get(f"{platform.service_url}/account/settings")
+    assert settings.status_code == 200
+    assert "No Google identity is linked" in settings.text
+    assert 'id="link_google"' not in settings.text
+    assert client.get(f"{platform.url}/hub/coursehub/link-google").status_code == 404
