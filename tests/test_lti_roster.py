@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from coursehub.hub.constants import Role
@@ -342,3 +342,33 @@ def test_without_a_roster_offered_staff_are_told_how_to_get_one(
     answer = staff_sync(staff, platform.service_url, course.slug)
     assert answer.status_code == 409
     assert "has offered its roster yet" in answer.text
+
+
+async def _queue_twice(database_url: str, context_pk: int) -> tuple[bool, bool, int]:
+    engine = make_engine(sqlalchemy_url(database_url), pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            found = await session.get(LtiRoster, context_pk)
+            assert found is not None
+            first = await roster.queue_sync(session, found)
+            second = await roster.queue_sync(session, found)
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :task "
+                    "AND status = 'todo' AND args->>'roster_context' = :context"
+                ),
+                {"task": roster.SYNC_TASK, "context": str(context_pk)},
+            )
+            await session.rollback()  # nothing is left queued by this check
+            return first, second, int(waiting)
+    finally:
+        await engine.dispose()
+
+
+def test_a_sync_waiting_to_start_is_not_queued_twice(platform, lms, registered, db, database_url):
+    launcher, _, _, context, people = registered
+    with httpx.Client(timeout=30) as browser:
+        launcher.launch(browser, people["teacher"], INSTRUCTOR, context=context)
+    synced = wait_for_sync(db, launcher, context)
+    first, second, waiting = run_async(_queue_twice(database_url, synced.lti_context_id))
+    assert (first, second, waiting) == (True, False, 1)

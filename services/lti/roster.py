@@ -31,7 +31,7 @@ import requests
 from pylti1p3.exception import LtiException, LtiServiceException
 from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.service_connector import ServiceConnector
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -215,11 +215,26 @@ def memberships_url_of(launch: ValidLaunch) -> str:
     return url
 
 
-async def queue_sync(session: AsyncSession, roster: LtiRoster) -> None:
-    """Queue a sync of ``roster`` (the caller commits). Syncs of one roster never overlap
-    (``sync`` locks its row) and a repeated one changes nothing."""
+# procrastinate's own table: is a sync of this roster waiting to start?
+_WAITING = text(
+    "SELECT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE task_name = :task "
+    "AND status = 'todo' AND args->>'roster_context' = :context)"
+)
+
+
+async def queue_sync(session: AsyncSession, roster: LtiRoster) -> bool:
+    """Queue a sync of ``roster`` unless one is waiting to start already (one that runs
+    now may have read the roster before the latest change, so another may follow it); the
+    caller commits. Syncs of one roster never overlap (``sync`` locks its row), and a
+    repeated one changes nothing."""
     roster.state = "queued"
+    waiting = await session.scalar(
+        _WAITING, {"task": SYNC_TASK, "context": str(roster.lti_context_id)}
+    )
+    if waiting:
+        return False
     await defer(session, SYNC_TASK, ROSTER_QUEUE, roster_context=roster.lti_context_id)
+    return True
 
 
 async def remember(session: AsyncSession, context: LtiContext, launch: ValidLaunch) -> bool:
@@ -247,10 +262,9 @@ async def remember(session: AsyncSession, context: LtiContext, launch: ValidLaun
     recent = roster.last_attempt_at is not None and (
         utcnow() - roster.last_attempt_at < LAUNCH_RESYNC_AFTER
     )
-    if recent or roster.state == "queued":
+    if recent:
         return False
-    await queue_sync(session, roster)
-    return True
+    return await queue_sync(session, roster)
 
 
 async def _account_for(
