@@ -171,7 +171,8 @@ def test_a_moodle_export_is_previewed_then_imported_with_its_image(
     picture = room.learner.get(f"/media/{upload_id}")
     assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
     stranger = open_session(platform, signed_in, make_account(Role.STUDENT))
-    assert stranger.get(f"/media/{upload_id}").status_code == 403
+    refused = stranger.get(f"/media/{upload_id}")
+    assert refused.status_code == 403 and "quiz questions" in refused.text
 
 
 # -- GIFT -----

@@ -133,6 +133,12 @@ class MediaHandler(BaseHandler):
             account = await self.account(session) if self.current_user else None
             allowed = await uploads.may_download(session, account, upload)
             await session.commit()  # the account row of someone new to the service
+        if upload.purpose == uploads.QUIZ_IMAGE and not allowed:
+            raise web.HTTPError(
+                401 if account is None else 403,
+                "This image belongs to a course's quiz questions: it is for the course's "
+                "students and staff.",
+            )
         if not allowed and account is None:
             raise web.HTTPError(401, "Sign in to watch this video.")
         if not allowed:
