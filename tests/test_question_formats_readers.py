@@ -93,3 +93,8 @@ def test_formats_are_recognised_from_the_content():
     assert bank_import.detect_format(samples.canvas_zip(), "", "") == "qti"
     with pytest.raises(QuizError, match="format must be one of"):
         bank_import.detect_format(b"x", "", "word")
+
+
+def test_xml_in_an_unknown_encoding_is_refused_clearly():
+    with pytest.raises(QuizError, match="text encoding CourseHub cannot read"):
+        moodle_xml.read(b'<?xml version="1.0" encoding="klingon"?><quiz/>')

@@ -42,6 +42,10 @@ def read_xml(data: bytes, what: str) -> Element:
             "can make a file expand without end or reach other files). Export it again without "
             "them."
         ) from None
+    except (LookupError, UnicodeError):
+        raise QuizError(
+            f"The {what} declares a text encoding CourseHub cannot read; save it as UTF-8."
+        ) from None
     except ParseError as error:
         line, column = getattr(error, "position", (0, 0))
         raise QuizError(
