@@ -597,3 +597,29 @@ def test_a_cancelled_or_failed_payment_says_so_and_nothing_is_charged(
         assert found == 0
     finally:
         context.close()
+
+
+def test_asking_about_many_checkouts_does_not_flood_stripe(
+    paid_platform: Platform, standin: StripeStandIn
+) -> None:
+    """Anyone may ask how a checkout stands; one address asking about 70 made-up checkouts
+    in a minute has Stripe asked at most 60 times, and gets CourseHub's own answer after."""
+
+    def asked_of_stripe() -> int:
+        return sum(1 for _method, path in standin.requests if "/v1/checkout/sessions/" in path)
+
+    if time.time() % 60 > 40:  # the limit counts per minute: start early in one
+        time.sleep(61 - time.time() % 60)
+    before = asked_of_stripe()
+    with httpx.Client(timeout=30) as http:
+        answers = [
+            http.get(
+                f"{paid_platform.service_url}/api/payments/checkout/cs_test_{secrets.token_hex(12)}"
+            ).json()
+            for _ in range(70)
+        ]
+    assert all(answer["state"] == "pending" for answer in answers)
+    asked = asked_of_stripe() - before
+    assert 10 <= asked <= 60, asked
+    assert answers[0]["provider_state"] == "unknown"  # Stripe knows no such checkout
+    assert answers[-1]["provider_state"] == ""  # not asked: over the limit

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from tornado import web
 
 from coursehub.hub.constants import Role
-from coursehub.services import mail
+from coursehub.services import mail, rate_limits
 from coursehub.services.courses import enrollment
 from coursehub.services.errors import Refusal
+from coursehub.services.lessons.lesson_kernels import visitor_address
 from coursehub.services.models import Account, Course, utcnow
 from coursehub.services.payments import checkout, payment_events, prices, refunds, sales
 from coursehub.services.payments.config import PaymentSettings
@@ -35,6 +36,9 @@ MAX_WEBHOOK_BYTES = 1_000_000
 # How long the success page waits, asking often, before it says that the enrolment will come
 # by itself and the buyer may leave (it then asks less often).
 PATIENCE = timedelta(seconds=20)
+# How often one address may have the provider asked about checkouts, per minute (a waiting
+# page asks about a dozen times in its first minute).
+PROVIDER_ASKS_PER_MINUTE = 60
 DONE = {
     "refund": "The refund is asked of the payment provider; the sale shows as refunded "
     "once it confirms, and the student's access closes then."
@@ -190,10 +194,31 @@ class CheckoutStateAPI(PaymentsHandler):
     async def get(self, checkout_id: str) -> None:
         async with self.db(read_only=True) as session:
             state = await checkout.state_of(session, checkout_id, self.settings_obj.service_prefix)
-        provider = self.application.settings.get("payment_provider")
+        provider = await self._provider_to_ask()
         state = await checkout.with_provider_progress(state, provider, checkout_id)
         self.set_header("Cache-Control", "no-store")
         self.write_json(state.as_json())
+
+    async def _provider_to_ask(self) -> PaymentProvider | None:
+        """The provider, unless this address has asked about too many checkouts this minute
+        (anyone may ask: the provider is not to be flooded through CourseHub); then the
+        answer is CourseHub's own record alone."""
+        provider = self.application.settings.get("payment_provider")
+        if provider is None:
+            return None
+        address = visitor_address(
+            self.request.headers.get("X-Forwarded-For"), self.request.remote_ip
+        )
+        try:
+            await rate_limits.check_rate(
+                self.application.settings["redis"],
+                f"checkout-state:{address}",
+                PROVIDER_ASKS_PER_MINUTE,
+                60,
+            )
+        except rate_limits.RateLimited:
+            return None
+        return provider
 
 
 class PurchasesPage(PaymentsHandler):
