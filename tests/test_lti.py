@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from coursehub.hub.constants import Role
 from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.db import make_engine, make_sessionmaker
-from coursehub.services.lti import scores
+from coursehub.services.lti import frame_origins, scores
 from coursehub.services.models import (
     Account,
     Assignment,
@@ -130,6 +130,7 @@ class KeySetServer:
         self.fetches = 0
         # For a real browser: the LMS's authorisation endpoint answers with this page.
         self.authorisation_page: Callable[[dict[str, str]], str] | None = None
+        self.pages: dict[str, str] = {}
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -141,7 +142,10 @@ class KeySetServer:
                         owner.line_items, "application/vnd.ims.lis.v2.lineitemcontainer+json"
                     )
                     return
-                if url.path == "/auth" and owner.authorisation_page is not None:
+                if url.path in owner.pages:  # the LMS's own pages (a course page's iframe)
+                    body = owner.pages[url.path].encode()
+                    kind = "text/html; charset=utf-8"
+                elif url.path == "/auth" and owner.authorisation_page is not None:
                     query = {k: v[0] for k, v in parse_qs(url.query).items()}
                     body = owner.authorisation_page(query).encode()
                     kind = "text/html; charset=utf-8"
@@ -407,8 +411,8 @@ def test_an_instructor_launch_makes_a_grader_and_opens_the_named_lesson_target(
 ):
     lms, course, _ = registered
     page = launch_as(browser_client, lms, "teacher-7", INSTRUCTOR, assignment="12345")
-    # The target page is the assignment's (it does not exist: the page says so, signed in).
-    assert page.url.path == f"/services/coursehub/courses/{course.slug}/assignments/12345"
+    # An assignment the course does not have: its assignments page, signed in.
+    assert page.url.path == f"/services/coursehub/courses/{course.slug}/assignments"
     [identity] = identities(db, lms)
     with db() as session:
         assert session.scalar(
@@ -588,7 +592,7 @@ def test_an_assignment_gets_one_line_item_on_the_lms_across_relaunches_and_lost_
     page = launch_as(
         browser_client, lms, "teacher-ags", INSTRUCTOR, ags=True, assignment=str(assignment.id)
     )
-    assert page.url.path.endswith(f"/assignments/{assignment.id}")
+    assert page.url.path.endswith(f"/courses/{course.slug}/assignments")  # in no lesson
     [item] = on_the_lms()
     assert item["label"] == "Weather checks" and item["scoreMaximum"] == 7
     assert item["tag"] == "coursehub"
@@ -992,3 +996,34 @@ def test_an_instructor_picks_coursehub_content_and_the_lms_gets_signed_links_wit
     # One answer per request: the picker is gone once used.
     again = browser_client.post(str(picker.url), data={"item": chosen, "_xsrf": xsrf_from(picker)})
     assert again.status_code == 404
+
+
+def test_only_plain_lms_origins_and_launch_pages_are_opened_to_lms_frames():
+    assert frame_origins.origin_of("https://Canvas.Example.edu/courses/1") == (
+        "https://canvas.example.edu"
+    )
+    assert frame_origins.origin_of("http://127.0.0.1:8123/auth") == "http://127.0.0.1:8123"
+    for bad in (
+        "javascript:alert(1)",
+        "https://a.example; script-src *",
+        "https://user:secret@a.example/",
+        "*",
+        "ftp://a.example",
+        "https://a.example:99999",
+        "",
+    ):
+        assert frame_origins.origin_of(bad) is None, bad
+    assert frame_origins.frame_ancestors(["https://b.example", "https://a.example"]) == (
+        "'self' https://a.example https://b.example"
+    )
+    for framed in (
+        "/courses/data-101",
+        "/courses/data-101/assignments",
+        "/courses/data-101/quizzes/4/attempts/9",
+        "/learn/data-101/12",
+        "/learn/data-101/12/frame",
+        "/lti/deep-link/abcdefghijkl",
+    ):
+        assert frame_origins.is_framed_path(framed), framed
+    for kept in ("/dashboard", "/admin/people", "/lti/platforms", "/settings", "/courses"):
+        assert not frame_origins.is_framed_path(kept), kept

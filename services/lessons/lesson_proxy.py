@@ -50,7 +50,9 @@ FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "ETag", "Last-Mod
 # The lesson page's own rules: scripts (Voilà's, from this site, plus its inline ones), and
 # an origin of its own (``sandbox`` without allow-same-origin), so the notebook's HTML cannot
 # read or script CourseHub's pages whatever it contains. The player's <iframe> has the same
-# sandbox; the header keeps it when the page is opened on its own.
+# sandbox; the header keeps it when the page is opened on its own. Its ``frame-ancestors 'self'``
+# gains the registered LMSs' origins when the player sits in an LMS's iframe after an LTI
+# launch (``BaseHandler`` adds them to the pages a launch leads to: lti.frame_origins).
 FRAME_SANDBOX = "allow-scripts allow-popups allow-popups-to-escape-sandbox allow-downloads"
 FRAME_CONTENT_SECURITY_POLICY = (
     f"sandbox {FRAME_SANDBOX}; "

@@ -16,6 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import redis
@@ -39,6 +40,18 @@ LEEWAY_SECONDS = 60
 JWKS_CACHE_SECONDS = 3600
 JWKS_TIMEOUT_SECONDS = 10
 LAUNCH_DATA_SECONDS = 600
+# What a platform's login initiation carries that starts the same launch again (in a new window
+# when the browser keeps CourseHub's cookies out of the LMS's iframe).
+LOGIN_PARAMS = (
+    "iss",
+    "login_hint",
+    "target_link_uri",
+    "lti_message_hint",
+    "lti_deployment_id",
+    "client_id",
+)
+NEW_WINDOW = "lti1p3_new_window"
+LOGIN_KEY = "coursehub:lti:login:"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 RESOURCE_LINK = "LtiResourceLinkRequest"
 DEEP_LINKING = "LtiDeepLinkingRequest"
@@ -66,6 +79,10 @@ def unverified_claims(id_token: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise refusal("the id_token cannot be read")
     return body
+
+
+class StateCookieMissing(LtiError):
+    """The launch came back without the state cookie of the browser that started it."""
 
 
 class CourseHubOIDCLogin(OIDCLogin):  # type: ignore[type-arg]
@@ -157,6 +174,35 @@ class LoginAnswer:
     location: str
     cookies: list[CookieToSet]
 
+    @property
+    def state(self) -> str:
+        return parse_qs(urlsplit(self.location).query).get("state", [""])[0]
+
+
+def login_params(request: LtiRequest) -> dict[str, str]:
+    """The login initiation's own parameters (what starts the same launch again)."""
+    return {name: value for name in LOGIN_PARAMS if (value := request.get_param(name))}
+
+
+def new_window_url(login_url: str, params: dict[str, str]) -> str:
+    """The platform's login initiation again, to be opened in a window of its own."""
+    return f"{login_url}?{urlencode({**params, NEW_WINDOW: '1'})}"
+
+
+def keep_login(client: redis.Redis, state: str, params: dict[str, str]) -> None:
+    """Remember a login's parameters by its state while its launch may come back."""
+    if state:
+        client.set(f"{LOGIN_KEY}{state}", json.dumps(params), ex=LAUNCH_DATA_SECONDS)
+
+
+def login_of(client: redis.Redis, state: str) -> dict[str, str] | None:
+    """The parameters of the login that issued ``state`` (None: unknown or expired)."""
+    raw = client.get(f"{LOGIN_KEY}{state}") if state else None
+    if raw is None:
+        return None
+    params = json.loads(raw)
+    return {k: str(v) for k, v in params.items() if k in LOGIN_PARAMS}
+
 
 def start_login(
     request: LtiRequest, tool_config: DatabaseToolConf, client: redis.Redis, launch_url: str
@@ -209,7 +255,10 @@ def validate_launch(
     try:
         claims = dict(launch.get_launch_data())
     except (LtiException, OIDCException) as error:
-        raise refusal(_plain(str(error)), 401) from None
+        reason = refusal(_plain(str(error)), 401)
+        if str(error) == "State not found":
+            raise StateCookieMissing(reason.message, 401) from None
+        raise reason from None
     if claims.get(f"{CLAIM}message_type") not in (RESOURCE_LINK, DEEP_LINKING):
         raise refusal(
             f"CourseHub does not handle {claims.get(f'{CLAIM}message_type')} messages yet"

@@ -22,6 +22,7 @@ from coursehub.services.lti.launch import ValidLaunch, refusal
 from coursehub.services.lti.platforms import LtiError
 from coursehub.services.models import (
     Account,
+    Assignment,
     Course,
     LtiIdentity,
     LtiPlatform,
@@ -116,16 +117,27 @@ async def _person(session: AsyncSession, platform: LtiPlatform, launch: ValidLau
     return account
 
 
-def _target(course: Course, launch: ValidLaunch) -> str:
+async def _target(session: AsyncSession, course: Course, launch: ValidLaunch) -> str:
     custom = launch.custom
     for kind in TARGETS:
         value = custom.get(kind, "").strip()
-        if value.isdigit():
-            return {
-                "lesson": f"/learn/{course.slug}/{value}",
-                "assignment": f"/courses/{course.slug}/assignments/{value}",
-                "quiz": f"/courses/{course.slug}/quizzes/{value}",
-            }[kind]
+        if not (value.isdigit() and len(value) < 10):
+            continue
+        if kind == "assignment":
+            # A student works on an assignment from its lesson in the player (fetch, open in
+            # JupyterLab, submit); one in no lesson is on the course's assignments page.
+            lesson_id = await session.scalar(
+                select(Assignment.lesson_id).where(
+                    Assignment.id == int(value), Assignment.course_id == course.id
+                )
+            )
+            if lesson_id is not None:
+                return f"/learn/{course.slug}/{lesson_id}"
+            return f"/courses/{course.slug}/assignments"
+        return {
+            "lesson": f"/learn/{course.slug}/{value}",
+            "quiz": f"/courses/{course.slug}/quizzes/{value}",
+        }[kind]
     return f"/courses/{course.slug}"
 
 
@@ -152,4 +164,4 @@ async def place(session: AsyncSession, platform: LtiPlatform, launch: ValidLaunc
         await enrollment.enroll(session, account, course, paid_for=True)
     elif account.id != course.instructor_id:
         await course_staff.add_grader(session, course, account.username, course.instructor)
-    return LaunchPlace(account, course, role == "staff", _target(course, launch))
+    return LaunchPlace(account, course, role == "staff", await _target(session, course, launch))

@@ -7,6 +7,8 @@ error bodies (JSON under ``/api/``, a page that says why elsewhere) and XSRF liv
 from __future__ import annotations
 
 import json
+import logging
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from typing import Any
 
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from psycopg import errors as pg_errors
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
@@ -25,11 +28,12 @@ from coursehub.services import structured_logs
 from coursehub.services.accounts import accounts
 from coursehub.services.content import api_json
 from coursehub.services.errors import Refusal, StorageFull, storage_full
+from coursehub.services.lti import frame_origins
 from coursehub.services.models import Account, Profile, Suspension
 from coursehub.services.notifications import notifications
 from coursehub.services.settings import Settings
 from coursehub.services.site_settings.site_settings import SiteSettings
-from coursehub.services.web.hub_oauth import SharedStateHubOAuth
+from coursehub.services.web.hub_oauth import FramedCookies, SharedStateHubOAuth
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_JSON_BODY = 1024 * 1024
@@ -42,6 +46,10 @@ SUSPENDED = (
     "Your CourseHub account is suspended; ask your administrator (or the support address) why."
 )
 _OUT_OF_RANGE = (pg_errors.NumericValueOutOfRange, pg_errors.DatetimeFieldOverflow)
+# Every page's own frame-ancestors, in the default policy and in those handlers set themselves
+# (the lesson frame's, the grading page's): pages an LTI launch leads to add the LMSs' origins.
+_SELF_ANCESTORS = re.compile(r"frame-ancestors 'self'(?=;|$)")
+log = logging.getLogger(__name__)
 
 
 def refusal_for(error: BaseException | None) -> Refusal | None:
@@ -59,7 +67,7 @@ def refusal_for(error: BaseException | None) -> Refusal | None:
     return None
 
 
-class BaseHandler(HubOAuthenticated, web.RequestHandler):
+class BaseHandler(FramedCookies, HubOAuthenticated, web.RequestHandler):
     """Shared behaviour; subclasses declare ``min_role`` when only some roles may enter."""
 
     hub_auth_class = SharedStateHubOAuth  # any of the service's processes finishes a sign-in
@@ -105,6 +113,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         for argument in self.path_args:
             if isinstance(argument, str) and argument.isdigit() and int(argument) > MAX_ROW_ID:
                 raise web.HTTPError(404, "There is nothing at this address.")
+        await self.allow_lms_framing()
         await self.load_site_settings()
         # Resolve the hub user without blocking the loop; get_current_user then reads the cache.
         self._resolving_user = True
@@ -224,19 +233,58 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         """The request's ``X-Request-Id`` (the proxy passes it on), or a new one."""
         return structured_logs.request_id_for(self.request.headers.get(structured_logs.HEADER))
 
+    # The LMS origins that may frame this answer (``frame_origins``), besides 'self'.
+    lms_frame_origins: tuple[str, ...] = ()
+
+    async def allow_lms_framing(self) -> None:
+        """A page an LTI launch leads to may be shown in the registered LMSs' iframes; every
+        other page keeps ``frame-ancestors 'self'``."""
+        prefix = self.settings_obj.service_prefix
+        redis = self.application.settings.get("redis")
+        path = self.request.path
+        if redis is None or not path.startswith(prefix):
+            return
+        if not frame_origins.is_framed_path(path.removeprefix(prefix)):
+            return
+        try:
+            origins = await frame_origins.allowed(redis)
+        except (RedisError, OSError) as error:
+            log.warning("LMS frame origins unavailable (%s): this page keeps 'self'", error)
+            return
+        self.frame_by_lms(origins)
+
+    def frame_by_lms(self, origins: list[str] | tuple[str, ...]) -> None:
+        """Let these LMS origins frame this answer (its error page too)."""
+        self.lms_frame_origins = tuple(sorted({*self.lms_frame_origins, *origins}))
+        self.set_header("Content-Security-Policy", self.content_security_policy())
+
+    def content_security_policy(self) -> str:
+        # Scripts only from CourseHub itself (or inline with this answer's nonce): markup that
+        # slipped through the sanitiser still cannot run.
+        ancestors = frame_origins.frame_ancestors(self.lms_frame_origins)
+        return (
+            f"script-src 'self' 'nonce-{self.csp_nonce}'; object-src 'none'; "
+            f"base-uri 'self'; frame-ancestors {ancestors}"
+        )
+
+    def flush(self, include_footers: bool = False) -> Any:
+        if self.lms_frame_origins and not self._headers_written:
+            policy = self._headers.get("Content-Security-Policy")
+            if policy:
+                ancestors = frame_origins.frame_ancestors(self.lms_frame_origins)
+                self.set_header(
+                    "Content-Security-Policy",
+                    _SELF_ANCESTORS.sub(f"frame-ancestors {ancestors}", policy),
+                )
+        return super().flush(include_footers)
+
     def set_default_headers(self) -> None:
         # Logs of this request, and of jobs it queues, carry its id (structured_logs).
         structured_logs.REQUEST_ID.set(self.request_id)
         self.set_header(structured_logs.HEADER, self.request_id)
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
-        # Scripts only from CourseHub itself (or inline with this answer's nonce): markup that
-        # slipped through the sanitiser still cannot run.
-        self.set_header(
-            "Content-Security-Policy",
-            f"script-src 'self' 'nonce-{self.csp_nonce}'; object-src 'none'; "
-            "base-uri 'self'; frame-ancestors 'self'",
-        )
+        self.set_header("Content-Security-Policy", self.content_security_policy())
         settings = self.application.settings.get("coursehub")
         if settings is not None and settings.public_url.startswith("https://"):
             self.set_header("Strict-Transport-Security", "max-age=31536000")

@@ -8,7 +8,8 @@ signing in at once). Here the pending sign-in travels inside the OAuth state its
 encrypted and authenticated with a key derived from the service's API token (which every
 process has and nobody else), and expires like jupyterhub's own record does.
 
-Its cookies carry ``SameSite=Lax`` (and ``Secure`` when the public URL is https), and a
+Its cookies carry ``SameSite=Lax`` (and ``Secure`` when the public URL is https), except
+those set while CourseHub is inside an LMS's iframe over https (``FramedCookies``), and a
 visitor's OAuth-state cookies stay few: jupyterhub adds a new randomly named one for every
 sign-in started while another is pending, so a signed-out visitor who opened ~25 pages sent
 headers too large for any course page (431).
@@ -26,6 +27,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from tornado.httputil import HTTPServerRequest
 from tornado.web import RequestHandler
 from traitlets import default
 
@@ -41,6 +43,27 @@ def cookie_options(public_url: str) -> dict[str, Any]:
     if public_url.startswith("https://"):
         options["secure"] = True
     return options
+
+
+def in_frame(request: HTTPServerRequest) -> bool:
+    """Whether the browser loads this into a frame (an LMS's iframe, after an LTI launch)."""
+    return request.headers.get("Sec-Fetch-Dest", "") in ("iframe", "frame")
+
+
+class FramedCookies:
+    """Cookies set while the page is inside an LMS's iframe (the browser says so in
+    ``Sec-Fetch-Dest``) are ``SameSite=None`` over https: a Lax cookie is never sent to a
+    third-party frame, and the hub sign-in would go round in circles. Browsers take
+    ``SameSite=None`` only with ``Secure``, so over http (and outside frames) they stay Lax.
+    A mixin placed before the handler's other bases (it is no RequestHandler itself, so the
+    hub's mixins keep their place before Tornado's)."""
+
+    request: HTTPServerRequest
+
+    def set_cookie(self, name: str, value: str | bytes, **kwargs: Any) -> None:
+        if kwargs.get("secure") and in_frame(self.request):
+            kwargs["samesite"] = "None"
+        super().set_cookie(name, value, **kwargs)  # type: ignore[misc]
 
 
 class SharedStateHubOAuth(HubOAuth):
@@ -104,5 +127,5 @@ class SharedStateHubOAuth(HubOAuth):
         """Nothing is kept to clear: the hub accepts each code once, and states expire."""
 
 
-class SharedStateOAuthCallback(HubOAuthCallbackHandler):
+class SharedStateOAuthCallback(FramedCookies, HubOAuthCallbackHandler):
     hub_auth_class = SharedStateHubOAuth

@@ -21,6 +21,7 @@ from coursehub.services.courses.membership import membership
 from coursehub.services.jobs.queue import defer
 from coursehub.services.lti import (
     deep_linking,
+    frame_origins,
     launch,
     launch_people,
     line_items,
@@ -49,6 +50,8 @@ from coursehub.services.models import (
 from coursehub.services.web.base import BaseHandler
 
 log = logging.getLogger(__name__)
+# Set by the login page inside an LMS's iframe; ``/lti/cookie-check`` says if it came back.
+CHECK_COOKIE = "lti1p3-check"
 
 FIELDS = [
     ("name", "Name", "Moodle of Example University"),
@@ -93,6 +96,15 @@ class LtiHandler(BaseHandler):
             secure=self.https,
         )
 
+    @property
+    def in_frame(self) -> bool:
+        """Whether the browser loads this into a frame (an LMS's iframe)."""
+        return self.request.headers.get("Sec-Fetch-Dest", "") in ("iframe", "frame")
+
+    @property
+    def lti_path(self) -> str:
+        return f"{self.settings_obj.service_prefix}/lti"
+
     def write_lti_cookies(self, cookies: list[CookieToSet]) -> None:
         for cookie in cookies:
             self.set_lti_cookie(
@@ -117,14 +129,28 @@ class LoginInitiation(LtiHandler):
     async def get(self) -> None:
         request = self.lti_request()
         config = await self.tool_config(request.get_param("iss"))
+        snapshot = config.platform_for(request.get_param("iss"), request.get_param("client_id"))
+        if snapshot is not None:
+            self.frame_by_lms(frame_origins.of_platform(snapshot))
+        client = self.application.settings["lti_redis"]
         answer = await asyncio.to_thread(
-            launch.start_login,
-            request,
-            config,
-            self.application.settings["lti_redis"],
-            self.tool_urls()["launch_url"],
+            launch.start_login, request, config, client, self.tool_urls()["launch_url"]
         )
         self.write_lti_cookies(answer.cookies)
+        params = launch.login_params(request)
+        await asyncio.to_thread(launch.keep_login, client, answer.state, params)
+        if self.in_frame and not request.get_param(launch.NEW_WINDOW):
+            # Inside the LMS's iframe the browser may keep CourseHub's cookies out: the page
+            # checks first, and offers a new window instead of a sign-in going round in circles.
+            self.set_lti_cookie(CHECK_COOKIE, "1", 300, self.lti_path)
+            self.set_header("Cache-Control", "no-store")
+            self.render_page(
+                "lti_login_check.html",
+                auth_url=answer.location,
+                check_url=f"{self.lti_path}/cookie-check",
+                new_window_url=launch.new_window_url(self.tool_urls()["login_url"], params),
+            )
+            return
         self.redirect(answer.location)
 
     async def post(self) -> None:
@@ -147,14 +173,35 @@ class LaunchHandler(LtiHandler):
             raise launch.refusal("the platform sent no id_token")
         issuer = str(launch.unverified_claims(id_token).get("iss", ""))
         config = await self.tool_config(issuer)
-        valid = await asyncio.to_thread(
-            launch.validate_launch, request, config, self.application.settings["lti_redis"]
-        )
+        for registered in config.platforms:  # its refusals show inside the LMS's iframe too
+            self.frame_by_lms(frame_origins.of_platform(registered))
+        client = self.application.settings["lti_redis"]
+        try:
+            valid = await asyncio.to_thread(launch.validate_launch, request, config, client)
+        except launch.StateCookieMissing:
+            params = await asyncio.to_thread(launch.login_of, client, request.get_param("state"))
+            if not (self.in_frame and params):
+                raise
+            # The browser kept the state cookie out of the LMS's iframe: the same link in a
+            # window of its own, where CourseHub is not a third party, instead of a refusal.
+            self.set_status(200)
+            self.render_page(
+                "lti_launch_new_window.html",
+                new_window_url=launch.new_window_url(self.tool_urls()["login_url"], params),
+            )
+            return
         client_id = valid.claims["aud"]
         client_id = client_id[0] if isinstance(client_id, list) else client_id
         snapshot = config.platform_for(issuer, str(client_id))
         if snapshot is None:
             raise launch.refusal("no platform with this issuer and client id is registered", 401)
+        try:
+            # The pages this launch leads to may be shown in this LMS's iframe.
+            await frame_origins.remember(
+                self.application.settings["redis"], frame_origins.of_launch(snapshot, valid.claims)
+            )
+        except (RedisError, OSError) as error:
+            log.warning("LTI frame origins not remembered (%s)", error)
         async with self.db() as session:
             platform = await session.get(LtiPlatform, snapshot.id)
             if platform is None:
@@ -253,6 +300,17 @@ class LaunchHandler(LtiHandler):
             await session.commit()
             await line_items.ensure_line_item(session, platform, context, assessment)
             await session.commit()
+
+
+class CookieCheck(LtiHandler):
+    """``GET /lti/cookie-check``: whether the login page's check cookie came back (inside an
+    LMS's iframe a browser that blocks third-party cookies keeps it)."""
+
+    public = True
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.write_json({"cookies": self.get_cookie(CHECK_COOKIE) == "1"})
 
 
 class JwksHandler(LtiHandler):
@@ -562,6 +620,7 @@ def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
         (rf"{prefix}/lti/login", LoginInitiation),
         (rf"{prefix}/lti/launch", LaunchHandler),
         (rf"{prefix}/lti/jwks", JwksHandler),
+        (rf"{prefix}/lti/cookie-check", CookieCheck),
         (rf"{prefix}/lti/platforms", PlatformsPage),
         (rf"{prefix}/api/lti/platforms", PlatformsAPI),
         (rf"{prefix}/api/lti/platforms/(\d+)", PlatformAPI),
