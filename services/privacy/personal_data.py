@@ -230,6 +230,7 @@ NOT_PERSONAL_JOB_ARGUMENTS = frozenset(
         "roster_context",
         "run_id",
         "request_id",
+        "token",  # build_nbgrader_export's: the random name of a course's export
     }
 )
 
