@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coursehub.services.courses import course_pictures
 from coursehub.services.errors import Refusal
 
 DEFAULT_PER_PAGE = 12
@@ -174,7 +175,8 @@ def _statement(query: CatalogQuery) -> str:
     return f"""
         WITH page AS (
             SELECT c.id, c.slug, c.title, c.summary, c.price_cents, c.created_at,
-                   c.instructor_id, c.category_id, {inner_students} AS students,
+                   c.thumbnail_upload_id, c.instructor_id, c.category_id,
+                   {inner_students} AS students,
                    {rank} AS rank, count(*) OVER () AS total
             FROM courses c
             WHERE {" AND ".join(where)}
@@ -182,7 +184,8 @@ def _statement(query: CatalogQuery) -> str:
             LIMIT :limit OFFSET :offset
         )
         SELECT page.slug, page.title, page.summary, page.price_cents, page.created_at,
-               a.name AS instructor, cat.slug AS category_slug, cat.name AS category_name,
+               page.thumbnail_upload_id, a.name AS instructor, cat.slug AS category_slug,
+               cat.name AS category_name,
                {outer_students} AS students, page.total
         FROM page
         JOIN accounts a ON a.id = page.instructor_id
@@ -256,6 +259,9 @@ def course_json(item: dict[str, Any], prefix: str) -> dict[str, Any]:
         "students": item["students"],
         "created_at": created.isoformat(),
         "url": f"{prefix}/courses/{item['slug']}",
+        "picture_url": course_pictures.picture_url(
+            prefix, item["slug"], item["thumbnail_upload_id"]
+        ),
     }
 
 

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coursehub.services.courses import course_pictures
+
 RECENT_LIMIT = 5
 
 # Each course's numbers come from a LATERAL aggregate: PostgreSQL runs it once per enrolled
@@ -28,7 +30,8 @@ RECENT_LIMIT = 5
 # lesson_id) indexes, instead of joining whole tables (which it may do when they are small).
 MY_COURSES = text(
     """
-    SELECT c.slug, c.title, c.status::text AS status, e.enrolled_at, e.completed_at,
+    SELECT c.slug, c.title, c.status::text AS status, c.thumbnail_upload_id,
+           e.enrolled_at, e.completed_at,
            coalesce(e.last_active_at, e.enrolled_at) AS active_at, numbers.*
     FROM enrollments e
     JOIN courses c ON c.id = e.course_id
@@ -106,6 +109,7 @@ def _course(row: Any, prefix: str) -> dict[str, Any]:
         "title": row["title"],
         "status": row["status"],
         "url": f"{prefix}/courses/{row['slug']}",
+        "picture_url": course_pictures.picture_url(prefix, row["slug"], row["thumbnail_upload_id"]),
         "enrolled_at": _iso(row["enrolled_at"]),
         "last_active_at": _iso(row["active_at"]),
         "completed_at": _iso(row["completed_at"]),

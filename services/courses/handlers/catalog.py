@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tornado import web
 
 from coursehub.services.content.markdown import to_safe_html
-from coursehub.services.courses import catalog, enrollment
+from coursehub.services.courses import catalog, course_pictures, enrollment
 from coursehub.services.courses.catalog import CatalogError, CatalogQuery
 from coursehub.services.courses.enrollment import EnrollmentError
 from coursehub.services.models import Account, Course, CourseStatus
@@ -87,6 +87,7 @@ class CatalogPage(PublicHandler):
             page_links=page_links(results),
             format_price=catalog.format_price,
             catalog_url=self.catalog_url,
+            picture_url=course_pictures.picture_url,
         )
 
     def catalog_url(self, query: CatalogQuery, **changes: Any) -> str:
@@ -181,6 +182,7 @@ async def course_view(
         "price_cents": course.price_cents,
         "price": catalog.format_price(course.price_cents),
         "url": course_url,
+        "picture_url": course_pictures.picture_url(prefix, course.slug, course.thumbnail_upload_id),
         "syllabus": syllabus,
         "lesson_count": sum(len(module["lessons"]) for module in syllabus),
         "viewer": {
