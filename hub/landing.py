@@ -1,4 +1,6 @@
-"""Where the hub sends a person after they sign in (``c.JupyterHub.default_url``):
+"""Where the hub sends people who open the platform's root (``c.JupyterHub.default_url``, a
+callable the hub calls for visitors too, and after a sign-in without ``?next=``): visitors to
+the front door's landing page (what CourseHub is, its courses, sign in and register),
 instructors to *Teaching*, everyone else to *My learning* (administrators too: their work is
 on *Users & roles* and the hub's admin panel; *Teaching* is one click away for them)."""
 
@@ -10,6 +12,7 @@ from coursehub.hub.constants import INSTRUCTORS_GROUP, SERVICE_PREFIX
 
 TEACHING_URL = f"{SERVICE_PREFIX}/teach"
 LEARNING_URL = f"{SERVICE_PREFIX}/dashboard"
+WELCOME_URL = f"{SERVICE_PREFIX}/welcome"
 
 
 def is_instructor(user: Any) -> bool:
@@ -21,5 +24,9 @@ def is_instructor(user: Any) -> bool:
 
 
 def landing_url(handler: Any) -> str:
-    """The hub's default URL for the person ``handler`` serves (a callable default_url)."""
-    return TEACHING_URL if is_instructor(handler.current_user) else LEARNING_URL
+    """The hub's default URL for the person ``handler`` serves (a callable default_url);
+    for a visitor (no current user), the landing page."""
+    user = handler.current_user
+    if user is None:
+        return WELCOME_URL
+    return TEACHING_URL if is_instructor(user) else LEARNING_URL

@@ -30,6 +30,7 @@ import coursehub.services
 from coursehub import hub
 from coursehub.services import processes, structured_logs
 from coursehub.services.db import make_engine, make_sessionmaker
+from coursehub.services.front_door.wiring import init_front_door
 from coursehub.services.lessons.lesson_proxy import LessonServerClient
 from coursehub.services.lti.wiring import init_lti
 from coursehub.services.notifications.notification_fanout import NotificationFanout
@@ -114,6 +115,7 @@ INIT_STEPS = [
     init_site_settings,
     init_payments,
     init_lti,
+    init_front_door,
 ]
 
 

@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("seed",),
     ("*.handlers",),
     ("web",),
+    ("front_door",),
     ("operations",),
     ("privacy", "support"),
     ("lti",),

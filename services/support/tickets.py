@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import SERVICE_PREFIX, Role
+from coursehub.services.accounts import accounts
 from coursehub.services.content import uploads
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, SupportReply, SupportTicket, Upload, utcnow
@@ -113,6 +114,44 @@ async def open_ticket(
     )
     session.add(ticket)
     await session.flush()
+    await tell_admins(session, ticket)
+    return ticket
+
+
+async def open_visitor_ticket(
+    session: AsyncSession, *, email: str, subject: str, message: str
+) -> SupportTicket:
+    """A request from the public contact form: a visitor without an account, answered at
+    ``email`` by the administrators. Nothing is kept if a field is wrong."""
+    problems: dict[str, str] = {}
+    try:
+        address = accounts.normalise_email(email) if email.strip() else ""
+    except Refusal:
+        address = ""
+        problems["email"] = "Give an address we can answer at, such as ada@example.org."
+    if not email.strip():
+        problems["email"] = "Give the email address we should answer at."
+    problems.update(check_request(subject, message, ""))
+    if problems:
+        raise SupportError(problems)
+    now = utcnow()
+    ticket = SupportTicket(
+        account_id=None,
+        contact_email=address,
+        subject=subject.strip(),
+        message=message.strip(),
+        status=OPEN,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    await session.flush()
+    await tell_admins(session, ticket)
+    return ticket
+
+
+async def tell_admins(session: AsyncSession, ticket: SupportTicket) -> None:
+    """Every administrator hears of a new ticket."""
     for admin_id in await session.scalars(select(Account.id).where(Account.role == Role.ADMIN)):
         notifications.add(
             session,
@@ -124,7 +163,6 @@ async def open_ticket(
                 "ticket_id": ticket.id,
             },
         )
-    return ticket
 
 
 def may_see(account: Account, ticket: SupportTicket) -> bool:
