@@ -175,7 +175,7 @@ def test_a_rubric_typed_scores_and_comments_keep_the_attempt_s_grade(essays, db)
     assert trail[4].after == {"comment": "Clear, with one slip.", "grade_id": ESSAY}
     assert {c.actor_id for c in trail} == {essays.grader.account.id}
     assert {c.course_id for c in trail} == {room.course.id}
-    shown = grader.get(f"{room.attempt(student)}").json()["audit"]
+    shown = grader.get(f"{room.attempt(student)}/grading").json()["audit"]
     assert [(c["action"], c["grade_id"]) for c in shown] == [
         ("rubric", ESSAY),
         ("manual_score", SHOW_WORK),
