@@ -13,14 +13,17 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from alembic import command
+from sqlalchemy import create_engine, select, text, update
 
 from coursehub.hub.constants import Role
+from coursehub.services.migrate import alembic_config
 from coursehub.services.models import Course, CoursePrice, CourseStatus, SupportTicket
+from coursehub.services.settings import sqlalchemy_url
 from tests.admin_helpers import site_settings
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD
 from tests.course_builder import enroll, make_category, make_course, unique_word
-from tests.platform import sign_in, xsrf_from
+from tests.platform import create_database, drop_database, sign_in, xsrf_from
 
 
 def welcome(platform) -> str:
@@ -336,3 +339,35 @@ def test_the_landing_page_in_chromium_is_calm_at_desktop_and_phone_widths(
         assert page.locator("input[name=password]").count() == 1
     finally:
         context.close()
+
+
+def test_migration_0039_is_reversible_and_matches_the_models() -> None:
+    """Going back before 0039 drops a visitor's reply address on support requests and coming
+    back restores it, as the model has it."""
+    url = create_database("coursehub_contact_email_migration")
+
+    def ticket_columns() -> set[str]:
+        engine = create_engine(sqlalchemy_url(url))
+        with engine.connect() as connection:
+            found = set(
+                connection.scalars(
+                    text(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_name = 'support_tickets'"
+                    )
+                )
+            )
+        engine.dispose()
+        return found
+
+    try:
+        config = alembic_config(sqlalchemy_url(url))
+        command.upgrade(config, "0039")
+        assert "contact_email" in ticket_columns()
+        command.downgrade(config, "0038")
+        assert "contact_email" not in ticket_columns() and "subject" in ticket_columns()
+        command.upgrade(config, "head")
+        assert "contact_email" in ticket_columns()
+        command.check(config)
+    finally:
+        drop_database(url)
