@@ -96,7 +96,6 @@ ACCOUNT_REFERENCES: dict[str, Handling] = {
     "rubric_items.created_by_id": A,
     "archived_grades.archived_by_id": A,
     "forum_reports.resolved_by_id": A,
-    "grade_changes.changed_by_id": A,
     "manual_scores.graded_by_id": A,
     "quiz_answers.graded_by_id": A,
     "score_overrides.set_by_id": A,
