@@ -19,6 +19,7 @@ from coursehub.hub.constants import (
     SERVICE_PREFIX,
 )
 from coursehub.hub.landing import landing_url
+from coursehub.hub.lms_frames import cookies_survive_lms_frames
 from coursehub.hub.subdomains import keep_session_cookie_on_the_hub_host, subdomain_hook
 
 c = get_config()  # noqa: F821 - provided by JupyterHub
@@ -83,6 +84,8 @@ c.JupyterHub.tornado_settings = {
     "cookie_options": {"samesite": "Lax", **({"secure": True} if https else {})},
     "headers": {"Strict-Transport-Security": "max-age=31536000"} if https else {},
 }
+# Inside an LMS's iframe (an LTI launch) the hub's cookies are SameSite=None over https.
+cookies_survive_lms_frames()
 if subdomain_host:
     c.JupyterHub.subdomain_host = subdomain_host
     c.JupyterHub.subdomain_hook = subdomain_hook  # the course service stays on the hub's host

@@ -24,6 +24,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jupyterhub.handlers.base import BaseHandler as HubBaseHandler
 from lti1p3platform.deep_linking import LtiDeepLinking
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
 from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
@@ -31,8 +32,10 @@ from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
+from tornado.httputil import HTTPHeaders, HTTPServerRequest
 
 from coursehub.hub.constants import Role
+from coursehub.hub.lms_frames import cookies_survive_lms_frames
 from coursehub.services.accounts.accounts import hash_password
 from coursehub.services.db import make_engine, make_sessionmaker
 from coursehub.services.lti import frame_origins, scores
@@ -54,6 +57,8 @@ from coursehub.services.models import (
     SubmissionStatus,
 )
 from coursehub.services.settings import sqlalchemy_url
+from coursehub.services.web.base import BaseHandler
+from coursehub.services.web.hub_oauth import SharedStateOAuthCallback
 from tests.conftest import PASSWORD, account_named
 from tests.course_builder import make_course, run_async
 from tests.platform import xsrf_from
@@ -1027,3 +1032,26 @@ def test_only_plain_lms_origins_and_launch_pages_are_opened_to_lms_frames():
         assert frame_origins.is_framed_path(framed), framed
     for kept in ("/dashboard", "/admin/people", "/lti/platforms", "/settings", "/courses"):
         assert not frame_origins.is_framed_path(kept), kept
+
+
+def test_cookies_set_inside_an_lms_frame_over_https_are_samesite_none_elsewhere_lax():
+    """The hub's and the course service's cookies, as the LMS's iframe needs them."""
+    cookies_survive_lms_frames()
+    cookies_survive_lms_frames()  # once is enough: a second call changes nothing
+
+    def set_by(handler_class: type, destination: str, secure: bool) -> str:
+        headers = {"Sec-Fetch-Dest": destination} if destination else {}
+        request = HTTPServerRequest(method="GET", uri="/", headers=HTTPHeaders(headers))
+        request.connection = None
+        handler = object.__new__(handler_class)
+        handler.request = request
+        options = {"samesite": "Lax", "secure": True} if secure else {"samesite": "Lax"}
+        handler_class.set_cookie(handler, "session", "1", path="/", **options)
+        return handler._new_cookie["session"].OutputString().lower()
+
+    for handler_class in (HubBaseHandler, BaseHandler, SharedStateOAuthCallback):
+        assert "samesite=none; secure" in set_by(handler_class, "iframe", True)
+        assert "samesite=lax" in set_by(handler_class, "document", True)
+        assert "samesite=lax" in set_by(handler_class, "", True)
+        # Over http a browser refuses SameSite=None without Secure: Lax, as before.
+        assert "samesite=lax" in set_by(handler_class, "iframe", False)
