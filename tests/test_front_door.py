@@ -63,6 +63,10 @@ def test_a_visitor_sees_courses_with_pictures_categories_and_a_way_in(
     html = page.text
     assert stars.title in html and popular.title in html
     assert draft.title not in html
+    # A course nobody follows yet is new, not popular.
+    popular_section = html.split('id="featured_courses"')[1].split("</section>")[0]
+    newest_section = html.split('id="newest_courses"')[1].split("</section>")[0]
+    assert stars.title not in popular_section and stars.title in newest_section
     # Every card has a picture with its size given (no jump when it arrives).
     for course in (stars, popular):
         picture = f'src="/services/coursehub/courses/{course.slug}/picture.svg"'

@@ -28,15 +28,18 @@ class Showcase:
 
 
 async def showcase(session: AsyncSession, prefix: str) -> Showcase:
-    """The most followed courses, then the newest ones not already shown, and the categories."""
+    """The most followed courses (with students), then the newest ones not already shown,
+    and the categories."""
     connection = await session.connection()
     featured = await catalog.search(connection, CatalogQuery(sort="enrolled", per_page=FEATURED))
     newest = await catalog.search(connection, CatalogQuery(sort="newest", per_page=NEWEST + 3))
-    shown = {item["slug"] for item in featured.items}
+    # Popular means someone follows it: without students a course is only new.
+    popular = [item for item in featured.items if item["students"] > 0]
+    shown = {item["slug"] for item in popular}
     fresh = [item for item in newest.items if item["slug"] not in shown][:NEWEST]
     categories = await catalog.categories(connection)
     return Showcase(
-        featured=[catalog.course_json(item, prefix) for item in featured.items],
+        featured=[catalog.course_json(item, prefix) for item in popular],
         newest=[catalog.course_json(item, prefix) for item in fresh],
         categories=[dict(category) for category in categories],
         total=featured.total,
