@@ -248,6 +248,17 @@ def test_unlinking_needs_a_password_and_is_told_and_audited(hub, browser_page, d
         hub, GUS.email, "A Google account was unlinked from your CourseHub account"
     )
 
+    # Unlinked stays unlinked: his Google account, whose address is his CourseHub address,
+    # no longer opens (and re-links) his account; his password does.
+    page.locator("#logout").click()
+    page.wait_for_load_state()
+    google_again(page, hub, GUS)
+    expect(page.locator("body")).to_contain_text("has Google sign-in unlinked")
+    assert account(db, gus.id).google_subject is None
+    assert [person.id for person in accounts_with_email(db, GUS.email)] == [gus.id]
+    page.goto(f"{hub.service_url}/dashboard")
+    expect(page).to_have_url(re.compile(rf"^{re.escape(hub.url)}/hub/login"))
+
 
 @pytest.mark.browser
 def test_a_google_identity_of_another_account_is_refused_and_nothing_changes(

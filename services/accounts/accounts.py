@@ -23,6 +23,7 @@ from coursehub.hub.constants import Role
 from coursehub.services.audit import audit_log
 from coursehub.services.errors import Refusal
 from coursehub.services.models import Account, LoginThrottle, PasswordReset
+from coursehub.services.models.base import utcnow
 
 _hasher = PasswordHasher()
 # Verified against when the login names nobody, so that a miss costs as much as a hit.
@@ -305,6 +306,8 @@ async def sign_in_with_google(
         )
     email = normalise_email(email)
     account = await find_by_email(session, email)
+    if account is not None and account.google_unlinked_at is not None:
+        raise AccountError(GOOGLE_UNLINKED, status=403)
     if account is None:
         account = Account(
             username=await unique_username(session, email), email=email, name=name or email
@@ -320,6 +323,12 @@ def _google_address(email: str) -> str | None:
     """The address Google gave, as it gave it (only shown to the person): None when empty."""
     return email.strip()[:320] or None
 
+
+GOOGLE_UNLINKED = (
+    "The CourseHub account with this Google account's address has Google sign-in unlinked, "
+    "so Google does not open it any more. Sign in with your password; to use Google again, "
+    "link it in Settings."
+)
 
 GOOGLE_TAKEN = (
     "This Google account is already linked to another CourseHub account, so it cannot sign "
@@ -353,6 +362,7 @@ async def link_google(session: AsyncSession, account: Account, *, subject: str, 
         )
     account.google_subject = subject
     account.google_email = _google_address(email)
+    account.google_unlinked_at = None
     await session.flush()
     return True
 
@@ -410,6 +420,7 @@ def unlink_google(account: Account) -> None:
         )
     account.google_subject = None
     account.google_email = None
+    account.google_unlinked_at = utcnow()
 
 
 # A deleted account keeps its row (what others rely on points at it) under this name prefix,

@@ -28,6 +28,9 @@ class Account(Base):
     google_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
     # The linked Google identity's address as Google last gave it (shown in Settings).
     google_email: Mapped[str | None] = mapped_column(String(320))
+    # When the person last unlinked Google: from then on a Google identity with their address
+    # no longer links itself at sign-in (only linking again from Settings does).
+    google_unlinked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     last_login_at: Mapped[datetime | None]
 
