@@ -58,6 +58,10 @@ def test_an_uploaded_picture_is_shown_on_every_card_with_caching_headers(
     before = client.get(f"{platform.service_url}/courses/{built.slug}")
     assert f"/courses/{built.slug}/picture.svg" in before.text
 
+    edit_page = teacher.get(f"/teach/courses/{built.id}")
+    assert 'id="made_picture"' in edit_page.text
+    assert f"/courses/{built.slug}/picture.svg" in edit_page.text
+
     image = picture(kind)
     saved = teacher.form(
         f"/teach/courses/{built.id}",
@@ -68,6 +72,8 @@ def test_an_uploaded_picture_is_shown_on_every_card_with_caching_headers(
     upload_id = course_row(db, built.id).thumbnail_upload_id
     assert upload_id is not None
     url = f"/services/coursehub/media/{upload_id}"
+
+    assert 'id="made_picture"' not in saved.text and f'src="{url}"' in saved.text
 
     served = client.get(f"{platform.url}{url}")
     assert served.status_code == 200 and served.content == image
