@@ -162,14 +162,16 @@ def test_a_moodle_export_is_previewed_then_imported_with_its_image(
     assert fuse["guidance"] == "Look for: melting, current limit."
     assert stored(db, room.course) == (6, 1)
 
-    # The image is the one in the file, shown to the course's student, to nobody else.
+    # The image is the one in the file, for the course's staff; a bank question gives
+    # nothing away, so the course's student may not open it yet, nor anybody else.
     [upload_id] = image_ids(ohm["prompt"])
     with db() as session:
         upload = session.get(Upload, upload_id)
         assert upload is not None and upload.purpose == "quiz_image"
         assert upload.content_type == "image/png"
-    picture = room.learner.get(f"/media/{upload_id}")
+    picture = room.teacher.get(f"/media/{upload_id}")
     assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+    assert room.learner.get(f"/media/{upload_id}").status_code == 403
     stranger = open_session(platform, signed_in, make_account(Role.STUDENT))
     refused = stranger.get(f"/media/{upload_id}")
     assert refused.status_code == 403 and "quiz questions" in refused.text
@@ -256,6 +258,14 @@ def test_a_canvas_qti_zip_with_an_image_becomes_questions_of_a_quiz(room, db):  
     ]
     assert series["explanation"] == "Series resistances add up."
     [upload_id] = image_ids(series["prompt"])
+    # The course's student sees the picture once the question is in front of them: not
+    # while the quiz is a draft, but in their attempt of the published quiz.
+    assert room.learner.get(f"/media/{upload_id}").status_code == 403
+    quiz_api = f"/api/courses/{room.course.slug}/quizzes/{quiz['id']}"
+    published = room.teacher.call("PATCH", quiz_api, json={"published": True})
+    assert published.status_code == 200, published.text
+    started = room.learner.call("POST", f"{quiz_api}/attempts")
+    assert started.status_code in (200, 201), started.text
     picture = room.learner.get(f"/media/{upload_id}")
     assert picture.content == samples.CANVAS_IMAGE.read_bytes()
     # Canvas titles a question it was not given a title for "Question": the prompt names it.

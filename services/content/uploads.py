@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import Text, and_, cast, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coursehub.hub.constants import Role
@@ -30,6 +30,9 @@ from coursehub.services.models import (
     Enrollment,
     Lesson,
     Module,
+    Quiz,
+    QuizAnswer,
+    QuizAttempt,
     QuizImage,
     Upload,
 )
@@ -332,7 +335,9 @@ async def may_download(session: AsyncSession, account: Account | None, upload: U
 async def _may_see_quiz_image(
     session: AsyncSession, account: Account | None, upload: Upload
 ) -> bool:
-    """A quiz question's image: its course's instructor, graders and students see it."""
+    """A quiz question's image: its course's instructor and graders see it; a student sees it
+    once a question showing it was drawn into an attempt of theirs (its explanation's images
+    once that attempt is submitted), so a bank or draft question's image gives nothing away."""
     if account is None:
         return False
     if account.role is Role.ADMIN:
@@ -346,17 +351,38 @@ async def _may_see_quiz_image(
         return False
     if course.instructor_id == account.id:
         return True
-    member = await session.scalar(
-        select(Enrollment.id)
-        .where(Enrollment.account_id == account.id, Enrollment.course_id == course.id)
-        .union_all(
-            select(CourseGrader.id).where(
-                CourseGrader.account_id == account.id, CourseGrader.course_id == course.id
-            )
+    grader = await session.scalar(
+        select(CourseGrader.id).where(
+            CourseGrader.account_id == account.id, CourseGrader.course_id == course.id
+        )
+    )
+    if grader is not None:
+        return True
+    # The image's address, not followed by another digit (media/12 is not media/123).
+    shows_it = f"/media/{upload.id}([^0-9]|$)"
+    question_text = cast(QuizAnswer.question, Text)
+    shown_before_submit = cast(
+        QuizAnswer.question.op("#-")(text("'{explanation}'")).op("#-")(text("'{spec,guidance}'")),
+        Text,
+    )
+    shown = await session.scalar(
+        select(QuizAnswer.id)
+        .join(QuizAttempt, QuizAttempt.id == QuizAnswer.attempt_id)
+        .join(Quiz, Quiz.id == QuizAttempt.quiz_id)
+        .where(
+            QuizAttempt.account_id == account.id,
+            Quiz.course_id == course.id,
+            or_(
+                shown_before_submit.regexp_match(shows_it),
+                and_(
+                    QuizAttempt.submitted_at.is_not(None),
+                    question_text.regexp_match(shows_it),
+                ),
+            ),
         )
         .limit(1)
     )
-    return member is not None
+    return shown is not None
 
 
 class RangeNotSatisfiable(ValueError):
