@@ -19,7 +19,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("accounts", sa.Column("google_unlinked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "accounts", sa.Column("google_unlinked_at", sa.DateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:
