@@ -24,6 +24,7 @@ from coursehub.services.accounts.accounts import AccountError, hash_password
 from coursehub.services.models import (
     Account,
     Assignment,
+    Category,
     Conversation,
     DataExport,
     DirectMessage,
@@ -305,4 +306,21 @@ async def test_a_deleted_name_is_replaced_as_whole_words_only(sessions, make_acc
         await deletion.scrub_everywhere(session, "Anne O'Hara")
         await session.refresh(told)
         assert told.payload["title"] == "Deleted user replied; Anne O'Haras too"
+        await session.rollback()
+
+
+async def test_course_content_naming_someone_of_the_same_name_is_left_as_written(sessions):
+    """A student called Grace Hopper leaves: a category (course content, written by staff)
+    about Grace Hopper keeps its name; an address is scrubbed everywhere."""
+    async with sessions() as session:
+        topic = Category(name="Grace Hopper and COBOL", slug=f"hopper-{secrets.token_hex(4)}")
+        mailed = Category(name="Ask grace@coursehub.example", slug=f"ask-{secrets.token_hex(4)}")
+        session.add_all([topic, mailed])
+        await session.flush()
+        await deletion.scrub_everywhere(session, "Grace Hopper")
+        await deletion.scrub_everywhere(session, "grace@coursehub.example")
+        await session.refresh(topic)
+        await session.refresh(mailed)
+        assert topic.name == "Grace Hopper and COBOL"
+        assert mailed.name == "Ask deleted@invalid"
         await session.rollback()
