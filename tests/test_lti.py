@@ -1050,8 +1050,14 @@ def test_cookies_set_inside_an_lms_frame_over_https_are_samesite_none_elsewhere_
         return handler._new_cookie["session"].OutputString().lower()
 
     for handler_class in (HubBaseHandler, BaseHandler, SharedStateOAuthCallback):
-        assert "samesite=none; secure" in set_by(handler_class, "iframe", True)
-        assert "samesite=lax" in set_by(handler_class, "document", True)
-        assert "samesite=lax" in set_by(handler_class, "", True)
+        framed = set_by(handler_class, "iframe", True)
+        # Partitioned too (CHIPS): kept where unpartitioned third-party cookies are blocked.
+        assert framed.startswith("session=1; ") and framed.endswith("; partitioned"), framed
+        assert "samesite=none; secure" in framed and "path=/" in framed
+        assert framed.count("partitioned") == 1
+        for destination in ("document", ""):
+            top_level = set_by(handler_class, destination, True)
+            assert "samesite=lax" in top_level and "partitioned" not in top_level
         # Over http a browser refuses SameSite=None without Secure: Lax, as before.
-        assert "samesite=lax" in set_by(handler_class, "iframe", False)
+        plain = set_by(handler_class, "iframe", False)
+        assert plain == "session=1; path=/; samesite=lax", plain

@@ -9,7 +9,8 @@ encrypted and authenticated with a key derived from the service's API token (whi
 process has and nobody else), and expires like jupyterhub's own record does.
 
 Its cookies carry ``SameSite=Lax`` (and ``Secure`` when the public URL is https), except
-those set while CourseHub is inside an LMS's iframe over https (``FramedCookies``), and a
+those set while CourseHub is inside an LMS's iframe over https (``FramedCookies``: there they
+are ``SameSite=None; Secure; Partitioned``), and a
 visitor's OAuth-state cookies stay few: jupyterhub adds a new randomly named one for every
 sign-in started while another is pending, so a signed-out visitor who opened ~25 pages sent
 headers too large for any course page (431).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.cookies
 import json
 import os
 import secrets
@@ -50,20 +52,47 @@ def in_frame(request: HTTPServerRequest) -> bool:
     return request.headers.get("Sec-Fetch-Dest", "") in ("iframe", "frame")
 
 
+class PartitionedMorsel(http.cookies.Morsel):  # type: ignore[type-arg]
+    """A cookie whose ``Set-Cookie`` also says ``Partitioned`` (CHIPS), which Python 3.11's
+    ``http.cookies`` does not know: the browser keeps it for CourseHub inside this top-level
+    site (the LMS's) only, and so keeps it even where unpartitioned third-party cookies are
+    blocked."""
+
+    def OutputString(self, attrs: Any = None) -> str:
+        return f"{super().OutputString(attrs)}; Partitioned"
+
+
+def partition(cookies: http.cookies.SimpleCookie, name: str) -> None:
+    """Mark the cookie ``name`` about to be set (a Tornado handler's ``_new_cookie``) as
+    ``Partitioned``; only for cookies that are ``Secure`` (browsers require it)."""
+    morsel = cookies.get(name)
+    if morsel is None or isinstance(morsel, PartitionedMorsel) or not morsel["secure"]:
+        return
+    marked = PartitionedMorsel()
+    marked.set(morsel.key, morsel.value, morsel.coded_value)
+    marked.update({key: value for key, value in morsel.items() if value})
+    cookies[name] = marked
+
+
 class FramedCookies:
     """Cookies set while the page is inside an LMS's iframe (the browser says so in
-    ``Sec-Fetch-Dest``) are ``SameSite=None`` over https: a Lax cookie is never sent to a
-    third-party frame, and the hub sign-in would go round in circles. Browsers take
-    ``SameSite=None`` only with ``Secure``, so over http (and outside frames) they stay Lax.
+    ``Sec-Fetch-Dest``) are ``SameSite=None; Partitioned`` over https: a Lax cookie is never
+    sent to a third-party frame, and the hub sign-in would go round in circles; a partitioned
+    one is kept even by browsers that block unpartitioned third-party cookies. Browsers take
+    ``SameSite=None`` and ``Partitioned`` only with ``Secure``, so over http (and outside
+    frames) they stay Lax, as they were.
     A mixin placed before the handler's other bases (it is no RequestHandler itself, so the
     hub's mixins keep their place before Tornado's)."""
 
     request: HTTPServerRequest
 
     def set_cookie(self, name: str, value: str | bytes, **kwargs: Any) -> None:
-        if kwargs.get("secure") and in_frame(self.request):
+        framed = bool(kwargs.get("secure")) and in_frame(self.request)
+        if framed:
             kwargs["samesite"] = "None"
         super().set_cookie(name, value, **kwargs)  # type: ignore[misc]
+        if framed:
+            partition(self._new_cookie, name)  # type: ignore[attr-defined]
 
 
 class SharedStateHubOAuth(HubOAuth):
