@@ -8,6 +8,7 @@ plays the browser between the two, as the LMS's page and its form post would.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import secrets
@@ -514,6 +515,119 @@ def test_tampered_unknown_key_replayed_and_foreign_browser_launches_are_refused(
         replaying.cookies.update(browser_client.cookies)
         assert_refused(post_launch(replaying, lms, authorisation, token), "nonce")
     assert len(identities(db, lms)) == 1
+
+
+FRAMED = {"Sec-Fetch-Dest": "iframe"}
+
+
+def data_of(page: httpx.Response, name: str) -> str:
+    """A ``data-…`` attribute of the page (what its script works with)."""
+    found = re.search(rf'data-{name}="([^"]*)"', page.text)
+    assert found, page.text[:1500]
+    return html.unescape(found.group(1))
+
+
+def framed_login_with_storage(lms: Lms, user_id: str) -> dict[str, str]:
+    """The LMS's login initiation in its iframe, offering its storage frame: the page keeps
+    state and nonce there (the browser keeps CourseHub's cookies out, so none are kept here)."""
+    with httpx.Client(timeout=30) as frame:
+        page = frame.get(f"{lms.login_url(user_id)}&lti_storage_target=lti_storage", headers=FRAMED)
+    assert page.status_code == 200, page.text[:800]
+    assert data_of(page, "storage-target") == "lti_storage"
+    assert data_of(page, "platform-origin") == lms.keys.url  # its OIDC authorisation URL's
+    authorisation = {
+        k: v[0] for k, v in parse_qs(urlsplit(data_of(page, "auth-url")).query).items()
+    }
+    assert data_of(page, "state") == authorisation["state"]
+    assert data_of(page, "state-key") == f"state_{authorisation['state']}"
+    assert data_of(page, "nonce-key") == f"nonce_{authorisation['nonce']}"
+    return authorisation
+
+
+def framed_launch(lms: Lms, authorisation: dict[str, str], token: str) -> httpx.Response:
+    """The launch posted into the LMS's iframe, without CourseHub's state cookie."""
+    with httpx.Client(timeout=30) as frame:
+        return frame.post(
+            authorisation["redirect_uri"],
+            data={"id_token": token, "state": authorisation["state"]},
+            headers=FRAMED,
+        )
+
+
+def test_a_launch_whose_state_the_platform_storage_keeps_continues_in_a_new_window_once(
+    platform, registered, db
+):
+    lms, course, _ = registered
+    accounts_before = count_accounts(db)
+    storage_url = f"{platform.service_url}/lti/launch/storage"
+    # Without a storage target the login page offers no storage (the new window, as before).
+    with httpx.Client(timeout=30) as frame:
+        plain = frame.get(lms.login_url("no-storage"), headers=FRAMED)
+    assert data_of(plain, "storage-target") == ""
+
+    # A state the platform's storage does not give back: refused, nothing made, and the
+    # launch waits no longer (a second try with the right state finds nothing).
+    authorisation = framed_login_with_storage(lms, "forged")
+    token = lms.sign(lms.launch_claims(authorisation, "forged", LEARNER))
+    waiting = framed_launch(lms, authorisation, token)
+    assert waiting.status_code == 200 and 'id="lti_storage_launch"' in waiting.text
+    assert data_of(waiting, "state-key") == f"state_{authorisation['state']}"
+    assert data_of(waiting, "nonce-key") == f"nonce_{authorisation['nonce']}"
+    nonce = authorisation["nonce"]
+    state = authorisation["state"]
+    forged = {"state": state, "stored_state": "someone-elses-state", "stored_nonce": nonce}
+    assert_refused(httpx.post(storage_url, data=forged), "does not hold its state")
+    honest = {"state": state, "stored_state": state, "stored_nonce": nonce}
+    assert_refused(httpx.post(storage_url, data=honest), "already completed")
+    # A nonce the storage does not hold: refused too.
+    authorisation = framed_login_with_storage(lms, "forged")
+    token = lms.sign(lms.launch_claims(authorisation, "forged", LEARNER))
+    framed_launch(lms, authorisation, token)
+    state = authorisation["state"]
+    wrong_nonce = {"state": state, "stored_state": state, "stored_nonce": "another"}
+    assert_refused(httpx.post(storage_url, data=wrong_nonce), "nonce")
+    assert identities(db, lms) == [] and count_accounts(db) == accounts_before
+
+    # The platform's storage gives back this launch's state and nonce: validated in the
+    # frame, the learner is made and enrolled, and the frame holds a continuation ticket.
+    authorisation = framed_login_with_storage(lms, "stored-7")
+    token = lms.sign(lms.launch_claims(authorisation, "stored-7", LEARNER))
+    framed_launch(lms, authorisation, token)
+    state, nonce = authorisation["state"], authorisation["nonce"]
+    honest = {"state": state, "stored_state": state, "stored_nonce": nonce}
+    validated = httpx.post(storage_url, data=honest)
+    assert validated.status_code == 200, validated.text[:800]
+    assert "set-cookie" not in validated.headers
+    ticket = validated.json()["ticket"]
+    [identity] = identities(db, lms)
+    assert identity.subject == "stored-7"
+    assert_refused(httpx.post(storage_url, data=honest), "already completed")
+    # The same id_token again (with or without storage) finds its nonce used up.
+    assert_refused(framed_launch(lms, authorisation, token), "nonce")
+
+    # The new window: CourseHub is first party there; the ticket it is handed (never in an
+    # address) signs the learner in to the hub once and opens the course.
+    with httpx.Client(timeout=30) as window:
+        continue_url = f"{platform.service_url}/lti/continue"
+        page = window.get(continue_url)
+        assert page.status_code == 200 and 'id="lti_continue_form"' in page.text
+        xsrf = xsrf_from(page)
+        without_xsrf = window.post(continue_url, data={"ticket": ticket})
+        assert without_xsrf.status_code == 403
+        made_up = window.post(continue_url, data={"ticket": "made-up", "_xsrf": xsrf})
+        assert made_up.status_code == 400 and "Launch again" in made_up.text
+        signed = window.post(
+            continue_url, data={"ticket": ticket, "_xsrf": xsrf}, follow_redirects=True
+        )
+        assert signed.status_code == 200, signed.text[:800]
+        assert signed.url.path == f"/services/coursehub/courses/{course.slug}"
+        with db() as session:
+            username = session.get_one(Account, identity.account_id).username
+        assert username in window.get(f"{platform.service_url}/dashboard").text
+        xsrf = xsrf_from(window.get(continue_url))  # signed in now: the form's token anew
+        again = window.post(continue_url, data={"ticket": ticket, "_xsrf": xsrf})
+        assert again.status_code == 400
+    assert len(identities(db, lms)) == 1 and count_accounts(db) == accounts_before + 1
 
 
 def count_accounts(db: Callable[[], Session]) -> int:

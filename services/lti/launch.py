@@ -6,7 +6,10 @@ JWKS, deployment, message type and version, sub and roles) is made exact where t
 certification asks more: ``aud`` must name the client id (and ``azp`` must when there are
 several audiences), ``exp`` and ``iat`` are required with a minute's leeway, the nonce is
 single-use (``RedisLaunchStorage``), and a ``kid`` not in the cached JWKS fetches it again once
-(the platform rotated its key) before the launch is refused.
+(the platform rotated its key) before the launch is refused. pylti1p3 2.0 binds the state to
+the browser by a cookie only: where the platform's storage held it instead
+(``platform_storage``), that check is the one thing replaced, by the state the LMS's storage
+gave back for this browser.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -51,6 +55,7 @@ LOGIN_PARAMS = (
     "client_id",
 )
 NEW_WINDOW = "lti1p3_new_window"
+STORAGE_TARGET = "lti_storage_target"
 LOGIN_KEY = "coursehub:lti:login:"
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 RESOURCE_LINK = "LtiResourceLinkRequest"
@@ -93,7 +98,14 @@ class CourseHubOIDCLogin(OIDCLogin):  # type: ignore[type-arg]
 class CourseHubMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
     """pylti1p3's launch with the stricter checks this module's docstring lists."""
 
-    def __init__(self, request: LtiRequest, tool_config: DatabaseToolConf, client: redis.Redis):
+    def __init__(
+        self,
+        request: LtiRequest,
+        tool_config: DatabaseToolConf,
+        client: redis.Redis,
+        state_from_platform: str = "",
+    ):
+        self.state_from_platform = state_from_platform
         self.cookies = CollectedCookies(request)
         session = SessionService(request)
         super().__init__(request, tool_config, session, self.cookies)
@@ -105,6 +117,17 @@ class CourseHubMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
 
     def _get_request_param(self, key: str) -> str:
         return self._request.get_param(key)
+
+    def validate_state(self) -> CourseHubMessageLaunch:
+        if not self.state_from_platform:
+            return super().validate_state()  # type: ignore[no-any-return]
+        # The platform's storage kept the state for this browser (no cookie in its iframe).
+        state = self._get_request_param("state")
+        if not state:
+            raise LtiException("Missing state param")
+        if not secrets.compare_digest(state, self.state_from_platform):
+            raise LtiException("State not in platform storage")
+        return self
 
     def _jwks_key(self, url: str) -> str:
         return f"coursehub:lti:jwks:{hashlib.sha256(url.encode()).hexdigest()}"
@@ -189,10 +212,20 @@ def new_window_url(login_url: str, params: dict[str, str]) -> str:
     return f"{login_url}?{urlencode({**params, NEW_WINDOW: '1'})}"
 
 
-def keep_login(client: redis.Redis, state: str, params: dict[str, str]) -> None:
-    """Remember a login's parameters by its state while its launch may come back."""
+def keep_login(
+    client: redis.Redis, state: str, params: dict[str, str], storage_target: str = ""
+) -> None:
+    """Remember a login's parameters (and the platform's storage target, if it named one) by
+    its state while its launch may come back."""
     if state:
-        client.set(f"{LOGIN_KEY}{state}", json.dumps(params), ex=LAUNCH_DATA_SECONDS)
+        kept = {**params, STORAGE_TARGET: storage_target} if storage_target else params
+        client.set(f"{LOGIN_KEY}{state}", json.dumps(kept), ex=LAUNCH_DATA_SECONDS)
+
+
+def storage_target_of(client: redis.Redis, state: str) -> str:
+    """The storage target the platform named in the login that issued ``state`` ('' if none)."""
+    raw = client.get(f"{LOGIN_KEY}{state}") if state else None
+    return str(json.loads(raw).get(STORAGE_TARGET, "")) if raw is not None else ""
 
 
 def login_of(client: redis.Redis, state: str) -> dict[str, str] | None:
@@ -247,11 +280,15 @@ class ValidLaunch:
 
 
 def validate_launch(
-    request: LtiRequest, tool_config: DatabaseToolConf, client: redis.Redis
+    request: LtiRequest,
+    tool_config: DatabaseToolConf,
+    client: redis.Redis,
+    state_from_platform: str = "",
 ) -> ValidLaunch:
     """The launch's claims once every check passed; otherwise an ``LtiError`` that says which
-    check failed (nothing is kept but the nonce it used up)."""
-    launch = CourseHubMessageLaunch(request, tool_config, client)
+    check failed (nothing is kept but the nonce it used up). ``state_from_platform``: the
+    state the platform's storage gave back for this browser, checked instead of the cookie."""
+    launch = CourseHubMessageLaunch(request, tool_config, client, state_from_platform)
     try:
         claims = dict(launch.get_launch_data())
     except (LtiException, OIDCException) as error:
@@ -269,6 +306,9 @@ def validate_launch(
 _PLAIN = {
     "State not found": "this browser did not start the launch (its state cookie is missing)",
     "Missing state param": "the launch carries no state",
+    "State not in platform storage": (
+        "this browser did not start the launch (your LMS's storage does not hold its state)"
+    ),
     "Invalid Nonce": "the id_token's nonce is unknown or was used already (a replayed launch)",
     '"nonce" is empty': "the id_token has no nonce",
     "Registration not found.": "no platform with this issuer and client id is registered",

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
@@ -25,6 +25,7 @@ from coursehub.services.lti import (
     launch,
     launch_people,
     line_items,
+    platform_storage,
     platforms,
     roster,
     scores,
@@ -138,17 +139,29 @@ class LoginInitiation(LtiHandler):
         )
         self.write_lti_cookies(answer.cookies)
         params = launch.login_params(request)
-        await asyncio.to_thread(launch.keep_login, client, answer.state, params)
+        # The platform's storage frame, where it offers one (LTI client-side postMessages).
+        target = platform_storage.storage_target(request.get_param(platform_storage.PARAM))
+        origin = platform_storage.platform_origin(snapshot.auth_login_url) if snapshot else ""
+        target = target if origin else ""
+        await asyncio.to_thread(launch.keep_login, client, answer.state, params, target)
         if self.in_frame and not request.get_param(launch.NEW_WINDOW):
             # Inside the LMS's iframe the browser may keep CourseHub's cookies out: the page
-            # checks first, and offers a new window instead of a sign-in going round in circles.
+            # checks first; without them it keeps the state and nonce in the platform's
+            # storage, or offers a new window instead of a sign-in going round in circles.
             self.set_lti_cookie(CHECK_COOKIE, "1", 300, self.lti_path)
             self.set_header("Cache-Control", "no-store")
+            query = parse_qs(urlsplit(answer.location).query)
             self.render_page(
                 "lti_login_check.html",
                 auth_url=answer.location,
                 check_url=f"{self.lti_path}/cookie-check",
                 new_window_url=launch.new_window_url(self.tool_urls()["login_url"], params),
+                storage_target=target,
+                platform_origin=origin,
+                state_key=platform_storage.state_key(answer.state),
+                state=answer.state,
+                nonce_key=platform_storage.nonce_key(query.get("nonce", [""])[0]),
+                nonce=query.get("nonce", [""])[0],
             )
             return
         self.redirect(answer.location)
@@ -179,9 +192,14 @@ class LaunchHandler(LtiHandler):
         try:
             valid = await asyncio.to_thread(launch.validate_launch, request, config, client)
         except launch.StateCookieMissing:
-            params = await asyncio.to_thread(launch.login_of, client, request.get_param("state"))
+            state = request.get_param("state")
+            params = await asyncio.to_thread(launch.login_of, client, state)
             if not (self.in_frame and params):
                 raise
+            target = await asyncio.to_thread(launch.storage_target_of, client, state)
+            if target:
+                await self.ask_platform_storage(config, issuer, id_token, state, target, params)
+                return
             # The browser kept the state cookie out of the LMS's iframe: the same link in a
             # window of its own, where CourseHub is not a third party, instead of a refusal.
             self.set_status(200)
@@ -190,6 +208,59 @@ class LaunchHandler(LtiHandler):
                 new_window_url=launch.new_window_url(self.tool_urls()["login_url"], params),
             )
             return
+        account_id, next_url = await self.admit(config, issuer, valid)
+        try:
+            ticket = await sign_in_tickets.issue(self.application.settings["redis"], account_id)
+        except (RedisError, OSError):
+            raise LtiError(
+                "CourseHub could not sign you in just now; launch again in a minute.", 503
+            ) from None
+        self.set_lti_cookie(
+            sign_in_tickets.COOKIE,
+            ticket,
+            sign_in_tickets.LIFETIME_SECONDS,
+            sign_in_tickets.WELCOME_PATH,
+        )
+        self.redirect(f"{sign_in_tickets.WELCOME_PATH}?{urlencode({'next': next_url})}", status=303)
+
+    async def ask_platform_storage(
+        self,
+        config: DatabaseToolConf,
+        issuer: str,
+        id_token: str,
+        state: str,
+        target: str,
+        params: dict[str, str],
+    ) -> None:
+        """No state cookie came back into the LMS's iframe, but the platform keeps the state
+        and nonce in its storage: the launch waits here while the page reads them back."""
+        claims = launch.unverified_claims(id_token)
+        audience = claims.get("aud")
+        audience = audience[0] if isinstance(audience, list) and audience else audience
+        snapshot = config.platform_for(issuer, str(audience or "") or None)
+        if snapshot is None:
+            raise launch.refusal("no platform with this issuer and client id is registered", 401)
+        await platform_storage.keep_pending(self.application.settings["redis"], state, id_token)
+        nonce = str(claims.get("nonce", ""))
+        self.set_status(200)
+        self.set_header("Cache-Control", "no-store")
+        self.render_page(
+            "lti_launch_storage.html",
+            storage_target=target,
+            platform_origin=platform_storage.platform_origin(snapshot.auth_login_url),
+            state=state,
+            state_key=platform_storage.state_key(state),
+            nonce_key=platform_storage.nonce_key(nonce),
+            verify_url=f"{self.lti_path}/launch/storage",
+            continue_url=f"{self.lti_path}/continue",
+            new_window_url=launch.new_window_url(self.tool_urls()["login_url"], params),
+        )
+
+    async def admit(
+        self, config: DatabaseToolConf, issuer: str, valid: launch.ValidLaunch
+    ) -> tuple[int, str]:
+        """The validated launch's person placed (found or made, enrolled, their LMS context
+        remembered): their account id and the CourseHub address the launch opens."""
         client_id = valid.claims["aud"]
         client_id = client_id[0] if isinstance(client_id, list) else client_id
         snapshot = config.platform_for(issuer, str(client_id))
@@ -244,22 +315,7 @@ class LaunchHandler(LtiHandler):
             placed.course.slug,
             "staff" if placed.staff else "student",
         )
-        try:
-            ticket = await sign_in_tickets.issue(
-                self.application.settings["redis"], placed.account.id
-            )
-        except (RedisError, OSError):
-            raise LtiError(
-                "CourseHub could not sign you in just now; launch again in a minute.", 503
-            ) from None
-        self.set_lti_cookie(
-            sign_in_tickets.COOKIE,
-            ticket,
-            sign_in_tickets.LIFETIME_SECONDS,
-            sign_in_tickets.WELCOME_PATH,
-        )
-        next_url = f"{self.settings_obj.service_prefix}{placed.target}"
-        self.redirect(f"{sign_in_tickets.WELCOME_PATH}?{urlencode({'next': next_url})}", status=303)
+        return placed.account.id, f"{self.settings_obj.service_prefix}{placed.target}"
 
     def deep_linking_settings(self, valid: launch.ValidLaunch) -> dict[str, Any] | None:
         """A deep-linking request's settings (None for a resource link); only staff choose
@@ -300,6 +356,89 @@ class LaunchHandler(LtiHandler):
             await session.commit()
             await line_items.ensure_line_item(session, platform, context, assessment)
             await session.commit()
+
+
+_PLAIN_STORAGE_STATE = (
+    "this browser did not start the launch (your LMS's storage does not hold its state)"
+)
+
+
+class StorageLaunch(LaunchHandler):
+    """``POST /lti/launch/storage``: a launch kept while its page read the state and nonce
+    back from the platform's storage (replies from the platform's origin only), validated as
+    strictly as with the state cookie; the answer is a continuation ticket that the page
+    gives only to the CourseHub window it opens (the hub's sign-in needs a cookie there)."""
+
+    async def post(self) -> None:
+        state = self.get_body_argument("state", "")
+        stored_state = self.get_body_argument("stored_state", "")
+        stored_nonce = self.get_body_argument("stored_nonce", "")
+        redis = self.application.settings["redis"]
+        id_token = await platform_storage.take_pending(redis, state)
+        if id_token is None:
+            raise launch.refusal(
+                "this launch is unknown or was already completed (launches wait five minutes)",
+                401,
+            )
+        claims = launch.unverified_claims(id_token)
+        if not stored_state:
+            raise launch.refusal(_PLAIN_STORAGE_STATE, 401)
+        if not stored_nonce or stored_nonce != str(claims.get("nonce", "")):
+            raise launch.refusal(
+                "this browser did not start the launch (your LMS's storage does not hold its "
+                "nonce)",
+                401,
+            )
+        issuer = str(claims.get("iss", ""))
+        config = await self.tool_config(issuer)
+        request = LtiRequest({"id_token": id_token, "state": state}, {}, self.https)
+        client = self.application.settings["lti_redis"]
+        valid = await asyncio.to_thread(
+            launch.validate_launch, request, config, client, stored_state
+        )
+        account_id, next_url = await self.admit(config, issuer, valid)
+        ticket = await platform_storage.issue_continuation(redis, account_id, next_url)
+        self.set_header("Cache-Control", "no-store")
+        self.write_json({"ticket": ticket})
+
+
+class ContinueInNewWindow(LtiHandler):
+    """``GET|POST /lti/continue``: the new window a launch validated inside the LMS's iframe
+    opens. Its page asks the frame that opened it (CourseHub's own origin) for the
+    continuation ticket and posts it here (with XSRF: CourseHub is first party in this
+    window); the ticket, used once, signs the person in to the hub and opens the target."""
+
+    public = True
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.render_page("lti_continue.html", continue_url=f"{self.lti_path}/continue")
+
+    async def post(self) -> None:
+        redis = self.application.settings["redis"]
+        found = await platform_storage.redeem_continuation(
+            redis, self.get_body_argument("ticket", "")
+        )
+        if found is None:
+            raise LtiError(
+                "This continuation of your LMS's launch is unknown, used already or older than "
+                "five minutes. Launch again from your course in the LMS.",
+                400,
+            )
+        try:
+            ticket = await sign_in_tickets.issue(redis, found.account_id)
+        except (RedisError, OSError):
+            raise LtiError(
+                "CourseHub could not sign you in just now; launch again in a minute.", 503
+            ) from None
+        self.set_lti_cookie(
+            sign_in_tickets.COOKIE,
+            ticket,
+            sign_in_tickets.LIFETIME_SECONDS,
+            sign_in_tickets.WELCOME_PATH,
+        )
+        query = urlencode({"next": found.next_url})
+        self.redirect(f"{sign_in_tickets.WELCOME_PATH}?{query}", status=303)
 
 
 class CookieCheck(LtiHandler):
@@ -619,6 +758,8 @@ def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
     return [
         (rf"{prefix}/lti/login", LoginInitiation),
         (rf"{prefix}/lti/launch", LaunchHandler),
+        (rf"{prefix}/lti/launch/storage", StorageLaunch),
+        (rf"{prefix}/lti/continue", ContinueInNewWindow),
         (rf"{prefix}/lti/jwks", JwksHandler),
         (rf"{prefix}/lti/cookie-check", CookieCheck),
         (rf"{prefix}/lti/platforms", PlatformsPage),
