@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from coursehub.services.models import (
     LtiPlatform,
     Submission,
 )
+from tests import lti_storage_standin as storage
 from tests.assignment_data import answered
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.course_builder import LessonPlan, make_course, unique_word
@@ -251,6 +253,142 @@ def test_with_third_party_cookies_blocked_the_launch_opens_in_a_new_window(
                     Enrollment.course_id == course.id,
                 )
             )
+        context.close()
+    finally:
+        blocking.close()
+
+
+def blocking_chromium(browser):  # type: ignore[no-untyped-def]
+    """A Chromium that blocks third-party cookies (Chromium's phase-out switch)."""
+    return browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*CHROMIUM_ARGS, "--test-third-party-cookie-phaseout"],
+    )
+
+
+def lms_with_storage(platform, key_server, make_account, signed_in, course_slug: str):  # type: ignore[no-untyped-def]
+    """An LMS whose pages (and OIDC authorisation URL) are on another site than CourseHub's
+    (localhost, not 127.0.0.1), which offers its storage frame to the tools it launches."""
+    lms_site = key_server.url.replace("127.0.0.1", "localhost")
+    lms = Lms(key_server, platform.service_url, f"{key_server.url}/lms-{secrets.token_hex(3)}")
+    form = {**lms.registration_form(course_slug), "auth_login_url": f"{lms_site}/auth"}
+    admin = signed_in(make_account(Role.ADMIN))
+    headers = {"X-XSRFToken": xsrf_from(admin.get(f"{platform.service_url}/lti/platforms"))}
+    created = admin.post(f"{platform.service_url}/api/lti/platforms", json=form, headers=headers)
+    assert created.status_code == 201, created.text
+    key_server.pages[storage.STORAGE_PATH] = storage.STORAGE_PAGE
+    return lms, lms_site
+
+
+def authorisations_counted(lms: Lms) -> list[str]:
+    """The LMS answers its authorisation requests (as ``lms_serves_launches``); the list
+    grows by one login hint for each launch the LMS makes."""
+    lms_serves_launches(lms)
+    answer = lms.keys.authorisation_page
+    assert answer is not None
+    made: list[str] = []
+
+    def counted(query: dict[str, str]) -> str:
+        made.append(query["login_hint"])
+        return answer(query)
+
+    lms.keys.authorisation_page = counted
+    return made
+
+
+def test_with_cookies_blocked_the_lms_storage_keeps_the_state_and_a_new_window_signs_in(
+    platform, key_server, browser, make_account, signed_in, database_url, db
+):
+    instructor = make_account(Role.INSTRUCTOR)
+    course = make_course(database_url, instructor, title=f"Stored {unique_word()}", modules={})
+    lms, lms_site = lms_with_storage(platform, key_server, make_account, signed_in, course.slug)
+    launches = authorisations_counted(lms)
+    learner_id = f"stored-{secrets.token_hex(3)}"
+    path = f"/course-{secrets.token_hex(3)}"
+    login = f"{lms.login_url(learner_id)}&lti_storage_target={storage.STORAGE_FRAME}"
+    key_server.pages[path] = storage.course_page(FRAME, login)
+    blocking = blocking_chromium(browser)
+    try:
+        context = blocking.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        page.goto(f"{lms_site}{path}")
+        # The launch came back into the frame without CourseHub's cookie; the LMS's storage
+        # gave its state and nonce back, and CourseHub validated it there.
+        frame = coursehub_frame(page, "/lti/launch")
+        offer = frame.locator("#lti_continue")
+        offer.wait_for(state="visible")
+        assert not frame.locator("#lti_storage_refused").is_visible()
+        assert not frame.locator("#lti_storage_foreign").is_visible()
+        asked = page.frame(name=storage.STORAGE_FRAME).evaluate("window.storageLog")
+        coursehub = platform.service_url.rsplit("/services/", 1)[0]
+        assert [(a["subject"], a["origin"]) for a in asked] == [
+            ("lti.put_data", coursehub),
+            ("lti.put_data", coursehub),
+            ("lti.get_data", coursehub),
+            ("lti.get_data", coursehub),
+        ], asked
+        with db() as session:
+            identity = session.scalar(select(LtiIdentity).where(LtiIdentity.subject == learner_id))
+            assert identity is not None
+            assert session.scalar(
+                select(Enrollment).where(
+                    Enrollment.account_id == identity.account_id,
+                    Enrollment.course_id == course.id,
+                )
+            )
+        # The new window is handed the ticket by the frame and signs the learner in to the
+        # hub: the course opens without a second launch from the LMS.
+        with context.expect_page() as opened:
+            offer.click()
+        window = opened.value
+        window.wait_for_url(f"**/services/coursehub/courses/{course.slug}", timeout=60_000)
+        assert course.title in window.content()
+        assert frame.locator("#lti_opened").is_visible()
+        assert launches == [learner_id]
+        with db() as session:
+            username = session.get_one(Account, identity.account_id).username
+        dashboard = window.goto(f"{platform.service_url}/dashboard")
+        assert dashboard is not None and username in window.content()
+        context.close()
+    finally:
+        blocking.close()
+
+
+def test_a_state_forged_by_another_site_for_the_lms_storage_is_refused(
+    platform, key_server, browser, make_account, signed_in, database_url, db
+):
+    instructor = make_account(Role.INSTRUCTOR)
+    course = make_course(database_url, instructor, title=f"Forged {unique_word()}", modules={})
+    lms, _ = lms_with_storage(platform, key_server, make_account, signed_in, course.slug)
+    authorisations_counted(lms)
+    # Someone starts a launch of their own (not in anyone's browser) and has its id_token.
+    intruder = f"intruder-{secrets.token_hex(3)}"
+    login = f"{lms.login_url(intruder)}&lti_storage_target={storage.STORAGE_FRAME}"
+    started = httpx.get(login, follow_redirects=False)
+    assert started.status_code == 302, started.text[:500]
+    query = {k: v[0] for k, v in parse_qs(urlsplit(started.headers["Location"]).query).items()}
+    token = lms.sign(lms.launch_claims(query, intruder, LEARNER))
+    # Their page (not the LMS's OIDC origin) posts it into a learner's browser's frame and
+    # answers for the LMS's storage with the launch's state and nonce.
+    path = f"/free-{secrets.token_hex(3)}"
+    key_server.pages[path] = storage.forging_page(
+        FRAME, query["redirect_uri"], token, query["state"], query["nonce"]
+    )
+    blocking = blocking_chromium(browser)
+    try:
+        context = blocking.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        page.goto(f"{key_server.url}{path}")
+        frame = coursehub_frame(page, "/lti/launch")
+        frame.locator("#lti_storage_foreign").wait_for(state="visible")
+        frame.locator("#lti_storage_refused").wait_for(state="visible")
+        assert page.evaluate("window.forgedSent") > 0
+        assert not frame.locator("#lti_continue_offer").is_visible()
+        with db() as session:  # nobody was made or signed in
+            assert not session.scalar(select(LtiIdentity).where(LtiIdentity.subject == intruder))
         context.close()
     finally:
         blocking.close()
