@@ -326,8 +326,12 @@ def test_the_landing_page_in_chromium_is_calm_at_desktop_and_phone_widths(
         page.wait_for_timeout(3000)
         after = card.bounding_box()
         assert before == after
+        # The picture loads lazily: below the fold on a phone, once it is scrolled to.
         picture = card.locator("img.course-picture")
-        assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
+        picture.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=picture.element_handle()
+        )
         shift = page.evaluate("window.__shift")
         assert shift < 0.05, shift
         assert problems == []
